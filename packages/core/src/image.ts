@@ -1,0 +1,97 @@
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import { InputError } from "./errors.js";
+import { assertMask } from "./mask.js";
+import type { Mask, RgbImage } from "./types.js";
+
+// Deterministic output: no threads racing inside libvips changes bytes, but caching across
+// calls is pointless for our one-shot use and costs memory on long runs.
+sharp.cache(false);
+
+async function decode(input: Buffer, where: string): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(input).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) {
+      // Greyscale input: expand to RGB so every consumer sees 3 channels.
+      const rgb = await sharp(input).removeAlpha().toColourspace("srgb").ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const out = new Uint8Array(rgb.info.width * rgb.info.height * 3);
+      for (let i = 0, j = 0; i < out.length; i += 3, j += rgb.info.channels) {
+        out[i] = rgb.data[j]!;
+        out[i + 1] = rgb.data[j + 1]!;
+        out[i + 2] = rgb.data[j + 2]!;
+      }
+      return { width: rgb.info.width, height: rgb.info.height, data: out };
+    }
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (err) {
+    throw new InputError(`cannot decode image (${(err as Error).message.split("\n")[0]})`, { file: where });
+  }
+}
+
+/** Decode an image file (JPEG, PNG, WebP...) to 8-bit RGB. */
+export async function readImage(path: string): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new InputError(`cannot read image: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: path });
+  }
+  return decode(bytes, path);
+}
+
+/** Decode image bytes already in memory; `name` is used in errors. */
+export function decodeImage(bytes: Uint8Array, name = "<buffer>"): Promise<RgbImage> {
+  return decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
+}
+
+function checkImage(img: RgbImage): void {
+  if (img.data.length !== img.width * img.height * 3) {
+    throw new InputError(`RGB data has ${img.data.length} bytes but ${img.width}x${img.height}x3 needs ${img.width * img.height * 3}`, { field: "image" });
+  }
+}
+
+function rawSharp(img: RgbImage) {
+  checkImage(img);
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  });
+}
+
+export async function encodePng(img: RgbImage): Promise<Buffer> {
+  return rawSharp(img).png({ compressionLevel: 6 }).toBuffer();
+}
+
+export async function encodeJpeg(img: RgbImage, quality = 90): Promise<Buffer> {
+  return rawSharp(img).jpeg({ quality, chromaSubsampling: "4:4:4" }).toBuffer();
+}
+
+/** A mask as an 8-bit greyscale PNG: 0 -> 0, 1 -> 255, 255 (ignore) -> 128. */
+export async function maskToPng(mask: Mask): Promise<Buffer> {
+  assertMask(mask);
+  const grey = new Uint8Array(mask.data.length);
+  for (let i = 0; i < grey.length; i++) {
+    const v = mask.data[i]!;
+    grey[i] = v === 0 ? 0 : v === 1 ? 255 : 128;
+  }
+  return sharp(Buffer.from(grey.buffer), { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+}
+
+/** Read a mask PNG: > 160 -> 1, 96..160 -> 255 (ignore, as written by maskToPng), else 0. */
+export async function maskFromPng(bytes: Uint8Array, name = "<buffer>"): Promise<Mask> {
+  try {
+    const { data, info } = await sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+      .extractChannel(0)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const out = new Uint8Array(info.width * info.height);
+    for (let i = 0; i < out.length; i++) {
+      const v = data[i]!;
+      out[i] = v > 160 ? 1 : v >= 96 ? 255 : 0;
+    }
+    return { width: info.width, height: info.height, data: out };
+  } catch (err) {
+    throw new InputError(`cannot decode mask PNG (${(err as Error).message.split("\n")[0]})`, { file: name });
+  }
+}
