@@ -1,0 +1,3 @@
+export * from "./segmentation.js";
+export * from "./points.js";
+export * from "./timing.js";
