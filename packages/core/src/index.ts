@@ -6,3 +6,4 @@ export * from "./coco.js";
 export * from "./mask.js";
 export * from "./image.js";
 export * from "./fs.js";
+export * from "./sheet.js";

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { InputError } from "@resagent/core";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { synthrefCommand } from "./commands/synthref.js";
+
+await yargs(hideBin(process.argv))
+  .scriptName("resagent")
+  .command(synthrefCommand)
+  .demandCommand(1, "name a command (see --help)")
+  .strict()
+  .help()
+  .fail((msg, err, y) => {
+    if (err instanceof InputError) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
+    }
+    if (err) throw err;
+    console.error(`${msg}\n`);
+    y.showHelp();
+    process.exit(2);
+  })
+  .parseAsync();

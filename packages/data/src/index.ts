@@ -1,0 +1,11 @@
+import { registerDataset } from "./dataset.js";
+import { synthref } from "./synthref/index.js";
+
+export * from "./dataset.js";
+export { synthref, openSynthref, generateRef, resolveSynthrefOptions, synthrefCacheDir, SYNTHREF_DEFAULTS, SYNTHREF_SPLITS, SYNTHREF_VERSION } from "./synthref/index.js";
+export type { SynthrefOptions } from "./synthref/index.js";
+export { STYLES, type Style } from "./synthref/language.js";
+export { CATEGORIES, SHAPES, type Category } from "./synthref/shapes.js";
+export { COLOURS, COLOUR_NAMES } from "./synthref/scene.js";
+
+registerDataset(synthref);

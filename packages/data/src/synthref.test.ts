@@ -1,0 +1,91 @@
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { maskArea, maskBox, readImage, type Sample } from "@resagent/core";
+import { SHAPES, datasetNames, openDataset } from "./index.js";
+
+const tmp = () => mkdtemp(join(tmpdir(), "resagent-synthref-"));
+
+async function load(split: string, count: number, cacheDir: string, extra: Record<string, unknown> = {}): Promise<Sample[]> {
+  const ds = await openDataset("synthref", { split, count, cacheDir, ...extra });
+  const out: Sample[] = [];
+  for await (const s of ds) out.push(s);
+  return out;
+}
+
+describe("synthref", () => {
+  it("is registered, and bad names and splits fail with suggestions", async () => {
+    expect(datasetNames()).toContain("synthref");
+    await expect(openDataset("synthrf", { split: "refcoco/val" })).rejects.toThrow(/unknown dataset "synthrf"; did you mean "synthref"/);
+    await expect(openDataset("synthref", { split: "refcoco/tesA" })).rejects.toThrow(/dataset.split: .*did you mean "refcoco\/testA"/);
+    await expect(openDataset("synthref", { split: "refcoco/val", count: -3 })).rejects.toThrow(/dataset.count: expected an integer/);
+  });
+
+  it("same seed gives byte-identical images, masks and phrases; another seed differs", async () => {
+    const [a, b, c] = await Promise.all([tmp(), tmp(), tmp()]);
+    const x = await load("refcocog/val", 6, a);
+    const y = await load("refcocog/val", 6, b);
+    const z = await load("refcocog/val", 6, c, { seed: 1 });
+    for (let i = 0; i < x.length; i++) {
+      expect(y[i]!.id).toBe(x[i]!.id);
+      expect(y[i]!.expression).toBe(x[i]!.expression);
+      expect(Buffer.compare(await readFile(x[i]!.imagePath), await readFile(y[i]!.imagePath))).toBe(0);
+      expect(y[i]!.goldMask!.data).toEqual(x[i]!.goldMask!.data);
+    }
+    expect(z.map((s) => s.expression)).not.toEqual(x.map((s) => s.expression));
+  });
+
+  it("serves from its cache and rebuilds nothing it already has", async () => {
+    const dir = await tmp();
+    const first = await load("refcoco/testB", 4, dir);
+    const mtimes = await Promise.all(first.map(async (s) => (await stat(s.imagePath)).mtimeMs));
+    const again = await load("refcoco/testB", 4, dir);
+    expect(again).toEqual(first);
+    expect(await Promise.all(again.map(async (s) => (await stat(s.imagePath)).mtimeMs))).toEqual(mtimes);
+  });
+
+  it("gold box is the tight box of the gold mask, the image matches the stated size", async () => {
+    const samples = await load("refcoco/val", 10, await tmp());
+    for (const s of samples) {
+      expect(maskArea(s.goldMask!)).toBeGreaterThanOrEqual(120);
+      expect(maskBox(s.goldMask!)).toEqual(s.goldBox);
+      const img = await readImage(s.imagePath);
+      expect([img.width, img.height]).toEqual([s.width, s.height]);
+    }
+  });
+
+  it("mirrors RefCOCO's testA (people) / testB (objects) and refcoco+'s ban on location words", async () => {
+    const dir = await tmp();
+    const a = await load("refcoco/testA", 16, dir);
+    const b = await load("refcoco/testB", 16, dir);
+    expect(a.every((s) => s.meta?.category === "person")).toBe(true);
+    expect(b.every((s) => s.meta?.category !== "person")).toBe(true);
+    const plus = await load("refcoco+/val", 40, dir);
+    for (const s of plus) expect(s.expression).not.toMatch(/\b(left|right|top|bottom|middle|above|below)\b/);
+    const reason = await load("reasonseg/val", 20, dir);
+    const nouns = Object.values(SHAPES).flatMap((sh) => sh.nouns as readonly string[]);
+    // Implicit phrasing: the category's own name is (almost) never said.
+    const named = reason.filter((s) => nouns.some((n) => new RegExp(`\\b${n}\\b`).test(s.expression)));
+    expect(named.length).toBeLessThanOrEqual(2);
+  });
+
+  it("makes the paper's hard cases appear", async () => {
+    const s = await load("refcocog/test", 80, await tmp());
+    const rate = (k: string) => s.filter((x) => x.meta?.[k] === true).length / s.length;
+    expect(rate("occluded")).toBeGreaterThan(0.1);
+    expect(rate("touching")).toBeGreaterThan(0.1);
+    expect(rate("camouflaged")).toBeGreaterThan(0.05);
+    expect(rate("thin")).toBeGreaterThan(0.2);
+    expect(s.filter((x) => (x.distractorBoxes?.length ?? 0) > 0).length / s.length).toBeGreaterThan(0.6);
+  });
+
+  it("shards partition the dataset and limit keeps the order", async () => {
+    const ds = await openDataset("synthref", { split: "reasonseg/test", count: 10, cacheDir: await tmp() });
+    const parts = [0, 1, 2].map((i) => ds.shard(i, 3).ids());
+    expect(parts.flat().sort()).toEqual([...ds.ids()].sort());
+    expect(new Set(parts.flat()).size).toBe(10);
+    expect(ds.limit(3).ids()).toEqual(ds.ids().slice(0, 3));
+    expect(() => ds.shard(3, 3)).toThrow(/shard 3\/3 is invalid/);
+  });
+});
