@@ -2,11 +2,13 @@
 import { InputError } from "@resagent/core";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { benchCommand } from "./commands/bench.js";
 import { synthrefCommand } from "./commands/synthref.js";
 
 await yargs(hideBin(process.argv))
   .scriptName("resagent")
   .command(synthrefCommand)
+  .command(benchCommand)
   .demandCommand(1, "name a command (see --help)")
   .strict()
   .help()

@@ -1,0 +1,28 @@
+export interface BenchRow {
+  suite: string;
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface BenchSuite {
+  name: string;
+  description: string;
+  run(): Promise<BenchRow[]>;
+}
+
+/** Run `fn` repeatedly for about `ms` milliseconds (after a warm-up); returns calls per second. */
+export async function timeIt(fn: () => unknown | Promise<unknown>, ms = 1000, warmup = 3): Promise<{ perSecond: number; msPerCall: number; calls: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    await fn();
+    calls++;
+    now = performance.now();
+  }
+  const msPerCall = (now - start) / calls;
+  return { perSecond: 1000 / msPerCall, msPerCall, calls };
+}

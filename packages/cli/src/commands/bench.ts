@@ -1,0 +1,37 @@
+import { resolve } from "node:path";
+import { writeFileAtomic } from "@resagent/core";
+import type { CommandModule } from "yargs";
+import { coreBench } from "../bench/core.js";
+import { dataBench } from "../bench/data.js";
+import type { BenchRow, BenchSuite } from "../bench/index.js";
+import { gitCommit, machine, versions } from "../provenance.js";
+
+export const BENCH_SUITES: BenchSuite[] = [coreBench, dataBench];
+
+interface Args {
+  only?: string[];
+  out: string;
+}
+
+export const benchCommand: CommandModule<object, Args> = {
+  command: "bench",
+  describe: "Run the benchmarks (speed targets live here, not in tests) and write results/bench/latest.json",
+  builder: (y) =>
+    y
+      .option("only", { type: "string", array: true, describe: `suites to run (${BENCH_SUITES.map((s) => s.name).join(", ")})` })
+      .option("out", { type: "string", default: "results/bench/latest.json" }) as never,
+  handler: async (args) => {
+    const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES;
+    const rows: BenchRow[] = [];
+    console.log(`machine: ${machine()}; commit ${gitCommit()}`);
+    for (const s of suites) {
+      process.stderr.write(`running ${s.name}: ${s.description}\n`);
+      const got = await s.run();
+      for (const r of got) console.log(`  ${r.suite.padEnd(10)} ${r.name.padEnd(52)} ${r.value.toFixed(r.value >= 100 ? 0 : 2).padStart(10)} ${r.unit}${r.note ? `  (${r.note})` : ""}`);
+      rows.push(...got);
+    }
+    const out = resolve(args.out);
+    await writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), commit: gitCommit(), machine: machine(), versions: versions(), rows }, null, 2));
+    console.log(`written ${out}`);
+  },
+};

@@ -1,0 +1,33 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+
+/** The git commit of the working tree, with "-dirty" when it has uncommitted changes. */
+export function gitCommit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Versions of our packages and the native pieces that change numbers (sharp/libvips). */
+export function versions(): Record<string, string> {
+  const out: Record<string, string> = { node: process.version };
+  for (const name of ["core", "data", "metrics", "sampler", "cli"]) {
+    try {
+      const url = import.meta.resolve(`@resagent/${name}/package.json`);
+      out[`@resagent/${name}`] = (JSON.parse(readFileSync(new URL(url), "utf8")) as { version: string }).version;
+    } catch {
+      // not installed in this build
+    }
+  }
+  return out;
+}
+
+export function machine(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model ?? "unknown cpu"}, ${process.platform}-${process.arch}`;
+}
