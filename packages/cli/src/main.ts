@@ -3,12 +3,14 @@ import { InputError } from "@resagent/core";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { benchCommand } from "./commands/bench.js";
+import { fig4Command } from "./commands/fig4.js";
 import { synthrefCommand } from "./commands/synthref.js";
 
 await yargs(hideBin(process.argv))
   .scriptName("resagent")
   .command(synthrefCommand)
   .command(benchCommand)
+  .command(fig4Command)
   .demandCommand(1, "name a command (see --help)")
   .strict()
   .help()

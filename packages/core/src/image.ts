@@ -95,3 +95,8 @@ export async function maskFromPng(bytes: Uint8Array, name = "<buffer>"): Promise
     throw new InputError(`cannot decode mask PNG (${(err as Error).message.split("\n")[0]})`, { file: name });
   }
 }
+
+/** Rasterise an SVG document to PNG (plots are written as both). */
+export async function svgToPng(svg: string, density = 144): Promise<Buffer> {
+  return sharp(Buffer.from(svg), { density }).flatten({ background: "#ffffff" }).png().toBuffer();
+}

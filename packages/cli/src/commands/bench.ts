@@ -3,10 +3,11 @@ import { writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
+import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "../provenance.js";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, dataBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench];
 
 interface Args {
   only?: string[];

@@ -1,0 +1,45 @@
+import { D3Node, type Selection } from "d3-node";
+import { svgToPng, writeFileAtomic } from "@resagent/core";
+
+/** A blank SVG canvas built with d3-node; plots draw on `root` and call `save`. */
+export class Plot {
+  private readonly node = new D3Node();
+  readonly root: Selection;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+  ) {
+    this.root = this.node.createSVG(width, height, { viewBox: `0 0 ${width} ${height}`, "font-family": "DejaVu Sans, sans-serif" });
+    this.root.append("rect").attr("width", width).attr("height", height).attr("fill", "#ffffff");
+  }
+
+  text(x: number, y: number, s: string, opts: { size?: number; anchor?: "start" | "middle" | "end"; weight?: string; fill?: string } = {}): Selection {
+    return this.root
+      .append("text")
+      .attr("x", x)
+      .attr("y", y)
+      .attr("font-size", opts.size ?? 11)
+      .attr("text-anchor", opts.anchor ?? "start")
+      .attr("font-weight", opts.weight ?? "normal")
+      .attr("fill", opts.fill ?? "#222")
+      .text(s);
+  }
+
+  svg(): string {
+    return this.node.svgString();
+  }
+
+  /** Write `<base>.svg` and `<base>.png`; returns both paths. */
+  async save(base: string): Promise<{ svg: string; png: string }> {
+    const svg = this.svg();
+    await writeFileAtomic(`${base}.svg`, svg);
+    await writeFileAtomic(`${base}.png`, await svgToPng(svg));
+    return { svg: `${base}.svg`, png: `${base}.png` };
+  }
+}
+
+/** "x,y x,y ..." for an SVG polyline. */
+export function polyline(points: readonly { x: number; y: number }[]): string {
+  return points.map((p) => `${p.x.toFixed(2)},${p.y.toFixed(2)}`).join(" ");
+}

@@ -1,0 +1,83 @@
+import type { Box, Point, RandomStream } from "@resagent/core";
+import { InputError } from "@resagent/core";
+import { checkK, insideBox, normalise, prepareBox } from "./geometry.js";
+import { mergeQueues } from "./merge.js";
+import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
+
+export interface BaselineParams {
+  merge: MergeOrder;
+}
+
+const BASELINE_DEFAULTS: BaselineParams = { merge: "interleave" };
+
+/** Split points (ordered centre outwards) into the two queues the way the spiral does. */
+function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Candidates {
+  const sorted = points
+    .map((p) => [p, Math.max(Math.abs(normalise(p, box).x), Math.abs(normalise(p, box).y))] as const)
+    .sort((a, b) => a[1] - b[1])
+    .map(([p]) => p);
+  const external = sorted.slice(0, k);
+  const internal = sorted.slice().reverse().slice(0, k);
+  return { external, internal, ordered: mergeQueues(external, internal, merge, box), info: { samples: points.length } };
+}
+
+abstract class Baseline implements Sampler {
+  abstract readonly name: string;
+  readonly params: BaselineParams;
+  constructor(params: Partial<BaselineParams> = {}) {
+    this.params = { ...BASELINE_DEFAULTS, ...params };
+    if (!["interleave", "external-first", "internal-first"].includes(this.params.merge)) {
+      throw new InputError(`expected interleave, external-first or internal-first, got ${JSON.stringify(this.params.merge)}`, { field: "sampler.params.merge" });
+    }
+  }
+  abstract sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
+}
+
+/** Uniform random points in the box: external = the first K drawn, internal = the next K. */
+export class RandomSampler extends Baseline {
+  readonly name = "random";
+  sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates {
+    checkK(k);
+    const b = prepareBox(box, image);
+    const draw = () => insideBox({ x: rng.uniform(b.x1, b.x2), y: rng.uniform(b.y1, b.y2) }, b);
+    const external = Array.from({ length: k }, draw);
+    const internal = Array.from({ length: k }, draw);
+    return { external, internal, ordered: mergeQueues(external, internal, this.params.merge, b), info: { samples: 2 * k } };
+  }
+}
+
+/** A uniform lattice of ⌈√(2K)⌉² cell centres; queues split by distance from the centre. */
+export class GridSampler extends Baseline {
+  readonly name = "grid";
+  sample(box: Box, k: number, _rng: RandomStream, image?: ImageSize): Candidates {
+    checkK(k);
+    const b = prepareBox(box, image);
+    const n = Math.max(1, Math.ceil(Math.sqrt(2 * k)));
+    const pts: Point[] = [];
+    for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) pts.push(insideBox({ x: b.x1 + ((i + 0.5) * (b.x2 - b.x1)) / n, y: b.y1 + ((j + 0.5) * (b.y2 - b.y1)) / n }, b));
+    return byRadius(k === 0 ? [] : pts, b, k, this.params.merge);
+  }
+}
+
+/** The centre, then rings of 6, 12, 18... points at growing normalised radius. */
+export class CenterSampler extends Baseline {
+  readonly name = "center";
+  sample(box: Box, k: number, _rng: RandomStream, image?: ImageSize): Candidates {
+    checkK(k);
+    const b = prepareBox(box, image);
+    const cx = (b.x1 + b.x2) / 2;
+    const cy = (b.y1 + b.y2) / 2;
+    const pts: Point[] = k === 0 ? [] : [{ x: cx, y: cy }];
+    // Enough rings for 2K points; radii spread over (0, 0.9] of the half-extent.
+    let rings = 0;
+    while (1 + 3 * rings * (rings + 1) < 2 * k) rings++;
+    for (let j = 1; j <= rings; j++) {
+      const r = (0.9 * j) / rings;
+      for (let i = 0; i < 6 * j; i++) {
+        const a = (2 * Math.PI * i) / (6 * j);
+        pts.push(insideBox({ x: cx + r * Math.cos(a) * ((b.x2 - b.x1) / 2), y: cy + r * Math.sin(a) * ((b.y2 - b.y1) / 2) }, b));
+      }
+    }
+    return byRadius(pts, b, k, this.params.merge);
+  }
+}

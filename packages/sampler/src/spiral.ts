@@ -1,0 +1,315 @@
+import type { Box, Point, RandomStream } from "@resagent/core";
+import { InputError } from "@resagent/core";
+import { entropyScore, type MembershipParams, DEFAULT_MEMBERSHIP } from "./entropy.js";
+import { checkK, insideBox, prepareBox } from "./geometry.js";
+import { mergeQueues } from "./merge.js";
+import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
+
+export type Direction = "cw" | "ccw";
+export type EndPoint = "top" | "bottom" | "left" | "right";
+export const DIRECTIONS: readonly Direction[] = ["cw", "ccw"];
+export const END_POINTS: readonly EndPoint[] = ["top", "bottom", "left", "right"];
+
+/**
+ * EBD superellipse spiral parameters. Defaults are the authors' (`tools.py`: 8 turns, 3000 points,
+ * exponent 5, sigmoid growth with steepness 8 at 0.5, base step = max(w, h), jitter 0.2, step
+ * coefficient in [0.5, 1.5]).
+ */
+export interface SpiralParams {
+  turns: number;
+  points: number;
+  exponent: number;
+  growth: "sigmoid" | "linear";
+  steepness: number;
+  midpoint: number;
+  /** "random" draws one of the 8 (direction, end point) configurations per call. */
+  direction: Direction | "random";
+  end: EndPoint | "random";
+  /** Base step as a multiple of max(box w, box h). */
+  stepScale: number;
+  /** Range of the dynamic step coefficient. */
+  coeffMin: number;
+  coeffMax: number;
+  /**
+   * How the coefficient follows the radial growth rate. "fast-growth" (the paper, §6.1.2): fast
+   * radial growth -> smaller step -> denser. "code": the authors' `sample_spiral_points`, which maps
+   * fast growth to the larger coefficient.
+   */
+  densify: "fast-growth" | "code";
+  /** Uniform jitter as a fraction of the base step. */
+  jitter: number;
+  merge: MergeOrder;
+  /** "spiral": queue order as sampled; "entropy": each queue re-ranked by H(p), highest first. */
+  rank: "spiral" | "entropy";
+  membership: MembershipParams;
+}
+
+export const SPIRAL_DEFAULTS: SpiralParams = {
+  turns: 8,
+  points: 3000,
+  exponent: 5,
+  growth: "sigmoid",
+  steepness: 8,
+  midpoint: 0.5,
+  direction: "random",
+  end: "random",
+  stepScale: 1,
+  coeffMin: 0.5,
+  coeffMax: 1.5,
+  densify: "fast-growth",
+  jitter: 0.2,
+  merge: "interleave",
+  rank: "spiral",
+  membership: DEFAULT_MEMBERSHIP,
+};
+
+/** End-point angles in image coordinates (y grows downwards, so "top" is 3π/2). */
+const END_ANGLE: Record<EndPoint, number> = { right: 0, bottom: Math.PI / 2, left: Math.PI, top: (3 * Math.PI) / 2 };
+
+/**
+ * The spiral in box-normalised coordinates (u, v in [-1, 1]). It depends only on the shape
+ * parameters and the configuration, not on the box, so it is computed once per configuration.
+ */
+export function normalisedSpiral(p: SpiralParams, direction: Direction, end: EndPoint): { u: Float64Array; v: Float64Array } {
+  const n = p.points;
+  const u = new Float64Array(n);
+  const v = new Float64Array(n);
+  const span = p.turns * 2 * Math.PI;
+  // Visual clockwise in image coordinates is increasing θ (y points down).
+  const sign = direction === "cw" ? 1 : -1;
+  const last = sign * span;
+  const mod = ((last % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+  const rot = END_ANGLE[end] - mod;
+  for (let i = 0; i < n; i++) {
+    const t = n === 1 ? 0 : i / (n - 1);
+    const theta = sign * t * span + rot;
+    const r = p.growth === "sigmoid" ? 1 / (1 + Math.exp(-p.steepness * (t - p.midpoint))) : t;
+    let x = r * Math.cos(theta);
+    let y = r * Math.sin(theta);
+    if (x !== 0 && y !== 0) {
+      // Rescale so the point lies on the superellipse of "radius" r.
+      const norm = (Math.abs(x) ** p.exponent + Math.abs(y) ** p.exponent) ** (1 / p.exponent);
+      const s = r / norm;
+      x *= s;
+      y *= s;
+    }
+    u[i] = x;
+    v[i] = y;
+  }
+  return { u, v };
+}
+
+interface Track {
+  x: Float64Array; // relative to the box centre, pixels
+  y: Float64Array;
+  cum: Float64Array; // cumulative arc length
+  coeff: Float64Array; // dynamic step coefficient per spiral point
+  total: number;
+}
+
+/** A small LRU: sweeps revisit the same boxes, and the track is the costly part of a call. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.map.set(k, v);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+}
+
+/** Arc length and step coefficients of the spiral scaled to a box of semi-axes a, b. */
+function buildTrack(spiral: { u: Float64Array; v: Float64Array }, a: number, b: number, p: SpiralParams): Track {
+  const n = spiral.u.length;
+  const x = new Float64Array(n);
+  const y = new Float64Array(n);
+  let minX = Infinity;
+  let maxX = -Infinity;
+  let minY = Infinity;
+  let maxY = -Infinity;
+  for (let i = 0; i < n; i++) {
+    x[i] = a * spiral.u[i]!;
+    y[i] = b * spiral.v[i]!;
+    minX = Math.min(minX, x[i]!);
+    maxX = Math.max(maxX, x[i]!);
+    minY = Math.min(minY, y[i]!);
+    maxY = Math.max(maxY, y[i]!);
+  }
+  const cum = new Float64Array(n);
+  for (let i = 1; i < n; i++) {
+    const dx = x[i]! - x[i - 1]!;
+    const dy = y[i]! - y[i - 1]!;
+    cum[i] = cum[i - 1]! + Math.sqrt(dx * dx + dy * dy);
+  }
+  // Radial distance from the spiral's own centre, min-max normalised, and its numerical gradient.
+  const cx = (minX + maxX) / 2;
+  const cy = (minY + maxY) / 2;
+  const rad = new Float64Array(n);
+  let rmin = Infinity;
+  let rmax = -Infinity;
+  for (let i = 0; i < n; i++) {
+    rad[i] = Math.sqrt((x[i]! - cx) ** 2 + (y[i]! - cy) ** 2);
+    rmin = Math.min(rmin, rad[i]!);
+    rmax = Math.max(rmax, rad[i]!);
+  }
+  for (let i = 0; i < n; i++) rad[i] = (rad[i]! - rmin) / (rmax - rmin + 1e-10);
+  const grad = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    // Central differences inside, one-sided at the ends (numpy.gradient).
+    grad[i] = n < 2 ? 0 : i === 0 ? rad[1]! - rad[0]! : i === n - 1 ? rad[i]! - rad[i - 1]! : (rad[i + 1]! - rad[i - 1]!) / 2;
+  }
+  let gmin = Infinity;
+  let gmax = -Infinity;
+  for (let i = 0; i < n; i++) {
+    gmin = Math.min(gmin, grad[i]!);
+    gmax = Math.max(gmax, grad[i]!);
+  }
+  const coeff = new Float64Array(n);
+  const span = p.coeffMax - p.coeffMin;
+  for (let i = 0; i < n; i++) {
+    const g = (grad[i]! - gmin) / (gmax - gmin + 1e-10);
+    coeff[i] = p.densify === "fast-growth" ? p.coeffMax - span * g : p.coeffMin + span * g;
+  }
+  return { x, y, cum, coeff, total: cum[n - 1]! };
+}
+
+/** Leftmost index i with cum[i] >= d (numpy.searchsorted, side="left"). */
+function searchsorted(cum: Float64Array, d: number): number {
+  let lo = 0;
+  let hi = cum.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[mid]! < d) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Arc-length positions of the samples: random start, dynamic steps, jitter (§6.1.2). */
+function samplePositions(track: Track, step: number, p: SpiralParams, rng: RandomStream): number[] {
+  const { cum, coeff, total } = track;
+  const start = rng.uniform(0, step);
+  let base: number[] = [];
+  for (let d = start; d <= total; ) {
+    base.push(d);
+    const idx = Math.min(searchsorted(cum, d), coeff.length - 1);
+    d += Math.max(step * coeff[idx]!, step * 0.1);
+  }
+  if (base.length < 2) base = [Math.min(start, total), total];
+  if (p.jitter <= 0) return base;
+  const amp = step * p.jitter;
+  const out = base.map((b) => b + rng.uniform(-amp, amp));
+  out.sort((a, b) => a - b);
+  return out.map((d) => Math.min(total, Math.max(0, d)));
+}
+
+function interpolate(track: Track, d: number): Point {
+  const { cum, x, y } = track;
+  const i = Math.min(Math.max(searchsorted(cum, d), 1), cum.length - 1);
+  const seg = cum[i]! - cum[i - 1]!;
+  const f = seg > 0 ? (d - cum[i - 1]!) / seg : 0;
+  return { x: x[i - 1]! + f * (x[i]! - x[i - 1]!), y: y[i - 1]! + f * (y[i]! - y[i - 1]!) };
+}
+
+export function checkSpiralParams(p: SpiralParams): void {
+  const bad = (field: string, msg: string) => new InputError(msg, { field: `sampler.params.${field}` });
+  if (!Number.isInteger(p.points) || p.points < 2 || p.points > 1_000_000) throw bad("points", `expected an integer in [2, 1e6], got ${p.points}`);
+  if (!(p.turns > 0) || !Number.isFinite(p.turns)) throw bad("turns", `expected a positive number, got ${p.turns}`);
+  if (!(p.exponent > 0) || !Number.isFinite(p.exponent)) throw bad("exponent", `expected a positive number, got ${p.exponent}`);
+  if (!(p.stepScale > 0)) throw bad("stepScale", `expected a positive number, got ${p.stepScale}`);
+  if (!(p.coeffMin > 0 && p.coeffMax >= p.coeffMin)) throw bad("coeffMin", `expected 0 < coeffMin <= coeffMax, got ${p.coeffMin}, ${p.coeffMax}`);
+  if (!(p.jitter >= 0 && p.jitter < 1)) throw bad("jitter", `expected a fraction in [0, 1), got ${p.jitter}`);
+  if (!["sigmoid", "linear"].includes(p.growth)) throw bad("growth", `expected "sigmoid" or "linear", got ${JSON.stringify(p.growth)}`);
+  if (![...DIRECTIONS, "random"].includes(p.direction)) throw bad("direction", `expected cw, ccw or random, got ${JSON.stringify(p.direction)}`);
+  if (![...END_POINTS, "random"].includes(p.end)) throw bad("end", `expected top, bottom, left, right or random, got ${JSON.stringify(p.end)}`);
+  if (!["fast-growth", "code"].includes(p.densify)) throw bad("densify", `expected "fast-growth" or "code", got ${JSON.stringify(p.densify)}`);
+  if (!["interleave", "external-first", "internal-first"].includes(p.merge)) throw bad("merge", `expected interleave, external-first or internal-first, got ${JSON.stringify(p.merge)}`);
+  if (!["spiral", "entropy"].includes(p.rank)) throw bad("rank", `expected "spiral" or "entropy", got ${JSON.stringify(p.rank)}`);
+}
+
+/** The samples of one call along with the spiral it walked (for plots such as Fig. 4). */
+export interface SpiralDraw {
+  box: Box;
+  direction: Direction;
+  end: EndPoint;
+  /** All samples in spiral order (centre outwards), image pixels. */
+  samples: Point[];
+  /** The spiral itself in image pixels (every `stride`-th point). */
+  path(stride?: number): Point[];
+}
+
+export class SpiralSampler implements Sampler {
+  readonly name = "ebd-spiral";
+  readonly params: SpiralParams;
+  private readonly spirals = new Map<string, { u: Float64Array; v: Float64Array }>();
+  private readonly tracks = new Lru<Track>(256);
+
+  constructor(params: Partial<SpiralParams> = {}) {
+    this.params = { ...SPIRAL_DEFAULTS, ...params, membership: { ...DEFAULT_MEMBERSHIP, ...params.membership } };
+    checkSpiralParams(this.params);
+  }
+
+  /** Draw the samples for a box (no queue split); exposed for plotting and analysis. */
+  draw(box: Box, rng: RandomStream, image?: ImageSize): SpiralDraw {
+    const p = this.params;
+    const b = prepareBox(box, image);
+    // Configuration first, so the draw sequence is the same whatever is fixed in config.
+    const dirDraw = rng.choice(DIRECTIONS);
+    const endDraw = rng.choice(END_POINTS);
+    const direction = p.direction === "random" ? dirDraw : p.direction;
+    const end = p.end === "random" ? endDraw : p.end;
+    const key = `${direction}/${end}`;
+    let spiral = this.spirals.get(key);
+    if (!spiral) this.spirals.set(key, (spiral = normalisedSpiral(p, direction, end)));
+    const a = (b.x2 - b.x1) / 2;
+    const bb = (b.y2 - b.y1) / 2;
+    const tkey = `${key}/${a}/${bb}`;
+    let track = this.tracks.get(tkey);
+    if (!track) this.tracks.set(tkey, (track = buildTrack(spiral, a, bb, p)));
+    const step = p.stepScale * Math.max(b.x2 - b.x1, b.y2 - b.y1);
+    const cx = (b.x1 + b.x2) / 2;
+    const cy = (b.y1 + b.y2) / 2;
+    const samples = samplePositions(track, step, p, rng).map((d) => {
+      const q = interpolate(track, d);
+      return insideBox({ x: cx + q.x, y: cy + q.y }, b);
+    });
+    const t = track;
+    return {
+      box: b,
+      direction,
+      end,
+      samples,
+      path: (stride = 4) => {
+        const out: Point[] = [];
+        for (let i = 0; i < t.x.length; i += stride) out.push({ x: cx + t.x[i]!, y: cy + t.y[i]! });
+        return out;
+      },
+    };
+  }
+
+  sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates {
+    checkK(k);
+    const d = this.draw(box, rng, image);
+    const all = d.samples;
+    let external = all.slice(0, k);
+    let internal = all.slice().reverse().slice(0, k);
+    if (this.params.rank === "entropy") {
+      const byH = (pts: Point[]) => pts.map((pt) => [pt, entropyScore(pt, d.box, this.params.membership)] as const).sort((x, y) => y[1] - x[1]).map(([pt]) => pt);
+      external = byH(external);
+      internal = byH(internal);
+    }
+    return {
+      external,
+      internal,
+      ordered: mergeQueues(external, internal, this.params.merge, d.box, this.params.membership),
+      info: { direction: d.direction, end: d.end, samples: all.length },
+    };
+  }
+}

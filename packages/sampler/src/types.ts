@@ -1,0 +1,43 @@
+import type { Box, Point, RandomStream } from "@resagent/core";
+
+/** Which queue a candidate came from (paper §3.3): boundary-proximal or centre-proximal. */
+export type Queue = "internal" | "external";
+
+export interface Candidate {
+  point: Point;
+  queue: Queue;
+  /** Position within its queue (0 = first to verify). */
+  rank: number;
+  /** Bernoulli entropy H(p) of the point under the calibrated membership model (Eq. 4–5). */
+  entropy: number;
+}
+
+export interface Candidates {
+  /** Centre-proximal candidates, in verification order. */
+  external: Point[];
+  /** Boundary-proximal candidates, in verification order. */
+  internal: Point[];
+  /** Both queues merged in the configured order (what the verifier walks). */
+  ordered: Candidate[];
+  /** Facts about this draw (spiral configuration, etc.) for the per-sample log. */
+  info: Record<string, string | number>;
+}
+
+/** Image size, for clipping boxes that stick out of the image. */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+export interface Sampler {
+  readonly name: string;
+  /** Parameters after defaults, for the run's resolved config. */
+  readonly params: object;
+  /**
+   * Up to K candidates per queue inside `box` (clipped to the image). A pure function of
+   * (box, K, params, random stream). K = 0 gives no candidates (the box-only baseline).
+   */
+  sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
+}
+
+export type MergeOrder = "interleave" | "external-first" | "internal-first";
