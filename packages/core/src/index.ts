@@ -7,3 +7,4 @@ export * from "./mask.js";
 export * from "./image.js";
 export * from "./fs.js";
 export * from "./sheet.js";
+export * from "./resample.js";

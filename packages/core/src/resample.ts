@@ -1,0 +1,93 @@
+import type { RgbImage } from "./types.js";
+
+/** Crop an RGB image to [x0, x1) x [y0, y1) (integer bounds, clipped by the caller). */
+export function cropRgb(img: RgbImage, x0: number, y0: number, x1: number, y1: number): RgbImage {
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) out.set(img.data.subarray(((y0 + y) * img.width + x0) * 3, ((y0 + y) * img.width + x1) * 3), y * w * 3);
+  return { width: w, height: h, data: out };
+}
+
+/**
+ * Resize RGB by area averaging when shrinking and bilinear interpolation (pixel-centre aligned,
+ * like PIL/torchvision `align_corners=False`) when enlarging. Output is float per channel.
+ */
+export function resizeRgbFloat(img: RgbImage, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height * 3);
+  const sx = img.width / width;
+  const sy = img.height / height;
+  if (sx >= 1 && sy >= 1) {
+    for (let y = 0; y < height; y++) {
+      const ya = y * sy;
+      const yb = (y + 1) * sy;
+      for (let x = 0; x < width; x++) {
+        const xa = x * sx;
+        const xb = (x + 1) * sx;
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        let wsum = 0;
+        for (let yy = Math.floor(ya); yy < Math.min(img.height, Math.ceil(yb)); yy++) {
+          const wy = Math.min(yb, yy + 1) - Math.max(ya, yy);
+          for (let xx = Math.floor(xa); xx < Math.min(img.width, Math.ceil(xb)); xx++) {
+            const wgt = wy * (Math.min(xb, xx + 1) - Math.max(xa, xx));
+            const k = (yy * img.width + xx) * 3;
+            r += wgt * img.data[k]!;
+            g += wgt * img.data[k + 1]!;
+            b += wgt * img.data[k + 2]!;
+            wsum += wgt;
+          }
+        }
+        const o = (y * width + x) * 3;
+        out[o] = r / wsum;
+        out[o + 1] = g / wsum;
+        out[o + 2] = b / wsum;
+      }
+    }
+    return out;
+  }
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(img.height - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(img.height - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(img.width - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(img.width - 1, x0 + 1);
+      const tx = fx - x0;
+      const o = (y * width + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const a = img.data[(y0 * img.width + x0) * 3 + c]!;
+        const b = img.data[(y0 * img.width + x1) * 3 + c]!;
+        const d = img.data[(y1 * img.width + x0) * 3 + c]!;
+        const e = img.data[(y1 * img.width + x1) * 3 + c]!;
+        out[o + c] = (a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty;
+      }
+    }
+  }
+  return out;
+}
+
+/** Bilinear resize of a single-channel float map (e.g. mask logits), pixel-centre aligned. */
+export function resizeFloat(src: Float32Array, sw: number, sh: number, width: number, height: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const sx = sw / width;
+  const sy = sh / height;
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(sh - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(sh - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(sw - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(sw - 1, x0 + 1);
+      const tx = fx - x0;
+      out[y * width + x] =
+        (src[y0 * sw + x0]! * (1 - tx) + src[y0 * sw + x1]! * tx) * (1 - ty) + (src[y1 * sw + x0]! * (1 - tx) + src[y1 * sw + x1]! * tx) * ty;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,346 @@
+import { InputError, cropRgb, resizeRgbFloat, type Mask } from "@resagent/core";
+import { ColourGmm } from "./gmm.js";
+import { MaxflowGraph } from "./maxflow.js";
+import { validatePrompt } from "./prompt.js";
+import type { DecodeResult, Decoder, DecoderImage, Prompt } from "./types.js";
+
+/**
+ * GrabCut-style parameters. The box bounds the object (outside = background), positive points
+ * are hard foreground discs, negative points hard background discs.
+ */
+export interface GraphCutParams {
+  /** Longest side of the working crop (box + background ring); larger crops are downsampled. */
+  maxSide: number;
+  iterations: number;
+  /** Gaussians per colour model. */
+  components: number;
+  /** Smoothness weight (GrabCut's γ). */
+  gamma: number;
+  /** Radius of the seed discs around points, in image pixels. */
+  seedRadius: number;
+  /** Background ring around the box used to learn the background colours, as a fraction of the box size. */
+  ringFraction: number;
+  ringMin: number;
+  /**
+   * Mass of the seed discs in their colour model, relative to the rest of its samples. Upweighting
+   * makes a negative point on a same-coloured distractor ambiguous in colour, so that...
+   */
+  seedWeight: number;
+  /** ...the spatial prior decides: pixels nearer a negative point than a positive lean background. */
+  spatialWeight: number;
+}
+
+export const GRAPHCUT_DEFAULTS: GraphCutParams = {
+  maxSide: 200,
+  iterations: 3,
+  components: 5,
+  gamma: 50,
+  seedRadius: 4,
+  ringFraction: 0.25,
+  ringMin: 8,
+  seedWeight: 1,
+  spatialWeight: 4,
+};
+
+const HARD = 1e9;
+const MAX_FIT_SAMPLES = 6000;
+
+export class GraphCutDecoder implements Decoder {
+  readonly name = "graphcut";
+  readonly params: GraphCutParams;
+
+  constructor(params: Partial<GraphCutParams> = {}) {
+    this.params = { ...GRAPHCUT_DEFAULTS, ...params };
+    const p = this.params;
+    const bad = (k: string, want: string) => new InputError(`expected ${want}, got ${JSON.stringify((p as unknown as Record<string, unknown>)[k])}`, { field: `decoder.params.${k}` });
+    if (!Number.isInteger(p.maxSide) || p.maxSide < 16) throw bad("maxSide", "an integer >= 16");
+    if (!Number.isInteger(p.iterations) || p.iterations < 1) throw bad("iterations", "an integer >= 1");
+    if (!Number.isInteger(p.components) || p.components < 1 || p.components > 16) throw bad("components", "an integer in [1, 16]");
+    if (!(p.gamma >= 0)) throw bad("gamma", "a number >= 0");
+    if (!(p.seedRadius >= 0)) throw bad("seedRadius", "a number >= 0");
+  }
+
+  describe(): string {
+    return `graphcut (GrabCut-style colour GMMs + Boykov–Kolmogorov min-cut; embedded, no weights; maxSide ${this.params.maxSide}, ${this.params.iterations} iterations)`;
+  }
+
+  async segment({ image }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
+    const p = validatePrompt(image, prompt);
+    const P = this.params;
+    const W = image.width;
+    const H = image.height;
+    const { box } = p;
+    // Region of interest: the box, grown to contain the positive seed discs.
+    let rx0 = box.x1;
+    let ry0 = box.y1;
+    let rx1 = box.x2;
+    let ry1 = box.y2;
+    for (const q of p.positives) {
+      rx0 = Math.min(rx0, q.x - P.seedRadius);
+      ry0 = Math.min(ry0, q.y - P.seedRadius);
+      rx1 = Math.max(rx1, q.x + P.seedRadius);
+      ry1 = Math.max(ry1, q.y + P.seedRadius);
+    }
+    rx0 = Math.max(0, Math.floor(rx0));
+    ry0 = Math.max(0, Math.floor(ry0));
+    rx1 = Math.min(W, Math.ceil(rx1));
+    ry1 = Math.min(H, Math.ceil(ry1));
+    const ring = Math.max(P.ringMin, P.ringFraction * Math.max(rx1 - rx0, ry1 - ry0));
+    const cx0 = Math.max(0, Math.floor(rx0 - ring));
+    const cy0 = Math.max(0, Math.floor(ry0 - ring));
+    const cx1 = Math.min(W, Math.ceil(rx1 + ring));
+    const cy1 = Math.min(H, Math.ceil(ry1 + ring));
+    const s = Math.min(1, P.maxSide / Math.max(cx1 - cx0, cy1 - cy0));
+    const cw = Math.max(1, Math.round((cx1 - cx0) * s));
+    const ch = Math.max(1, Math.round((cy1 - cy0) * s));
+    const sx = cw / (cx1 - cx0);
+    const sy = ch / (cy1 - cy0);
+    const px = resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
+    // Working-grid ROI and the per-pixel hard labels: 0 unknown, 1 foreground, 2 background.
+    const wx0 = Math.max(0, Math.floor((rx0 - cx0) * sx));
+    const wy0 = Math.max(0, Math.floor((ry0 - cy0) * sy));
+    const wx1 = Math.min(cw, Math.max(wx0 + 1, Math.ceil((rx1 - cx0) * sx)));
+    const wy1 = Math.min(ch, Math.max(wy0 + 1, Math.ceil((ry1 - cy0) * sy)));
+    const rw = wx1 - wx0;
+    const rh = wy1 - wy0;
+    const n = rw * rh;
+    const hard = new Uint8Array(n);
+    const toImgX = (u: number) => cx0 + (u + 0.5) / sx;
+    const toImgY = (v: number) => cy0 + (v + 0.5) / sy;
+    for (let v = 0; v < rh; v++) {
+      for (let u = 0; u < rw; u++) {
+        const x = toImgX(u + wx0);
+        const y = toImgY(v + wy0);
+        if (x < box.x1 || x >= box.x2 || y < box.y1 || y >= box.y2) hard[v * rw + u] = 2;
+      }
+    }
+    const rs = Math.max(0.75, P.seedRadius * Math.min(sx, sy));
+    const seed = new Uint8Array(n);
+    const paint = (pts: { x: number; y: number }[], value: number) => {
+      for (const q of pts) {
+        const cu = (q.x - cx0) * sx - wx0;
+        const cv = (q.y - cy0) * sy - wy0;
+        for (let v = Math.max(0, Math.floor(cv - rs)); v <= Math.min(rh - 1, Math.ceil(cv + rs)); v++) {
+          for (let u = Math.max(0, Math.floor(cu - rs)); u <= Math.min(rw - 1, Math.ceil(cu + rs)); u++) {
+            if ((u + 0.5 - cu) ** 2 + (v + 0.5 - cv) ** 2 <= rs * rs) hard[v * rw + u] = seed[v * rw + u] = value;
+          }
+        }
+        // A point always marks at least its own pixel.
+        const u0 = Math.min(rw - 1, Math.max(0, Math.floor(cu)));
+        const v0 = Math.min(rh - 1, Math.max(0, Math.floor(cv)));
+        hard[v0 * rw + u0] = seed[v0 * rw + u0] = value;
+      }
+    };
+    paint(p.negatives, 2);
+    paint(p.positives, 1); // a positive wins where discs overlap
+
+    // Crop index of ROI node k, and the background ring (crop pixels outside the ROI).
+    const cropIdx = new Int32Array(n);
+    for (let v = 0; v < rh; v++) for (let u = 0; u < rw; u++) cropIdx[v * rw + u] = (v + wy0) * cw + (u + wx0);
+    const ringIdx: number[] = [];
+    for (let v = 0; v < ch; v++) for (let u = 0; u < cw; u++) if (u < wx0 || u >= wx1 || v < wy0 || v >= wy1) ringIdx.push(v * cw + u);
+
+    const beta = contrastBeta(px, cw, ch);
+    // Pairwise terms do not change across iterations: compute them once.
+    const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma);
+    const toWork = (q: { x: number; y: number }) => ({ u: (q.x - cx0) * sx - wx0, v: (q.y - cy0) * sy - wy0 });
+    const spatial = spatialPrior(
+      rw,
+      rh,
+      (p.positives.length ? p.positives : [{ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 }]).map(toWork),
+      p.negatives.map(toWork),
+      P.spatialWeight,
+    );
+    const seedIdx = (value: number) => {
+      const out: number[] = [];
+      for (let k = 0; k < n; k++) if (seed[k] === value) out.push(cropIdx[k]!);
+      return out;
+    };
+    const posSeeds = seedIdx(1);
+    const negSeeds = seedIdx(2);
+    const fgLabel = new Uint8Array(n);
+    for (let k = 0; k < n; k++) fgLabel[k] = hard[k] === 2 ? 0 : 1;
+    const fg = new ColourGmm(P.components);
+    const bg = new ColourGmm(P.components);
+    const dfg = new Float64Array(n);
+    const dbg = new Float64Array(n);
+    for (let it = 0; it < P.iterations; it++) {
+      let nfg = 0;
+      for (let k = 0; k < n; k++) nfg += fgLabel[k]!;
+      const fgIdx = new Int32Array(nfg);
+      const bgIdx = new Int32Array(ringIdx.length + n - nfg);
+      bgIdx.set(ringIdx);
+      for (let k = 0, f = 0, b = ringIdx.length; k < n; k++) {
+        if (fgLabel[k]) fgIdx[f++] = cropIdx[k]!;
+        else bgIdx[b++] = cropIdx[k]!;
+      }
+      if (fgIdx.length === 0) break;
+      if (bgIdx.length === 0) {
+        // The box is the whole image and nothing says what background looks like: keep the box.
+        break;
+      }
+      const fit = (g: ColourGmm, all: Int32Array, seeds: number[]) => {
+        // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
+        // well as all of them, at a fraction of the cost on large boxes.
+        const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
+        const sub = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
+        const idx = new Int32Array(sub.length + seeds.length);
+        idx.set(sub);
+        idx.set(seeds, sub.length);
+        const weights = new Float32Array(idx.length).fill(1);
+        if (seeds.length) weights.fill((P.seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
+        const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
+        g.fit(px, idx, labels, weights);
+      };
+      fit(fg, fgIdx, posSeeds);
+      fit(bg, bgIdx, negSeeds);
+      const graph = new MaxflowGraph(n, smooth.edgeCount);
+      for (let k = 0; k < n; k++) {
+        const i = 3 * cropIdx[k]!;
+        if (hard[k] === 1) graph.addTweights(k, HARD, 0);
+        else if (hard[k] === 2) graph.addTweights(k, 0, HARD);
+        else {
+          dfg[k] = -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
+          dbg[k] = -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
+          if (spatial) {
+            // Where colour cannot tell (posterior near 1/2), position relative to the points decides.
+            const post = 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
+            const ambiguity = 1 - Math.abs(2 * post - 1);
+            dfg[k]! += ambiguity * spatial.fg[k]!;
+            dbg[k]! += ambiguity * spatial.bg[k]!;
+          }
+          // Source = foreground: cutting a node's source link (labelling it background) costs D_bg.
+          graph.addTweights(k, dbg[k]!, dfg[k]!);
+        }
+      }
+      for (let e = 0; e < smooth.edgeCount; e++) graph.addEdge(smooth.from[e]!, smooth.to[e]!, smooth.weight[e]!, smooth.weight[e]!);
+      for (let k = 0; k < n; k++) if (smooth.toBackground[k]! > 0) graph.addTweights(k, 0, smooth.toBackground[k]!);
+      graph.maxflow();
+      let any = false;
+      for (let k = 0; k < n; k++) {
+        fgLabel[k] = hard[k] === 2 ? 0 : graph.inSource(k) ? 1 : 0;
+        any ||= fgLabel[k] === 1;
+      }
+      if (!any) break;
+    }
+    // Confidence: mean foreground posterior over the predicted mask.
+    let post = 0;
+    let cnt = 0;
+    for (let k = 0; k < n; k++) {
+      if (!fgLabel[k] || hard[k] === 1) continue;
+      post += 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
+      cnt++;
+    }
+    const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
+    for (let y = ry0; y < ry1; y++) {
+      const v = Math.min(ch - 1, Math.floor((y + 0.5 - cy0) * sy)) - wy0;
+      if (v < 0 || v >= rh) continue;
+      for (let x = rx0; x < rx1; x++) {
+        const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
+        if (u >= 0 && u < rw && fgLabel[v * rw + u]) mask.data[y * W + x] = 1;
+      }
+    }
+    return { mask, score: cnt ? post / cnt : 1 };
+  }
+}
+
+/**
+ * Costs from where the points are: with d+ the distance to the nearest positive (or the box
+ * centre) and d- to the nearest negative, p = d- / (d+ + d-) is a soft Voronoi split between them;
+ * labelling foreground costs λ·(−ln p), background λ·(−ln(1 − p)). Absent without negatives.
+ */
+function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], neg: { u: number; v: number }[], lambda: number) {
+  if (neg.length === 0 || lambda <= 0) return undefined;
+  const fg = new Float64Array(rw * rh);
+  const bg = new Float64Array(rw * rh);
+  for (let v = 0; v < rh; v++) {
+    for (let u = 0; u < rw; u++) {
+      let dp = Infinity;
+      let dn = Infinity;
+      for (const q of pos) dp = Math.min(dp, (u + 0.5 - q.u) ** 2 + (v + 0.5 - q.v) ** 2);
+      for (const q of neg) dn = Math.min(dn, (u + 0.5 - q.u) ** 2 + (v + 0.5 - q.v) ** 2);
+      dp = Math.sqrt(dp);
+      dn = Math.sqrt(dn);
+      const pf = Math.min(0.98, Math.max(0.02, dn / (dp + dn + 1e-9)));
+      fg[v * rw + u] = -lambda * Math.log(pf);
+      bg[v * rw + u] = -lambda * Math.log(1 - pf);
+    }
+  }
+  return { fg, bg };
+}
+
+const NEIGHBOURS: readonly [number, number, number][] = [
+  [1, 0, 1],
+  [0, 1, 1],
+  [1, 1, Math.SQRT1_2],
+  [-1, 1, Math.SQRT1_2],
+];
+
+/** GrabCut's β = 1 / (2 <‖z_m − z_n‖²>) over 8-neighbour pairs of the crop. */
+function contrastBeta(px: Float32Array, w: number, h: number): number {
+  let sum = 0;
+  let cnt = 0;
+  // Every other row is plenty for a mean over tens of thousands of pairs.
+  const rowStep = h > 64 ? 2 : 1;
+  for (let y = 0; y < h; y += rowStep) {
+    for (let x = 0; x < w; x++) {
+      const i = 3 * (y * w + x);
+      for (const [dx, dy] of NEIGHBOURS) {
+        const X = x + dx;
+        const Y = y + dy;
+        if (X < 0 || X >= w || Y >= h) continue;
+        const j = 3 * (Y * w + X);
+        sum += (px[i]! - px[j]!) ** 2 + (px[i + 1]! - px[j + 1]!) ** 2 + (px[i + 2]! - px[j + 2]!) ** 2;
+        cnt++;
+      }
+    }
+  }
+  return sum > 0 ? cnt / (2 * sum) : 0;
+}
+
+/**
+ * Pairwise terms γ/dist · exp(−β‖Δz‖²) between 8-neighbours of the ROI (each pair once); a
+ * neighbour outside the ROI is fixed background, so its term becomes a sink capacity of the
+ * inside pixel (`toBackground`).
+ */
+function smoothnessTerms(px: Float32Array, cw: number, ch: number, wx0: number, wy0: number, rw: number, rh: number, beta: number, gamma: number) {
+  const n = rw * rh;
+  const from = new Int32Array(4 * n);
+  const to = new Int32Array(4 * n);
+  const weight = new Float64Array(4 * n);
+  const toBackground = new Float64Array(n);
+  let e = 0;
+  const w = (i: number, j: number, dist: number) => {
+    const d = (px[i]! - px[j]!) ** 2 + (px[i + 1]! - px[j + 1]!) ** 2 + (px[i + 2]! - px[j + 2]!) ** 2;
+    return gamma * dist * Math.exp(-beta * d);
+  };
+  for (let v = 0; v < rh; v++) {
+    for (let u = 0; u < rw; u++) {
+      const k = v * rw + u;
+      const i = 3 * ((v + wy0) * cw + (u + wx0));
+      for (const [dx, dy, dist] of NEIGHBOURS) {
+        // forward neighbour: an edge inside the ROI, or a link to fixed background
+        let U = u + dx;
+        let V = v + dy;
+        let X = U + wx0;
+        let Y = V + wy0;
+        if (X >= 0 && X < cw && Y >= 0 && Y < ch) {
+          const wgt = w(i, 3 * (Y * cw + X), dist);
+          if (U >= 0 && U < rw && V < rh) {
+            from[e] = k;
+            to[e] = V * rw + U;
+            weight[e++] = wgt;
+          } else toBackground[k]! += wgt;
+        }
+        // backward neighbour outside the ROI (inside ones were counted as forward pairs)
+        U = u - dx;
+        V = v - dy;
+        if (U >= 0 && U < rw && V >= 0 && V < rh) continue;
+        X = U + wx0;
+        Y = V + wy0;
+        if (X >= 0 && X < cw && Y >= 0 && Y < ch) toBackground[k]! += w(i, 3 * (Y * cw + X), dist);
+      }
+    }
+  }
+  return { from, to, weight, toBackground, edgeCount: e };
+}

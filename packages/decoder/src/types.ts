@@ -1,0 +1,33 @@
+import type { Box, Mask, Point, RgbImage } from "@resagent/core";
+
+/** What the pipeline hands a decoder: the box and the verified points (paper §3.5). */
+export interface Prompt {
+  box: Box;
+  positives: Point[];
+  negatives: Point[];
+}
+
+export interface DecodeResult {
+  mask: Mask;
+  /** Decoder confidence in [0, 1] (SAM: predicted IoU; graph-cut: colour-model confidence; box: 1). */
+  score: number;
+}
+
+/** An image plus a key that identifies its content, so per-image work is done once. */
+export interface DecoderImage {
+  image: RgbImage;
+  /** Content key (e.g. a hash of the pixels or the file path + mtime); computed when absent. */
+  key?: string;
+}
+
+export interface Decoder {
+  readonly name: string;
+  /** One line for summaries: what ran (e.g. "graphcut (embedded, no weights)"). */
+  describe(): string;
+  /** Per-image work (SAM's image encoder). Optional; `segment` calls it when needed. */
+  prepare?(input: DecoderImage): Promise<void>;
+  segment(input: DecoderImage, prompt: Prompt): Promise<DecodeResult>;
+  /** Counters for summaries (e.g. encoder calls, cache hits). */
+  stats?(): Record<string, number>;
+  dispose?(): Promise<void>;
+}
