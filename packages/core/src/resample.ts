@@ -47,23 +47,33 @@ export function resizeRgbFloat(img: RgbImage, width: number, height: number): Fl
     }
     return out;
   }
+  // Bilinear: column indices and weights are the same for every row, so compute them once.
+  const x0s = new Int32Array(width);
+  const x1s = new Int32Array(width);
+  const txs = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const fx = Math.min(img.width - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+    x0s[x] = Math.floor(fx) * 3;
+    x1s[x] = Math.min(img.width - 1, Math.floor(fx) + 1) * 3;
+    txs[x] = fx - Math.floor(fx);
+  }
+  const src = img.data;
+  const stride = img.width * 3;
   for (let y = 0; y < height; y++) {
     const fy = Math.min(img.height - 1, Math.max(0, (y + 0.5) * sy - 0.5));
     const y0 = Math.floor(fy);
-    const y1 = Math.min(img.height - 1, y0 + 1);
+    const r0 = y0 * stride;
+    const r1 = Math.min(img.height - 1, y0 + 1) * stride;
     const ty = fy - y0;
+    let o = y * width * 3;
     for (let x = 0; x < width; x++) {
-      const fx = Math.min(img.width - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(img.width - 1, x0 + 1);
-      const tx = fx - x0;
-      const o = (y * width + x) * 3;
+      const a = x0s[x]!;
+      const b = x1s[x]!;
+      const tx = txs[x]!;
       for (let c = 0; c < 3; c++) {
-        const a = img.data[(y0 * img.width + x0) * 3 + c]!;
-        const b = img.data[(y0 * img.width + x1) * 3 + c]!;
-        const d = img.data[(y1 * img.width + x0) * 3 + c]!;
-        const e = img.data[(y1 * img.width + x1) * 3 + c]!;
-        out[o + c] = (a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty;
+        const top = src[r0 + a + c]! + (src[r0 + b + c]! - src[r0 + a + c]!) * tx;
+        const bot = src[r1 + a + c]! + (src[r1 + b + c]! - src[r1 + a + c]!) * tx;
+        out[o++] = top + (bot - top) * ty;
       }
     }
   }

@@ -1,6 +1,7 @@
 import { InputError, suggest } from "@resagent/core";
 import { BoxDecoder } from "./box.js";
 import { GRAPHCUT_DEFAULTS, GraphCutDecoder } from "./graphcut.js";
+import { SAM2_DEFAULTS, Sam2OnnxDecoder } from "./sam2/decoder.js";
 import type { Decoder } from "./types.js";
 
 interface DecoderEntry {
@@ -15,6 +16,11 @@ const DECODERS: Record<string, DecoderEntry> = {
     description: "GrabCut-style graph cut: colour GMMs, point seeds, Boykov–Kolmogorov min-cut (embedded, no weights)",
     params: Object.keys(GRAPHCUT_DEFAULTS),
     create: (p) => new GraphCutDecoder(p),
+  },
+  "sam2-onnx": {
+    description: "SAM2 / SAM2.1 exported to ONNX (samexporter or onnxruntime-tools layout), via onnxruntime-node",
+    params: Object.keys(SAM2_DEFAULTS),
+    create: (p) => new Sam2OnnxDecoder(p),
   },
 };
 

@@ -3,11 +3,12 @@ import { writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
+import { decoderBench } from "../bench/decoder.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "../provenance.js";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, decoderBench];
 
 interface Args {
   only?: string[];

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomStream, readImage, type RgbImage, type Sample } from "@resagent/core";
+import { openDataset } from "@resagent/data";
+import { GraphCutDecoder, Sam2OnnxDecoder } from "@resagent/decoder";
+import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
+import type { BenchRow, BenchSuite } from "./index.js";
+
+export const decoderBench: BenchSuite = {
+  name: "decoder",
+  description: "graphcut ms per 640x480 image; SAM2 pre/post-processing ms per prompt (tiny ONNX models, model time excluded); encoder calls per image",
+  async run(): Promise<BenchRow[]> {
+    const dir = await mkdtemp(join(tmpdir(), "resagent-bench-"));
+    try {
+      const ds = await openDataset("synthref", { split: "refcocog/val", count: 12, cacheDir: dir, width: 640, height: 480, sentencesPerRef: 1 });
+      const items: { s: Sample; image: RgbImage }[] = [];
+      for await (const s of ds) items.push({ s, image: await readImage(s.imagePath) });
+      const gc = new GraphCutDecoder();
+      const times: number[] = [];
+      const timesPts: number[] = [];
+      for (const { s, image } of items) {
+        const box = s.goldBox!;
+        let t = performance.now();
+        await gc.segment({ image }, { box, positives: [], negatives: [] });
+        times.push(performance.now() - t);
+        const r = randomStream(0, "bench", s.id);
+        const pt = () => ({ x: r.uniform(box.x1, box.x2), y: r.uniform(box.y1, box.y2) });
+        t = performance.now();
+        await gc.segment({ image }, { box, positives: [pt(), pt()], negatives: [pt()] });
+        timesPts.push(performance.now() - t);
+      }
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+      const sam = new Sam2OnnxDecoder({ multimask: "stability" }, { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 4) });
+      const prompts = 3;
+      for (const { s, image } of items) {
+        for (let k = 0; k < prompts; k++) await sam.segment({ image }, { box: s.goldBox!, positives: [{ x: (s.goldBox!.x1 + s.goldBox!.x2) / 2, y: (s.goldBox!.y1 + s.goldBox!.y2) / 2 }], negatives: [] });
+      }
+      const st = sam.stats();
+      return [
+        { suite: "decoder", name: "graphcut 640x480, box only (median)", value: median(times), unit: "ms", note: `${items.length} synthref images` },
+        { suite: "decoder", name: "graphcut 640x480, box + 2 pos + 1 neg (median)", value: median(timesPts), unit: "ms" },
+        { suite: "decoder", name: "sam2 image preprocessing (resize + normalise, per image)", value: st.preprocessMs! / st.encoderCalls!, unit: "ms" },
+        { suite: "decoder", name: "sam2 prompt pre + mask post-processing (per prompt)", value: st.postprocessMs! / st.decoderCalls!, unit: "ms", note: "prompt encoding, mask choice, upsampling to 640x480, threshold" },
+        { suite: "decoder", name: `sam2 encoder calls per image (${prompts} prompts each)`, value: st.encoderCalls! / items.length, unit: "calls" },
+      ];
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,207 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import * as ort from "onnxruntime-node";
+import { InputError, sha256, type RgbImage } from "@resagent/core";
+import { validatePrompt } from "../prompt.js";
+import type { DecodeResult, Decoder, DecoderImage, Prompt } from "../types.js";
+import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE, type MultimaskMode } from "./processing.js";
+import { detectStyle, type ExportStyle } from "./styles.js";
+
+export interface Sam2Params {
+  /** Folder with the encoder and decoder .onnx files; default `$RESAGENT_SAM2_DIR`. */
+  dir: string;
+  /** File names (or paths) inside `dir`; default: the one .onnx file whose name contains "encoder" / "decoder". */
+  encoder: string;
+  decoder: string;
+  style: "auto" | ExportStyle["name"];
+  resize: "auto" | "stretch" | "letterbox";
+  multimask: MultimaskMode;
+  stabilityThreshold: number;
+  stabilityDelta: number;
+  padPoint: "auto" | "always" | "never";
+  provider: "cpu" | "cuda";
+  /** Image embeddings kept (LRU); RefCOCO's several sentences per image reuse one encoder call. */
+  cacheSize: number;
+  maskThreshold: number;
+}
+
+export const SAM2_DEFAULTS: Sam2Params = {
+  dir: "",
+  encoder: "",
+  decoder: "",
+  style: "auto",
+  resize: "auto",
+  multimask: "stability",
+  stabilityThreshold: 0.98,
+  stabilityDelta: 0.05,
+  padPoint: "auto",
+  provider: "cpu",
+  cacheSize: 16,
+  maskThreshold: 0,
+};
+
+/** Resolve the encoder/decoder files, or say exactly what is missing. Does not load anything. */
+export function locateSam2Files(params: Partial<Sam2Params>): { encoder: string; decoder: string } {
+  const dir = params.dir || process.env.RESAGENT_SAM2_DIR || "";
+  const find = (explicit: string | undefined, role: "encoder" | "decoder"): string => {
+    if (explicit) {
+      const path = dir ? resolve(dir, explicit) : resolve(explicit);
+      if (!existsSync(path)) throw new InputError(`SAM2 ${role} file not found`, { file: path, field: `decoder.params.${role}` });
+      return path;
+    }
+    if (!dir) {
+      throw new InputError(`no SAM2 model folder: set decoder.params.dir or RESAGENT_SAM2_DIR to a folder with the exported encoder and decoder .onnx files (see README, "SAM2 via ONNX")`, { field: "decoder.params.dir" });
+    }
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError("SAM2 model folder does not exist", { file: resolve(dir), field: "decoder.params.dir" });
+    const hits = readdirSync(dir).filter((f) => f.endsWith(".onnx") && f.toLowerCase().includes(role));
+    if (hits.length !== 1) {
+      throw new InputError(
+        hits.length === 0 ? `no *${role}*.onnx file in the folder (found: ${readdirSync(dir).join(", ") || "nothing"})` : `several *${role}*.onnx files (${hits.join(", ")}); name one with decoder.params.${role}`,
+        { file: resolve(dir), field: `decoder.params.${role}` },
+      );
+    }
+    return join(resolve(dir), hits[0]!);
+  };
+  return { encoder: find(params.encoder, "encoder"), decoder: find(params.decoder, "decoder") };
+}
+
+type Features = Record<string, ort.Tensor>;
+
+/**
+ * SAM2 (and SAM2.1 / SAM-style exports with the same prompt interface) over onnxruntime-node.
+ * Encodes each image once (LRU by content), decodes many prompts against the cached features.
+ */
+export class Sam2OnnxDecoder implements Decoder {
+  readonly name = "sam2-onnx";
+  readonly params: Sam2Params;
+  private sessions?: Promise<{ encoder: ort.InferenceSession; decoder: ort.InferenceSession; style: ExportStyle; files: { encoder: string; decoder: string } }>;
+  private readonly cache = new Map<string, Promise<Features>>();
+  private readonly counters = { encoderCalls: 0, decoderCalls: 0, cacheHits: 0, preprocessMs: 0, postprocessMs: 0 };
+  private readonly source?: { encoder: Uint8Array; decoder: Uint8Array };
+
+  /** `models` lets tests pass ONNX bytes instead of files. */
+  constructor(params: Partial<Sam2Params> = {}, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
+    this.params = { ...SAM2_DEFAULTS, ...params };
+    if (models) this.source = models;
+    const p = this.params;
+    if (!["stability", "best", "single"].includes(p.multimask)) throw new InputError(`expected stability, best or single, got ${JSON.stringify(p.multimask)}`, { field: "decoder.params.multimask" });
+    if (!["cpu", "cuda"].includes(p.provider)) throw new InputError(`expected cpu or cuda, got ${JSON.stringify(p.provider)}`, { field: "decoder.params.provider" });
+    if (!(Number.isInteger(p.cacheSize) && p.cacheSize >= 1)) throw new InputError(`expected an integer >= 1, got ${p.cacheSize}`, { field: "decoder.params.cacheSize" });
+  }
+
+  describe(): string {
+    const files = this.source ? "in-memory models" : (() => {
+      try {
+        const f = locateSam2Files(this.params);
+        return `${f.encoder} + ${f.decoder}`;
+      } catch {
+        return "model files not located yet";
+      }
+    })();
+    return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask})`;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  private load() {
+    this.sessions ??= (async () => {
+      const files = this.source ? { encoder: "<memory>", decoder: "<memory>" } : locateSam2Files(this.params);
+      const opts: ort.InferenceSession.SessionOptions = { executionProviders: [this.params.provider] };
+      const open = async (what: "encoder" | "decoder") => {
+        try {
+          return this.source ? await ort.InferenceSession.create(this.source[what], opts) : await ort.InferenceSession.create(files[what], opts);
+        } catch (err) {
+          throw new InputError(`onnxruntime cannot load the SAM2 ${what}: ${(err as Error).message.split("\n")[0]}`, { file: files[what] });
+        }
+      };
+      const encoder = await open("encoder");
+      const decoder = await open("decoder");
+      const style = detectStyle(encoder, decoder, this.params.style === "auto" ? undefined : this.params.style);
+      if (typeof style === "string") throw new InputError(style, { file: `${files.encoder}, ${files.decoder}` });
+      return { encoder, decoder, style, files };
+    })();
+    return this.sessions;
+  }
+
+  private resizeMode(style: ExportStyle): "stretch" | "letterbox" {
+    return this.params.resize === "auto" ? style.resize : this.params.resize;
+  }
+
+  private features(input: DecoderImage): Promise<Features> {
+    const key = input.key ?? `${input.image.width}x${input.image.height}:${sha256(input.image.data)}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.counters.cacheHits++;
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const p = this.encode(input.image);
+    this.cache.set(key, p);
+    p.catch(() => this.cache.delete(key));
+    while (this.cache.size > this.params.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    return p;
+  }
+
+  private async encode(image: RgbImage): Promise<Features> {
+    const { encoder, style } = await this.load();
+    const t0 = performance.now();
+    const pixels = preprocessImage(image, this.resizeMode(style));
+    this.counters.preprocessMs += performance.now() - t0;
+    this.counters.encoderCalls++;
+    const out = await encoder.run({ [style.encoderInput]: new ort.Tensor("float32", pixels, [1, 3, SAM_SIZE, SAM_SIZE]) });
+    return Object.fromEntries(style.features.map((f) => [f, out[f]!]));
+  }
+
+  async prepare(input: DecoderImage): Promise<void> {
+    await this.features(input);
+  }
+
+  async segment(input: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
+    const { image } = input;
+    const p = validatePrompt(image, prompt);
+    const feats = await this.features(input);
+    const { decoder, style } = await this.load();
+    const resize = this.resizeMode(style);
+    const t0 = performance.now();
+    const pad = this.params.padPoint === "auto" ? style.padPoint : this.params.padPoint === "always";
+    const { coords, labels } = encodePrompt(p, image.width, image.height, resize, pad);
+    const n = labels.length;
+    const d = style.decoderInputs;
+    const feeds: Record<string, ort.Tensor> = {
+      ...feats,
+      [d.coords]: new ort.Tensor("float32", coords, [1, n, 2]),
+      [d.labels]: d.labelDtype === "int32" ? new ort.Tensor("int32", Int32Array.from(labels), [1, n]) : new ort.Tensor("float32", Float32Array.from(labels), [1, n]),
+      [d.maskInput]: new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]),
+      [d.hasMaskInput]: new ort.Tensor("float32", Float32Array.from([0]), [1]),
+    };
+    if (d.originalSize) feeds[d.originalSize] = new ort.Tensor("int32", Int32Array.from([image.height, image.width]), [2]);
+    let pre = performance.now() - t0;
+    this.counters.decoderCalls++;
+    // No fetch list: onnxruntime-node 1.23 keys fetched outputs by position, not by name.
+    const out = await decoder.run(feeds);
+    const t1 = performance.now();
+    const low = out[style.lowResOutput]!;
+    const iou = out[style.iouOutput]!;
+    const [, m = 1, lh = 256, lw = 256] = low.dims;
+    const logits = low.data as Float32Array;
+    const idx = selectMask(logits, iou.data as Float32Array, m, this.params.multimask, this.params.stabilityThreshold, this.params.stabilityDelta);
+    const up = upsampleLogits(logits, idx * lw * lh, lw, lh, image.width, image.height, resize);
+    const mask = new Uint8Array(up.length);
+    for (let k = 0; k < up.length; k++) mask[k] = up[k]! > this.params.maskThreshold ? 1 : 0;
+    pre += performance.now() - t1;
+    this.counters.postprocessMs += pre;
+    const score = Number((iou.data as Float32Array)[idx]);
+    return { mask: { width: image.width, height: image.height, data: mask }, score: Math.min(1, Math.max(0, score)) };
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.sessions) return;
+    const s = await this.sessions.catch(() => undefined);
+    await s?.encoder.release();
+    await s?.decoder.release();
+    this.cache.clear();
+  }
+}
