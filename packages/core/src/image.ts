@@ -100,3 +100,21 @@ export async function maskFromPng(bytes: Uint8Array, name = "<buffer>"): Promise
 export async function svgToPng(svg: string, density = 144): Promise<Buffer> {
   return sharp(Buffer.from(svg), { density }).flatten({ background: "#ffffff" }).png().toBuffer();
 }
+
+/**
+ * Draw an SVG overlay (same size as the image) over an RGB image, optionally crop, and encode.
+ * Marker rendering for visual prompts goes through here so only core touches sharp.
+ */
+export async function overlaySvg(
+  img: RgbImage,
+  svg: string,
+  options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number } = {},
+): Promise<Buffer> {
+  let s = rawSharp(img).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]);
+  if (options.crop) {
+    // composite() applies after extract() in sharp's pipeline, so flatten first.
+    const flat = await s.raw().toBuffer();
+    s = sharp(flat, { raw: { width: img.width, height: img.height, channels: 3 } }).extract(options.crop);
+  }
+  return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: "4:4:4" }).toBuffer();
+}

@@ -1,0 +1,135 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import { sha256, stableStringify } from "@resagent/core";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "./types.js";
+
+interface Entry {
+  k: string;
+  v: { text: string; firstTokenTopLogprobs?: { token: string; logprob: number }[] };
+}
+
+/**
+ * A content-addressed response store: an in-memory map backed by an append-only JSON-lines file.
+ * One line per answer, appended with O_APPEND, so concurrent shards can share the file and a kill
+ * can at worst leave a torn last line, which loading skips. Nothing is ever rewritten.
+ */
+export class ResponseCache {
+  private readonly map = new Map<string, Entry["v"]>();
+  private handle?: Promise<FileHandle>;
+  private chain: Promise<void> = Promise.resolve();
+  /** Lines that could not be parsed when loading (torn by a kill, or corrupt). */
+  readonly skippedLines: number = 0;
+
+  constructor(readonly file?: string) {
+    if (file && existsSync(file)) {
+      let skipped = 0;
+      for (const line of readFileSync(file, "utf8").split("\n")) {
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as Entry;
+          if (typeof e.k === "string" && e.v && typeof e.v.text === "string") this.map.set(e.k, e.v);
+          else skipped++;
+        } catch {
+          skipped++;
+        }
+      }
+      this.skippedLines = skipped;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): Entry["v"] | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, value: Entry["v"]): Promise<void> {
+    this.map.set(key, value);
+    if (!this.file) return Promise.resolve();
+    const file = this.file;
+    this.handle ??= mkdir(dirname(file), { recursive: true }).then(() => open(file, "a"));
+    const line = `${JSON.stringify({ k: key, v: value })}\n`;
+    this.chain = this.chain.then(async () => {
+      const h = await this.handle!;
+      await h.write(line);
+    });
+    return this.chain;
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    if (this.handle) await (await this.handle).close();
+    this.handle = undefined;
+  }
+}
+
+/** The cache key of a request: backend identity + every part of the request, images by content hash. */
+export function requestKey(identity: string, request: ChatRequest): string {
+  return sha256(
+    stableStringify({
+      identity,
+      content: request.content.map((p) => (p.type === "text" ? { text: p.text } : { image: p.hash })),
+      maxTokens: request.maxTokens,
+      topLogprobs: request.topLogprobs,
+    }),
+  );
+}
+
+/**
+ * A backend behind the response cache. Identical requests (same model, prompt, image content)
+ * are answered once: sweeps over thresholds or pos/neg counts reissue nothing. Concurrent
+ * identical requests share one call.
+ */
+export class CachedBackend implements ChatBackend {
+  readonly name: string;
+  readonly simulated: boolean;
+  readonly needsImages: boolean;
+  readonly identity: string;
+  private readonly inflight = new Map<string, Promise<ChatCompletion>>();
+  readonly counters = { hits: 0, misses: 0 };
+
+  constructor(
+    readonly inner: ChatBackend,
+    readonly cache: ResponseCache,
+  ) {
+    this.name = inner.name;
+    this.simulated = inner.simulated;
+    this.needsImages = inner.needsImages;
+    this.identity = inner.identity;
+  }
+
+  describe(): string {
+    return this.inner.describe();
+  }
+
+  stats(): Record<string, number> {
+    return { cacheHits: this.counters.hits, cacheMisses: this.counters.misses, ...(this.inner.stats?.() ?? {}) };
+  }
+
+  async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
+    const key = requestKey(this.identity, request);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.counters.hits++;
+      return { ...hit, cached: true, latencyMs: 0 };
+    }
+    const pending = this.inflight.get(key);
+    if (pending) {
+      this.counters.hits++;
+      return { ...(await pending), cached: true, latencyMs: 0 };
+    }
+    this.counters.misses++;
+    const p = this.inner.complete(request, context);
+    this.inflight.set(key, p);
+    try {
+      const out = await p;
+      await this.cache.set(key, { text: out.text, ...(out.firstTokenTopLogprobs ? { firstTokenTopLogprobs: out.firstTokenTopLogprobs } : {}) });
+      return out;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+}

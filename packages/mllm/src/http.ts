@@ -1,0 +1,178 @@
+import { InputError, randomStream } from "@resagent/core";
+import { Semaphore } from "./semaphore.js";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
+
+export interface HttpBackendOptions {
+  /** One or more base URLs ending in /v1 (round-robin), e.g. http://localhost:8000/v1. */
+  baseUrls: string[];
+  model: string;
+  /** Name of the environment variable holding the API key (the key itself never enters configs or logs). */
+  apiKeyEnv?: string;
+  timeoutMs: number;
+  concurrency: number;
+  /** Retries after the first attempt, on timeouts, network errors, 429 and 5xx. */
+  retries: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  temperature: number;
+}
+
+export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
+  timeoutMs: 60_000,
+  concurrency: 8,
+  retries: 4,
+  backoffMs: 500,
+  maxBackoffMs: 20_000,
+  temperature: 0,
+};
+
+export class HttpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+interface OpenAiLogprobEntry {
+  token?: unknown;
+  logprob?: unknown;
+  top_logprobs?: unknown;
+}
+
+/** Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs. */
+export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[] } {
+  const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
+  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, false);
+  const text = typeof choice.message?.content === "string" ? choice.message.content : "";
+  const content = choice.logprobs?.content;
+  if (!Array.isArray(content) || content.length === 0) return { text };
+  const first = content[0] as OpenAiLogprobEntry;
+  const list: TopLogprob[] = [];
+  if (Array.isArray(first.top_logprobs)) {
+    for (const t of first.top_logprobs as OpenAiLogprobEntry[]) {
+      if (typeof t.token === "string" && typeof t.logprob === "number") list.push({ token: t.token, logprob: t.logprob });
+    }
+  }
+  // Some servers omit top_logprobs but give the chosen token's own logprob.
+  if (list.length === 0 && typeof first.token === "string" && typeof first.logprob === "number") list.push({ token: first.token, logprob: first.logprob });
+  return { text, firstTokenTopLogprobs: list };
+}
+
+/**
+ * Chat completions against OpenAI-compatible servers (vLLM, SGLang, llama.cpp llama-server,
+ * Ollama >= 0.12.11, hosted Qwen APIs): images as base64 data URLs, temperature 0, logprobs.
+ */
+export class OpenAiCompatibleBackend implements ChatBackend {
+  readonly name = "openai";
+  readonly simulated = false;
+  readonly needsImages = true;
+  readonly options: HttpBackendOptions;
+  private readonly gate: Semaphore;
+  private next = 0;
+  private readonly counters = { requests: 0, retries: 0, failures: 0 };
+
+  constructor(options: Partial<HttpBackendOptions> & Pick<HttpBackendOptions, "baseUrls" | "model">) {
+    this.options = { ...HTTP_DEFAULTS, ...options };
+    const o = this.options;
+    if (!Array.isArray(o.baseUrls) || o.baseUrls.length === 0) throw new InputError("expected at least one base URL, e.g. http://localhost:8000/v1", { field: "mllm.baseUrls" });
+    for (const u of o.baseUrls) {
+      try {
+        new URL(u);
+      } catch {
+        throw new InputError(`"${u}" is not a URL (expected e.g. http://localhost:8000/v1)`, { field: "mllm.baseUrls" });
+      }
+    }
+    if (!o.model) throw new InputError("expected the served model name (as the server lists it under /v1/models)", { field: "mllm.model" });
+    this.gate = new Semaphore(o.concurrency);
+  }
+
+  get identity(): string {
+    return `openai:${this.options.model}`;
+  }
+
+  /** The peak number of requests in flight (for tests and summaries). */
+  get peakConcurrency(): number {
+    return this.gate.peak;
+  }
+
+  describe(): string {
+    return `OpenAI-compatible server (${this.options.baseUrls.join(", ")}), model ${this.options.model}`;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  private apiKey(): string | undefined {
+    const env = this.options.apiKeyEnv;
+    if (!env) return undefined;
+    const key = process.env[env];
+    if (!key) throw new InputError(`environment variable ${env} is not set (it should hold the API key)`, { field: "mllm.apiKeyEnv" });
+    return key;
+  }
+
+  async buildBody(request: ChatRequest): Promise<Record<string, unknown>> {
+    const content: unknown[] = [];
+    for (const part of request.content) {
+      if (part.type === "text") content.push({ type: "text", text: part.text });
+      else content.push({ type: "image_url", image_url: { url: `data:image/jpeg;base64,${Buffer.from(await part.render()).toString("base64")}` } });
+    }
+    const body: Record<string, unknown> = {
+      model: this.options.model,
+      messages: [{ role: "user", content }],
+      max_tokens: request.maxTokens,
+      temperature: this.options.temperature,
+    };
+    if (request.topLogprobs > 0) {
+      body.logprobs = true;
+      body.top_logprobs = request.topLogprobs;
+    }
+    return body;
+  }
+
+  async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
+    const body = JSON.stringify(await this.buildBody(request));
+    const key = this.apiKey();
+    return this.gate.use(async () => {
+      const jitter = randomStream(0, "http-backoff", `${context.sampleId}/${body.length}`);
+      let lastErr: unknown;
+      for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+        if (attempt > 0) {
+          this.counters.retries++;
+          const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1));
+          await new Promise((r) => setTimeout(r, base * (0.5 + jitter.next())));
+        }
+        const url = `${this.options.baseUrls[this.next++ % this.options.baseUrls.length]!.replace(/\/+$/, "")}/chat/completions`;
+        const t0 = performance.now();
+        try {
+          this.counters.requests++;
+          const res = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+            body,
+            signal: AbortSignal.timeout(this.options.timeoutMs),
+          });
+          if (!res.ok) {
+            const text = (await res.text()).slice(0, 300);
+            const retryable = res.status === 429 || res.status >= 500;
+            throw new HttpError(`${url} answered ${res.status}: ${text}`, res.status, retryable);
+          }
+          const parsed = parseChatResponse(await res.json());
+          return { ...parsed, cached: false, latencyMs: performance.now() - t0 };
+        } catch (err) {
+          lastErr = err;
+          const name = (err as Error).name;
+          const retryable = err instanceof HttpError ? err.retryable : name === "TimeoutError" || name === "AbortError" || name === "TypeError";
+          if (!retryable) break;
+        }
+      }
+      this.counters.failures++;
+      const msg = lastErr instanceof Error ? lastErr.message : String(lastErr);
+      throw new HttpError(`request failed after ${this.options.retries + 1} attempt(s): ${msg}`, lastErr instanceof HttpError ? lastErr.status : undefined, false);
+    });
+  }
+}

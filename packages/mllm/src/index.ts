@@ -1,0 +1,7 @@
+export * from "./types.js";
+export { Semaphore } from "./semaphore.js";
+export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, parseChatResponse, type HttpBackendOptions } from "./http.js";
+export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
+export * from "./grounding.js";
+export * from "./simulated.js";
+export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";

@@ -1,0 +1,276 @@
+import { InputError, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
+import { fromPixelBox, type BoxConvention } from "./grounding.js";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
+
+/** Paper Table 7 perturbations of a gold box: mild = +10% on one random side; severe = each side +U(5%, 15%). */
+export type Perturbation = "none" | "mild" | "severe";
+
+export function perturbBox(b: Box, mode: Perturbation, rng: RandomStream, width: number, height: number): Box {
+  if (mode === "none") return { ...b };
+  const w = b.x2 - b.x1;
+  const h = b.y2 - b.y1;
+  const out = { ...b };
+  if (mode === "mild") {
+    const side = rng.int(4);
+    if (side === 0) out.x1 -= 0.1 * w;
+    else if (side === 1) out.x2 += 0.1 * w;
+    else if (side === 2) out.y1 -= 0.1 * h;
+    else out.y2 += 0.1 * h;
+  } else {
+    out.x1 -= rng.uniform(0.05, 0.15) * w;
+    out.x2 += rng.uniform(0.05, 0.15) * w;
+    out.y1 -= rng.uniform(0.05, 0.15) * h;
+    out.y2 += rng.uniform(0.05, 0.15) * h;
+  }
+  return { x1: Math.max(0, out.x1), y1: Math.max(0, out.y1), x2: Math.min(width, out.x2), y2: Math.min(height, out.y2) };
+}
+
+/** How a simulated verifier answers one query format. */
+export interface JudgeModel {
+  /** Weight of the true evidence, tanh(2 · signed distance / object scale). */
+  slope: number;
+  /** Bias towards "yes" (> 0) or "no" (< 0). */
+  bias: number;
+  /** Standard deviation of the per-query logit noise. */
+  noise: number;
+  /** Extra push towards "yes" for points on a same-category distractor (semantic confusion). */
+  distractorConfusion: number;
+}
+
+export interface SimulatedPreset {
+  description: string;
+  /** Grounding: per-side noise as a fraction of the gold box size (normal sd). */
+  boxNoise: number;
+  /** Probability of answering with a same-category distractor's box when there is one. */
+  distractorRate: number;
+  /** Probability of an unparseable grounding answer. */
+  failureRate: number;
+  vbr: JudgeModel;
+  textual: JudgeModel;
+}
+
+/**
+ * Presets calibrated on synthref refcoco/val (200 samples, EBD spiral, K = 4 per queue, gold boxes)
+ * to the paper's zero-shot point verification (Tables 9–10). Measured with `zero-shot`:
+ * VBR τ=0 acc/P/R/F1 67.1/63.3/75.3/68.8 (paper 66.2/63.5/72.1/67.5), 4.99 of 8 points kept at
+ * τ=0.8 (paper 5.28); textual (x,y) 55.5/54.2/49.1/51.5 (paper 56.0/55.5/48.4/51.7), 1.49 kept at
+ * τ=0.8 (paper 1.72). `finetuned` (the LoRA-adapted verifier of the full system) reaches 82% at τ=0.
+ * The backbone presets of Table 11 sit between the two.
+ */
+export const SIMULATED_PRESETS: Record<string, SimulatedPreset> = {
+  "zero-shot": {
+    description: "zero-shot Qwen3-VL-like (Table 9 calibration)",
+    boxNoise: 0.06,
+    distractorRate: 0.08,
+    failureRate: 0.01,
+    vbr: { slope: 2.7, bias: 0.5, noise: 2.3, distractorConfusion: 1.0 },
+    textual: { slope: 0.28, bias: -0.12, noise: 1.0, distractorConfusion: 0 },
+  },
+  finetuned: {
+    description: "LoRA-adapted verifier (full ResAgent); grounding unchanged",
+    boxNoise: 0.06,
+    distractorRate: 0.08,
+    failureRate: 0.01,
+    vbr: { slope: 5.5, bias: 0.4, noise: 1.8, distractorConfusion: 0.5 },
+    textual: { slope: 0.6, bias: -0.1, noise: 1.2, distractorConfusion: 0 },
+  },
+  "qwen2.5-3b": {
+    description: "weaker backbone: noisier boxes, weaker verifier",
+    boxNoise: 0.08,
+    distractorRate: 0.11,
+    failureRate: 0.02,
+    vbr: { slope: 4.2, bias: 0.4, noise: 2.0, distractorConfusion: 0.7 },
+    textual: { slope: 0.4, bias: -0.1, noise: 1.1, distractorConfusion: 0 },
+  },
+  "qwen2.5-7b": {
+    description: "mid backbone",
+    boxNoise: 0.07,
+    distractorRate: 0.1,
+    failureRate: 0.015,
+    vbr: { slope: 4.8, bias: 0.4, noise: 1.9, distractorConfusion: 0.6 },
+    textual: { slope: 0.5, bias: -0.1, noise: 1.1, distractorConfusion: 0 },
+  },
+  "qwen3-4b": {
+    description: "strong backbone, slightly weaker than 8B",
+    boxNoise: 0.062,
+    distractorRate: 0.085,
+    failureRate: 0.01,
+    vbr: { slope: 5.2, bias: 0.4, noise: 1.85, distractorConfusion: 0.55 },
+    textual: { slope: 0.55, bias: -0.1, noise: 1.2, distractorConfusion: 0 },
+  },
+};
+
+/** Offsets within radius R sorted by distance: the search order for the nearest opposite pixel. */
+const RING = (() => {
+  const R = 40;
+  const out: [number, number, number][] = [];
+  for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) if (dx * dx + dy * dy <= R * R && (dx || dy)) out.push([dx, dy, Math.sqrt(dx * dx + dy * dy)]);
+  return out.sort((a, b) => a[2] - b[2]);
+})();
+
+/** Distance from a point to the gold boundary, positive inside, capped at 40 px. */
+export function signedBoundaryDistance(mask: Mask, p: Point): number {
+  const x = Math.min(mask.width - 1, Math.max(0, Math.floor(p.x)));
+  const y = Math.min(mask.height - 1, Math.max(0, Math.floor(p.y)));
+  const inside = mask.data[y * mask.width + x] === 1;
+  for (const [dx, dy, d] of RING) {
+    const X = x + dx;
+    const Y = y + dy;
+    const v = X < 0 || Y < 0 || X >= mask.width || Y >= mask.height ? 0 : mask.data[Y * mask.width + X] === 1 ? 1 : 0;
+    if ((v === 1) !== inside) return inside ? d : -d;
+  }
+  return inside ? 40 : -40;
+}
+
+function maskArea(m: Mask): number {
+  let a = 0;
+  for (let i = 0; i < m.data.length; i++) if (m.data[i] === 1) a++;
+  return a;
+}
+
+/** First-token top-k logprobs for a yes probability, with the surface forms real tokenizers produce. */
+export function yesNoLogprobs(pYes: number, k: number): TopLogprob[] {
+  const other = 0.01;
+  const py = pYes * (1 - other);
+  const pn = (1 - pYes) * (1 - other);
+  const toks: [string, number][] = [
+    ["Yes", 0.86 * py],
+    ["yes", 0.1 * py],
+    ["ĠYes", 0.04 * py],
+    ["No", 0.86 * pn],
+    ["no", 0.1 * pn],
+    ["ĠNo", 0.04 * pn],
+    ["I", other],
+  ];
+  return toks
+    .filter(([, p]) => p > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([token, p]) => ({ token, logprob: Math.log(p) }));
+}
+
+const LETTERS = "ABCDEFGH";
+
+/**
+ * A simulated Qwen-VL (named `simulated` wherever it shows). Grounding answers are the gold box
+ * with per-side noise, sometimes a distractor's box, rarely garbage, printed in the configured
+ * coordinate convention so the real parser reads them. Yes/no answers are a noisy function of the
+ * point's signed distance to the gold boundary, deterministic per (seed, sample, point, format).
+ */
+export class SimulatedBackend implements ChatBackend {
+  readonly name = "simulated";
+  readonly simulated = true;
+  readonly needsImages = false;
+  readonly preset: SimulatedPreset;
+  private readonly counters = { groundQueries: 0, verifyQueries: 0 };
+
+  constructor(
+    readonly presetName: string,
+    readonly seed: number,
+    overrides: Partial<SimulatedPreset> = {},
+  ) {
+    const base = SIMULATED_PRESETS[presetName];
+    if (!base) throw new InputError(`unknown simulated preset "${presetName}"; known: ${Object.keys(SIMULATED_PRESETS).join(", ")}`, { field: "mllm.preset" });
+    this.preset = { ...base, ...overrides };
+  }
+
+  get identity(): string {
+    return `simulated:${this.presetName}:seed${this.seed}:${JSON.stringify(this.preset)}`;
+  }
+
+  describe(): string {
+    return `simulated MLLM (preset ${this.presetName}: ${this.preset.description}; seed ${this.seed})`;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  async complete(request: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
+    if (ctx.kind === "ground") {
+      this.counters.groundQueries++;
+      return { text: this.ground(ctx), cached: false, latencyMs: 0 };
+    }
+    this.counters.verifyQueries++;
+    const gold = ctx.gold?.mask;
+    if (!gold || !ctx.points?.length) throw new InputError("the simulated verifier needs the gold mask and the queried points", { field: `sample ${ctx.sampleId}` });
+    const format = ctx.format ?? "vbr";
+    const model = format.startsWith("textual") ? this.preset.textual : this.preset.vbr;
+    const probs = ctx.points.map((p) => this.pYes(gold, p, ctx, model, format));
+    if (format === "vbr-multi") {
+      const text = probs.map((p, i) => `${LETTERS[i]}: ${p >= 0.5 ? "yes" : "no"}`).join("\n");
+      return { text, cached: false, latencyMs: 0 };
+    }
+    const top = yesNoLogprobs(probs[0]!, Math.max(1, request.topLogprobs));
+    return { text: top[0]!.token.replace("Ġ", ""), firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };
+  }
+
+  private pYes(gold: Mask, p: Point, ctx: QueryContext, m: JudgeModel, format: string): number {
+    const r = randomStream(this.seed, `simulated-verify/${format}`, `${ctx.sampleId}/${p.x.toFixed(2)},${p.y.toFixed(2)}`);
+    const scale = Math.max(4, Math.sqrt(maskArea(gold)) / 2);
+    const d = signedBoundaryDistance(gold, p);
+    let z = m.slope * Math.tanh((2 * d) / scale) + m.bias + m.noise * r.normal();
+    if (d < 0 && m.distractorConfusion && ctx.gold?.distractorBoxes?.some((b) => p.x >= b.x1 && p.x < b.x2 && p.y >= b.y1 && p.y < b.y2)) z += m.distractorConfusion;
+    return 1 / (1 + Math.exp(-z));
+  }
+
+  private ground(ctx: QueryContext): string {
+    const r = randomStream(this.seed, "simulated-ground", ctx.sampleId);
+    const gold = ctx.gold?.box;
+    if (!gold) throw new InputError("the simulated grounder needs the gold box", { field: `sample ${ctx.sampleId}` });
+    if (r.bernoulli(this.preset.failureRate)) return "I'm sorry, I cannot determine the object in this image.";
+    const distractors = ctx.gold?.distractorBoxes ?? [];
+    const useDistractor = distractors.length > 0 && r.bernoulli(this.preset.distractorRate);
+    const base = useDistractor ? r.choice(distractors) : gold;
+    const w = base.x2 - base.x1;
+    const h = base.y2 - base.y1;
+    const n = this.preset.boxNoise;
+    const W = ctx.imageWidth;
+    const H = ctx.imageHeight;
+    let b = { x1: base.x1 + r.normal(0, n) * w, y1: base.y1 + r.normal(0, n) * h, x2: base.x2 + r.normal(0, n) * w, y2: base.y2 + r.normal(0, n) * h };
+    b = { x1: Math.max(0, Math.min(b.x1, b.x2 - 2)), y1: Math.max(0, Math.min(b.y1, b.y2 - 2)), x2: Math.min(W, Math.max(b.x2, b.x1 + 2)), y2: Math.min(H, Math.max(b.y2, b.y1 + 2)) };
+    const conv = (ctx.boxConvention ?? "qwen3") as BoxConvention;
+    const coords = fromPixelBox(b, conv, W, H);
+    return "```json\n" + JSON.stringify([{ bbox_2d: coords, label: "target" }]) + "\n```";
+  }
+}
+
+/** Answers from ground truth: the gold box (optionally perturbed as in Table 7) and yes iff the point is in the gold mask. */
+export class OracleBackend implements ChatBackend {
+  readonly name = "oracle";
+  readonly simulated = true;
+  readonly needsImages = false;
+
+  constructor(
+    readonly perturbation: Perturbation = "none",
+    readonly seed = 0,
+  ) {
+    if (!["none", "mild", "severe"].includes(perturbation)) throw new InputError(`expected none, mild or severe, got ${JSON.stringify(perturbation)}`, { field: "mllm.perturbation" });
+  }
+
+  get identity(): string {
+    return `oracle:${this.perturbation}:seed${this.seed}`;
+  }
+
+  describe(): string {
+    return `oracle (gold box${this.perturbation === "none" ? "" : `, ${this.perturbation} perturbation`}; gold point labels)`;
+  }
+
+  async complete(request: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
+    if (ctx.kind === "ground") {
+      const gold = ctx.gold?.box;
+      if (!gold) throw new InputError("the oracle needs the gold box", { field: `sample ${ctx.sampleId}` });
+      const b = perturbBox(gold, this.perturbation, randomStream(this.seed, "oracle-perturb", ctx.sampleId), ctx.imageWidth, ctx.imageHeight);
+      const conv = (ctx.boxConvention ?? "absolute") as BoxConvention;
+      // Print at full precision in absolute pixels so the oracle box is exact.
+      const coords = conv === "absolute" ? [b.x1, b.y1, b.x2, b.y2] : fromPixelBox(b, conv, ctx.imageWidth, ctx.imageHeight);
+      return { text: JSON.stringify([{ bbox_2d: coords, label: "target" }]), cached: false, latencyMs: 0 };
+    }
+    const gold = ctx.gold?.mask;
+    if (!gold || !ctx.points?.length) throw new InputError("the oracle verifier needs the gold mask and the queried points", { field: `sample ${ctx.sampleId}` });
+    const inside = ctx.points.map((p) => gold.data[Math.min(gold.height - 1, Math.floor(p.y)) * gold.width + Math.min(gold.width - 1, Math.floor(p.x))] === 1);
+    if (ctx.format === "vbr-multi") return { text: inside.map((v, i) => `${LETTERS[i]}: ${v ? "yes" : "no"}`).join("\n"), cached: false, latencyMs: 0 };
+    const top = inside[0] ? [{ token: "Yes", logprob: 0 }, { token: "No", logprob: -30 }] : [{ token: "No", logprob: 0 }, { token: "Yes", logprob: -30 }];
+    return { text: top[0]!.token, firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };
+  }
+}
