@@ -113,8 +113,8 @@ export async function overlaySvg(
   let s = rawSharp(img).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]);
   if (options.crop) {
     // composite() applies after extract() in sharp's pipeline, so flatten first.
-    const flat = await s.raw().toBuffer();
-    s = sharp(flat, { raw: { width: img.width, height: img.height, channels: 3 } }).extract(options.crop);
+    const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    s = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).extract(options.crop);
   }
   return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: "4:4:4" }).toBuffer();
 }

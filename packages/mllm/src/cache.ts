@@ -66,11 +66,16 @@ export class ResponseCache {
   }
 }
 
-/** The cache key of a request: backend identity + every part of the request, images by content hash. */
-export function requestKey(identity: string, request: ChatRequest): string {
+/**
+ * The cache key of a request: backend identity + every part of the request, images by content hash.
+ * Simulated and oracle answers also depend on the sample's ground truth, so their keys carry the
+ * sample id (`scope`): two refs with the same image and phrase must not share an answer.
+ */
+export function requestKey(identity: string, request: ChatRequest, scope?: string): string {
   return sha256(
     stableStringify({
       identity,
+      scope: scope ?? null,
       content: request.content.map((p) => (p.type === "text" ? { text: p.text } : { image: p.hash })),
       maxTokens: request.maxTokens,
       topLogprobs: request.topLogprobs,
@@ -110,7 +115,7 @@ export class CachedBackend implements ChatBackend {
   }
 
   async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
-    const key = requestKey(this.identity, request);
+    const key = requestKey(this.identity, request, this.simulated ? context.sampleId : undefined);
     const hit = this.cache.get(key);
     if (hit) {
       this.counters.hits++;

@@ -1,0 +1,200 @@
+import { mkdtemp, readFile, readdir, appendFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CachedBackend, OpenAiCompatibleBackend, ResponseCache, createBackend, parseGrounding, smartResize, toPixelBox, type ChatRequest, type QueryContext } from "./index.js";
+import { startTestServer, type TestServer } from "./test-server.js";
+
+const ctx: QueryContext = { kind: "verify", sampleId: "s1", imageWidth: 64, imageHeight: 48 };
+const req = (text: string, image = "img-hash"): ChatRequest => ({
+  content: [
+    { type: "image", hash: image, render: async () => Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]) },
+    { type: "text", text },
+  ],
+  maxTokens: 1,
+  topLogprobs: 5,
+});
+const yesTop = [
+  { token: "ĠYes", logprob: -0.2 },
+  { token: "Yes", logprob: -2.0 },
+  { token: "No", logprob: -2.5 },
+];
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  vi.restoreAllMocks();
+});
+
+describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
+  it("sends images as data URLs with logprobs and parses split tokens", async () => {
+    server = await startTestServer(() => ({ kind: "answer", text: " Yes", top: yesTop }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "Qwen/Qwen3-VL-8B-Instruct" });
+    const out = await b.complete(req("Is it?"), ctx);
+    expect(out.text).toBe(" Yes");
+    expect(out.firstTokenTopLogprobs).toEqual(yesTop);
+    const body = server.requests[0]!.body as { messages: { content: { type: string; image_url?: { url: string } }[] }[]; temperature: number; logprobs: boolean; top_logprobs: number; max_tokens: number };
+    expect(body.messages[0]!.content[0]!.image_url!.url).toBe("data:image/jpeg;base64,/9j/2Q==");
+    expect(body).toMatchObject({ temperature: 0, logprobs: true, top_logprobs: 5, max_tokens: 1 });
+  });
+
+  it("falls back to the chosen token when top_logprobs is missing", async () => {
+    server = await startTestServer(() => ({ kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" });
+    expect((await b.complete(req("q"), ctx)).firstTokenTopLogprobs).toEqual([{ token: "No", logprob: -0.01 }]);
+  });
+
+  it("retries 500s, 429s and timeouts with backoff, then succeeds", async () => {
+    server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 500 } : n === 1 ? { kind: "status", status: 429 } : n === 2 ? { kind: "stall", ms: 400 } : { kind: "answer", text: "Yes", top: yesTop }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", timeoutMs: 150, backoffMs: 5, retries: 4 });
+    const out = await b.complete(req("q"), ctx);
+    expect(out.text).toBe("Yes");
+    expect(server.requests.length).toBe(4);
+    expect(b.stats()).toMatchObject({ retries: 3, failures: 0 });
+  });
+
+  it("does not retry a 400 and says what the server said", async () => {
+    server = await startTestServer(() => ({ kind: "status", status: 400, body: '{"error":"bad image"}' }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 5 });
+    await expect(b.complete(req("q"), ctx)).rejects.toThrow(/answered 400: \{"error":"bad image"\}/);
+    expect(server.requests.length).toBe(1);
+  });
+
+  it("keeps at most `concurrency` requests in flight and round-robins endpoints", async () => {
+    server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: yesTop, delayMs: 40 }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url, `${server.url}/`], model: "m", concurrency: 3 });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => b.complete(req(`q${i}`), ctx)));
+    expect(server.peakInFlight).toBeLessThanOrEqual(3);
+    expect(server.peakInFlight).toBe(3);
+    expect(b.peakConcurrency).toBe(3);
+  });
+
+  it("sends the API key from the environment and never writes it anywhere", async () => {
+    const secret = "sk-test-DO-NOT-LEAK-12345";
+    process.env.RESAGENT_TEST_KEY = secret;
+    const logs: string[] = [];
+    for (const m of ["log", "warn", "error", "info"] as const) vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
+    server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 503 } : { kind: "answer", text: "Yes", top: yesTop }));
+    const dir = await mkdtemp(join(tmpdir(), "resagent-key-"));
+    const b = createBackend({ backend: "openai", http: { baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY", backoffMs: 5 }, cache: "disk", cacheDir: dir });
+    await b.complete(req("q"), ctx);
+    expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${secret}`);
+    const files = await readdir(dir);
+    for (const f of files) expect(await readFile(join(dir, f), "utf8")).not.toContain(secret);
+    expect(logs.join("\n")).not.toContain(secret);
+    expect(b.describe()).not.toContain(secret);
+    expect(JSON.stringify((b as CachedBackend).stats())).not.toContain(secret);
+    delete process.env.RESAGENT_TEST_KEY;
+    const failing = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY" });
+    await expect(failing.complete(req("q2"), ctx)).rejects.toThrow(/RESAGENT_TEST_KEY is not set/);
+  });
+});
+
+describe("response cache", () => {
+  it("answers repeated requests from the cache, across processes, and skips torn lines", async () => {
+    server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: yesTop }));
+    const dir = await mkdtemp(join(tmpdir(), "resagent-cache-"));
+    const file = join(dir, "c.jsonl");
+    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" });
+    const a = new CachedBackend(inner, new ResponseCache(file));
+    await a.complete(req("q1"), ctx);
+    const again = await a.complete(req("q1"), ctx);
+    expect(again.cached).toBe(true);
+    await Promise.all([a.complete(req("q2"), ctx), a.complete(req("q2"), ctx)]); // in-flight dedupe
+    expect(server.requests.length).toBe(2);
+    expect(a.stats()).toMatchObject({ cacheHits: 2, cacheMisses: 2 });
+    await a.cache.close();
+    await appendFile(file, '{"k":"torn","v":{"te'); // a kill mid-write
+    const reopened = new ResponseCache(file);
+    expect(reopened.size).toBe(2);
+    expect(reopened.skippedLines).toBe(1);
+    const b = new CachedBackend(inner, reopened);
+    expect((await b.complete(req("q1"), ctx)).cached).toBe(true);
+    expect((await b.complete(req("q1", "other-image"), ctx)).cached).toBe(false);
+    expect(server.requests.length).toBe(3);
+  });
+});
+
+describe("grounding", () => {
+  const W = 640;
+  const H = 480;
+  // 24 answer shapes seen from Qwen2.5-VL / Qwen3-VL, each with the pixel box it means.
+  const cases: [string, string, "qwen3" | "qwen2.5" | "absolute" | "normalized", number[]][] = [
+    ["fenced bbox_2d list (qwen3)", '```json\n[\n\t{"bbox_2d": [100, 200, 500, 800], "label": "man"}\n]\n```', "qwen3", [64, 96, 320, 384]],
+    ["bare bbox_2d list", '[{"bbox_2d": [100, 200, 500, 800], "label": "man"}]', "qwen3", [64, 96, 320, 384]],
+    ["single object", '{"bbox_2d": [0, 0, 1000, 1000]}', "qwen3", [0, 0, 640, 480]],
+    ["bare nested list", "[[100, 200, 500, 800]]", "qwen3", [64, 96, 320, 384]],
+    ["bare flat list", "[100, 200, 500, 800]", "qwen3", [64, 96, 320, 384]],
+    ["im_end token", '[{"bbox_2d": [100, 200, 500, 800]}]<|im_end|>', "qwen3", [64, 96, 320, 384]],
+    ["prose then fence", 'Sure! Here it is:\n```json\n[{"bbox_2d": [250, 250, 750, 750], "label": "cup"}]\n```', "qwen3", [160, 120, 480, 360]],
+    ["fence without language", '```\n[{"bbox_2d": [250, 250, 750, 750]}]\n```', "qwen3", [160, 120, 480, 360]],
+    ["unterminated fence", '```json\n[{"bbox_2d": [250, 250, 750, 750]}]', "qwen3", [160, 120, 480, 360]],
+    ["truncated JSON", '```json\n[{"bbox_2d": [250, 250, 750, 750], "label": "the man in the red shi', "qwen3", [160, 120, 480, 360]],
+    ["bbox key", '{"bbox": [250, 250, 750, 750]}', "qwen3", [160, 120, 480, 360]],
+    ["bounding_box key", '{"bounding_box": [250, 250, 750, 750]}', "qwen3", [160, 120, 480, 360]],
+    ["nested under label", '{"man": {"bbox_2d": [250, 250, 750, 750]}}', "qwen3", [160, 120, 480, 360]],
+    ["swapped corners", '[{"bbox_2d": [750, 750, 250, 250]}]', "qwen3", [160, 120, 480, 360]],
+    ["out of range clamps", '[{"bbox_2d": [-20, 100, 1040, 900]}]', "qwen3", [0, 48, 640, 432]],
+    ["float coordinates", '[{"bbox_2d": [100.5, 200.25, 500, 800]}]', "qwen3", [64.32, 96.12, 320, 384]],
+    ["qwen2-vl box tokens", "<|object_ref_start|>man<|object_ref_end|><|box_start|>(100,200),(500,800)<|box_end|>", "qwen3", [64, 96, 320, 384]],
+    ["prose pairs", "The object is located from (100, 200) to (500, 800).", "qwen3", [64, 96, 320, 384]],
+    ["several boxes: first", '[{"bbox_2d": [100, 200, 500, 800]}, {"bbox_2d": [0, 0, 10, 10]}]', "qwen3", [64, 96, 320, 384]],
+    ["qwen2.5 absolute on smart-resized 476x644", '[{"bbox_2d": [161, 119, 483, 357]}]', "qwen2.5", [160, 120, 480, 360]],
+    ["qwen2.5 full frame", '[{"bbox_2d": [0, 0, 644, 476]}]', "qwen2.5", [0, 0, 640, 480]],
+    ["absolute pixels", '[{"bbox_2d": [160, 120, 480, 360]}]', "absolute", [160, 120, 480, 360]],
+    ["normalized 0-1", '[{"bbox_2d": [0.25, 0.25, 0.75, 0.75]}]', "normalized", [160, 120, 480, 360]],
+    ["point_2d answers are ignored, bbox kept", '[{"point_2d": [10, 10]}, {"bbox_2d": [250, 250, 750, 750]}]', "qwen3", [160, 120, 480, 360]],
+  ];
+  it.each(cases)("%s", (_, answer, conv, want) => {
+    const g = parseGrounding(answer, conv, W, H);
+    expect(g.ok).toBe(true);
+    if (!g.ok) return;
+    const got = [g.box.x1, g.box.y1, g.box.x2, g.box.y2];
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, conv === "qwen2.5" ? 0 : 6));
+  });
+
+  it("takes the highest-scoring box when asked", () => {
+    const g = parseGrounding('[{"bbox_2d": [0,0,100,100], "score": 0.2}, {"bbox_2d": [250,250,750,750], "confidence": 0.9}]', "qwen3", W, H, "highest-score");
+    expect(g.ok && [g.box.x1, g.box.x2]).toEqual([160, 480]);
+  });
+
+  it.each([["", /empty answer/], ["I cannot find it.", /no box in answer/], ['[{"bbox_2d": [5, 5, 5, 9]}]', /degenerate box/]])("records %j as a typed failure", (answer, msg) => {
+    const g = parseGrounding(answer, "qwen3", W, H);
+    expect(g.ok).toBe(false);
+    if (!g.ok) expect(g.failure).toMatch(msg);
+  });
+
+  it("implements Qwen2.5-VL smart_resize, Python rounding included", () => {
+    expect(smartResize(480, 640)).toEqual([476, 644]);
+    expect(smartResize(1080, 1920)).toEqual([1092, 1932]);
+    expect(smartResize(4000, 6000)).toEqual([2912, 4368]);
+    expect(smartResize(20, 30)).toEqual([56, 84]);
+    expect(smartResize(70, 70)).toEqual([56, 56]); // round(2.5) = 2
+    expect(smartResize(42, 98)).toEqual([56, 112]); // round(1.5) = 2, round(3.5) = 4
+    expect(toPixelBox([0, 0, 644, 476], "qwen2.5", 640, 480)).toEqual({ x1: 0, y1: 0, x2: 640, y2: 480 });
+  });
+});
+
+describe("simulated and oracle backends", () => {
+  const mask = { width: 20, height: 20, data: new Uint8Array(400).map((_, k) => (k % 20 >= 5 && k % 20 < 15 && k >= 100 && k < 300 ? 1 : 0)) };
+  const gctx: QueryContext = { kind: "verify", sampleId: "s", imageWidth: 20, imageHeight: 20, gold: { mask, box: { x1: 5, y1: 5, x2: 15, y2: 15 } }, format: "vbr" };
+  it("are deterministic, say they are simulated, and answer in the parsers' formats", async () => {
+    const sim = createBackend({ backend: "simulated", preset: "zero-shot", seed: 3 });
+    expect(sim.simulated).toBe(true);
+    expect(sim.describe()).toMatch(/^simulated MLLM/);
+    const q = { ...gctx, points: [{ x: 10, y: 10 }] };
+    const a = await sim.complete(req("q"), q);
+    const b = await createBackend({ backend: "simulated", preset: "zero-shot", seed: 3 }).complete(req("q"), q);
+    expect(b.firstTokenTopLogprobs).toEqual(a.firstTokenTopLogprobs);
+    const g = await sim.complete(req("box"), { ...gctx, kind: "ground", boxConvention: "qwen3" });
+    expect(parseGrounding(g.text, "qwen3", 20, 20).ok).toBe(true);
+    const oracle = createBackend({ backend: "oracle" });
+    expect((await oracle.complete(req("q", "marker-at-10-10"), { ...gctx, points: [{ x: 10, y: 10 }] })).text).toBe("Yes");
+    expect((await oracle.complete(req("q", "marker-at-1-1"), { ...gctx, points: [{ x: 1, y: 1 }] })).text).toBe("No");
+    const og = await oracle.complete(req("b"), { ...gctx, kind: "ground" });
+    const parsed = parseGrounding(og.text, "absolute", 20, 20);
+    expect(parsed.ok && parsed.box).toEqual({ x1: 5, y1: 5, x2: 15, y2: 15 });
+    expect(() => createBackend({ backend: "simulatd" })).toThrow(/did you mean "simulated"/);
+  });
+});

@@ -1,0 +1,157 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { decodeImage, encodePng, randomStream, type Mask, type RgbImage } from "@resagent/core";
+import { createBackend, type ChatBackend } from "@resagent/mllm";
+import type { Candidate } from "@resagent/sampler";
+import { MARKER_COLOURS, Verifier, aggregateYesProbability, markerCrop, normaliseToken, parseMultiAnswer, renderMarkers, textualPrompt, vbrMultiPrompt, vbrPrompt, type Marker } from "./index.js";
+
+describe("probability aggregation (Eq. 6)", () => {
+  it("sums every yes surface form over yes + no, after a softmax over the top-k", () => {
+    const top = [
+      { token: "ĠYes", logprob: -0.2 },
+      { token: "Yes", logprob: -2.0 },
+      { token: "No", logprob: -2.5 },
+      { token: "▁no", logprob: -3.0 },
+      { token: "The", logprob: -4.0 },
+    ];
+    const e = Math.exp;
+    expect(aggregateYesProbability(top, "Yes", "pa")).toBeCloseTo((e(-0.2) + e(-2)) / (e(-0.2) + e(-2) + e(-2.5) + e(-3)), 12);
+    expect(aggregateYesProbability(top, " Yes", "decoded")).toBe(1);
+    expect(aggregateYesProbability(top, "No.", "decoded")).toBe(0);
+    expect(aggregateYesProbability([{ token: "The", logprob: -0.1 }], "The", "pa")).toBeNull();
+    expect(aggregateYesProbability(undefined, "maybe", "pa")).toBeNull();
+    expect(["ĠYes", " yes", "▁YES", "Yes."].map(normaliseToken)).toEqual(["yes", "yes", "yes", "yes"]);
+  });
+});
+
+describe("prompts", () => {
+  it("uses the paper's exact questions", () => {
+    expect(vbrPrompt("the man on the left", "red", "star")).toBe("Answer strictly yes or no: Is the red-colored star on the object referred to by 'the man on the left' in the picture?");
+    expect(textualPrompt("cup", "(x,y)", 120, 340)).toBe("Answer strictly yes or no: Is the Point (120,340) on the object referred to by 'cup' in the picture?");
+    expect(textualPrompt("cup", "x is, y is", 1, 2)).toContain("Point x is 1, y is 2 on");
+    expect(textualPrompt("cup", "x=, y=", 1, 2)).toContain("Point x = 1, y = 2 on");
+    expect(vbrMultiPrompt("cup", ["A", "B"], "star")).toContain("labelled A, B");
+    expect(parseMultiAnswer("A: yes\nB: No\nD) yes", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
+  });
+});
+
+/** A 40x40 image whose gold mask is the left half. */
+function setup(): { image: RgbImage; mask: Mask; candidates: Candidate[] } {
+  const mask: Mask = { width: 40, height: 40, data: new Uint8Array(1600).map((_, k) => (k % 40 < 20 ? 1 : 0)) };
+  const xs = [5, 30, 10, 35, 15, 25, 8, 33];
+  const candidates = xs.map((x, i): Candidate => ({ point: { x, y: 20 }, queue: i % 2 ? "internal" : "external", rank: Math.floor(i / 2), entropy: 0.5 }));
+  return { image: { width: 40, height: 40, data: new Uint8Array(4800).fill(128) }, mask, candidates };
+}
+
+function input(backendImage: RgbImage | undefined, s: ReturnType<typeof setup>) {
+  return {
+    sampleId: "s",
+    expression: "the left half",
+    image: backendImage,
+    imageHash: "h",
+    width: 40,
+    height: 40,
+    box: { x1: 0, y1: 0, x2: 40, y2: 40 },
+    candidates: s.candidates,
+    gold: { mask: s.mask },
+    rng: randomStream(0, "verifier", "s"),
+  };
+}
+
+class Counting implements ChatBackend {
+  calls = 0;
+  constructor(readonly inner: ChatBackend) {}
+  readonly name = "counting";
+  get simulated() {
+    return this.inner.simulated;
+  }
+  get needsImages() {
+    return this.inner.needsImages;
+  }
+  get identity() {
+    return this.inner.identity;
+  }
+  describe() {
+    return this.inner.describe();
+  }
+  complete(...a: Parameters<ChatBackend["complete"]>) {
+    this.calls++;
+    return this.inner.complete(...a);
+  }
+}
+
+describe("verifier", () => {
+  it("stops once 2 positives and 1 negative pass τ, in the sampler's order", async () => {
+    const s = setup();
+    const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
+    const r = await new Verifier(b).verify(input(undefined, s));
+    expect(r.positives).toEqual([{ x: 5, y: 20 }, { x: 10, y: 20 }]);
+    expect(r.negatives).toEqual([{ x: 30, y: 20 }]);
+    expect(b.calls).toBe(3);
+    expect(r.queries.map((q) => q.decision)).toEqual(["positive", "negative", "positive"]);
+    expect(r.queries.every((q) => q.gold === (q.point.x < 20))).toBe(true);
+  });
+
+  it("verifies every candidate without early stopping, and one query per 8 with VBR-multi", async () => {
+    const s = setup();
+    const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
+    const all = await new Verifier(b, { earlyStop: false }).verify(input(undefined, s));
+    expect(all.queries.length).toBe(8);
+    expect(all.positives.length).toBe(2);
+    const m = new Counting(createBackend({ backend: "oracle", cache: "off" }));
+    const multi = await new Verifier(m, { format: "vbr-multi", earlyStop: false }).verify(input(undefined, s));
+    expect(m.calls).toBe(1);
+    expect(multi.queries.map((q) => q.decision === "positive")).toEqual(s.candidates.map((c) => c.point.x < 20));
+  });
+
+  it("a threshold above the model's confidence leaves points unused", async () => {
+    const s = setup();
+    const sim = createBackend({ backend: "simulated", preset: "zero-shot", cache: "off" });
+    const r = await new Verifier(sim, { tau: 0.999, earlyStop: false }).verify(input(undefined, s));
+    expect(r.queries.filter((q) => q.decision === "unsure").length).toBeGreaterThan(0);
+    expect(() => new Verifier(sim, { format: "textual:(x y)" })).toThrow(/verifier.format/);
+  });
+});
+
+const FIXTURES = new URL("../test/fixtures/markers/", import.meta.url);
+
+describe("marker rendering", () => {
+  const W = 160;
+  const H = 120;
+  const image: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) image.data.set([60 + x, 90, 60 + y], 3 * (y * W + x));
+  const cases: [string, Marker[], boolean][] = [
+    ["star-red", [{ point: { x: 80, y: 60 }, colour: "red", shape: "star", size: 24 }], false],
+    ["circle-cyan", [{ point: { x: 40, y: 30 }, colour: "cyan", shape: "circle", size: 16 }], false],
+    ["hexagon-carmine", [{ point: { x: 120, y: 90 }, colour: "carmine", shape: "hexagon", size: 20 }], false],
+    ["star-orange-cropped", [{ point: { x: 110, y: 40 }, colour: "orange", shape: "star", size: 14 }], true],
+    [
+      "multi-lettered",
+      ["A", "B", "C", "D"].map((label, i): Marker => ({ point: { x: 30 + 33 * i, y: 60 }, colour: "yellow", shape: "star", size: 12, label })),
+      false,
+    ],
+  ];
+  it.each(cases)("%s matches the committed fixture PNG", async (name, markers, crop) => {
+    const c = crop ? markerCrop(markers, { x1: 70, y1: 30, x2: 120, y2: 80 }, W, H) : undefined;
+    const jpeg = await renderMarkers(image, markers, c);
+    expect(Buffer.compare(jpeg, await renderMarkers(image, markers, c))).toBe(0);
+    const got = await decodeImage(jpeg);
+    const file = new URL(`${name}.png`, FIXTURES);
+    if (process.env.UPDATE_FIXTURES || !existsSync(file)) {
+      await mkdir(FIXTURES, { recursive: true });
+      await writeFile(file, await encodePng(got));
+    }
+    const want = await decodeImage(await readFile(file));
+    expect([got.width, got.height]).toEqual([want.width, want.height]);
+    let diff = 0;
+    for (let i = 0; i < got.data.length; i++) diff += Math.abs(got.data[i]! - want.data[i]!);
+    expect(diff / got.data.length).toBeLessThan(2);
+    // The marker's colour is really there.
+    const m = markers[0]!;
+    const px = c ? { x: Math.round(m.point.x - c.x1), y: Math.round(m.point.y - c.y1) } : { x: Math.round(m.point.x), y: Math.round(m.point.y) };
+    const k = 3 * (px.y * got.width + px.x);
+    const [r, g, b] = MARKER_COLOURS[m.colour];
+    expect(Math.abs(got.data[k]! - r) + Math.abs(got.data[k + 1]! - g) + Math.abs(got.data[k + 2]! - b)).toBeLessThan(60);
+  });
+});
