@@ -3,11 +3,13 @@ import { InputError } from "@resagent/core";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { benchCommand } from "./commands/bench.js";
+import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
 import { synthrefCommand } from "./commands/synthref.js";
 
 await yargs(hideBin(process.argv))
   .scriptName("resagent")
+  .command(expCommand)
   .command(synthrefCommand)
   .command(benchCommand)
   .command(fig4Command)

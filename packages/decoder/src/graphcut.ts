@@ -28,6 +28,18 @@ export interface GraphCutParams {
   seedWeight: number;
   /** ...the spatial prior decides: pixels nearer a negative point than a positive lean background. */
   spatialWeight: number;
+  /**
+   * Like SAM, do not treat the box as a hard wall: the region grows by this fraction of the box
+   * size on each side, where pixels are background-leaning (`outsideBias` nats) but free.
+   */
+  boxSlack: number;
+  outsideBias: number;
+  /**
+   * "hard": seed discs are fixed labels (GrabCut). "soft": they add `seedStrength` nats towards
+   * their label, so one wrong point on a clearly different colour is overruled, as SAM tends to.
+   */
+  seeds: "hard" | "soft";
+  seedStrength: number;
 }
 
 export const GRAPHCUT_DEFAULTS: GraphCutParams = {
@@ -40,6 +52,10 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   ringMin: 8,
   seedWeight: 1,
   spatialWeight: 4,
+  boxSlack: 0.15,
+  outsideBias: 2,
+  seeds: "hard",
+  seedStrength: 8,
 };
 
 const HARD = 1e9;
@@ -58,6 +74,8 @@ export class GraphCutDecoder implements Decoder {
     if (!Number.isInteger(p.components) || p.components < 1 || p.components > 16) throw bad("components", "an integer in [1, 16]");
     if (!(p.gamma >= 0)) throw bad("gamma", "a number >= 0");
     if (!(p.seedRadius >= 0)) throw bad("seedRadius", "a number >= 0");
+    if (!(p.boxSlack >= 0 && p.boxSlack <= 1)) throw bad("boxSlack", "a fraction in [0, 1]");
+    if (!["hard", "soft"].includes(p.seeds)) throw bad("seeds", "hard or soft");
   }
 
   describe(): string {
@@ -71,10 +89,12 @@ export class GraphCutDecoder implements Decoder {
     const H = image.height;
     const { box } = p;
     // Region of interest: the box, grown to contain the positive seed discs.
-    let rx0 = box.x1;
-    let ry0 = box.y1;
-    let rx1 = box.x2;
-    let ry1 = box.y2;
+    const slackX = P.boxSlack * (box.x2 - box.x1);
+    const slackY = P.boxSlack * (box.y2 - box.y1);
+    let rx0 = box.x1 - slackX;
+    let ry0 = box.y1 - slackY;
+    let rx1 = box.x2 + slackX;
+    let ry1 = box.y2 + slackY;
     for (const q of p.positives) {
       rx0 = Math.min(rx0, q.x - P.seedRadius);
       ry0 = Math.min(ry0, q.y - P.seedRadius);
@@ -111,7 +131,7 @@ export class GraphCutDecoder implements Decoder {
       for (let u = 0; u < rw; u++) {
         const x = toImgX(u + wx0);
         const y = toImgY(v + wy0);
-        if (x < box.x1 || x >= box.x2 || y < box.y1 || y >= box.y2) hard[v * rw + u] = 2;
+        if (x < box.x1 || x >= box.x2 || y < box.y1 || y >= box.y2) hard[v * rw + u] = P.boxSlack > 0 ? 3 : 2;
       }
     }
     const rs = Math.max(0.75, P.seedRadius * Math.min(sx, sy));
@@ -159,7 +179,7 @@ export class GraphCutDecoder implements Decoder {
     const posSeeds = seedIdx(1);
     const negSeeds = seedIdx(2);
     const fgLabel = new Uint8Array(n);
-    for (let k = 0; k < n; k++) fgLabel[k] = hard[k] === 2 ? 0 : 1;
+    for (let k = 0; k < n; k++) fgLabel[k] = hard[k] === 2 || hard[k] === 3 ? 0 : 1;
     const fg = new ColourGmm(P.components);
     const bg = new ColourGmm(P.components);
     const dfg = new Float64Array(n);
@@ -197,8 +217,9 @@ export class GraphCutDecoder implements Decoder {
       const graph = new MaxflowGraph(n, smooth.edgeCount);
       for (let k = 0; k < n; k++) {
         const i = 3 * cropIdx[k]!;
-        if (hard[k] === 1) graph.addTweights(k, HARD, 0);
-        else if (hard[k] === 2) graph.addTweights(k, 0, HARD);
+        const soft = P.seeds === "soft";
+        if (hard[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
+        else if (hard[k] === 2 && !(soft && seed[k] === 2)) graph.addTweights(k, 0, HARD);
         else {
           dfg[k] = -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
           dbg[k] = -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
@@ -209,6 +230,9 @@ export class GraphCutDecoder implements Decoder {
             dfg[k]! += ambiguity * spatial.fg[k]!;
             dbg[k]! += ambiguity * spatial.bg[k]!;
           }
+          if (hard[k] === 3) dfg[k]! += P.outsideBias;
+          if (seed[k] === 1) dbg[k]! += P.seedStrength;
+          else if (seed[k] === 2) dfg[k]! += P.seedStrength;
           // Source = foreground: cutting a node's source link (labelling it background) costs D_bg.
           graph.addTweights(k, dbg[k]!, dfg[k]!);
         }
@@ -218,7 +242,7 @@ export class GraphCutDecoder implements Decoder {
       graph.maxflow();
       let any = false;
       for (let k = 0; k < n; k++) {
-        fgLabel[k] = hard[k] === 2 ? 0 : graph.inSource(k) ? 1 : 0;
+        fgLabel[k] = hard[k] === 2 && !(P.seeds === "soft" && seed[k] === 2) ? 0 : graph.inSource(k) ? 1 : 0;
         any ||= fgLabel[k] === 1;
       }
       if (!any) break;

@@ -1,2 +1,11 @@
 export { Plot, polyline } from "./plots/svg.js";
 export { fig4Plot, FIG4_DEFAULTS, type Fig4Options } from "./plots/fig4.js";
+export { comparisonChart, confusionChart } from "./plots/charts.js";
+export * from "./config/schema.js";
+export { loadExperiment, findRoot, experimentNames, profileNames, readYaml, type LoadOptions, type LoadedExperiment } from "./config/load.js";
+export { deepMerge, expandDotted, parseValue } from "./config/merge.js";
+export { runExperiment, defaultRunId, readRecords, readExistingRecords, buildPipelines, type RunOptions, type RunResult } from "./runner.js";
+export { summarise, type CellMetrics } from "./summary.js";
+export { buildTable, tableMarkdown, tableCsv, type TableData } from "./table.js";
+export { writeResults, usesSimulation, runTitle } from "./results.js";
+export { gitCommit, machine, versions } from "./provenance.js";

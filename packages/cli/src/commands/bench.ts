@@ -6,7 +6,7 @@ import { dataBench } from "../bench/data.js";
 import { decoderBench } from "../bench/decoder.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
-import { gitCommit, machine, versions } from "../provenance.js";
+import { gitCommit, machine, versions } from "@resagent/experiments";
 
 export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, decoderBench];
 

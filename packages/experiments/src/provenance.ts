@@ -16,7 +16,7 @@ export function gitCommit(): string {
 /** Versions of our packages and the native pieces that change numbers (sharp/libvips). */
 export function versions(): Record<string, string> {
   const out: Record<string, string> = { node: process.version };
-  for (const name of ["core", "data", "metrics", "sampler", "cli"]) {
+  for (const name of ["core", "metrics", "data", "sampler", "decoder", "mllm", "verifier", "pipeline", "experiments", "cli"]) {
     try {
       const url = import.meta.resolve(`@resagent/${name}/package.json`);
       out[`@resagent/${name}`] = (JSON.parse(readFileSync(new URL(url), "utf8")) as { version: string }).version;

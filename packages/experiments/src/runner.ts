@@ -1,0 +1,192 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, open, readFile, truncate } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError, decodeImage, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
+import { openDataset, type Dataset } from "@resagent/data";
+import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { stringify } from "yaml";
+import type { LoadedExperiment } from "./config/load.js";
+
+export interface RunOptions {
+  runDir: string;
+  /** Shard i of n over each dataset's samples. */
+  shard?: { index: number; count: number };
+  /** Override of the config's concurrency. */
+  concurrency?: number;
+  /** Called after each sample (all cells) with done / total. */
+  progress?: (done: number, total: number) => void;
+  /** Stop after this many new samples (tests use it to simulate a kill). */
+  stopAfter?: number;
+  /** Called with a line of text for warnings (bad samples skipped, etc.). */
+  log?: (line: string) => void;
+  /** Record a sample whose loading fails and go on, instead of stopping the run. */
+  skipBadSamples?: boolean;
+}
+
+export interface RunResult {
+  runDir: string;
+  newRecords: number;
+  resumedRecords: number;
+  backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
+  decoderStats: { description: string; stats: Record<string, number> }[];
+  skipped: { id: string; error: string }[];
+}
+
+/** A run's id: the experiment, profile and a hash of everything that changes results. */
+export function defaultRunId(exp: LoadedExperiment): string {
+  const { config, cells } = exp;
+  const key = sha256(stableStringify({ cells, datasets: config.resolvedDatasets, seed: config.seed, limit: config.limit })).slice(0, 10);
+  return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
+}
+
+/**
+ * Existing records of a run, with a torn last line (a kill mid-write) cut off so appending
+ * continues cleanly. Returns the set of done (sample, cell) keys.
+ */
+export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number }> {
+  const done = new Set<string>();
+  if (!existsSync(file)) return { done, count: 0 };
+  const text = await readFile(file, "utf8");
+  let valid = 0;
+  let count = 0;
+  let offset = 0;
+  for (const line of text.split("\n")) {
+    const end = offset + Buffer.byteLength(line, "utf8") + 1;
+    if (line.trim()) {
+      try {
+        const r = JSON.parse(line) as SampleRecord;
+        done.add(`${r.id}\u0000${r.cell}`);
+        count++;
+        valid = Math.min(end, Buffer.byteLength(text, "utf8"));
+      } catch {
+        break;
+      }
+    }
+    offset = end;
+  }
+  if (valid < Buffer.byteLength(text, "utf8")) await truncate(file, valid);
+  return { done, count };
+}
+
+/** Read every record of a run (or several, for `merge`). */
+export function readRecords(file: string): SampleRecord[] {
+  if (!existsSync(file)) return [];
+  const out: SampleRecord[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as SampleRecord);
+    } catch {
+      // a torn last line from a kill: ignored
+    }
+  }
+  return out;
+}
+
+/** Build every cell's pipeline: this is where unknown components and bad parameters fail, before any work. */
+export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()): Map<string, Pipeline> {
+  const out = new Map<string, Pipeline>();
+  for (const cell of exp.cells) {
+    try {
+      out.set(cell.id, new Pipeline(cell.pipeline, exp.config.seed, pool));
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`, { file: exp.file });
+      throw err;
+    }
+  }
+  return out;
+}
+
+/**
+ * Run every cell on every sample, sample-major (each image decoded once and shared by the cells),
+ * with bounded concurrency over samples. Lines are appended to samples.jsonl in sample order, so
+ * the file is the same at any concurrency; a rerun skips what is already there.
+ */
+export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
+  const { config } = exp;
+  await mkdir(opts.runDir, { recursive: true });
+  await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
+  const pool = new ComponentPool();
+  const pipelines = buildPipelines(exp, pool);
+  const datasets: [string, Dataset][] = [];
+  for (const [col, ref] of Object.entries(config.resolvedDatasets)) {
+    const { name, ...options } = ref;
+    let ds = (await openDataset(name, options as { split: string })).limit(config.limit);
+    if (opts.shard) ds = ds.shard(opts.shard.index, opts.shard.count);
+    datasets.push([col, ds]);
+  }
+  const samplesFile = join(opts.runDir, "samples.jsonl");
+  const { done, count: resumed } = await readExistingRecords(samplesFile);
+  const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
+  for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
+  const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
+  const handle = await open(samplesFile, "a");
+  const skipped: RunResult["skipped"] = [];
+  let newRecords = 0;
+  try {
+    // Results wait in `ready` until every earlier sample is written: output order = work order.
+    const ready = new Map<number, string>();
+    let nextToWrite = 0;
+    let writing = Promise.resolve();
+    const flush = () => {
+      while (ready.has(nextToWrite)) {
+        const text = ready.get(nextToWrite)!;
+        ready.delete(nextToWrite);
+        nextToWrite++;
+        if (text) writing = writing.then(() => handle.write(text).then(() => undefined));
+      }
+    };
+    const limit = Math.min(todo.length, opts.stopAfter ?? Infinity);
+    let cursor = 0;
+    let finished = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = cursor++;
+        if (i >= limit) return;
+        const w = todo[i]!;
+        let sample: Sample;
+        let lines = "";
+        try {
+          sample = await w.ds.get(w.index);
+          const bytes = await readFile(sample.imagePath).catch(() => {
+            throw new InputError("image file missing or unreadable", { file: sample.imagePath });
+          });
+          const image = await decodeImage(bytes, sample.imagePath);
+          if (image.width !== sample.width || image.height !== sample.height) {
+            throw new InputError(`image is ${image.width}x${image.height} but the dataset says ${sample.width}x${sample.height}`, { file: sample.imagePath });
+          }
+          const loaded = { sample, image, imageHash: sha256(bytes) };
+          for (const cell of exp.cells) {
+            if (done.has(`${w.id}\u0000${cell.id}`)) continue;
+            const rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+            lines += `${JSON.stringify(rec)}\n`;
+            newRecords++;
+          }
+        } catch (err) {
+          if (!(opts.skipBadSamples && err instanceof InputError)) throw err;
+          skipped.push({ id: w.id, error: (err as Error).message });
+          opts.log?.(`skipped ${w.id}: ${(err as Error).message}`);
+        }
+        ready.set(i, lines);
+        flush();
+        finished++;
+        opts.progress?.(finished + (work.length - todo.length), work.length);
+      }
+    };
+    const n = Math.max(1, opts.concurrency ?? config.concurrency);
+    await Promise.all(Array.from({ length: n }, worker));
+    await writing;
+  } finally {
+    await handle.close();
+  }
+  const result: RunResult = {
+    runDir: opts.runDir,
+    newRecords,
+    resumedRecords: resumed,
+    backendStats: pool.allBackends().map((b) => ({ description: b.describe(), simulated: b.simulated, stats: b.stats?.() ?? {} })),
+    decoderStats: pool.allDecoders().map((d) => ({ description: d.describe(), stats: d.stats?.() ?? {} })),
+    skipped,
+  };
+  await pool.dispose();
+  return result;
+}

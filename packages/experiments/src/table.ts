@@ -1,0 +1,140 @@
+import type { LoadedExperiment } from "./config/load.js";
+import type { ColumnSpec } from "./config/schema.js";
+import type { CellMetrics } from "./summary.js";
+
+export interface TableData {
+  title: string;
+  headers: string[];
+  rows: { label: string; ours: (number | null)[]; paper: (number | string | null)[]; paperOnly?: boolean; note?: string }[];
+  /** Units per column, for formatting ("%" columns are ×100). */
+  percent: boolean[];
+  notes: string[];
+}
+
+const PERCENT_METRICS = new Set(["mIoU", "gIoU", "cIoU", "acc", "precision", "recall", "f1", "conf"]);
+
+function metricValue(m: CellMetrics | undefined, metric: string): number | null {
+  if (!m) return null;
+  switch (metric) {
+    case "mIoU":
+      return m.segmentation.mIoU;
+    case "gIoU":
+      return m.segmentation.gIoU;
+    case "cIoU":
+      return m.segmentation.cIoU;
+    case "acc":
+      return m.points.accuracy;
+    case "precision":
+      return m.points.precision;
+    case "recall":
+      return m.points.recall;
+    case "f1":
+      return m.points.f1;
+    case "conf":
+      return m.meanConfidence;
+    case "available":
+      return m.available;
+    case "queriesPerSample":
+      return m.queriesPerSample;
+    case "msPerSample":
+      return m.timing.total?.mean ?? null;
+    case "samples":
+      return m.samples;
+    case "groundingFailures":
+      return m.groundingFailures;
+    case "tp":
+      return m.points.tp;
+    case "fp":
+      return m.points.fp;
+    case "tn":
+      return m.points.tn;
+    case "fn":
+      return m.points.fn;
+    default:
+      throw new Error(`unknown metric "${metric}"`);
+  }
+}
+
+function columnValue(col: ColumnSpec, cellMetrics: Record<string, CellMetrics> | undefined, defaultMetric: string): number | null {
+  if ("stat" in col) return metricValue(cellMetrics?.[col.dataset ?? "all"], col.stat);
+  const metric = col.metric ?? defaultMetric;
+  if ("average" in col) {
+    const vals = col.average.map((d) => metricValue(cellMetrics?.[d], metric));
+    return vals.some((v) => v === null || Number.isNaN(v)) ? null : (vals as number[]).reduce((a, b) => a + b, 0) / vals.length;
+  }
+  const v = metricValue(cellMetrics?.[col.dataset], metric);
+  return v === null || Number.isNaN(v) ? null : v;
+}
+
+function isPercent(col: ColumnSpec, defaultMetric: string): boolean {
+  if ("stat" in col) return false;
+  return PERCENT_METRICS.has(col.metric ?? defaultMetric);
+}
+
+/** The paper's table with our numbers: rows = cells, columns as the experiment declares. */
+export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record<string, CellMetrics>>, runTitle: string): TableData {
+  const { config } = exp;
+  const sweeps = config.columnSweeps.length ? config.columnSweeps : [""];
+  const headers = sweeps.flatMap((s) => config.table.columns.map((c) => (s ? `${c.header} (${s})` : c.header)));
+  const percent = sweeps.flatMap(() => config.table.columns.map((c) => isPercent(c, config.table.metric)));
+  const rows: TableData["rows"] = [];
+  for (const label of config.table.paperOnlyRows ?? []) rows.push({ label, ours: headers.map(() => null), paper: [...(config.paper[label] ?? []), ...sweeps.slice(1).flatMap(() => config.paper[label] ?? [])], paperOnly: true });
+  const seen = new Set<string>();
+  for (const cell of exp.cells) {
+    if (seen.has(cell.row)) continue;
+    seen.add(cell.row);
+    const ours = sweeps.flatMap((s) => {
+      const id = s ? `${cell.row} | ${s}` : cell.row;
+      return config.table.columns.map((c) => columnValue(c, metrics[id], config.table.metric));
+    });
+    const paper = config.paper[cell.row] ?? [];
+    rows.push({ label: cell.row, ours, paper: sweeps.flatMap(() => config.table.columns.map((_, i) => paper[i] ?? null)), ...(cell.note ? { note: cell.note } : {}) });
+  }
+  return { title: runTitle, headers, rows, percent, notes: config.notes };
+}
+
+function fmt(v: number | null, percent: boolean): string {
+  if (v === null || Number.isNaN(v)) return "–";
+  return percent ? (100 * v).toFixed(2) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2);
+}
+
+/** Markdown: each entry "ours ‹paper, Δ›"; paper-only rows show the paper's numbers in italics. */
+export function tableMarkdown(t: TableData): string {
+  const lines = [`### ${t.title}`, "", `| | ${t.headers.join(" | ")} |`, `|---|${t.headers.map(() => "---").join("|")}|`];
+  for (const r of t.rows) {
+    const cells = t.headers.map((_, i) => {
+      const p = r.paper[i];
+      if (r.paperOnly) return p === null || p === undefined ? "–" : `*${p}*`;
+      const ours = fmt(r.ours[i] ?? null, t.percent[i]!);
+      if (p === null || p === undefined || p === "") return ours;
+      if (typeof p === "number" && r.ours[i] !== null && r.ours[i] !== undefined && !Number.isNaN(r.ours[i])) {
+        const mine = t.percent[i] ? 100 * r.ours[i]! : r.ours[i]!;
+        const d = mine - p;
+        return `${ours} ‹${p}, ${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(2)}›`;
+      }
+      return `${ours} ‹${p}›`;
+    });
+    lines.push(`| ${r.paperOnly ? `*${r.label}* (paper)` : r.label} | ${cells.join(" | ")} |`);
+  }
+  lines.push("", "Entries: ours ‹paper, ours − paper›. Percentages for IoU and point metrics.");
+  const notes = [...t.notes, ...t.rows.filter((r) => r.note).map((r) => `${r.label}: ${r.note}`)];
+  if (notes.length) lines.push("", ...notes.map((n) => `- ${n}`));
+  return `${lines.join("\n")}\n`;
+}
+
+export function tableCsv(t: TableData): string {
+  const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const head = ["row", ...t.headers.flatMap((h) => [h, `${h} (paper)`, `${h} (ours - paper)`])];
+  const lines = [head.map(esc).join(",")];
+  for (const r of t.rows) {
+    const vals = t.headers.flatMap((_, i) => {
+      const o = r.ours[i];
+      const ours = o === null || o === undefined || Number.isNaN(o) ? "" : String(t.percent[i] ? 100 * o : o);
+      const p = r.paper[i];
+      const delta = typeof p === "number" && ours !== "" ? String(Number(ours) - p) : "";
+      return [ours, p === null || p === undefined ? "" : String(p), delta];
+    });
+    lines.push([r.label, ...vals].map((v) => esc(String(v))).join(","));
+  }
+  return `${lines.join("\n")}\n`;
+}
