@@ -114,7 +114,8 @@ export function tableMarkdown(t: TableData): string {
       }
       return `${ours} ‹${p}›`;
     });
-    lines.push(`| ${r.paperOnly ? `*${r.label}* (paper)` : r.label} | ${cells.join(" | ")} |`);
+    const label = r.label.replace(/\|/g, "\\|");
+    lines.push(`| ${r.paperOnly ? `*${label}* (paper)` : label} | ${cells.join(" | ")} |`);
   }
   lines.push("", "Entries: ours ‹paper, ours − paper›. Percentages for IoU and point metrics.");
   const notes = [...t.notes, ...t.rows.filter((r) => r.note).map((r) => `${r.label}: ${r.note}`)];

@@ -1,0 +1,133 @@
+import { mkdtemp, readFile, writeFile, mkdir, cp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InputError } from "@resagent/core";
+import { buildPipelines, experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
+
+const root = findRoot();
+const cacheDir = await mkdtemp(join(tmpdir(), "resagent-exp-cache-"));
+process.env.RESAGENT_CACHE_DIR = cacheDir;
+
+/** samples.jsonl lines without the wall-clock `timing` key. */
+async function stripped(file: string): Promise<string[]> {
+  return (await readFile(file, "utf8"))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => {
+      const { timing: _t, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return JSON.stringify(rest);
+    });
+}
+
+describe("experiment configs", () => {
+  it("every experiment resolves on the embedded and the real profile", () => {
+    const names = experimentNames(root);
+    expect(names).toEqual(expect.arrayContaining(["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11", "fig1", "fig5"]));
+    for (const n of names) {
+      const emb = loadExperiment(n, { root });
+      expect(emb.config.title).toMatch(/^(Table|Fig)/);
+      buildPipelines(emb);
+      const real = loadExperiment(n, { root, profile: "real" });
+      expect(Object.values(real.config.resolvedDatasets).every((d) => d.name !== "synthref")).toBe(true);
+    }
+  });
+
+  it("merges defaults < profile < experiment < --set and expands sweeps", () => {
+    const e = loadExperiment("table10", { root, set: ["limit=3", "pipeline.verifier.topK=4"], sweep: ["verifier.aggregation=pa,decoded"] });
+    expect(e.config.limit).toBe(3);
+    expect(e.cells).toHaveLength(2 * 4 * 2);
+    expect(e.cells[0]!.pipeline.verifier.topK).toBe(4);
+    expect(e.cells.map((c) => c.pipeline.verifier.tau)).toContain(0.7);
+    expect(e.config.columnSweeps).toEqual(["verifier.aggregation=pa", "verifier.aggregation=decoded"]);
+  });
+
+  it("fails before any work with the file, the key path and a suggestion", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "resagent-badcfg-"));
+    await cp(join(root, "configs"), join(dir, "configs"), { recursive: true });
+    await mkdir(join(dir, "experiments"));
+    const write = (name: string, body: string) => writeFile(join(dir, "experiments", `${name}.yaml`), body);
+    const base = "version: 1\nname: x\ntitle: Table X\ndatasets: { val: refcoco/val }\ntable: { metric: mIoU, columns: [{ header: Val, dataset: val }] }\n";
+    await write("unknowncomp", `${base}cells: [{ id: a, set: { sampler: { name: ebd-spirl } } }]\n`);
+    await write("wrongtype", `${base}limit: many\ncells: [{ id: a }]\n`);
+    await write("typo", `${base}cells: [{ id: a, set: { verifer: { tau: 0.5 } } }]\n`);
+    await write("preset", `${base}cells: [{ id: a, set: { decoder: "@decoder-adaptd" } }]\n`);
+    const err = (name: string) => {
+      try {
+        buildPipelines(loadExperiment(name, { root: dir }));
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        return (e as Error).message;
+      }
+      return "no error";
+    };
+    expect(err("unknowncomp")).toMatch(/unknowncomp\.yaml: cell "a": sampler.name: unknown sampler "ebd-spirl"; did you mean "ebd-spiral"/);
+    expect(err("wrongtype")).toMatch(/wrongtype\.yaml: limit: expected an integer >= 1, got "many"/);
+    expect(err("typo")).toMatch(/cells\[0\]\.set\.verifer: unknown pipeline key "verifer"; did you mean "verifier"/);
+    expect(err("preset")).toMatch(/unknown preset "@decoder-adaptd"; did you mean "decoder-adapted"/);
+    expect(() => loadExperiment("tabel4", { root })).toThrow(/no experiment "tabel4"; did you mean "table4"/);
+    expect(() => loadExperiment("table4", { root, profile: "embeded" })).toThrow(/unknown profile "embeded"; did you mean "embedded"/);
+  });
+});
+
+describe("runner", () => {
+  const small = () => loadExperiment("table5", { root, set: ["limit=3"] });
+
+  it("writes identical samples.jsonl (timings aside) at concurrency 1 and 8, and across reruns", async () => {
+    const a = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const b = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const c = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    await runExperiment(small(), { runDir: a, concurrency: 1 });
+    await runExperiment(small(), { runDir: b, concurrency: 8 });
+    await runExperiment(small(), { runDir: c, concurrency: 3 });
+    const la = await stripped(join(a, "samples.jsonl"));
+    expect(la).toHaveLength(3 * 3 * 6);
+    expect(await stripped(join(b, "samples.jsonl"))).toEqual(la);
+    expect(await stripped(join(c, "samples.jsonl"))).toEqual(la);
+  });
+
+  it("resumes a killed run to the same file, with nothing missing or duplicated", async () => {
+    const full = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    await runExperiment(small(), { runDir: full, concurrency: 2 });
+    const want = await stripped(join(full, "samples.jsonl"));
+    for (const stopAfter of [1, 4, 7]) {
+      const dir = await mkdtemp(join(tmpdir(), "resagent-run-"));
+      await runExperiment(small(), { runDir: dir, concurrency: 2, stopAfter });
+      // a kill in the middle of writing a line
+      const file = join(dir, "samples.jsonl");
+      await writeFile(file, `${await readFile(file, "utf8")}{"id":"synthref:refcoco/testB:1.0","cell":"(1`);
+      const second = await runExperiment(small(), { runDir: dir, concurrency: 4 });
+      expect(second.resumedRecords).toBe(stopAfter * 6);
+      expect(await stripped(file)).toEqual(want);
+    }
+  });
+
+  it("sweeps over pos/neg counts reuse the model's answers, and summaries say so", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const exp = small();
+    const run = await runExperiment(exp, { runDir: dir });
+    const { metrics } = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
+    const summary = JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as { mllmRequests: { queries: number; issuedToBackends: number }; simulated: boolean; gitCommit: string; versions: Record<string, string> };
+    expect(summary.simulated).toBe(true);
+    expect(summary.versions["@resagent/experiments"]).toBe("0.1.0");
+    // Grounding is asked once per sample; verification questions of the six cells overlap.
+    const records = readRecords(join(dir, "samples.jsonl"));
+    const uniqueQueries = new Set(records.flatMap((r) => [`${r.id}/ground`, ...r.queries.map((q) => `${r.id}/${q.point.x},${q.point.y}`)])).size;
+    expect(summary.mllmRequests.issuedToBackends).toBe(uniqueQueries);
+    expect(summary.mllmRequests.queries).toBeGreaterThan(2 * summary.mllmRequests.issuedToBackends);
+    expect(metrics["(2,1)"]!.all!.samples).toBe(9);
+    expect(await readFile(join(dir, "table.md"), "utf8")).toMatch(/\| \(2,1\) \| \d+\.\d\d ‹79\.45, [+−]\d+\.\d\d›/);
+  });
+});
+
+describe("every experiment runs on the embedded profile (smoke size)", () => {
+  it.each(experimentNames(root))("%s", async (name) => {
+    const exp = loadExperiment(name, { root, set: ["limit=1"] });
+    const dir = await mkdtemp(join(tmpdir(), `resagent-smoke-${name}-`));
+    const run = await runExperiment(exp, { runDir: dir, concurrency: 2 });
+    expect(run.newRecords).toBe(exp.cells.length * Object.keys(exp.config.resolvedDatasets).length);
+    const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
+    expect(out.files.some((f) => f.endsWith("table.md"))).toBe(true);
+    expect(out.table.title).toMatch(/SIMULATED/);
+  });
+});
