@@ -4,12 +4,20 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { benchCommand } from "./commands/bench.js";
 import { expCommand } from "./commands/exp.js";
+import { lsCommand } from "./commands/ls.js";
+import { mergeCommand } from "./commands/merge.js";
+import { segmentCommand } from "./commands/segment.js";
+import { validateCommand } from "./commands/validate.js";
 import { fig4Command } from "./commands/fig4.js";
 import { synthrefCommand } from "./commands/synthref.js";
 
 await yargs(hideBin(process.argv))
   .scriptName("resagent")
   .command(expCommand)
+  .command(lsCommand)
+  .command(validateCommand)
+  .command(mergeCommand)
+  .command(segmentCommand)
   .command(synthrefCommand)
   .command(benchCommand)
   .command(fig4Command)

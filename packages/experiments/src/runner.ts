@@ -21,6 +21,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Record a sample whose loading fails and go on, instead of stopping the run. */
   skipBadSamples?: boolean;
+  /** How the experiment was loaded (name, profile, --set, --sweep), saved so `merge` can reload it. */
+  source?: { experiment: string; profile: string; set: string[]; sweep: string[] };
 }
 
 export interface RunResult {
@@ -105,7 +107,7 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
 export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
   const { config } = exp;
   await mkdir(opts.runDir, { recursive: true });
-  await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
+  await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
   const pool = new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
   const datasets: [string, Dataset][] = [];

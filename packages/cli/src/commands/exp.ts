@@ -27,12 +27,17 @@ export function parseShard(s: string | undefined): { index: number; count: numbe
   return { index: Number(m[1]), count: Number(m[2]) };
 }
 
-export function loadFromArgs(args: Pick<ExpArgs, "name" | "profile" | "limit" | "seed" | "concurrency" | "set" | "sweep">): LoadedExperiment {
+/** --set values plus the shorthand flags, in the order they apply. */
+function expSet(args: Pick<ExpArgs, "limit" | "seed" | "concurrency" | "set">): string[] {
   const set = [...(args.set ?? [])];
   if (args.limit !== undefined) set.push(`limit=${args.limit}`);
   if (args.seed !== undefined) set.push(`seed=${args.seed}`);
   if (args.concurrency !== undefined) set.push(`concurrency=${args.concurrency}`);
-  return loadExperiment(args.name, { ...(args.profile ? { profile: args.profile } : {}), set, sweep: args.sweep ?? [] });
+  return set;
+}
+
+export function loadFromArgs(args: Pick<ExpArgs, "name" | "profile" | "limit" | "seed" | "concurrency" | "set" | "sweep">): LoadedExperiment {
+  return loadExperiment(args.name, { ...(args.profile ? { profile: args.profile } : {}), set: expSet(args), sweep: args.sweep ?? [] });
 }
 
 export const expCommand: CommandModule<object, ExpArgs> = {
@@ -67,6 +72,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       runDir,
       ...(shard ? { shard } : {}),
       skipBadSamples: args["skip-bad"],
+      source: { experiment: args.name, profile: exp.config.profile, set: expSet(args), sweep: args.sweep ?? [] },
       log: (l) => console.error(l),
       progress: (done, all) => {
         bar ??= new Progress(exp.config.name, all || total);

@@ -1,0 +1,44 @@
+import { datasetNames, getDatasetFactory } from "@resagent/data";
+import { describeDecoders } from "@resagent/decoder";
+import { experimentNames, findRoot, loadExperiment, profileNames } from "@resagent/experiments";
+import { BACKEND_NAMES, SIMULATED_PRESETS } from "@resagent/mllm";
+import { describeSamplers } from "@resagent/sampler";
+import type { CommandModule } from "yargs";
+
+const WHAT = ["experiments", "profiles", "datasets", "samplers", "decoders", "mllm"] as const;
+
+export const lsCommand: CommandModule<object, { what?: string }> = {
+  command: "ls [what]",
+  describe: `List what can be named in configs: ${WHAT.join(", ")} (all when omitted)`,
+  builder: (y) => y.positional("what", { type: "string", choices: WHAT as unknown as string[] }) as never,
+  handler: (args) => {
+    const show = (w: string) => !args.what || args.what === w;
+    const root = findRoot();
+    if (show("experiments")) {
+      console.log("experiments (pnpm exp <name>):");
+      for (const n of experimentNames(root)) console.log(`  ${n.padEnd(10)} ${loadExperiment(n, { root }).config.title}`);
+      console.log(`  ${"fig4".padEnd(10)} Fig. 4: spiral trajectories (pnpm fig4)`);
+    }
+    if (show("profiles")) console.log(`profiles (--profile): ${profileNames(root).join(", ")}`);
+    if (show("datasets")) {
+      console.log("datasets:");
+      for (const n of datasetNames()) {
+        const f = getDatasetFactory(n);
+        console.log(`  ${n.padEnd(10)} ${f.description}\n             splits: ${f.splits.join(", ")}`);
+      }
+    }
+    if (show("samplers")) {
+      console.log("samplers (pipeline.sampler.name):");
+      for (const s of describeSamplers()) console.log(`  ${s.name.padEnd(11)} ${s.description}\n              params: ${s.params.join(", ")}`);
+    }
+    if (show("decoders")) {
+      console.log("decoders (pipeline.decoder.name):");
+      for (const d of describeDecoders()) console.log(`  ${d.name.padEnd(10)} ${d.description}\n             params: ${d.params.join(", ") || "none"}`);
+    }
+    if (show("mllm")) {
+      console.log(`mllm backends (pipeline.mllm.backend): ${BACKEND_NAMES.join(", ")}`);
+      console.log("simulated presets (pipeline.mllm.preset):");
+      for (const [k, p] of Object.entries(SIMULATED_PRESETS)) console.log(`  ${k.padEnd(12)} ${p.description}`);
+    }
+  },
+};
