@@ -101,20 +101,26 @@ export async function svgToPng(svg: string, density = 144): Promise<Buffer> {
   return sharp(Buffer.from(svg), { density }).flatten({ background: "#ffffff" }).png().toBuffer();
 }
 
+/** An SVG drawn at (left, top) of the (cropped) output; tiles keep SVG rasterisation small. */
+export interface SvgTile {
+  svg: string;
+  left: number;
+  top: number;
+}
+
 /**
- * Draw an SVG overlay (same size as the image) over an RGB image, optionally crop, and encode.
- * Marker rendering for visual prompts goes through here so only core touches sharp.
+ * Crop an RGB image (optional), draw SVG tiles over it, and encode. Marker rendering for visual
+ * prompts goes through here so only core touches sharp. sharp applies extract() before
+ * composite(), so tile positions are relative to the crop.
  */
 export async function overlaySvg(
   img: RgbImage,
-  svg: string,
+  overlay: string | SvgTile[],
   options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number } = {},
 ): Promise<Buffer> {
-  let s = rawSharp(img).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]);
-  if (options.crop) {
-    // composite() applies after extract() in sharp's pipeline, so flatten first.
-    const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    s = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).extract(options.crop);
-  }
+  let s = rawSharp(img);
+  if (options.crop) s = s.extract(options.crop);
+  const tiles = typeof overlay === "string" ? [{ svg: overlay, left: 0, top: 0 }] : overlay;
+  if (tiles.length) s = s.composite(tiles.map((t) => ({ input: Buffer.from(t.svg), left: Math.round(t.left), top: Math.round(t.top) })));
   return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: "4:4:4" }).toBuffer();
 }

@@ -157,7 +157,7 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
           if (image.width !== sample.width || image.height !== sample.height) {
             throw new InputError(`image is ${image.width}x${image.height} but the dataset says ${sample.width}x${sample.height}`, { file: sample.imagePath });
           }
-          const loaded = { sample, image, imageHash: sha256(bytes) };
+          const loaded = { sample, image, imageHash: sha256(bytes), fileBytes: bytes };
           for (const cell of exp.cells) {
             if (done.has(`${w.id}\u0000${cell.id}`)) continue;
             const rec = await pipelines.get(cell.id)!.run(loaded, cell.id);

@@ -119,7 +119,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     const content: unknown[] = [];
     for (const part of request.content) {
       if (part.type === "text") content.push({ type: "text", text: part.text });
-      else content.push({ type: "image_url", image_url: { url: `data:image/jpeg;base64,${Buffer.from(await part.render()).toString("base64")}` } });
+      else content.push({ type: "image_url", image_url: { url: `data:${part.mime ?? "image/jpeg"};base64,${Buffer.from(await part.render()).toString("base64")}` } });
     }
     const body: Record<string, unknown> = {
       model: this.options.model,

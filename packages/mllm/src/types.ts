@@ -6,6 +6,8 @@ export interface ImagePart {
   /** Hash of what the model would see (source image + markers + crop): the cache key uses it. */
   hash: string;
   render(): Promise<Uint8Array>;
+  /** MIME type of what render() returns; default image/jpeg. */
+  mime?: string;
 }
 
 export interface TextPart {

@@ -77,7 +77,11 @@ export interface LoadedSample {
   sample: Sample;
   image: RgbImage | undefined;
   imageHash: string;
+  /** The image file's bytes: sent as they are for grounding (no re-encoding) when present. */
+  fileBytes?: Uint8Array;
 }
+
+const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
 
 /**
  * The four-stage ResAgent workflow for one configuration: box grounding (§3.2), EBD candidates
@@ -136,7 +140,9 @@ export class Pipeline {
     const answer = await this.grounder.complete(
       {
         content: [
-          { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
+          loaded.fileBytes && MIME[sample.imagePath.split(".").pop()!.toLowerCase()]
+            ? { type: "image", hash: imageHash, mime: MIME[sample.imagePath.split(".").pop()!.toLowerCase()]!, render: async () => loaded.fileBytes! }
+            : { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
           { type: "text", text: boxPrompt(sample.expression, cfg.boxPrompt) },
         ],
         maxTokens: 128,

@@ -1,4 +1,4 @@
-import { overlaySvg, sha256, type Box, type Point, type RgbImage } from "@resagent/core";
+import { overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
 
 /** The 8 marker colours of the authors' code (names as the prompt says them). */
 export const MARKER_COLOURS = {
@@ -94,10 +94,34 @@ export function markedImageHash(imageHash: string, markers: readonly Marker[], c
   return sha256(JSON.stringify({ imageHash, markers, crop: crop ?? null }));
 }
 
+/**
+ * One small SVG tile per marker (its bounding square, letter included, clipped to the output),
+ * positioned relative to the crop: rasterising a few hundred pixels instead of the whole image.
+ */
+function markerTiles(markers: readonly Marker[], origin: Box): SvgTile[] {
+  const tiles: SvgTile[] = [];
+  for (const m of markers) {
+    const extra = m.label ? 3 * m.size : 0; // room for the letter on the right
+    const x0 = Math.max(origin.x1, Math.floor(m.point.x - m.size - 3));
+    const y0 = Math.max(origin.y1, Math.floor(m.point.y - m.size - 3));
+    const x1 = Math.min(origin.x2, Math.ceil(m.point.x + m.size + 3 + extra));
+    const y1 = Math.min(origin.y2, Math.ceil(m.point.y + m.size + 3));
+    if (x1 <= x0 || y1 <= y0) continue;
+    const body = markersSvg([m], 0, 0).replace(/^<svg[^>]*>/, "").replace(/<\/svg>$/, "");
+    tiles.push({
+      svg: `<svg xmlns="http://www.w3.org/2000/svg" width="${x1 - x0}" height="${y1 - y0}"><g transform="translate(${-x0} ${-y0})">${body}</g></svg>`,
+      left: x0 - origin.x1,
+      top: y0 - origin.y1,
+    });
+  }
+  return tiles;
+}
+
 /** Render markers over the image (and crop) to JPEG. */
-export async function renderMarkers(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 90): Promise<Buffer> {
-  const svg = markersSvg(markers, image.width, image.height);
-  return overlaySvg(image, svg, {
+// Quality 75: what the authors' PIL `image.save(format="JPEG")` writes by default.
+export async function renderMarkers(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 75): Promise<Buffer> {
+  const region = crop ?? { x1: 0, y1: 0, x2: image.width, y2: image.height };
+  return overlaySvg(image, markerTiles(markers, region), {
     ...(crop ? { crop: { left: crop.x1, top: crop.y1, width: Math.max(1, crop.x2 - crop.x1), height: Math.max(1, crop.y2 - crop.y1) } } : {}),
     format: "jpeg",
     quality,

@@ -4,11 +4,13 @@ import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
 import { decoderBench } from "../bench/decoder.js";
+import { mllmBench } from "../bench/mllm.js";
+import { pipelineBench } from "../bench/pipeline.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, decoderBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, decoderBench, mllmBench, pipelineBench];
 
 interface Args {
   only?: string[];
