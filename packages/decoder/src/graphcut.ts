@@ -271,7 +271,7 @@ export class GraphCutDecoder implements Decoder {
 /**
  * Costs from where the points are: with d+ the distance to the nearest positive (or the box
  * centre) and d- to the nearest negative, p = d- / (d+ + d-) is a soft Voronoi split between them;
- * labelling foreground costs λ·(−ln p), background λ·(−ln(1 − p)). Absent without negatives.
+ * labelling a pixel with p < 1/2 foreground costs λ·(−ln 2p). Absent without negatives.
  */
 function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], neg: { u: number; v: number }[], lambda: number) {
   if (neg.length === 0 || lambda <= 0) return undefined;
@@ -286,8 +286,10 @@ function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], n
       dp = Math.sqrt(dp);
       dn = Math.sqrt(dn);
       const pf = Math.min(0.98, Math.max(0.02, dn / (dp + dn + 1e-9)));
-      fg[v * rw + u] = -lambda * Math.log(pf);
-      bg[v * rw + u] = -lambda * Math.log(1 - pf);
+      // One-sided: only pixels nearer a negative than the positives are pushed (to background).
+      // Pushing the others towards foreground leaks masks into similar-looking surroundings.
+      fg[v * rw + u] = pf < 0.5 ? -lambda * Math.log(2 * pf) : 0;
+      bg[v * rw + u] = 0;
     }
   }
   return { fg, bg };
