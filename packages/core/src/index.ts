@@ -8,3 +8,4 @@ export * from "./image.js";
 export * from "./fs.js";
 export * from "./sheet.js";
 export * from "./resample.js";
+export * from "./registry.js";

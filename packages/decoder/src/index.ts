@@ -4,7 +4,7 @@ export { ColourGmm } from "./gmm.js";
 export { validatePrompt } from "./prompt.js";
 export { BoxDecoder } from "./box.js";
 export { GraphCutDecoder, GRAPHCUT_DEFAULTS, type GraphCutParams } from "./graphcut.js";
-export { createDecoder, decoderNames, describeDecoders, registerDecoder } from "./registry.js";
+export { createDecoder, decoderNames, describeDecoders, decoders } from "./registry.js";
 export { Sam2OnnxDecoder, SAM2_DEFAULTS, locateSam2Files, type Sam2Params } from "./sam2/decoder.js";
 export { STYLES as SAM2_EXPORT_STYLES, detectStyle, type ExportStyle } from "./sam2/styles.js";
 export { encodePrompt, preprocessImage, selectMask, stabilityScore, upsampleLogits, modelScale, type MultimaskMode } from "./sam2/processing.js";

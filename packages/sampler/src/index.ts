@@ -4,4 +4,4 @@ export { normalise, superellipseRadius, prepareBox } from "./geometry.js";
 export { SpiralSampler, SPIRAL_DEFAULTS, DIRECTIONS, END_POINTS, normalisedSpiral, type SpiralParams, type SpiralDraw, type Direction, type EndPoint } from "./spiral.js";
 export { RandomSampler, GridSampler, CenterSampler } from "./baselines.js";
 export { mergeQueues } from "./merge.js";
-export { createSampler, samplerNames, describeSamplers } from "./registry.js";
+export { createSampler, samplerNames, describeSamplers, samplers } from "./registry.js";
