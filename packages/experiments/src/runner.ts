@@ -6,6 +6,7 @@ import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
+import { gitCommit } from "./provenance.js";
 
 export interface RunOptions {
   runDir: string;
@@ -34,10 +35,13 @@ export interface RunResult {
   skipped: { id: string; error: string }[];
 }
 
-/** A run's id: the experiment, profile and a hash of everything that changes results. */
+/**
+ * A run's id: the experiment, profile and a hash of everything that changes results, the code's
+ * git commit included, so a rerun resumes only a run made by the same code and config.
+ */
 export function defaultRunId(exp: LoadedExperiment): string {
   const { config, cells } = exp;
-  const key = sha256(stableStringify({ cells, datasets: config.resolvedDatasets, seed: config.seed, limit: config.limit })).slice(0, 10);
+  const key = sha256(stableStringify({ cells, datasets: config.resolvedDatasets, seed: config.seed, limit: config.limit, code: gitCommit() })).slice(0, 10);
   return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
 }
 

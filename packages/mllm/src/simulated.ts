@@ -128,18 +128,31 @@ function maskArea(m: Mask): number {
   return a;
 }
 
-/** First-token top-k logprobs for a yes probability, with the surface forms real tokenizers produce. */
-export function yesNoLogprobs(pYes: number, k: number): TopLogprob[] {
+/**
+ * First-token top-k logprobs for a yes probability, with the surface forms real tokenizers produce.
+ * How the mass splits between "Yes", "yes" and "ĠYes" (and the "no" forms) varies per query when
+ * `rng` is given: that is why the single decoded token can say "No" while the summed yes mass is
+ * larger, the failure probability aggregation (Eq. 6) fixes.
+ */
+export function yesNoLogprobs(pYes: number, k: number, rng?: RandomStream): TopLogprob[] {
   const other = 0.01;
   const py = pYes * (1 - other);
   const pn = (1 - pYes) * (1 - other);
+  const split = (): [number, number, number] => {
+    if (!rng) return [0.86, 0.1, 0.04];
+    const w = [0.2 + rng.next(), 0.2 + rng.next() * 0.8, rng.next() * 0.3];
+    const t = w[0]! + w[1]! + w[2]!;
+    return [w[0]! / t, w[1]! / t, w[2]! / t];
+  };
+  const [y1, y2, y3] = split();
+  const [n1, n2, n3] = split();
   const toks: [string, number][] = [
-    ["Yes", 0.86 * py],
-    ["yes", 0.1 * py],
-    ["ĠYes", 0.04 * py],
-    ["No", 0.86 * pn],
-    ["no", 0.1 * pn],
-    ["ĠNo", 0.04 * pn],
+    ["Yes", y1 * py],
+    ["yes", y2 * py],
+    ["ĠYes", y3 * py],
+    ["No", n1 * pn],
+    ["no", n2 * pn],
+    ["ĠNo", n3 * pn],
     ["I", other],
   ];
   return toks
@@ -201,8 +214,12 @@ export class SimulatedBackend implements ChatBackend {
       const text = probs.map((p, i) => `${LETTERS[i]}: ${p >= 0.5 ? "yes" : "no"}`).join("\n");
       return { text, cached: false, latencyMs: 0 };
     }
-    const top = yesNoLogprobs(probs[0]!, Math.max(1, request.topLogprobs));
-    return { text: top[0]!.token.replace("Ġ", ""), firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };
+    const p0 = ctx.points[0]!;
+    const forms = randomStream(this.seed, `simulated-forms/${format}`, `${ctx.sampleId}/${p0.x.toFixed(2)},${p0.y.toFixed(2)}`);
+    // The decoded token is the most likely one over the whole vocabulary, whatever top-k was asked.
+    const all = yesNoLogprobs(probs[0]!, 7, forms);
+    const top = all.slice(0, Math.max(1, request.topLogprobs));
+    return { text: all[0]!.token.replace("Ġ", " "), firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };
   }
 
   private pYes(gold: Mask, p: Point, ctx: QueryContext, m: JudgeModel, format: string): number {
