@@ -3,6 +3,7 @@ import { InputError } from "@resagent/core";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { benchCommand } from "./commands/bench.js";
+import { dataCommand } from "./commands/data.js";
 import { expCommand } from "./commands/exp.js";
 import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
@@ -18,6 +19,7 @@ await yargs(hideBin(process.argv))
   .command(validateCommand)
   .command(mergeCommand)
   .command(segmentCommand)
+  .command(dataCommand)
   .command(synthrefCommand)
   .command(benchCommand)
   .command(fig4Command)

@@ -1,4 +1,5 @@
 import { registerDataset } from "./dataset.js";
+import { refcoco, refcocoPlus, refcocog } from "./refer/index.js";
 import { synthref } from "./synthref/index.js";
 
 export * from "./dataset.js";
@@ -9,3 +10,9 @@ export { CATEGORIES, SHAPES, type Category } from "./synthref/shapes.js";
 export { COLOURS, COLOUR_NAMES } from "./synthref/scene.js";
 
 registerDataset(synthref);
+registerDataset(refcoco);
+registerDataset(refcocoPlus);
+registerDataset(refcocog);
+
+export { unpickle, type PickleValue } from "./pickle.js";
+export { openRefer, matchesSplit, DEFAULT_SPLIT_BY, type ReferOptions } from "./refer/index.js";
