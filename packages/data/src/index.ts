@@ -1,4 +1,5 @@
 import { registerDataset } from "./dataset.js";
+import { reasonseg } from "./reasonseg/index.js";
 import { refcoco, refcocoPlus, refcocog } from "./refer/index.js";
 import { synthref } from "./synthref/index.js";
 
@@ -13,6 +14,8 @@ registerDataset(synthref);
 registerDataset(refcoco);
 registerDataset(refcocoPlus);
 registerDataset(refcocog);
+registerDataset(reasonseg);
+export { openReasonSeg, reasonSegMask } from "./reasonseg/index.js";
 
 export { unpickle, type PickleValue } from "./pickle.js";
 export { openRefer, matchesSplit, DEFAULT_SPLIT_BY, type ReferOptions } from "./refer/index.js";

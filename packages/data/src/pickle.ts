@@ -48,7 +48,11 @@ export function unpickle(bytes: Uint8Array, file = "<pickle>"): PickleValue {
     if (v === undefined || v === MARK) fail(`opcode ${op} at byte ${pos - 1} found an empty stack`);
     return v as PickleValue;
   };
-  const key = (k: PickleValue): string => (typeof k === "string" ? k : typeof k === "bigint" ? k.toString() : JSON.stringify(k));
+  const key = (k: PickleValue): string => {
+    if (typeof k === "string") return k;
+    if (typeof k === "number" || typeof k === "bigint" || typeof k === "boolean" || k === null) return String(k);
+    return fail(`dict key at byte ${pos - 1} is a ${Array.isArray(k) ? "list/tuple" : "dict"}; only strings and numbers are supported as keys`);
+  };
   const setItems = (d: PickleValue, kv: PickleValue[], op: string) => {
     if (!d || typeof d !== "object" || Array.isArray(d)) fail(`opcode ${op} at byte ${pos - 1} expects a dict`);
     for (let i = 0; i + 1 < kv.length; i += 2) (d as Record<string, PickleValue>)[key(kv[i]!)] = kv[i + 1]!;

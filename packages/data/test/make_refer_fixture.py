@@ -21,6 +21,12 @@ def p0(v, out, memo):
         for k, x in v.items(): p0(k, out, memo); p0(x, out, memo); out.append(b"s")
     else: raise TypeError(v)
 
+def put(out, i):
+    out.append(b"q" + bytes([i]) if i < 256 else b"r" + struct.pack("<I", i))
+
+def get(out, i):
+    out.append(b"h" + bytes([i]) if i < 256 else b"j" + struct.pack("<I", i))
+
 def p2(v, out, memo):
     if isinstance(v, bool): out.append(b"\x88" if v else b"\x89")
     elif isinstance(v, int):
@@ -32,18 +38,18 @@ def p2(v, out, memo):
             out.append(b"\x8a" + bytes([len(b)]) + b)
     elif isinstance(v, float): out.append(b"G" + struct.pack(">d", v))
     elif isinstance(v, str):
-        if v in memo: out.append(b"h" + bytes([memo.index(v)])); return
+        if v in memo: get(out, memo.index(v)); return
         b = v.encode("ascii")
         out.append((b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<i", len(b))) + b)
-        out.append(b"q" + bytes([len(memo)])); memo.append(v)
+        put(out, len(memo)); memo.append(v)
     elif isinstance(v, list):
-        out.append(b"]q" + bytes([len(memo) % 256])); memo.append(None)
+        out.append(b"]"); put(out, len(memo)); memo.append(None)
         if v:
             out.append(b"(")
             for x in v: p2(x, out, memo)
             out.append(b"e")
     elif isinstance(v, dict):
-        out.append(b"}q" + bytes([len(memo) % 256])); memo.append(None)
+        out.append(b"}"); put(out, len(memo)); memo.append(None)
         out.append(b"(")
         for k, x in v.items(): p2(k, out, memo); p2(x, out, memo)
         out.append(b"u")
@@ -81,4 +87,23 @@ def main(root):
         expected[name] = pickle.loads(data)  # Python 3 reads Python 2 str opcodes without an encoding argument
     with open(os.path.join(root, "expected.json"), "w") as f: json.dump(expected, f)
 
-main(sys.argv[1])
+def big(root, n):
+    """A REFER-sized fixture for the bench: n refs, 3 sentences each, n/10 images, protocol 2."""
+    import random
+    rnd = random.Random(0)
+    refs_, anns, imgs = [], [], []
+    for k in range(max(1, n // 10)):
+        imgs.append({"id": k, "file_name": "COCO_train2014_%012d.jpg" % k, "width": 640, "height": 480})
+    for i in range(n):
+        x, y = rnd.uniform(0, 500), rnd.uniform(0, 350)
+        poly = [round(x + 60 + 50 * __import__("math").cos(a / 8 * 6.283), 2) if j == 0 else round(y + 60 + 50 * __import__("math").sin(a / 8 * 6.283), 2) for a in range(8) for j in (0, 1)]
+        anns.append({"id": i, "image_id": i % len(imgs), "category_id": 1 + i % 80, "bbox": [x + 10, y + 10, 100, 100], "segmentation": [poly], "iscrowd": 0})
+        refs_.append({"ref_id": i, "ann_id": i, "category_id": 1 + i % 80, "image_id": i % len(imgs), "file_name": "x.jpg", "split": ["train", "val", "testA", "testB"][i % 4],
+                      "sent_ids": [3 * i, 3 * i + 1, 3 * i + 2], "sentences": [{"raw": "the thing %d" % s, "sent": "the thing %d" % s, "sent_id": 3 * i + s, "tokens": ["the", "thing"]} for s in range(3)]})
+    d = os.path.join(root, "refer_seg", "refcoco"); os.makedirs(d, exist_ok=True)
+    out = [b"\x80\x02"]; p2(refs_, out, [])
+    with open(os.path.join(d, "refs(unc).p"), "wb") as f: f.write(b"".join(out) + b".")
+    with open(os.path.join(d, "instances.json"), "w") as f: json.dump({"images": imgs, "annotations": anns}, f)
+
+if len(sys.argv) > 2: big(sys.argv[1], int(sys.argv[2]))
+else: main(sys.argv[1])

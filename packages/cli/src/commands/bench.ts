@@ -6,11 +6,12 @@ import { dataBench } from "../bench/data.js";
 import { decoderBench } from "../bench/decoder.js";
 import { mllmBench } from "../bench/mllm.js";
 import { pipelineBench } from "../bench/pipeline.js";
+import { referBench } from "../bench/refer.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, decoderBench, mllmBench, pipelineBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, mllmBench, pipelineBench];
 
 interface Args {
   only?: string[];
