@@ -131,3 +131,34 @@ describe("every experiment runs on the embedded profile (smoke size)", () => {
     expect(out.table.title).toMatch(/SIMULATED/);
   });
 });
+
+describe("bad samples", () => {
+  it("are recorded and skipped when configured, and stop the run otherwise", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { unlink } = await import("node:fs/promises");
+    const { encodePng } = await import("@resagent/core");
+    let python = true;
+    try {
+      execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
+    } catch {
+      python = false;
+    }
+    if (!python) return; // the REFER fixture needs python3 (the data tests say so visibly)
+    const data = await mkdtemp(join(tmpdir(), "resagent-bad-"));
+    execFileSync("python3", [join(root, "packages", "data", "test", "make_refer_fixture.py"), data]);
+    const images = join(data, "refer_seg", "images", "mscoco", "images", "train2014");
+    await mkdir(images, { recursive: true });
+    for (const k of [1, 2, 3]) await writeFile(join(images, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(60 * k) }));
+    await unlink(join(images, "COCO_train2014_000000000003.jpg"));
+    const exp = loadExperiment("table4", { root, set: ["limit=10"] });
+    exp.config.resolvedDatasets = { val: { name: "refcoco", split: "testA", root: data } };
+    exp.cells.splice(1);
+    const dir = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const run = await runExperiment(exp, { runDir: dir, skipBadSamples: true });
+    // testA: refs 2 (image 3, missing) and 4 (image 2): two sentences each
+    expect(run.skipped.map((s) => s.id)).toEqual(["refcoco:unc:2.20", "refcoco:unc:2.21"]);
+    expect(run.skipped[0]!.error).toMatch(/COCO_train2014_000000000003\.jpg: image of ref 2 is missing/);
+    expect(run.newRecords).toBe(2);
+    await expect(runExperiment(exp, { runDir: await mkdtemp(join(tmpdir(), "resagent-run-")) })).rejects.toThrow(/image of ref 2 is missing/);
+  });
+});
