@@ -4,6 +4,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
+import { genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
 import { expCommand } from "./commands/exp.js";
 import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
@@ -20,6 +21,8 @@ await yargs(hideBin(process.argv))
   .command(mergeCommand)
   .command(segmentCommand)
   .command(dataCommand)
+  .command(genVbrCommand)
+  .command(toSa1bCommand)
   .command(synthrefCommand)
   .command(benchCommand)
   .command(fig4Command)

@@ -3,6 +3,7 @@ import { writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
+import { datagenBench } from "../bench/datagen.js";
 import { decoderBench } from "../bench/decoder.js";
 import { mllmBench } from "../bench/mllm.js";
 import { pipelineBench } from "../bench/pipeline.js";
@@ -11,7 +12,7 @@ import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, mllmBench, pipelineBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, mllmBench, pipelineBench, datagenBench];
 
 interface Args {
   only?: string[];

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { contactSheet, maskArea, readImage, type Sample, type SheetTile } from "@resagent/core";
+import { basename, dirname, resolve } from "node:path";
+import { contactSheet, maskArea, maskToCounts, readImage, type Sample, type SheetTile } from "@resagent/core";
 import { SYNTHREF_DEFAULTS, SYNTHREF_SPLITS, openDataset } from "@resagent/data";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
@@ -11,6 +11,7 @@ interface Args {
   seed: number;
   sheet?: string;
   "sheet-size": number;
+  coco?: string;
 }
 
 /** Summary statistics of a set of samples, as printed by `synthref` (and reused by `data stats`). */
@@ -51,7 +52,8 @@ export const synthrefCommand: CommandModule<object, Args> = {
       .option("count", { type: "number", default: SYNTHREF_DEFAULTS.count, describe: "sentences per split" })
       .option("seed", { type: "number", default: SYNTHREF_DEFAULTS.seed })
       .option("sheet", { type: "string", describe: "write a contact sheet PNG of samples with gold masks here" })
-      .option("sheet-size", { type: "number", default: 16, describe: "samples on the contact sheet (spread over the splits)" }) as never,
+      .option("sheet-size", { type: "number", default: 16, describe: "samples on the contact sheet (spread over the splits)" })
+      .option("coco", { type: "string", describe: "also write the first split's gold masks as COCO instances JSON (uncompressed RLE) here, for to-sa1b" }) as never,
   handler: async (args) => {
     const all: Sample[] = [];
     const t0 = performance.now();
@@ -70,6 +72,17 @@ export const synthrefCommand: CommandModule<object, Args> = {
     }
     const secs = (performance.now() - t0) / 1000;
     console.log(`\n${all.length} samples in ${secs.toFixed(1)} s (${(all.length / secs).toFixed(1)}/s, cached samples load faster than generated ones)`);
+    if (args.coco) {
+      const split = args.split[0]!;
+      const refs = new Map<number, Sample>();
+      for (const s of all) if (s.source === `synthref/${split}`) refs.set(Number(s.meta?.ref), s);
+      const images = [...refs.values()].map((s) => ({ id: Number(s.meta?.ref), file_name: basename(s.imagePath), width: s.width, height: s.height }));
+      const annotations = [...refs.values()].map((s) => ({ id: 1000 + Number(s.meta?.ref), image_id: Number(s.meta?.ref), category_id: 1, iscrowd: 1, bbox: [s.goldBox!.x1, s.goldBox!.y1, s.goldBox!.x2 - s.goldBox!.x1, s.goldBox!.y2 - s.goldBox!.y1], segmentation: { size: [s.height, s.width], counts: maskToCounts(s.goldMask!) } }));
+      const file = resolve(args.coco);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, JSON.stringify({ images, annotations, categories: [{ id: 1, name: "object" }] }));
+      console.log(`COCO instances: ${file} (images in ${dirname([...refs.values()][0]!.imagePath)})`);
+    }
     if (args.sheet) {
       const per = Math.max(1, Math.ceil(args["sheet-size"] / args.split.length));
       const picks: Sample[] = [];

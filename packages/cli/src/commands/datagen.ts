@@ -1,0 +1,123 @@
+import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { InputError, contactSheet, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
+import { VBR_DEFAULTS, cocoToSa1b, generateVbr, type VbrRecord } from "@resagent/datagen";
+import type { CommandModule } from "yargs";
+import { Progress } from "../progress.js";
+
+interface VbrArgs {
+  source: string[];
+  out: string;
+  fraction: number;
+  candidates: number;
+  "size-min": number;
+  "size-max": number;
+  "crop-share": number;
+  max: number;
+  seed: number;
+  root?: string;
+  sheet: number;
+}
+
+export const genVbrCommand: CommandModule<object, VbrArgs> = {
+  command: "gen-vbr",
+  describe: "Generate the VBR fine-tuning set (LLaMA-Factory multimodal format) with markers on EBD candidates labelled from gold masks",
+  builder: (y) =>
+    y
+      .option("source", {
+        type: "string",
+        array: true,
+        default: ["synthref:refcoco/val", "synthref:refcoco+/val", "synthref:refcocog/val"],
+        describe: "<dataset>:<split>; real data: refcoco:train refcoco+:train refcocog:train (with --root); synthref has no train split, so its val splits stand in",
+      })
+      .option("out", { type: "string", default: "results/vbr-data" })
+      .option("fraction", { type: "number", default: VBR_DEFAULTS.fraction, describe: "share of instances per split" })
+      .option("candidates", { type: "number", default: VBR_DEFAULTS.candidates, describe: "EBD candidates per queue (2 x inference K)" })
+      .option("size-min", { type: "number", default: VBR_DEFAULTS.sizeMin })
+      .option("size-max", { type: "number", default: VBR_DEFAULTS.sizeMax })
+      .option("crop-share", { type: "number", default: VBR_DEFAULTS.cropShare })
+      .option("max", { type: "number", default: VBR_DEFAULTS.maxSamples, describe: "cap on generated samples" })
+      .option("seed", { type: "number", default: 0 })
+      .option("root", { type: "string", describe: "data root for REFER sources (default $RESAGENT_DATA_ROOT)" })
+      .option("sheet", { type: "number", default: 16, describe: "samples on the contact sheet (0 = none)" }) as never,
+  handler: async (args) => {
+    const sources = args.source.map((s) => {
+      const i = s.indexOf(":");
+      if (i <= 0) throw new InputError(`expected <dataset>:<split>, got "${s}"`, { field: "--source" });
+      return { name: s.slice(0, i), split: s.slice(i + 1), options: args.root ? { root: args.root } : {} };
+    });
+    const out = resolve(args.out);
+    let bar: Progress | undefined;
+    const summary = await generateVbr({
+      sources,
+      out,
+      fraction: args.fraction,
+      candidates: args.candidates,
+      sizeMin: args["size-min"],
+      sizeMax: args["size-max"],
+      cropShare: args["crop-share"],
+      maxSamples: args.max,
+      seed: args.seed,
+      datasetName: VBR_DEFAULTS.datasetName,
+      progress: (d, t) => {
+        bar ??= new Progress("gen-vbr", t);
+        bar.tick();
+        void d;
+      },
+    });
+    bar?.finish();
+    console.log(`${summary.samples} samples from ${summary.instances} instances: ${summary.yes} yes / ${summary.no} no, ${summary.cropped} cropped`);
+    console.log(`colours ${JSON.stringify(summary.colours)}\nshapes ${JSON.stringify(summary.shapes)}`);
+    if (args.sheet > 0) {
+      const recs = (await readFile(join(out, "records.jsonl"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as VbrRecord);
+      const step = Math.max(1, Math.floor(recs.length / args.sheet));
+      const tiles: SheetTile[] = [];
+      for (let i = 0; i < recs.length && tiles.length < args.sheet; i += step) {
+        const r = recs[i]!;
+        const q = r.entry.messages[0]!.content.replace("<image>", "");
+        tiles.push({ image: await decodeImage(await readFile(join(out, r.entry.images[0]!))), caption: `${r.answer.toUpperCase()}${r.cropped ? " (cropped)" : ""}: ${q}` });
+      }
+      await writeFileAtomic(join(out, "sheet.png"), await contactSheet(tiles, { columns: 4, tileWidth: 260, title: "VBR training samples (synthref: simulated data) — question → gold answer" }));
+    }
+    console.log(`written ${join(out, "data.json")}, dataset_info.json, stats.json, sizes.png${args.sheet > 0 ? ", sheet.png" : ""}`);
+  },
+};
+
+interface Sa1bArgs {
+  instances: string;
+  images: string;
+  out: string;
+  "image-mode": "symlink" | "hardlink" | "copy" | "none";
+  seed: number;
+}
+
+export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
+  command: "to-sa1b",
+  describe: "Convert COCO instances JSON to SA-1B layout (one JSON per image, compressed RLE, a point per mask) for SAM2 fine-tuning",
+  builder: (y) =>
+    y
+      .option("instances", { type: "string", demandOption: true, describe: "COCO instances_*.json (streamed)" })
+      .option("images", { type: "string", demandOption: true, describe: "folder with the images named by file_name" })
+      .option("out", { type: "string", demandOption: true })
+      .option("image-mode", { type: "string", choices: ["symlink", "hardlink", "copy", "none"], default: "symlink" })
+      .option("seed", { type: "number", default: 0 }) as never,
+  handler: async (args) => {
+    let bar: Progress | undefined;
+    const t0 = performance.now();
+    const s = await cocoToSa1b({
+      instances: resolve(args.instances),
+      images: resolve(args.images),
+      out: resolve(args.out),
+      imageMode: args["image-mode"],
+      seed: args.seed,
+      progress: (d, t) => {
+        bar ??= new Progress("to-sa1b", t);
+        bar.tick();
+        void d;
+      },
+    });
+    bar?.finish();
+    console.log(`${s.imagesWritten} images, ${s.annotationsWritten} annotations in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${resolve(args.out)}`);
+    for (const [why, n] of Object.entries(s.skipped)) console.log(`  skipped ${n}: ${why}`);
+  },
+};

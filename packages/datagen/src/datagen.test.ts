@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
+import { openDataset } from "@resagent/data";
+import { cocoToSa1b, generateVbr, streamTopLevelArrays, type VbrRecord } from "./index.js";
+
+const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
+process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-datagen-cache");
+
+const options = (out: string) => ({
+  sources: [{ name: "synthref", split: "refcoco/val", options: { count: 24 } }],
+  out,
+  fraction: 0.5,
+  candidates: 4,
+  sizeMin: 12,
+  sizeMax: 32,
+  cropShare: 0.5,
+  maxSamples: 1000,
+  seed: 3,
+  datasetName: "resagent_vbr",
+});
+
+const records = async (dir: string) => (await readFile(join(dir, "records.jsonl"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as VbrRecord);
+
+describe("gen-vbr", () => {
+  it("writes LLaMA-Factory data whose answers agree with the gold masks, deterministically", async () => {
+    const a = await tmp("vbr");
+    const s = await generateVbr(options(a));
+    expect(s.samples).toBeGreaterThan(40);
+    expect(s.yes + s.no).toBe(s.samples);
+    const data = JSON.parse(await readFile(join(a, "data.json"), "utf8")) as { messages: { role: string; content: string }[]; images: string[] }[];
+    const recs = await records(a);
+    expect(data).toEqual(recs.map((r) => r.entry));
+    expect(data[0]!.messages[0]!.content).toMatch(/^<image>Answer strictly yes or no: Is the \w+-colored (star|circle|hexagon) on the object referred to by '.+' in the picture\?$/);
+    const info = JSON.parse(await readFile(join(a, "dataset_info.json"), "utf8")) as Record<string, { formatting: string }>;
+    expect(info.resagent_vbr!.formatting).toBe("sharegpt");
+    // reload the source and check every label against the gold mask
+    const ds = await openDataset("synthref", { split: "refcoco/val", count: 24 });
+    const byId = new Map<string, Awaited<ReturnType<typeof ds.get>>>();
+    for await (const x of ds) byId.set(x.id, x);
+    for (const r of recs) {
+      const g = byId.get(r.sampleId)!.goldMask!;
+      expect(r.answer).toBe(g.data[Math.floor(r.point.y) * g.width + Math.floor(r.point.x)] === 1 ? "yes" : "no");
+      expect(r.size).toBeGreaterThanOrEqual(12);
+      expect(r.size).toBeLessThanOrEqual(32);
+    }
+    expect(new Set(recs.map((r) => r.shape))).toEqual(new Set(["star", "circle", "hexagon"]));
+    const b = await tmp("vbr");
+    await generateVbr(options(b));
+    expect(await readFile(join(b, "data.json"), "utf8")).toBe(await readFile(join(a, "data.json"), "utf8"));
+    expect(Buffer.compare(await readFile(join(b, recs[5]!.entry.images[0]!)), await readFile(join(a, recs[5]!.entry.images[0]!)))).toBe(0);
+  });
+
+  it("resumes after a kill without losing or repeating anything", async () => {
+    const full = await tmp("vbr");
+    await generateVbr(options(full));
+    const want = await readFile(join(full, "data.json"), "utf8");
+    const cut = await tmp("vbr");
+    await generateVbr(options(cut));
+    const lines = (await readFile(join(cut, "records.jsonl"), "utf8")).split("\n").filter(Boolean);
+    const firstId = (JSON.parse(lines[0]!) as VbrRecord).sampleId;
+    const keep = lines.filter((l) => (JSON.parse(l) as VbrRecord).sampleId === firstId);
+    await writeFile(join(cut, "records.jsonl"), `${keep.join("\n")}\n{"sampleId":"torn`);
+    await generateVbr(options(cut));
+    expect(await readFile(join(cut, "data.json"), "utf8")).toBe(want);
+  });
+});
+
+describe("to-sa1b", () => {
+  it("converts polygons and RLE to compressed RLE that decodes to pycocotools' masks, with a point inside each", async () => {
+    const vectors = JSON.parse(await readFile(new URL("../../core/test/fixtures/coco-mask-vectors.json", import.meta.url), "utf8")) as { polygons: { h: number; w: number; polygon: number[]; counts: string }[] };
+    const dir = await tmp("sa1b");
+    const images = join(dir, "images");
+    await mkdir(images);
+    const polys = vectors.polygons.slice(0, 6);
+    const imgs = polys.map((p, i) => ({ id: i + 1, file_name: `img{${i}}.png`, width: p.w, height: p.h }));
+    for (const im of imgs) await writeFile(join(images, im.file_name), await encodePng({ width: im.width, height: im.height, data: new Uint8Array(im.width * im.height * 3) }));
+    const anns: unknown[] = polys.map((p, i) => ({ id: 10 + i, image_id: i + 1, category_id: 1, bbox: [0, 0, 1, 1], segmentation: [p.polygon], note: "brace } and quote \" inside a string" }));
+    const m = polygonsToMask([polys[0]!.polygon, [1, 1, 3, 1, 3, 3]], polys[0]!.h, polys[0]!.w);
+    anns.push({ id: 50, image_id: 1, category_id: 2, iscrowd: 1, bbox: [0, 0, 1, 1], segmentation: { size: [m.height, m.width], counts: maskToCounts(m) } });
+    anns.push({ id: 51, image_id: 2, category_id: 2, iscrowd: 1, bbox: [0, 0, 1, 1], segmentation: rleEncode(polygonsToMask([polys[1]!.polygon], polys[1]!.h, polys[1]!.w)) });
+    anns.push({ id: 52, image_id: 2, category_id: 2, bbox: [0, 0, 1, 1], segmentation: [[1, 1, 2, 2, 3]] });
+    anns.push({ id: 53, image_id: 99, category_id: 2, bbox: [0, 0, 1, 1], segmentation: [[1, 1, 2, 2, 3, 1]] });
+    await writeFile(join(dir, "instances.json"), JSON.stringify({ info: { note: "[not an array] {" }, annotations: anns, images: imgs, categories: [{ id: 1 }] }));
+    const out = join(dir, "sa1b");
+    const s = await cocoToSa1b({ instances: join(dir, "instances.json"), images, out, imageMode: "copy", seed: 0 });
+    expect(s.imagesWritten).toBe(6);
+    expect(s.annotationsWritten).toBe(8);
+    expect(Object.keys(s.skipped).sort()).toEqual(["annotation of an image not in the file", "bad segmentation (polygon has an odd number of coordinates (5); expected x, y pairs)"]);
+    for (const [i, p] of polys.entries()) {
+      const j = JSON.parse(await readFile(join(out, `img{${i}}.json`), "utf8")) as { image: { file_name: string }; annotations: { id: number; segmentation: { size: [number, number]; counts: string }; area: number; point_coords: number[][]; crop_box: number[]; stability_score: number }[] };
+      const a = j.annotations.find((x) => x.id === 10 + i)!;
+      expect(a.segmentation.counts).toBe(p.counts); // pycocotools' own string from the shared vectors
+      const dec = rleDecode(a.segmentation);
+      const [px, py] = a.point_coords[0]!;
+      expect(dec.data[Math.floor(py!) * dec.width + Math.floor(px!)]).toBe(1);
+      expect(a.crop_box).toEqual([0, 0, p.w, p.h]);
+      expect(a.stability_score).toBe(1);
+    }
+    const j1 = JSON.parse(await readFile(join(out, "img{0}.json"), "utf8")) as { annotations: { id: number; segmentation: { size: [number, number]; counts: string } }[] };
+    expect(rleDecode(j1.annotations.find((x) => x.id === 50)!.segmentation).data).toEqual(segmentationToMask({ size: [m.height, m.width], counts: maskToCounts(m) }, m.height, m.width).data);
+  });
+
+  it("streams arrays out of a JSON object and reports truncation", async () => {
+    const dir = await tmp("json");
+    const f = join(dir, "x.json");
+    await writeFile(f, '{"a": {"annotations": [1]}, "annotations": [{"s": "}]\\"{"}, {"n": [1, {"x": 2}]}], "images": []}');
+    const got: unknown[] = [];
+    await streamTopLevelArrays(f, ["annotations"], (_, item) => void got.push(item));
+    expect(got).toEqual([{ s: '}]"{' }, { n: [1, { x: 2 }] }]);
+    await writeFile(f, '{"annotations": [{"a": 1}, {"b": ');
+    await expect(streamTopLevelArrays(f, ["annotations"], () => undefined)).rejects.toThrow(/x\.json: file ends inside an object or array/);
+  });
+});

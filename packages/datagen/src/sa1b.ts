@@ -1,0 +1,213 @@
+import { existsSync } from "node:fs";
+import { copyFile, link, mkdir, symlink } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import {
+  InputError,
+  bboxToCounts,
+  countsToString,
+  mergeCounts,
+  polygonToCounts,
+  randomStream,
+  rleCounts,
+  writeFileAtomic,
+  type CompressedRle,
+  type Rle,
+} from "@resagent/core";
+import { streamTopLevelArrays } from "./jsonstream.js";
+
+export interface Sa1bOptions {
+  instances: string;
+  /** Folder holding the images named by `file_name`. */
+  images: string;
+  out: string;
+  /** How images get into the output folder. */
+  imageMode: "symlink" | "hardlink" | "copy" | "none";
+  seed: number;
+  progress?: (done: number, total: number) => void;
+}
+
+export interface Sa1bAnnotation {
+  id: number;
+  segmentation: CompressedRle;
+  bbox: [number, number, number, number];
+  area: number;
+  predicted_iou: number;
+  point_coords: [number, number][];
+  crop_box: [number, number, number, number];
+  stability_score: number;
+}
+
+export interface Sa1bSummary {
+  imagesWritten: number;
+  annotationsWritten: number;
+  skipped: Record<string, number>;
+}
+
+interface CocoImage {
+  id: number;
+  file_name: string;
+  width: number;
+  height: number;
+}
+
+interface CocoAnn {
+  id: number;
+  image_id: number;
+  bbox?: number[];
+  segmentation?: unknown;
+}
+
+/**
+ * Run lengths of a COCO segmentation exactly as pycocotools builds them: polygons via frPyObjects
+ * and merge, uncompressed RLE via frPyObjects, compressed RLE as is.
+ */
+export function segmentationCounts(seg: unknown, h: number, w: number, where: string): number[] {
+  if (Array.isArray(seg)) {
+    if (seg.length === 0) throw new InputError("empty segmentation", { field: where });
+    if (Array.isArray(seg[0])) {
+      const polys = seg as number[][];
+      const parts = polys[0]!.length === 4 ? polys.map((b) => bboxToCounts(b, h, w)) : polys.map((p, i) => polygonToCounts(p, h, w, `${where}[${i}]`));
+      return parts.length === 1 ? parts[0]! : mergeCounts(parts, h, w);
+    }
+    return polygonToCounts(seg as number[], h, w, where);
+  }
+  if (seg && typeof seg === "object" && "counts" in seg && "size" in seg) {
+    const r = seg as { size: [number, number]; counts: string | number[] };
+    if (r.size[0] !== h || r.size[1] !== w) throw new InputError(`RLE size [${r.size.join(", ")}] does not match the image [${h}, ${w}]`, { field: `${where}.size` });
+    return rleCounts(r as Rle, where);
+  }
+  throw new InputError("expected polygons or RLE", { field: where });
+}
+
+/** pycocotools toBbox on run lengths. */
+function countsBbox(counts: number[], h: number): [number, number, number, number] {
+  const m = Math.floor(counts.length / 2) * 2;
+  if (m === 0) return [0, 0, 0, 0];
+  let xs = Infinity;
+  let ys = Infinity;
+  let xe = 0;
+  let ye = 0;
+  let cc = 0;
+  let xp = 0;
+  for (let j = 0; j < m; j++) {
+    cc += counts[j]!;
+    const t = cc - (j % 2);
+    const y = t % h;
+    const x = (t - y) / h;
+    if (j % 2 === 0) xp = x;
+    else if (xp < x) {
+      ys = 0;
+      ye = h - 1;
+    }
+    xs = Math.min(xs, x);
+    xe = Math.max(xe, x);
+    ys = Math.min(ys, y);
+    ye = Math.max(ye, y);
+  }
+  return [xs, ys, xe - xs + 1, ye - ys + 1];
+}
+
+/** A uniformly drawn foreground pixel (its centre), from the run lengths, without decoding the mask. */
+function pointInside(counts: number[], h: number, area: number, seed: number, annId: number): [number, number] {
+  let k = randomStream(seed, "to-sa1b", String(annId)).int(area);
+  let pos = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (i % 2 === 1) {
+      if (k < c) {
+        const idx = pos + k;
+        return [Math.floor(idx / h) + 0.5, (idx % h) + 0.5];
+      }
+      k -= c;
+    }
+    pos += c;
+  }
+  throw new Error("unreachable: area larger than the runs");
+}
+
+/**
+ * COCO instances -> SA-1B layout: one `<image>.json` per image with compressed-RLE annotations
+ * (bit-exact with pycocotools), one seeded point inside each mask, crop box = the image,
+ * stability 1.0. Streams the instances file, so instances_train2014.json fits in memory.
+ */
+export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
+  if (!existsSync(o.instances)) throw new InputError("instances file not found", { file: o.instances });
+  const images = new Map<number, CocoImage>();
+  const anns = new Map<number, Sa1bAnnotation[]>();
+  const skipped: Record<string, number> = {};
+  const skip = (why: string) => (skipped[why] = (skipped[why] ?? 0) + 1);
+  const pending: CocoAnn[] = [];
+  const convert = (a: CocoAnn, img: CocoImage) => {
+    let counts: number[];
+    try {
+      counts = segmentationCounts(a.segmentation, img.height, img.width, `annotation ${a.id}.segmentation`);
+    } catch (err) {
+      skip(`bad segmentation (${(err as Error).message.replace(/^annotation \d+\.segmentation(\[\d+\])?: /, "")})`);
+      return;
+    }
+    let area = 0;
+    for (let i = 1; i < counts.length; i += 2) area += counts[i]!;
+    if (area === 0) {
+      skip("empty mask");
+      return;
+    }
+    let list = anns.get(img.id);
+    if (!list) anns.set(img.id, (list = []));
+    list.push({
+      id: a.id,
+      segmentation: { size: [img.height, img.width], counts: countsToString(counts) },
+      bbox: countsBbox(counts, img.height),
+      area,
+      predicted_iou: 1.0,
+      point_coords: [pointInside(counts, img.height, area, o.seed, a.id)],
+      crop_box: [0, 0, img.width, img.height],
+      stability_score: 1.0,
+    });
+  };
+  await streamTopLevelArrays(o.instances, ["images", "annotations"], (key, item) => {
+    if (key === "images") {
+      const im = item as CocoImage;
+      images.set(im.id, im);
+    } else {
+      const a = item as CocoAnn;
+      const img = images.get(a.image_id);
+      // COCO lists images first; keep the rare annotation that comes earlier for later.
+      if (img) convert(a, img);
+      else pending.push(a);
+    }
+  });
+  for (const a of pending) {
+    const img = images.get(a.image_id);
+    if (img) convert(a, img);
+    else skip("annotation of an image not in the file");
+  }
+  await mkdir(o.out, { recursive: true });
+  let written = 0;
+  let annotations = 0;
+  let done = 0;
+  const total = images.size;
+  for (const img of images.values()) {
+    done++;
+    const src = join(o.images, img.file_name);
+    if (o.imageMode !== "none" && !existsSync(src)) {
+      skip("image file missing");
+      o.progress?.(done, total);
+      continue;
+    }
+    const list = (anns.get(img.id) ?? []).sort((a, b) => a.id - b.id);
+    const stem = basename(img.file_name).replace(/\.[^.]+$/, "");
+    await writeFileAtomic(join(o.out, `${stem}.json`), JSON.stringify({ image: { image_id: img.id, width: img.width, height: img.height, file_name: basename(img.file_name) }, annotations: list }));
+    const dst = join(o.out, basename(img.file_name));
+    if (o.imageMode !== "none" && !existsSync(dst)) {
+      if (o.imageMode === "symlink") await symlink(resolve(src), dst);
+      else if (o.imageMode === "hardlink") await link(src, dst);
+      else await copyFile(src, dst);
+    }
+    written++;
+    annotations += list.length;
+    o.progress?.(done, total);
+  }
+  const summary = { imagesWritten: written, annotationsWritten: annotations, skipped };
+  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
