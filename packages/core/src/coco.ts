@@ -148,12 +148,15 @@ export function rleArea(rle: Rle): number {
 
 /** pycocotools `toBbox`: [x, y, w, h] of the foreground, zeros when empty (a direct port, quirks included). */
 export function rleToBbox(rle: Rle): [number, number, number, number] {
-  const counts = rleCounts(rle);
-  const [h, w] = rle.size;
+  return countsToBbox(rleCounts(rle), rle.size[0]);
+}
+
+/** `toBbox` on column-major run lengths of a mask of height h. */
+export function countsToBbox(counts: readonly number[], h: number): [number, number, number, number] {
   const m = Math.floor(counts.length / 2) * 2;
   if (m === 0) return [0, 0, 0, 0];
-  let xs = w;
-  let ys = h;
+  let xs = Infinity;
+  let ys = Infinity;
   let xe = 0;
   let ye = 0;
   let cc = 0;

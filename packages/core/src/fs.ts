@@ -1,4 +1,5 @@
-import { mkdir, rename, writeFile, open } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, open, readFile, rename, truncate, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 let counter = 0;
@@ -18,4 +19,32 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await fh.close();
   }
   await rename(tmp, path);
+}
+
+/**
+ * Read a JSON-lines file that a killed process may have left with a torn last line: parse the
+ * complete lines and cut the file back to them, so appending can continue cleanly.
+ */
+export async function readJsonLinesRepairing<T>(file: string): Promise<T[]> {
+  if (!existsSync(file)) return [];
+  const bytes = await readFile(file);
+  const out: T[] = [];
+  let start = 0;
+  let valid = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const line = bytes.toString("utf8", start, end);
+    if (line.trim()) {
+      try {
+        out.push(JSON.parse(line) as T);
+      } catch {
+        break;
+      }
+      valid = Math.min(end + 1, bytes.length);
+    }
+    start = end + 1;
+  }
+  if (valid < bytes.length) await truncate(file, valid);
+  return out;
 }

@@ -4,6 +4,7 @@ import { basename, join, resolve } from "node:path";
 import {
   InputError,
   bboxToCounts,
+  countsToBbox,
   countsToString,
   mergeCounts,
   polygonToCounts,
@@ -79,34 +80,6 @@ export function segmentationCounts(seg: unknown, h: number, w: number, where: st
   throw new InputError("expected polygons or RLE", { field: where });
 }
 
-/** pycocotools toBbox on run lengths. */
-function countsBbox(counts: number[], h: number): [number, number, number, number] {
-  const m = Math.floor(counts.length / 2) * 2;
-  if (m === 0) return [0, 0, 0, 0];
-  let xs = Infinity;
-  let ys = Infinity;
-  let xe = 0;
-  let ye = 0;
-  let cc = 0;
-  let xp = 0;
-  for (let j = 0; j < m; j++) {
-    cc += counts[j]!;
-    const t = cc - (j % 2);
-    const y = t % h;
-    const x = (t - y) / h;
-    if (j % 2 === 0) xp = x;
-    else if (xp < x) {
-      ys = 0;
-      ye = h - 1;
-    }
-    xs = Math.min(xs, x);
-    xe = Math.max(xe, x);
-    ys = Math.min(ys, y);
-    ye = Math.max(ye, y);
-  }
-  return [xs, ys, xe - xs + 1, ye - ys + 1];
-}
-
 /** A uniformly drawn foreground pixel (its centre), from the run lengths, without decoding the mask. */
 function pointInside(counts: number[], h: number, area: number, seed: number, annId: number): [number, number] {
   let k = randomStream(seed, "to-sa1b", String(annId)).int(area);
@@ -156,7 +129,7 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
     list.push({
       id: a.id,
       segmentation: { size: [img.height, img.width], counts: countsToString(counts) },
-      bbox: countsBbox(counts, img.height),
+      bbox: countsToBbox(counts, img.height),
       area,
       predicted_iou: 1.0,
       point_coords: [pointInside(counts, img.height, area, o.seed, a.id)],

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, open, truncate } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, randomStream, readImage, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -68,29 +67,6 @@ export interface VbrSummary {
 
 const safe = (id: string) => id.replace(/[^\w.-]+/g, "_");
 
-/** Existing records, with a torn last line cut off. */
-async function existing(file: string): Promise<VbrRecord[]> {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, "utf8");
-  const out: VbrRecord[] = [];
-  let valid = 0;
-  let offset = 0;
-  for (const line of text.split("\n")) {
-    const end = offset + Buffer.byteLength(line) + 1;
-    if (line) {
-      try {
-        out.push(JSON.parse(line) as VbrRecord);
-        valid = Math.min(end, Buffer.byteLength(text));
-      } catch {
-        break;
-      }
-    }
-    offset = end;
-  }
-  if (valid < Buffer.byteLength(text)) await truncate(file, valid);
-  return out;
-}
-
 /**
  * The VBR fine-tuning set (paper §9.1.2): a seeded share of instances per split, EBD candidates,
  * one random marker per candidate (colour of 8, star/circle/hexagon, random size), half of them
@@ -101,7 +77,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
   if (!(o.fraction > 0 && o.fraction <= 1)) throw new InputError(`expected a fraction in (0, 1], got ${o.fraction}`, { field: "fraction" });
   if (!(o.sizeMin > 0 && o.sizeMax >= o.sizeMin)) throw new InputError(`expected 0 < sizeMin <= sizeMax, got ${o.sizeMin}, ${o.sizeMax}`, { field: "size" });
   const recordsFile = join(o.out, "records.jsonl");
-  const prior = await existing(recordsFile);
+  const prior = await readJsonLinesRepairing<VbrRecord>(recordsFile);
   const done = new Set(prior.map((r) => r.sampleId));
   let total = prior.length;
   const sampler = new SpiralSampler();
@@ -162,7 +138,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
   } finally {
     await handle.close();
   }
-  const all = await existing(recordsFile);
+  const all = await readJsonLinesRepairing<VbrRecord>(recordsFile);
   await writeFileAtomic(join(o.out, "data.json"), `${JSON.stringify(all.map((r) => r.entry))}\n`);
   await writeFileAtomic(
     join(o.out, "dataset_info.json"),

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, open, readFile, truncate } from "node:fs/promises";
+import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, decodeImage, readJsonLinesRepairing, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
@@ -45,33 +45,10 @@ export function defaultRunId(exp: LoadedExperiment): string {
   return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
 }
 
-/**
- * Existing records of a run, with a torn last line (a kill mid-write) cut off so appending
- * continues cleanly. Returns the set of done (sample, cell) keys.
- */
+/** Existing records of a run (a torn last line is cut off) as done (sample, cell) keys. */
 export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number }> {
-  const done = new Set<string>();
-  if (!existsSync(file)) return { done, count: 0 };
-  const text = await readFile(file, "utf8");
-  let valid = 0;
-  let count = 0;
-  let offset = 0;
-  for (const line of text.split("\n")) {
-    const end = offset + Buffer.byteLength(line, "utf8") + 1;
-    if (line.trim()) {
-      try {
-        const r = JSON.parse(line) as SampleRecord;
-        done.add(`${r.id}\u0000${r.cell}`);
-        count++;
-        valid = Math.min(end, Buffer.byteLength(text, "utf8"));
-      } catch {
-        break;
-      }
-    }
-    offset = end;
-  }
-  if (valid < Buffer.byteLength(text, "utf8")) await truncate(file, valid);
-  return { done, count };
+  const recs = await readJsonLinesRepairing<SampleRecord>(file);
+  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length };
 }
 
 /** Read every record of a run (or several, for `merge`). */
