@@ -26,6 +26,8 @@ export interface GraphCutParams {
    * makes a negative point on a same-coloured distractor ambiguous in colour, so that...
    */
   seedWeight: number;
+  /** The same for negative seeds in the background model (kept high: it is what makes a same-coloured touching distractor ambiguous). */
+  negativeSeedWeight: number;
   /** ...the spatial prior decides: pixels nearer a negative point than a positive lean background. */
   spatialWeight: number;
   /**
@@ -50,7 +52,8 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   seedRadius: 4,
   ringFraction: 0.25,
   ringMin: 8,
-  seedWeight: 1,
+  seedWeight: 0.2,
+  negativeSeedWeight: 1,
   spatialWeight: 4,
   boxSlack: 0.15,
   outsideBias: 2,
@@ -199,7 +202,7 @@ export class GraphCutDecoder implements Decoder {
         // The box is the whole image and nothing says what background looks like: keep the box.
         break;
       }
-      const fit = (g: ColourGmm, all: Int32Array, seeds: number[]) => {
+      const fit = (g: ColourGmm, all: Int32Array, seeds: number[], seedWeight: number) => {
         // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
         // well as all of them, at a fraction of the cost on large boxes.
         const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
@@ -208,12 +211,12 @@ export class GraphCutDecoder implements Decoder {
         idx.set(sub);
         idx.set(seeds, sub.length);
         const weights = new Float32Array(idx.length).fill(1);
-        if (seeds.length) weights.fill((P.seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
+        if (seeds.length) weights.fill((seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
         const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
         g.fit(px, idx, labels, weights);
       };
-      fit(fg, fgIdx, posSeeds);
-      fit(bg, bgIdx, negSeeds);
+      fit(fg, fgIdx, posSeeds, P.seedWeight);
+      fit(bg, bgIdx, negSeeds, P.negativeSeedWeight);
       const graph = new MaxflowGraph(n, smooth.edgeCount);
       for (let k = 0; k < n; k++) {
         const i = 3 * cropIdx[k]!;
