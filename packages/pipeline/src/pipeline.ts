@@ -1,7 +1,7 @@
 import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
 import { createDecoder, type Decoder } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
-import { boxPrompt, createBackend, parseGrounding, type ChatBackend } from "@resagent/mllm";
+import { boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend } from "@resagent/mllm";
 import { createSampler, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
 import type { PipelineConfig } from "./config.js";
@@ -37,9 +37,18 @@ export class ComponentPool {
   private readonly decoders = new Map<string, Decoder>();
   private readonly samplers = new Map<string, Sampler>();
 
-  backend(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number): ChatBackend {
+  private backendKey(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number): { key: string; b: BackendConfig } {
     const { convention: _c, pick: _p, boxPrompt: _b, ...b } = cfg as PipelineConfig["mllm"];
-    const key = stableStringify({ ...b, seed: b.seed ?? seed });
+    return { key: stableStringify({ ...b, seed: b.seed ?? seed }), b };
+  }
+
+  /** Use this backend instance wherever a pipeline asks for `cfg` (benchmarks, embedding callers). */
+  provideBackend(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number, backend: ChatBackend): void {
+    this.backends.set(this.backendKey(cfg, seed).key, backend);
+  }
+
+  backend(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number): ChatBackend {
+    const { key, b } = this.backendKey(cfg, seed);
     let x = this.backends.get(key);
     if (!x) this.backends.set(key, (x = createBackend({ ...b, seed: b.seed ?? seed })));
     return x;

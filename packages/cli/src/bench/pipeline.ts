@@ -58,11 +58,10 @@ export const pipelineBench: BenchSuite = {
         decoder: { name: "box" },
         k: 4,
       };
-      const pipe = new Pipeline(cfg, 0, new ComponentPool());
-      // Swap in the network-free client for both stages.
-      const backend = new NoNetworkBackend();
-      Object.assign(pipe, { grounder: backend, verifierBackend: backend });
-      Object.assign(pipe.verifier, { backend });
+      // The network-free client answers both stages.
+      const pool = new ComponentPool();
+      pool.provideBackend(cfg.mllm, 0, new NoNetworkBackend());
+      const pipe = new Pipeline(cfg, 0, pool);
       const timing = new TimingAccumulator();
       let queries = 0;
       let i = 0;

@@ -59,10 +59,9 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
       maxSamples: args.max,
       seed: args.seed,
       datasetName: VBR_DEFAULTS.datasetName,
-      progress: (d, t) => {
-        bar ??= new Progress("gen-vbr", t);
+      progress: (_done, total) => {
+        bar ??= new Progress("gen-vbr", total);
         bar.tick();
-        void d;
       },
     });
     bar?.finish();
@@ -110,10 +109,9 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
       out: resolve(args.out),
       imageMode: args["image-mode"],
       seed: args.seed,
-      progress: (d, t) => {
-        bar ??= new Progress("to-sa1b", t);
+      progress: (_done, total) => {
+        bar ??= new Progress("to-sa1b", total);
         bar.tick();
-        void d;
       },
     });
     bar?.finish();

@@ -74,10 +74,9 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       skipBadSamples: args["skip-bad"],
       source: { experiment: args.name, profile: exp.config.profile, set: expSet(args), sweep: args.sweep ?? [] },
       log: (l) => console.error(l),
-      progress: (done, all) => {
+      progress: (_done, all) => {
         bar ??= new Progress(exp.config.name, all || total);
         bar.tick();
-        void done;
       },
     });
     bar?.finish();
