@@ -344,32 +344,36 @@ export function bboxToCounts(bb: readonly number[], h: number, w: number): numbe
 export type Segmentation = number[][] | Rle | number[];
 
 /**
- * The mask of a COCO segmentation, following `frPyObjects` + `merge` + `decode`:
- * a list of lists is polygons (a 4-long first list is read as a bbox, as pycocotools does),
- * a flat list of 4 numbers is a bbox, an object with size/counts is RLE.
+ * Run lengths of a COCO segmentation, following `frPyObjects` + `merge`: a list of lists is
+ * polygons (a 4-long first list is read as bboxes, as pycocotools does), a flat list of 4 numbers
+ * is a bbox, a longer flat list one polygon, an object with size/counts is RLE (compressed or not).
  */
-export function segmentationToMask(seg: Segmentation, height: number, width: number, where = "segmentation"): Mask {
+export function segmentationToCounts(seg: Segmentation | unknown, height: number, width: number, where = "segmentation"): number[] {
+  checkSize([height, width], where);
   if (Array.isArray(seg)) {
     if (seg.length === 0) throw new InputError("empty segmentation list", { field: where });
     if (Array.isArray(seg[0])) {
       const polys = seg as number[][];
-      if (polys[0]!.length === 4) {
-        return countsToMask(mergeCounts(polys.map((b) => bboxToCounts(b, height, width)), height, width), height, width);
-      }
-      return polygonsToMask(polys, height, width, where);
+      const parts = polys[0]!.length === 4 ? polys.map((b) => bboxToCounts(b, height, width)) : polys.map((poly, i) => polygonToCounts(poly, height, width, `${where}[${i}]`));
+      return parts.length === 1 ? parts[0]! : mergeCounts(parts, height, width);
     }
     const flat = seg as number[];
-    if (flat.length === 4) return countsToMask(bboxToCounts(flat, height, width), height, width);
-    return polygonsToMask([flat], height, width, where);
+    return flat.length === 4 ? bboxToCounts(flat, height, width) : polygonToCounts(flat, height, width, where);
   }
   if (seg && typeof seg === "object" && "counts" in seg && "size" in seg) {
-    const [h, w] = checkSize(seg.size, where);
+    const rle = seg as Rle;
+    const [h, w] = checkSize(rle.size, where);
     if (h !== height || w !== width) {
       throw new InputError(`RLE size [${h}, ${w}] does not match the image [${height}, ${width}]`, { field: `${where}.size` });
     }
-    return rleDecode(seg, where);
+    return rleCounts(rle, where);
   }
   throw new InputError(`expected polygons, RLE {size, counts} or a bbox, got ${JSON.stringify(seg).slice(0, 80)}`, { field: where });
+}
+
+/** The mask of a COCO segmentation (see `segmentationToCounts`). */
+export function segmentationToMask(seg: Segmentation, height: number, width: number, where = "segmentation"): Mask {
+  return countsToMask(segmentationToCounts(seg, height, width, where), height, width);
 }
 
 function checkMask(mask: Mask, where: string): void {

@@ -1,5 +1,5 @@
 import { InputError } from "./errors.js";
-import type { Box, Mask } from "./types.js";
+import type { Box, Mask, Point } from "./types.js";
 
 export function emptyMask(width: number, height: number): Mask {
   return { width, height, data: new Uint8Array(width * height) };
@@ -97,4 +97,11 @@ export function boxToMask(box: Box, width: number, height: number): Mask {
   const y2 = Math.min(height, Math.round(box.y2));
   for (let y = y1; y < y2; y++) m.data.fill(1, y * width + x1, y * width + x2);
   return m;
+}
+
+/** The mask value under a point (the pixel containing it, clamped to the mask). */
+export function maskValueAt(mask: Mask, p: Point): number {
+  const x = Math.min(mask.width - 1, Math.max(0, Math.floor(p.x)));
+  const y = Math.min(mask.height - 1, Math.max(0, Math.floor(p.y)));
+  return mask.data[y * mask.width + x]!;
 }

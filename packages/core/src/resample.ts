@@ -79,25 +79,3 @@ export function resizeRgbFloat(img: RgbImage, width: number, height: number): Fl
   }
   return out;
 }
-
-/** Bilinear resize of a single-channel float map (e.g. mask logits), pixel-centre aligned. */
-export function resizeFloat(src: Float32Array, sw: number, sh: number, width: number, height: number): Float32Array {
-  const out = new Float32Array(width * height);
-  const sx = sw / width;
-  const sy = sh / height;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(sh - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(sh - 1, y0 + 1);
-    const ty = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(sw - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(sw - 1, x0 + 1);
-      const tx = fx - x0;
-      out[y * width + x] =
-        (src[y0 * sw + x0]! * (1 - tx) + src[y0 * sw + x1]! * tx) * (1 - ty) + (src[y1 * sw + x0]! * (1 - tx) + src[y1 * sw + x1]! * tx) * ty;
-    }
-  }
-  return out;
-}

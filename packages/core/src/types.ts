@@ -74,9 +74,3 @@ export function boxIoU(a: Box, b: Box): number {
   const inter = iw * ih;
   return inter / (boxArea(a) + boxArea(b) - inter);
 }
-
-/** Clamp a box to [0, width] x [0, height]. */
-export function clampBox(b: Box, width: number, height: number): Box {
-  const cx = (v: number, hi: number) => Math.min(hi, Math.max(0, v));
-  return { x1: cx(b.x1, width), y1: cx(b.y1, height), x2: cx(b.x2, width), y2: cx(b.y2, height) };
-}

@@ -1,19 +1,7 @@
 import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, symlink } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import {
-  InputError,
-  bboxToCounts,
-  countsToBbox,
-  countsToString,
-  mergeCounts,
-  polygonToCounts,
-  randomStream,
-  rleCounts,
-  writeFileAtomic,
-  type CompressedRle,
-  type Rle,
-} from "@resagent/core";
+import { InputError, countsToBbox, countsToString, randomStream, segmentationToCounts, writeFileAtomic, type CompressedRle } from "@resagent/core";
 import { streamTopLevelArrays } from "./jsonstream.js";
 
 export interface Sa1bOptions {
@@ -58,28 +46,6 @@ interface CocoAnn {
   segmentation?: unknown;
 }
 
-/**
- * Run lengths of a COCO segmentation exactly as pycocotools builds them: polygons via frPyObjects
- * and merge, uncompressed RLE via frPyObjects, compressed RLE as is.
- */
-export function segmentationCounts(seg: unknown, h: number, w: number, where: string): number[] {
-  if (Array.isArray(seg)) {
-    if (seg.length === 0) throw new InputError("empty segmentation", { field: where });
-    if (Array.isArray(seg[0])) {
-      const polys = seg as number[][];
-      const parts = polys[0]!.length === 4 ? polys.map((b) => bboxToCounts(b, h, w)) : polys.map((p, i) => polygonToCounts(p, h, w, `${where}[${i}]`));
-      return parts.length === 1 ? parts[0]! : mergeCounts(parts, h, w);
-    }
-    return polygonToCounts(seg as number[], h, w, where);
-  }
-  if (seg && typeof seg === "object" && "counts" in seg && "size" in seg) {
-    const r = seg as { size: [number, number]; counts: string | number[] };
-    if (r.size[0] !== h || r.size[1] !== w) throw new InputError(`RLE size [${r.size.join(", ")}] does not match the image [${h}, ${w}]`, { field: `${where}.size` });
-    return rleCounts(r as Rle, where);
-  }
-  throw new InputError("expected polygons or RLE", { field: where });
-}
-
 /** A uniformly drawn foreground pixel (its centre), from the run lengths, without decoding the mask. */
 function pointInside(counts: number[], h: number, area: number, seed: number, annId: number): [number, number] {
   let k = randomStream(seed, "to-sa1b", String(annId)).int(area);
@@ -113,7 +79,7 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
   const convert = (a: CocoAnn, img: CocoImage) => {
     let counts: number[];
     try {
-      counts = segmentationCounts(a.segmentation, img.height, img.width, `annotation ${a.id}.segmentation`);
+      counts = segmentationToCounts(a.segmentation, img.height, img.width, `annotation ${a.id}.segmentation`);
     } catch (err) {
       skip(`bad segmentation (${(err as Error).message.replace(/^annotation \d+\.segmentation(\[\d+\])?: /, "")})`);
       return;

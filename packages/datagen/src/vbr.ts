@@ -1,6 +1,6 @@
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -112,7 +112,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
         const crop = cropped ? markerCrop([marker], s.goldBox, image.width, image.height) : undefined;
         const file = `images/${safe(s.id)}_${j}.jpg`;
         await writeFileAtomic(join(o.out, file), await renderMarkers(image, [marker], crop));
-        const inside = s.goldMask.data[Math.min(s.height - 1, Math.floor(c.point.y)) * s.width + Math.min(s.width - 1, Math.floor(c.point.x))] === 1;
+        const inside = maskValueAt(s.goldMask, c.point) === 1;
         const answer = inside ? "yes" : "no";
         recs.push({
           sampleId: s.id,

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { sha256, stableStringify, writeFileAtomic } from "@resagent/core";
-import { ComponentPool, type SampleRecord } from "@resagent/pipeline";
+import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import { gitCommit, machine, versions } from "./provenance.js";
@@ -9,15 +9,12 @@ import { summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
 /** Whether any component of any cell is simulated (then every title says so). */
-export function usesSimulation(exp: LoadedExperiment): boolean {
-  const pool = new ComponentPool();
-  const pipelines = buildPipelines(exp, pool);
+export function usesSimulation(exp: LoadedExperiment, pipelines: Map<string, Pipeline> = buildPipelines(exp, new ComponentPool())): boolean {
   return [...pipelines.values()].some((p) => p.grounder.simulated || (p.config.k > 0 && p.verifierBackend.simulated)) || Object.values(exp.config.resolvedDatasets).some((d) => d.name === "synthref");
 }
 
-export function runTitle(exp: LoadedExperiment): string {
-  const sim = usesSimulation(exp);
-  return `${exp.config.title} — ${exp.config.profile} profile${sim ? " (SIMULATED: synthetic data and/or simulated MLLM; not comparable to the paper's numbers)" : ""}`;
+export function runTitle(exp: LoadedExperiment, simulated = usesSimulation(exp)): string {
+  return `${exp.config.title} — ${exp.config.profile} profile${simulated ? " (SIMULATED: synthetic data and/or simulated MLLM; not comparable to the paper's numbers)" : ""}`;
 }
 
 export interface Written {
@@ -42,17 +39,17 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     }
   }
   const metrics = summarise(exp, records);
-  const title = runTitle(exp);
+  const pipelines = buildPipelines(exp, new ComponentPool());
+  const simulated = usesSimulation(exp, pipelines);
+  const title = runTitle(exp, simulated);
   const table = buildTable(exp, metrics, title);
-  const pool = new ComponentPool();
-  const pipelines = buildPipelines(exp, pool);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {
     experiment: exp.config.name,
     version: exp.config.version,
     title,
-    simulated: usesSimulation(exp),
+    simulated,
     profile: exp.config.profile,
     seed: exp.config.seed,
     limitPerDataset: exp.config.limit,

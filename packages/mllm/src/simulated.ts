@@ -1,4 +1,4 @@
-import { InputError, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
+import { InputError, maskArea, maskValueAt, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
 import { fromPixelBox, type BoxConvention } from "./grounding.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
 
@@ -120,12 +120,6 @@ export function signedBoundaryDistance(mask: Mask, p: Point): number {
     if ((v === 1) !== inside) return inside ? d : -d;
   }
   return inside ? 40 : -40;
-}
-
-function maskArea(m: Mask): number {
-  let a = 0;
-  for (let i = 0; i < m.data.length; i++) if (m.data[i] === 1) a++;
-  return a;
 }
 
 /**
@@ -285,7 +279,7 @@ export class OracleBackend implements ChatBackend {
     }
     const gold = ctx.gold?.mask;
     if (!gold || !ctx.points?.length) throw new InputError("the oracle verifier needs the gold mask and the queried points", { field: `sample ${ctx.sampleId}` });
-    const inside = ctx.points.map((p) => gold.data[Math.min(gold.height - 1, Math.floor(p.y)) * gold.width + Math.min(gold.width - 1, Math.floor(p.x))] === 1);
+    const inside = ctx.points.map((p) => maskValueAt(gold, p) === 1);
     if (ctx.format === "vbr-multi") return { text: inside.map((v, i) => `${LETTERS[i]}: ${v ? "yes" : "no"}`).join("\n"), cached: false, latencyMs: 0 };
     const top = inside[0] ? [{ token: "Yes", logprob: 0 }, { token: "No", logprob: -30 }] : [{ token: "No", logprob: 0 }, { token: "Yes", logprob: -30 }];
     return { text: top[0]!.token, firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };

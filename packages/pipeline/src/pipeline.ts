@@ -144,13 +144,14 @@ export class Pipeline {
       return image;
     };
 
-    // 1. box grounding
+    // 1. box grounding (the file is sent as it is when its format is one servers accept)
     const cfg = this.config.mllm;
+    const fileMime = MIME[sample.imagePath.split(".").pop()!.toLowerCase()];
     const answer = await this.grounder.complete(
       {
         content: [
-          loaded.fileBytes && MIME[sample.imagePath.split(".").pop()!.toLowerCase()]
-            ? { type: "image", hash: imageHash, mime: MIME[sample.imagePath.split(".").pop()!.toLowerCase()]!, render: async () => loaded.fileBytes! }
+          loaded.fileBytes && fileMime
+            ? { type: "image", hash: imageHash, mime: fileMime, render: async () => loaded.fileBytes! }
             : { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
           { type: "text", text: boxPrompt(sample.expression, cfg.boxPrompt) },
         ],

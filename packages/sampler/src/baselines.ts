@@ -13,7 +13,10 @@ const BASELINE_DEFAULTS: BaselineParams = { merge: "interleave" };
 /** Split points (ordered centre outwards) into the two queues the way the spiral does. */
 function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Candidates {
   const sorted = points
-    .map((p) => [p, Math.max(Math.abs(normalise(p, box).x), Math.abs(normalise(p, box).y))] as const)
+    .map((p) => {
+      const q = normalise(p, box);
+      return [p, Math.max(Math.abs(q.x), Math.abs(q.y))] as const;
+    })
     .sort((a, b) => a[1] - b[1])
     .map(([p]) => p);
   const external = sorted.slice(0, k);

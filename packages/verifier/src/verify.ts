@@ -1,4 +1,4 @@
-import { InputError, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
+import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
 import { fromPixelBox, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
@@ -135,7 +135,7 @@ export class Verifier {
 
   private request(input: VerifyInput, markers: Marker[], text: string, textual: boolean): ChatRequest {
     const p = this.params;
-    const crop = p.crop ? markerCrop(markers, input.box, input.width, input.height) : undefined;
+    const crop = p.crop && !textual ? markerCrop(markers, input.box, input.width, input.height) : undefined;
     const shown = textual ? [] : markers;
     const hash = textual ? input.imageHash : markedImageHash(input.imageHash, shown, crop);
     return {
@@ -145,7 +145,7 @@ export class Verifier {
           hash,
           render: async () => {
             if (!input.image) throw new InputError("this backend needs the image but none was loaded", { field: `sample ${input.sampleId}` });
-            return renderMarkers(input.image, shown, textual ? undefined : crop);
+            return renderMarkers(input.image, shown, crop);
           },
         },
         { type: "text", text },
@@ -161,8 +161,7 @@ export class Verifier {
     const negatives: Point[] = [];
     const queries: QueryRecord[] = [];
     const gold = input.gold?.mask;
-    const goldLabel = (pt: Point) =>
-      gold ? gold.data[Math.min(gold.height - 1, Math.floor(pt.y)) * gold.width + Math.min(gold.width - 1, Math.floor(pt.x))] === 1 : undefined;
+    const goldLabel = (pt: Point) => (gold ? maskValueAt(gold, pt) === 1 : undefined);
     const done = () => p.earlyStop && positives.length >= p.positives && negatives.length >= p.negatives;
     const take = (rec: QueryRecord) => {
       if (rec.decision === "positive" && positives.length < p.positives) {

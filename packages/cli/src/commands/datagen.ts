@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { readFile } from "node:fs/promises";
-import { InputError, contactSheet, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
+import { InputError, contactSheet, decodeImage, readJsonLinesRepairing, writeFileAtomic, type SheetTile } from "@resagent/core";
 import { VBR_DEFAULTS, cocoToSa1b, generateVbr, type VbrRecord } from "@resagent/datagen";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
@@ -68,7 +68,7 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
     console.log(`${summary.samples} samples from ${summary.instances} instances: ${summary.yes} yes / ${summary.no} no, ${summary.cropped} cropped`);
     console.log(`colours ${JSON.stringify(summary.colours)}\nshapes ${JSON.stringify(summary.shapes)}`);
     if (args.sheet > 0) {
-      const recs = (await readFile(join(out, "records.jsonl"), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as VbrRecord);
+      const recs = await readJsonLinesRepairing<VbrRecord>(join(out, "records.jsonl"));
       const step = Math.max(1, Math.floor(recs.length / args.sheet));
       const tiles: SheetTile[] = [];
       for (let i = 0; i < recs.length && tiles.length < args.sheet; i += step) {

@@ -1,4 +1,4 @@
-import type { Box, Mask, RandomStream, RgbImage } from "@resagent/core";
+import { maskArea, maskBox, type Box, type Mask, type RandomStream, type RgbImage } from "@resagent/core";
 import { CATEGORIES, SHAPES, type Category } from "./shapes.js";
 
 export const COLOURS = {
@@ -96,30 +96,6 @@ export function visibleMasks(scene: Scene): Uint8Array[] {
     for (let k = 0; k < v.length; k++) if (owner[k] === i) v[k] = 1;
     return v;
   });
-}
-
-function area(m: Uint8Array): number {
-  let a = 0;
-  for (let k = 0; k < m.length; k++) a += m[k]!;
-  return a;
-}
-
-/** Tight box (exclusive max) of a full-image mask. */
-export function tightBox(m: Uint8Array, width: number): Box | undefined {
-  let x1 = Infinity;
-  let y1 = Infinity;
-  let x2 = -1;
-  let y2 = -1;
-  for (let k = 0; k < m.length; k++) {
-    if (!m[k]) continue;
-    const y = Math.floor(k / width);
-    const x = k - y * width;
-    if (x < x1) x1 = x;
-    if (x > x2) x2 = x;
-    if (y < y1) y1 = y;
-    if (y > y2) y2 = y;
-  }
-  return x2 < 0 ? undefined : { x1, y1, x2: x2 + 1, y2: y2 + 1 };
 }
 
 function pickScale(size: SizeClass, p: GenerationParams, r: RandomStream): number {
@@ -261,10 +237,10 @@ function tryScene(p: GenerationParams, r: RandomStream): Scene | undefined {
   };
   // Reject layouts where the target is mostly hidden or leaves the frame: the phrase must be answerable.
   const vis = visibleMasks(scene);
-  const full = rasteriseObject(target, width, height);
-  const visArea = area(vis[0]!);
-  if (visArea < 120 || visArea < 0.5 * area(full)) return undefined;
-  if (occluded && visArea > 0.97 * area(full)) scene.flags.occluded = false;
+  const fullArea = maskArea({ width, height, data: rasteriseObject(target, width, height) });
+  const visArea = maskArea({ width, height, data: vis[0]! });
+  if (visArea < 120 || visArea < 0.5 * fullArea) return undefined;
+  if (occluded && visArea > 0.97 * fullArea) scene.flags.occluded = false;
   return scene;
 }
 
@@ -366,12 +342,12 @@ export function renderScene(scene: Scene, visible: readonly Uint8Array[], r: Ran
 export function sceneAnswers(scene: Scene, visible: readonly Uint8Array[]): { mask: Mask; box: Box; distractorBoxes: Box[] } {
   const { width, height } = scene;
   const t = scene.objects[scene.target]!;
-  const box = tightBox(visible[scene.target]!, width);
+  const box = maskBox({ width, height, data: visible[scene.target]! });
   if (!box) throw new Error("synthref: target has no visible pixels");
   const distractorBoxes: Box[] = [];
   scene.objects.forEach((o, i) => {
     if (i === scene.target || o.category !== t.category) return;
-    const b = tightBox(visible[i]!, width);
+    const b = maskBox({ width, height, data: visible[i]! });
     if (b) distractorBoxes.push(b);
   });
   return { mask: { width, height, data: visible[scene.target]! }, box, distractorBoxes };
