@@ -77,6 +77,31 @@ describe("graphcut decoder", () => {
     expect(plain.mask.data[100 * 240 + 145]).toBe(0);
   });
 
+  it("points that agree with the box-only mask leave it exactly as it was (corrective mode)", async () => {
+    const { image, gold } = scene([{ x0: 70, y0: 50, x1: 150, y1: 130, rgb: red }]);
+    const box = { x1: 60, y1: 40, x2: 160, y2: 140 };
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.95);
+    // Two positives on the object, a negative on background inside the box: all already right.
+    const agreeing = { box, positives: [{ x: 100, y: 90 }, { x: 130, y: 70 }], negatives: [{ x: 64, y: 136 }] };
+    const withPoints = await dec.segment({ image }, agreeing);
+    expect(withPoints.mask.data).toEqual(boxOnly.mask.data);
+  });
+
+  it("direct mode also cuts a touching same-coloured distractor", async () => {
+    const { image, gold } = scene([
+      { x0: 60, y0: 60, x1: 120, y1: 140, rgb: red },
+      { x0: 120, y0: 70, x1: 180, y1: 130, rgb: red },
+    ]);
+    const box = { x1: 55, y1: 55, x2: 185, y2: 145 };
+    const dec = new GraphCutDecoder({ points: "direct" });
+    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    const out = await dec.segment({ image }, { box, positives: [{ x: 80, y: 100 }, { x: 100, y: 100 }], negatives: [{ x: 160, y: 100 }] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(maskIoU(boxOnly.mask, gold) + 0.15);
+    expect(out.mask.data[100 * 240 + 160]).toBe(0);
+  });
+
   it("is deterministic and downsamples large crops", async () => {
     const { image, gold } = scene([{ x0: 40, y0: 30, x1: 200, y1: 170, rgb: red }]);
     const dec = new GraphCutDecoder({ maxSide: 64 });
@@ -104,5 +129,6 @@ describe("prompt validation and registry", () => {
     expect(decoderNames()).toEqual(expect.arrayContaining(["box", "graphcut"]));
     expect(() => createDecoder("grapcut")).toThrow(/did you mean "graphcut"/);
     expect(() => createDecoder("graphcut", { maxside: 3 })).toThrow(/no parameter "maxside"; did you mean "maxSide"/);
+    expect(() => createDecoder("graphcut", { points: "always" })).toThrow(/decoder.params.points: expected corrective or direct/);
   });
 });

@@ -1,4 +1,4 @@
-import { InputError, cropRgb, resizeRgbFloat, type Mask } from "@resagent/core";
+import { InputError, cropRgb, resizeRgbFloat, type Mask, type Point } from "@resagent/core";
 import { ColourGmm } from "./gmm.js";
 import { MaxflowGraph } from "./maxflow.js";
 import { validatePrompt } from "./prompt.js";
@@ -42,6 +42,14 @@ export interface GraphCutParams {
    */
   seeds: "hard" | "soft";
   seedStrength: number;
+  /**
+   * How points act. "corrective" (default), as a user clicks in an interactive segmenter: cut
+   * from the box alone, then only the points that disagree with that mask (a positive outside
+   * it, a negative inside) reshape it, through seeds, colour-model weight and the spatial prior;
+   * points that agree are kept as hard seeds, which leaves an optimum that already agrees where it
+   * was. "direct": every point acts from the start (the classic GrabCut seeding).
+   */
+  points: "corrective" | "direct";
 }
 
 export const GRAPHCUT_DEFAULTS: GraphCutParams = {
@@ -59,6 +67,7 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   outsideBias: 2,
   seeds: "hard",
   seedStrength: 8,
+  points: "corrective",
 };
 
 const HARD = 1e9;
@@ -79,6 +88,7 @@ export class GraphCutDecoder implements Decoder {
     if (!(p.seedRadius >= 0)) throw bad("seedRadius", "a number >= 0");
     if (!(p.boxSlack >= 0 && p.boxSlack <= 1)) throw bad("boxSlack", "a fraction in [0, 1]");
     if (!["hard", "soft"].includes(p.seeds)) throw bad("seeds", "hard or soft");
+    if (!["corrective", "direct"].includes(p.points)) throw bad("points", "corrective or direct");
   }
 
   describe(): string {
@@ -119,7 +129,8 @@ export class GraphCutDecoder implements Decoder {
     const sx = cw / (cx1 - cx0);
     const sy = ch / (cy1 - cy0);
     const px = resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
-    // Working-grid ROI and the per-pixel hard labels: 0 unknown, 1 foreground, 2 background.
+    // Working-grid ROI and where each pixel lies: 0 inside the box, 3 in the slack around it
+    // (background-leaning but free), 2 outside (fixed background; only without slack).
     const wx0 = Math.max(0, Math.floor((rx0 - cx0) * sx));
     const wy0 = Math.max(0, Math.floor((ry0 - cy0) * sy));
     const wx1 = Math.min(cw, Math.max(wx0 + 1, Math.ceil((rx1 - cx0) * sx)));
@@ -138,24 +149,36 @@ export class GraphCutDecoder implements Decoder {
       }
     }
     const rs = Math.max(0.75, P.seedRadius * Math.min(sx, sy));
-    const seed = new Uint8Array(n);
-    const paint = (pts: { x: number; y: number }[], value: number) => {
-      for (const q of pts) {
-        const cu = (q.x - cx0) * sx - wx0;
-        const cv = (q.y - cy0) * sy - wy0;
-        for (let v = Math.max(0, Math.floor(cv - rs)); v <= Math.min(rh - 1, Math.ceil(cv + rs)); v++) {
-          for (let u = Math.max(0, Math.floor(cu - rs)); u <= Math.min(rw - 1, Math.ceil(cu + rs)); u++) {
-            if ((u + 0.5 - cu) ** 2 + (v + 0.5 - cv) ** 2 <= rs * rs) hard[v * rw + u] = seed[v * rw + u] = value;
-          }
-        }
-        // A point always marks at least its own pixel.
-        const u0 = Math.min(rw - 1, Math.max(0, Math.floor(cu)));
-        const v0 = Math.min(rh - 1, Math.max(0, Math.floor(cv)));
-        hard[v0 * rw + u0] = seed[v0 * rw + u0] = value;
-      }
+    const toWork = (q: { x: number; y: number }) => ({ u: (q.x - cx0) * sx - wx0, v: (q.y - cy0) * sy - wy0 });
+    /** The ROI pixel under a point, or -1 outside the ROI (only negatives can be: it holds the positives). */
+    const pixelOf = (q: { x: number; y: number }) => {
+      const { u, v } = toWork(q);
+      // Points on the image's far edge (x = width) belong to the last pixel.
+      const U = Math.floor(Math.min(u, rw - 0.5));
+      const V = Math.floor(Math.min(v, rh - 0.5));
+      return U >= 0 && V >= 0 && u < rw + 1 && v < rh + 1 ? V * rw + U : -1;
     };
-    paint(p.negatives, 2);
-    paint(p.positives, 1); // a positive wins where discs overlap
+    /** Seed discs of the points: 1 foreground, 2 background, 0 none (a positive wins an overlap). */
+    const paintSeeds = (pos: Point[], neg: Point[]) => {
+      const seed = new Uint8Array(n);
+      const paint = (pts: Point[], value: number) => {
+        for (const q of pts) {
+          // Everything outside the ROI is background already.
+          if (pixelOf(q) < 0) continue;
+          const { u: cu, v: cv } = toWork(q);
+          for (let v = Math.max(0, Math.floor(cv - rs)); v <= Math.min(rh - 1, Math.ceil(cv + rs)); v++) {
+            for (let u = Math.max(0, Math.floor(cu - rs)); u <= Math.min(rw - 1, Math.ceil(cu + rs)); u++) {
+              if ((u + 0.5 - cu) ** 2 + (v + 0.5 - cv) ** 2 <= rs * rs) seed[v * rw + u] = value;
+            }
+          }
+          // A point always marks at least its own pixel.
+          seed[pixelOf(q)] = value;
+        }
+      };
+      paint(neg, 2);
+      paint(pos, 1);
+      return seed;
+    };
 
     // Crop index of ROI node k, and the background ring (crop pixels outside the ROI).
     const cropIdx = new Int32Array(n);
@@ -164,97 +187,119 @@ export class GraphCutDecoder implements Decoder {
     for (let v = 0; v < ch; v++) for (let u = 0; u < cw; u++) if (u < wx0 || u >= wx1 || v < wy0 || v >= wy1) ringIdx.push(v * cw + u);
 
     const beta = contrastBeta(px, cw, ch);
-    // Pairwise terms do not change across iterations: compute them once.
+    // Pairwise terms do not change across iterations or passes: compute them once.
     const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma);
-    const toWork = (q: { x: number; y: number }) => ({ u: (q.x - cx0) * sx - wx0, v: (q.y - cy0) * sy - wy0 });
-    const spatial = spatialPrior(
-      rw,
-      rh,
-      (p.positives.length ? p.positives : [{ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 }]).map(toWork),
-      p.negatives.map(toWork),
-      P.spatialWeight,
-    );
-    const seedIdx = (value: number) => {
+    const dfg = new Float64Array(n);
+    const dbg = new Float64Array(n);
+
+    /**
+     * GrabCut iterations from an initial labelling: fit the colour models to the current labels
+     * (seed pixels upweighted as configured), min-cut, repeat. Returns the final labels.
+     */
+    const cut = (seed: Uint8Array, init: Uint8Array, spatial: SpatialPrior | undefined, posSeeds: number[], negSeeds: number[]) => {
+      const soft = P.seeds === "soft";
+      const fixedBg = (k: number) => seed[k] !== 1 && (hard[k] === 2 || (seed[k] === 2 && !soft));
+      const fgLabel = Uint8Array.from(init, (l, k) => (fixedBg(k) ? 0 : seed[k] === 1 ? 1 : l));
+      const fg = new ColourGmm(P.components);
+      const bg = new ColourGmm(P.components);
+      for (let it = 0; it < P.iterations; it++) {
+        let nfg = 0;
+        for (let k = 0; k < n; k++) nfg += fgLabel[k]!;
+        const fgIdx = new Int32Array(nfg);
+        const bgIdx = new Int32Array(ringIdx.length + n - nfg);
+        bgIdx.set(ringIdx);
+        for (let k = 0, f = 0, b = ringIdx.length; k < n; k++) {
+          if (fgLabel[k]) fgIdx[f++] = cropIdx[k]!;
+          else bgIdx[b++] = cropIdx[k]!;
+        }
+        // Nothing left in the box, or the box is the whole image and nothing says what background
+        // looks like: keep what we have.
+        if (fgIdx.length === 0 || bgIdx.length === 0) break;
+        const fit = (g: ColourGmm, all: Int32Array, seeds: number[], seedWeight: number) => {
+          // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
+          // well as all of them, at a fraction of the cost on large boxes.
+          const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
+          const sub = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
+          const idx = new Int32Array(sub.length + seeds.length);
+          idx.set(sub);
+          idx.set(seeds, sub.length);
+          const weights = new Float32Array(idx.length).fill(1);
+          if (seeds.length) weights.fill((seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
+          const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
+          g.fit(px, idx, labels, weights);
+        };
+        fit(fg, fgIdx, posSeeds, P.seedWeight);
+        fit(bg, bgIdx, negSeeds, P.negativeSeedWeight);
+        const graph = new MaxflowGraph(n, smooth.edgeCount);
+        for (let k = 0; k < n; k++) {
+          const i = 3 * cropIdx[k]!;
+          if (seed[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
+          else if (fixedBg(k)) graph.addTweights(k, 0, HARD);
+          else {
+            dfg[k] = -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
+            dbg[k] = -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
+            if (spatial) {
+              // Where colour cannot tell (posterior near 1/2), position relative to the points decides.
+              const post = 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
+              dfg[k]! += (1 - Math.abs(2 * post - 1)) * spatial[k]!;
+            }
+            if (hard[k] === 3) dfg[k]! += P.outsideBias;
+            if (seed[k] === 1) dbg[k]! += P.seedStrength;
+            else if (seed[k] === 2) dfg[k]! += P.seedStrength;
+            // Source = foreground: cutting a node's source link (labelling it background) costs D_bg.
+            graph.addTweights(k, dbg[k]!, dfg[k]!);
+          }
+        }
+        for (let e = 0; e < smooth.edgeCount; e++) graph.addEdge(smooth.from[e]!, smooth.to[e]!, smooth.weight[e]!, smooth.weight[e]!);
+        for (let k = 0; k < n; k++) if (smooth.toBackground[k]! > 0) graph.addTweights(k, 0, smooth.toBackground[k]!);
+        graph.maxflow();
+        let any = false;
+        for (let k = 0; k < n; k++) {
+          fgLabel[k] = fixedBg(k) ? 0 : graph.inSource(k) ? 1 : 0;
+          any ||= fgLabel[k] === 1;
+        }
+        if (!any) break;
+      }
+      return fgLabel;
+    };
+    const seedPixels = (seed: Uint8Array, value: number) => {
       const out: number[] = [];
       for (let k = 0; k < n; k++) if (seed[k] === value) out.push(cropIdx[k]!);
       return out;
     };
-    const posSeeds = seedIdx(1);
-    const negSeeds = seedIdx(2);
-    const fgLabel = new Uint8Array(n);
-    for (let k = 0; k < n; k++) fgLabel[k] = hard[k] === 2 || hard[k] === 3 ? 0 : 1;
-    const fg = new ColourGmm(P.components);
-    const bg = new ColourGmm(P.components);
-    const dfg = new Float64Array(n);
-    const dbg = new Float64Array(n);
-    for (let it = 0; it < P.iterations; it++) {
-      let nfg = 0;
-      for (let k = 0; k < n; k++) nfg += fgLabel[k]!;
-      const fgIdx = new Int32Array(nfg);
-      const bgIdx = new Int32Array(ringIdx.length + n - nfg);
-      bgIdx.set(ringIdx);
-      for (let k = 0, f = 0, b = ringIdx.length; k < n; k++) {
-        if (fgLabel[k]) fgIdx[f++] = cropIdx[k]!;
-        else bgIdx[b++] = cropIdx[k]!;
+    const boxInit = Uint8Array.from(hard, (h) => (h === 2 || h === 3 ? 0 : 1));
+    const noSeeds = new Uint8Array(n);
+    let fgLabel: Uint8Array;
+    let seed = noSeeds;
+    // The spatial prior splits the ROI between the positives (or the box centre) and negatives.
+    const anchors = (p.positives.length ? p.positives : [{ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 }]).map(toWork);
+    if (P.points === "direct") {
+      // Every point is a hard seed, weighs in its colour model and (negatives) sets the spatial prior.
+      seed = paintSeeds(p.positives, p.negatives);
+      const spatial = spatialPrior(rw, rh, anchors, p.negatives.map(toWork), P.spatialWeight);
+      fgLabel = cut(seed, boxInit, spatial, seedPixels(seed, 1), seedPixels(seed, 2));
+    } else {
+      // Corrective, as an interactive user clicks: segment from the box alone, then let the points
+      // that disagree with that mask correct it. Points that agree confirm it and change nothing;
+      // a hard seed where the cut already put that label leaves the optimum where it was.
+      fgLabel = cut(noSeeds, boxInit, undefined, [], []);
+      const wrongPos = p.positives.filter((q) => fgLabel[pixelOf(q)] !== 1);
+      const wrongNeg = p.negatives.filter((q) => fgLabel[pixelOf(q)] === 1);
+      if (wrongPos.length || wrongNeg.length) {
+        seed = paintSeeds(p.positives, p.negatives);
+        const corrections = paintSeeds(wrongPos, wrongNeg);
+          const spatial = spatialPrior(rw, rh, anchors, wrongNeg.map(toWork), P.spatialWeight);
+        // A missed positive says the box-only colour models are wrong: refit them from the box.
+        // Otherwise start from the box-only mask, whose models only need the negatives' correction.
+        const init = wrongPos.length ? boxInit : fgLabel;
+        fgLabel = cut(seed, init, spatial, seedPixels(corrections, 1), seedPixels(corrections, 2));
       }
-      if (fgIdx.length === 0) break;
-      if (bgIdx.length === 0) {
-        // The box is the whole image and nothing says what background looks like: keep the box.
-        break;
-      }
-      const fit = (g: ColourGmm, all: Int32Array, seeds: number[], seedWeight: number) => {
-        // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
-        // well as all of them, at a fraction of the cost on large boxes.
-        const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
-        const sub = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
-        const idx = new Int32Array(sub.length + seeds.length);
-        idx.set(sub);
-        idx.set(seeds, sub.length);
-        const weights = new Float32Array(idx.length).fill(1);
-        if (seeds.length) weights.fill((seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
-        const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
-        g.fit(px, idx, labels, weights);
-      };
-      fit(fg, fgIdx, posSeeds, P.seedWeight);
-      fit(bg, bgIdx, negSeeds, P.negativeSeedWeight);
-      const graph = new MaxflowGraph(n, smooth.edgeCount);
-      for (let k = 0; k < n; k++) {
-        const i = 3 * cropIdx[k]!;
-        const soft = P.seeds === "soft";
-        if (hard[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
-        else if (hard[k] === 2 && !(soft && seed[k] === 2)) graph.addTweights(k, 0, HARD);
-        else {
-          dfg[k] = -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
-          dbg[k] = -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
-          if (spatial) {
-            // Where colour cannot tell (posterior near 1/2), position relative to the points decides.
-            const post = 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
-            const ambiguity = 1 - Math.abs(2 * post - 1);
-            dfg[k]! += ambiguity * spatial.fg[k]!;
-            dbg[k]! += ambiguity * spatial.bg[k]!;
-          }
-          if (hard[k] === 3) dfg[k]! += P.outsideBias;
-          if (seed[k] === 1) dbg[k]! += P.seedStrength;
-          else if (seed[k] === 2) dfg[k]! += P.seedStrength;
-          // Source = foreground: cutting a node's source link (labelling it background) costs D_bg.
-          graph.addTweights(k, dbg[k]!, dfg[k]!);
-        }
-      }
-      for (let e = 0; e < smooth.edgeCount; e++) graph.addEdge(smooth.from[e]!, smooth.to[e]!, smooth.weight[e]!, smooth.weight[e]!);
-      for (let k = 0; k < n; k++) if (smooth.toBackground[k]! > 0) graph.addTweights(k, 0, smooth.toBackground[k]!);
-      graph.maxflow();
-      let any = false;
-      for (let k = 0; k < n; k++) {
-        fgLabel[k] = hard[k] === 2 && !(P.seeds === "soft" && seed[k] === 2) ? 0 : graph.inSource(k) ? 1 : 0;
-        any ||= fgLabel[k] === 1;
-      }
-      if (!any) break;
     }
     // Confidence: mean foreground posterior over the predicted mask.
     let post = 0;
     let cnt = 0;
     for (let k = 0; k < n; k++) {
-      if (!fgLabel[k] || hard[k] === 1) continue;
+      if (!fgLabel[k] || seed[k] === 1) continue;
       post += 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
       cnt++;
     }
@@ -271,15 +316,19 @@ export class GraphCutDecoder implements Decoder {
   }
 }
 
+/** Extra cost, per ROI pixel, of labelling it foreground because of where the negative points are. */
+type SpatialPrior = Float64Array;
+
 /**
  * Costs from where the points are: with d+ the distance to the nearest positive (or the box
  * centre) and d- to the nearest negative, p = d- / (d+ + d-) is a soft Voronoi split between them;
- * labelling a pixel with p < 1/2 foreground costs λ·(−ln 2p). Absent without negatives.
+ * labelling a pixel with p < 1/2 foreground costs λ·(−ln 2p). One-sided: only pixels nearer a
+ * negative than the positives are pushed (to background); pushing the others towards foreground
+ * leaks masks into similar-looking surroundings. Absent without negatives.
  */
-function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], neg: { u: number; v: number }[], lambda: number) {
+function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], neg: { u: number; v: number }[], lambda: number): SpatialPrior | undefined {
   if (neg.length === 0 || lambda <= 0) return undefined;
   const fg = new Float64Array(rw * rh);
-  const bg = new Float64Array(rw * rh);
   for (let v = 0; v < rh; v++) {
     for (let u = 0; u < rw; u++) {
       let dp = Infinity;
@@ -289,13 +338,10 @@ function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], n
       dp = Math.sqrt(dp);
       dn = Math.sqrt(dn);
       const pf = Math.min(0.98, Math.max(0.02, dn / (dp + dn + 1e-9)));
-      // One-sided: only pixels nearer a negative than the positives are pushed (to background).
-      // Pushing the others towards foreground leaks masks into similar-looking surroundings.
-      fg[v * rw + u] = pf < 0.5 ? -lambda * Math.log(2 * pf) : 0;
-      bg[v * rw + u] = 0;
+      if (pf < 0.5) fg[v * rw + u] = -lambda * Math.log(2 * pf);
     }
   }
-  return { fg, bg };
+  return fg;
 }
 
 const NEIGHBOURS: readonly [number, number, number][] = [

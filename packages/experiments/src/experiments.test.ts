@@ -26,7 +26,7 @@ describe("experiment configs", () => {
     expect(names).toEqual(expect.arrayContaining(["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11", "fig1", "fig5"]));
     for (const n of names) {
       const emb = loadExperiment(n, { root });
-      expect(emb.config.title).toMatch(/^(Table|Fig)/);
+      expect(emb.config.title).toMatch(/^(Table|Fig|Decoders)/);
       buildPipelines(emb);
       const real = loadExperiment(n, { root, profile: "real" });
       expect(Object.values(real.config.resolvedDatasets).every((d) => d.name !== "synthref")).toBe(true);
@@ -52,6 +52,7 @@ describe("experiment configs", () => {
     await write("wrongtype", `${base}limit: many\ncells: [{ id: a }]\n`);
     await write("typo", `${base}cells: [{ id: a, set: { verifer: { tau: 0.5 } } }]\n`);
     await write("preset", `${base}cells: [{ id: a, set: { decoder: "@decoder-adaptd" } }]\n`);
+    await write("stat", base.replace("dataset: val }", "dataset: val }, { header: T, stat: msPerSampel }") + "cells: [{ id: a }]\n");
     const err = (name: string) => {
       try {
         buildPipelines(loadExperiment(name, { root: dir }));
@@ -65,6 +66,7 @@ describe("experiment configs", () => {
     expect(err("wrongtype")).toMatch(/wrongtype\.yaml: limit: expected an integer >= 1, got "many"/);
     expect(err("typo")).toMatch(/cells\[0\]\.set\.verifer: unknown pipeline key "verifer"; did you mean "verifier"/);
     expect(err("preset")).toMatch(/unknown preset "@decoder-adaptd"; did you mean "decoder-adapted"/);
+    expect(err("stat")).toMatch(/stat\.yaml: table\.columns\[1\]\.stat: unknown stat "msPerSampel"; expected one of msPerSample, decodeMsPerSample/);
     expect(() => loadExperiment("tabel4", { root })).toThrow(/no experiment "tabel4"; did you mean "table4"/);
     expect(() => loadExperiment("table4", { root, profile: "embeded" })).toThrow(/unknown profile "embeded"; did you mean "embedded"/);
   });
@@ -129,6 +131,20 @@ describe("every experiment runs on the embedded profile (smoke size)", () => {
     const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
     expect(out.files.some((f) => f.endsWith("table.md"))).toBe(true);
     expect(out.table.title).toMatch(/SIMULATED/);
+  });
+});
+
+describe("decoders experiment (issue #4's check)", () => {
+  it("on synthref with gold boxes and gold point labels: box decoder < graphcut from the box < graphcut with 2 pos + 1 neg", async () => {
+    const exp = loadExperiment("decoders", { root, set: ["limit=12"] });
+    exp.cells.splice(3); // the tight-box rows
+    const dir = await mkdtemp(join(tmpdir(), "resagent-decoders-"));
+    const run = await runExperiment(exp, { runDir: dir, concurrency: 2 });
+    const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
+    const avg = (id: string) => out.metrics[id]!.all!.segmentation.mIoU;
+    const [box, boxOnly, points] = ["Tight | box decoder", "Tight | box only", "Tight | box + points"].map(avg) as [number, number, number];
+    expect(boxOnly).toBeGreaterThan(box + 0.2);
+    expect(points).toBeGreaterThan(boxOnly);
   });
 });
 

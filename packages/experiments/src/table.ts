@@ -38,6 +38,8 @@ function metricValue(m: CellMetrics | undefined, metric: string): number | null 
       return m.queriesPerSample;
     case "msPerSample":
       return m.timing.total?.mean ?? null;
+    case "decodeMsPerSample":
+      return m.timing.decode?.mean ?? null;
     case "samples":
       return m.samples;
     case "groundingFailures":

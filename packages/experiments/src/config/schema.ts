@@ -18,10 +18,14 @@ export interface CellSpec {
   note?: string;
 }
 
+/** Per-cell statistics a table column can show instead of a metric (msPerSample: whole sample; decodeMsPerSample: the decoder stage). */
+export const TABLE_STATS = ["msPerSample", "decodeMsPerSample", "queriesPerSample", "available", "samples", "groundingFailures"] as const;
+export type TableStat = (typeof TABLE_STATS)[number];
+
 export type ColumnSpec =
   | { header: string; dataset: string; metric?: string }
   | { header: string; average: string[]; metric?: string }
-  | { header: string; stat: "msPerSample" | "queriesPerSample" | "available" | "samples" | "groundingFailures"; dataset?: string };
+  | { header: string; stat: TableStat; dataset?: string };
 
 export interface TableSpec {
   /** Default metric of dataset/average columns: mIoU, gIoU, cIoU, acc, precision, recall, f1, conf. */
@@ -121,6 +125,7 @@ export function checkExperiment(raw: Record<string, unknown>, file: string): voi
   ((t as { columns: unknown[] }).columns).forEach((col, i) => {
     if (!isObject(col) || typeof col.header !== "string") fail(`table.columns[${i}]`, "expected {header, dataset | average | stat}");
     const c = col as Record<string, unknown>;
+    if ("stat" in c && !(TABLE_STATS as readonly unknown[]).includes(c.stat)) fail(`table.columns[${i}].stat`, `unknown stat ${JSON.stringify(c.stat)}; expected one of ${TABLE_STATS.join(", ")}`);
     if (typeof c.dataset === "string" && c.dataset !== "all" && !datasetIds.includes(c.dataset)) fail(`table.columns[${i}].dataset`, `unknown dataset column "${c.dataset}"; ${suggest(c.dataset, datasetIds)}`);
   });
 }
