@@ -18,6 +18,7 @@ export interface Sam2Params {
   multimask: MultimaskMode;
   stabilityThreshold: number;
   stabilityDelta: number;
+  /** Client-side padding point (label −1): "auto" follows the export style (neither known export wants one). */
   padPoint: "auto" | "always" | "never";
   provider: "cpu" | "cuda";
   /** Image embeddings kept (LRU); RefCOCO's several sentences per image reuse one encoder call. */

@@ -6,6 +6,7 @@ import { maskIoU, readImage, type Mask, type RgbImage } from "@resagent/core";
 import { InputError } from "@resagent/core";
 import { Sam2OnnxDecoder, locateSam2Files } from "./decoder.js";
 import { encodePrompt, modelScale, selectMask } from "./processing.js";
+import { STYLES } from "./styles.js";
 import { tinyDecoder, tinyEncoder, type TinyStyle } from "./tiny-models.js";
 
 /** A black image with a red rectangle; returns it and the rectangle's mask. */
@@ -67,6 +68,14 @@ describe("sam2-onnx pre/post-processing", () => {
     const s = modelScale(640, 480, "stretch");
     expect(Array.from(coords)).toEqual([10 * s.sx, 20 * s.sy, 110 * s.sx, 220 * s.sy, 50 * s.sx, 60 * s.sy, 70 * s.sx, 80 * s.sy, 0, 0].map((v) => Math.fround(v)));
     expect(modelScale(640, 480, "letterbox")).toEqual({ sx: 1.6, sy: 1.6 });
+  });
+
+  it("adds no client padding point for either export: both append SAM2's one inside the graph", () => {
+    expect(STYLES.map((st) => [st.name, st.padPoint])).toEqual([
+      ["samexporter", false],
+      ["ort", false],
+    ]);
+    expect(encodePrompt({ box: { x1: 1, y1: 2, x2: 3, y2: 4 }, positives: [], negatives: [] }, 640, 480, "stretch", false).labels).toEqual([2, 3]);
   });
 
   it("selects masks as documented for 1, 3 and 4 outputs", () => {

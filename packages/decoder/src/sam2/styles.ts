@@ -36,9 +36,10 @@ export const STYLES: readonly ExportStyle[] = [
     decoderInputs: { coords: "point_coords", labels: "point_labels", labelDtype: "float32", maskInput: "mask_input", hasMaskInput: "has_mask_input" },
     lowResOutput: "masks",
     iouOutput: "iou_predictions",
-    // SAM2's own prompt encoder appends a padding point whenever boxes are folded into the
-    // points (as its predictor does); this export leaves that to the client.
-    padPoint: true,
+    // SAM2's predictor folds the box into the points and its prompt encoder then appends one
+    // padding point; both exports do that append inside the graph (`_embed_points` concatenates
+    // a (0, 0) / −1 point), so the client must not add another.
+    padPoint: false,
     resize: "stretch",
   },
   {
