@@ -19,6 +19,7 @@ export interface BackendConfig {
   http?: Partial<HttpBackendOptions>;
   /** Response cache: "disk" (JSONL under cacheDir), "memory", or "off". */
   cache?: "disk" | "memory" | "off";
+  /** Default `$RESAGENT_CACHE_DIR/mllm`, else `./.cache/mllm`. */
   cacheDir?: string;
 }
 
@@ -45,6 +46,6 @@ export function createBackend(cfg: BackendConfig): ChatBackend {
   }
   const mode = cfg.cache ?? "memory";
   if (mode === "off") return inner;
-  const file = mode === "disk" ? join(cfg.cacheDir ?? join(process.cwd(), ".cache", "mllm"), `${sha256(inner.identity).slice(0, 16)}.jsonl`) : undefined;
+  const file = mode === "disk" ? join(cfg.cacheDir ?? join(process.env.RESAGENT_CACHE_DIR ?? join(process.cwd(), ".cache"), "mllm"), `${sha256(inner.identity).slice(0, 16)}.jsonl`) : undefined;
   return new CachedBackend(inner, new ResponseCache(file));
 }

@@ -99,12 +99,16 @@ export function tinyDecoder(style: TinyStyle, masks: 1 | 3 | 4 = 3): Uint8Array 
     node("Slice", ["pc_shape", "zero1", "one1"], ["L"]),
     node("Concat", ["L", "mshape_tail"], ["mshape"], { axis: 0 }),
     node("Expand", ["m1", "mshape"], ["low"]),
-    // iou: x of the first points, scaled to [0, 1]
-    node("Slice", ["point_coords", "starts", "ends"], ["xs3"]),
+    // iou: x of the first points, scaled to [0, 1]; three (0, 0) points appended first so a
+    // box-only prompt (2 points) still yields one value per mask, as a real decoder does
+    node("Concat", ["L", "zpts_tail"], ["zshape"], { axis: 0 }),
+    node("Expand", ["zpts", "zshape"], ["zp"]),
+    node("Concat", ["point_coords", "zp"], ["pc_padded"], { axis: 1 }),
+    node("Slice", ["pc_padded", "starts", "ends"], ["xs3"]),
     node("Squeeze", ["xs3", "axis2"], ["xs"]),
     node("Mul", ["xs", "scale"], ["iou_raw"]),
   ];
-  const shapeInit = [int64("zero1", [0]), int64("one1", [1]), int64("mshape_tail", [masks, 256, 256])];
+  const shapeInit = [int64("zero1", [0]), int64("one1", [1]), int64("mshape_tail", [masks, 256, 256]), int64("zpts_tail", [3, 2]), tensor("zpts", [1, 3, 2], new Float32Array(6))];
   if (masks === 4) {
     // 4 outputs need 4 iou values: prepend 0.5 for the single-mask token
     body.push(node("Shape", ["iou_raw"], ["iou_shape"]), node("Slice", ["iou_shape", "zero1", "one1"], ["L2"]), node("Concat", ["L2", "one1"], ["pad_shape"], { axis: 0 }), node("Expand", ["half", "pad_shape"], ["pad"]), node("Concat", ["pad", "iou_raw"], ["iou_out"], { axis: 1 }));
