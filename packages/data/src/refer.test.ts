@@ -1,30 +1,12 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, mkdir, readFile, writeFile, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodePng, polygonsToMask } from "@resagent/core";
+import { polygonsToMask } from "@resagent/core";
 import { matchesSplit, openDataset, unpickle } from "./index.js";
+import { makeReferFixture, pythonAvailable, referImageDir } from "./testing.js";
 
-function hasPython(): boolean {
-  try {
-    execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const python = hasPython();
-
-async function fixture(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), "resagent-refer-"));
-  execFileSync("python3", [new URL("../test/make_refer_fixture.py", import.meta.url).pathname, root]);
-  const images = join(root, "refer_seg", "images", "mscoco", "images", "train2014");
-  await mkdir(images, { recursive: true });
-  for (const k of [1, 2, 3]) await writeFile(join(images, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(40 * k) }));
-  return root;
-}
+const python = pythonAvailable();
+const fixture = () => makeReferFixture();
 
 describe("pickle reader", () => {
   it("reads what it supports and names what it does not", () => {
@@ -78,7 +60,7 @@ describe.skipIf(!python)("REFER loader on generated Python-2-style pickles (need
     // ref 5 points at annotation 105, which instances.json lacks
     const val = await openDataset("refcoco", { split: "val", root });
     await expect(val.get(val.size - 1)).rejects.toThrow(/instances\.json: ref 5\.ann_id: ref 5 points at annotation 105, which instances\.json lacks/);
-    await unlink(join(root, "refer_seg", "images", "mscoco", "images", "train2014", "COCO_train2014_000000000001.jpg"));
+    await unlink(join(referImageDir(root), "COCO_train2014_000000000001.jpg"));
     const train = await openDataset("refcoco", { split: "train", root });
     await expect(train.get(0)).rejects.toThrow(/COCO_train2014_000000000001\.jpg: image of ref 0 is missing/);
     const refs = join(root, "refer_seg", "refcoco", "refs(unc).p");

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "@resagent/core";
+import { makeReferFixture, pythonAvailable, referImageDir } from "@resagent/data/testing";
 import { buildPipelines, experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
 
 const root = findRoot();
@@ -150,21 +151,10 @@ describe("decoders experiment (issue #4's check)", () => {
 
 describe("bad samples", () => {
   it("are recorded and skipped when configured, and stop the run otherwise", async () => {
-    const { execFileSync } = await import("node:child_process");
     const { unlink } = await import("node:fs/promises");
-    const { encodePng } = await import("@resagent/core");
-    let python = true;
-    try {
-      execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
-    } catch {
-      python = false;
-    }
-    if (!python) return; // the REFER fixture needs python3 (the data tests say so visibly)
-    const data = await mkdtemp(join(tmpdir(), "resagent-bad-"));
-    execFileSync("python3", [join(root, "packages", "data", "test", "make_refer_fixture.py"), data]);
-    const images = join(data, "refer_seg", "images", "mscoco", "images", "train2014");
-    await mkdir(images, { recursive: true });
-    for (const k of [1, 2, 3]) await writeFile(join(images, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(60 * k) }));
+    if (!pythonAvailable()) return; // the REFER fixture needs python3 (the data tests say so visibly)
+    const data = await makeReferFixture();
+    const images = referImageDir(data);
     await unlink(join(images, "COCO_train2014_000000000003.jpg"));
     const exp = loadExperiment("table4", { root, set: ["limit=10"] });
     exp.config.resolvedDatasets = { val: { name: "refcoco", split: "testA", root: data } };

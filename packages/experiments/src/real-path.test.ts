@@ -6,12 +6,11 @@
  * markers, logprob aggregation, SAM2 pre/post-processing, disk response cache, results) is the
  * code a real run uses.
  */
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodePng } from "@resagent/core";
+import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { boxPrompt } from "@resagent/mllm";
 import { startTestServer, type TestServer } from "@resagent/mllm/testing";
@@ -19,15 +18,7 @@ import { findRoot, loadExperiment, runExperiment, writeResults } from "./index.j
 
 const root = findRoot();
 
-function hasPython(): boolean {
-  try {
-    execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const python = hasPython();
+const python = pythonAvailable();
 
 interface ChatBody {
   messages: { content: { type: string; text?: string; image_url?: { url: string } }[] }[];
@@ -41,16 +32,12 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
   afterAll(async () => server?.close());
 
   it.skipIf(!python)("runs Table 4 (K = 0 and 4) on REFER files, then reruns from the disk cache with no requests (skipped without python3, which writes the REFER fixture)", async () => {
-    const data = await mkdtemp(join(tmpdir(), "resagent-real-"));
-    execFileSync("python3", [join(root, "packages", "data", "test", "make_refer_fixture.py"), data]);
-    const images = join(data, "refer_seg", "images", "mscoco", "images", "train2014");
-    await mkdir(images, { recursive: true });
-    for (const k of [1, 2, 3]) {
+    // A red ramp (what the tiny encoder sees), and a blue level per image so each has its own content key.
+    const data = await makeReferFixture((k) => {
       const px = new Uint8Array(64 * 48 * 3);
-      // a red ramp (what the tiny encoder sees), and a blue level per image so each has its own content key
       for (let i = 0; i < 64 * 48; i++) [px[3 * i], px[3 * i + 2]] = [(i % 64) * 4, 40 * k];
-      await writeFile(join(images, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng({ width: 64, height: 48, data: px }));
-    }
+      return { width: 64, height: 48, data: px };
+    });
     const sam = join(data, "sam2");
     await mkdir(sam);
     await writeFile(join(sam, "sam2.encoder.onnx"), tinyEncoder("ort"));

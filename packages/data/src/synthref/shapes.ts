@@ -31,7 +31,6 @@ const polygon = (pts: readonly (readonly [number, number])[]): Inside => (x, y) 
   return inside;
 };
 const union = (...parts: Inside[]): Inside => (x, y) => parts.some((p) => p(x, y));
-const minus = (a: Inside, b: Inside): Inside => (x, y) => a(x, y) && !b(x, y);
 const where = (a: Inside, cond: (x: number, y: number) => boolean): Inside => (x, y) => cond(x, y) && a(x, y);
 
 function starPoints(points: number, outer: number, inner: number): [number, number][] {

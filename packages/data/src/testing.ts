@@ -1,0 +1,42 @@
+/**
+ * Test helpers published as `@resagent/data/testing`: a tiny REFER dataset on disk, pickled the
+ * way Python 2 wrote REFER's files (by `test/make_refer_fixture.py`, which needs python3).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { encodePng, type RgbImage } from "@resagent/core";
+
+/** Whether python3 (with its pickle module) can run here: the REFER fixture needs it. */
+export function pythonAvailable(): boolean {
+  try {
+    execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** COCO image ids the fixture's refs point at. */
+export const REFER_FIXTURE_IMAGE_IDS = [1, 2, 3] as const;
+
+/**
+ * Write the REFER fixture (refcoco and refcoco+ pickles, instances.json, expected.json) and its
+ * 64x48 images into a new temporary folder; returns the folder (a LISA-style data root).
+ * `image(k)` draws image k (default: a flat grey per image).
+ */
+export async function makeReferFixture(image: (k: number) => RgbImage = (k) => ({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(40 * k) })): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "resagent-refer-"));
+  execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), root]);
+  const dir = referImageDir(root);
+  await mkdir(dir, { recursive: true });
+  for (const k of REFER_FIXTURE_IMAGE_IDS) await writeFile(join(dir, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng(image(k)));
+  return root;
+}
+
+/** Where REFER's COCO train2014 images live under a LISA-style data root. */
+export function referImageDir(root: string): string {
+  return join(root, "refer_seg", "images", "mscoco", "images", "train2014");
+}
