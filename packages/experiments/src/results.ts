@@ -42,7 +42,11 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const pipelines = buildPipelines(exp, new ComponentPool());
   const simulated = usesSimulation(exp, pipelines);
   const title = runTitle(exp, simulated);
-  const table = buildTable(exp, metrics, title);
+  const commit = gitCommit();
+  const createdAt = new Date().toISOString();
+  const shortCommit = `${commit.slice(0, 10)}${commit.endsWith("-dirty") ? "-dirty" : ""}`;
+  const provenance = `${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
+  const table = buildTable(exp, metrics, title, provenance);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {
@@ -54,10 +58,10 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     seed: exp.config.seed,
     limitPerDataset: exp.config.limit,
     configHash: sha256(stableStringify({ cells: exp.cells, datasets: exp.config.resolvedDatasets, seed: exp.config.seed })).slice(0, 16),
-    gitCommit: gitCommit(),
+    gitCommit: commit,
     versions: versions(),
     machine: machine(),
-    createdAt: new Date().toISOString(),
+    createdAt,
     datasets: exp.config.resolvedDatasets,
     sampleCounts: Object.fromEntries(Object.entries(metrics).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m).map(([d, x]) => [d, x.samples]))])),
     records: records.length,
@@ -92,6 +96,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
             spec.title ?? title,
           )
         : comparisonChart(table, spec);
+    // Short enough to sit under the title, left of the legend.
+    plot.provenance(`${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }

@@ -9,6 +9,8 @@ export interface TableData {
   /** Units per column, for formatting ("%" columns are ×100). */
   percent: boolean[];
   notes: string[];
+  /** One line saying what made the numbers (seed, samples, profile, commit, date); printed under the table and on plots. */
+  provenance?: string;
 }
 
 const PERCENT_METRICS = new Set(["mIoU", "gIoU", "cIoU", "acc", "precision", "recall", "f1", "conf"]);
@@ -74,7 +76,7 @@ function isPercent(col: ColumnSpec, defaultMetric: string): boolean {
 }
 
 /** The paper's table with our numbers: rows = cells, columns as the experiment declares. */
-export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record<string, CellMetrics>>, runTitle: string): TableData {
+export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record<string, CellMetrics>>, runTitle: string, provenance?: string): TableData {
   const { config } = exp;
   const sweeps = config.columnSweeps.length ? config.columnSweeps : [""];
   const headers = sweeps.flatMap((s) => config.table.columns.map((c) => (s ? `${c.header} (${s})` : c.header)));
@@ -92,7 +94,7 @@ export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record
     const paper = config.paper[cell.row] ?? [];
     rows.push({ label: cell.row, ours, paper: sweeps.flatMap(() => config.table.columns.map((_, i) => paper[i] ?? null)), ...(cell.note ? { note: cell.note } : {}) });
   }
-  return { title: runTitle, headers, rows, percent, notes: config.notes };
+  return { title: runTitle, headers, rows, percent, notes: config.notes, ...(provenance ? { provenance } : {}) };
 }
 
 function fmt(v: number | null, percent: boolean): string {
@@ -119,9 +121,11 @@ export function tableMarkdown(t: TableData): string {
     const label = r.label.replace(/\|/g, "\\|");
     lines.push(`| ${r.paperOnly ? `*${label}* (paper)` : label} | ${cells.join(" | ")} |`);
   }
-  lines.push("", "Entries: ours ‹paper, ours − paper›. Percentages for IoU and point metrics.");
+  const hasPaper = t.rows.some((r) => r.paper.some((p) => p !== null && p !== undefined && p !== ""));
+  lines.push("", hasPaper ? "Entries: ours ‹paper, ours − paper›. Percentages for IoU and point metrics." : "Percentages for IoU and point metrics.");
   const notes = [...t.notes, ...t.rows.filter((r) => r.note).map((r) => `${r.label}: ${r.note}`)];
   if (notes.length) lines.push("", ...notes.map((n) => `- ${n}`));
+  if (t.provenance) lines.push("", `<sub>${t.provenance}</sub>`);
   return `${lines.join("\n")}\n`;
 }
 

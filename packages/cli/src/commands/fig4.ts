@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { FIG4_DEFAULTS, fig4Plot } from "@resagent/experiments";
+import { writeFileAtomic } from "@resagent/core";
+import { FIG4_DEFAULTS, fig4Plot, gitCommit, versions } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
 
 interface Args {
@@ -17,7 +18,15 @@ export const fig4Command: CommandModule<object, Args> = {
       .option("seed", { type: "number", default: FIG4_DEFAULTS.seed })
       .option("k", { type: "number", default: FIG4_DEFAULTS.k, describe: "candidates per queue to highlight" }) as never,
   handler: async (args) => {
-    const files = await fig4Plot({ ...FIG4_DEFAULTS, seed: args.seed, k: args.k }).save(resolve(args.out));
-    console.log(`written ${files.svg}\nwritten ${files.png}`);
+    const options = { ...FIG4_DEFAULTS, seed: args.seed, k: args.k };
+    const plot = fig4Plot(options);
+    const commit = gitCommit();
+    const createdAt = new Date().toISOString();
+    plot.provenance(`seed ${options.seed} · k ${options.k} · commit ${commit.slice(0, 10)} · ${createdAt.slice(0, 10)}`, plot.width - 10, plot.height - 6, "end");
+    const files = await plot.save(resolve(args.out));
+    // What made the figure, beside it.
+    const meta = `${resolve(args.out)}.json`;
+    await writeFileAtomic(meta, `${JSON.stringify({ figure: "fig4", options, gitCommit: commit, versions: versions(), createdAt }, null, 2)}\n`);
+    console.log(`written ${files.svg}\nwritten ${files.png}\nwritten ${meta}`);
   },
 };

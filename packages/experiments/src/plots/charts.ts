@@ -34,7 +34,9 @@ export function comparisonChart(t: TableData, spec: PlotSpec): Plot {
   const columns = spec.columns ?? (spec.column ? [spec.column] : [t.headers[0]!]);
   const series = columns.map((c) => ({ header: c, ...columnSeries(t, c) }));
   const labels = series[0]!.labels;
-  const W = Math.max(560, 140 + labels.length * columns.length * 54);
+  // Room on the right for the last rotated row label.
+  const right = 150;
+  const W = Math.max(560, 140 + labels.length * columns.length * 54) + right - 30;
   const H = 380;
   const left = 60;
   const top = 50;
@@ -45,10 +47,10 @@ export function comparisonChart(t: TableData, spec: PlotSpec): Plot {
   const y = (v: number) => top + (H - top - bottom) * (1 - (v - lo) / (hi - lo));
   for (let k = 0; k <= 4; k++) {
     const v = lo + ((hi - lo) * k) / 4;
-    plot.root.append("line").attr("x1", left).attr("x2", W - 20).attr("y1", y(v)).attr("y2", y(v)).attr("stroke", "#e4e4e4");
+    plot.root.append("line").attr("x1", left).attr("x2", W - right + 10).attr("y1", y(v)).attr("y2", y(v)).attr("stroke", "#e4e4e4");
     plot.text(left - 6, y(v) + 4, v.toFixed(1), { anchor: "end", size: 10 });
   }
-  const groupW = (W - left - 30) / labels.length;
+  const groupW = (W - left - right) / labels.length;
   const barW = Math.min(22, groupW / (2 * columns.length + 1));
   labels.forEach((label, i) => {
     const gx = left + i * groupW + groupW / 2;
@@ -77,8 +79,10 @@ export function comparisonChart(t: TableData, spec: PlotSpec): Plot {
   }
   plot.root.append("rect").attr("x", W - 230).attr("y", 34).attr("width", 10).attr("height", 10).attr("fill", OURS);
   plot.text(W - 215, 43, `ours (${columns.join(", ")})`, { size: 10 });
-  plot.root.append("rect").attr("x", W - 230).attr("y", 50).attr("width", 10).attr("height", 10).attr("fill", PAPER);
-  plot.text(W - 215, 59, "paper", { size: 10 });
+  if (series.some((s) => s.paper.some((v) => v !== null))) {
+    plot.root.append("rect").attr("x", W - 230).attr("y", 50).attr("width", 10).attr("height", 10).attr("fill", PAPER);
+    plot.text(W - 215, 59, "paper", { size: 10 });
+  }
   return plot;
 }
 

@@ -26,6 +26,11 @@ export class Plot {
       .text(s);
   }
 
+  /** A small grey line saying what made the figure (seed, samples, commit); under the title by default. */
+  provenance(s: string, x = 20, y = 40, anchor: "start" | "end" = "start"): Selection {
+    return this.text(x, y, s, { size: 9, fill: "#888", anchor });
+  }
+
   svg(): string {
     return this.node.svgString();
   }
