@@ -1,1 +1,2 @@
 export { Progress } from "./progress.js";
+export { runCli, ExitStatus } from "./cli.js";

@@ -3,6 +3,7 @@ import { getDatasetFactory } from "@resagent/data";
 import { locateSam2Files } from "@resagent/decoder";
 import { buildPipelines } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
+import { ExitStatus } from "../cli.js";
 import { loadFromArgs, type ExpArgs } from "./exp.js";
 
 export const validateCommand: CommandModule<object, ExpArgs> = {
@@ -72,6 +73,6 @@ export const validateCommand: CommandModule<object, ExpArgs> = {
     for (const n of needs) console.log(`${n.ok ? "ok " : "MISSING"} ${n.what.padEnd(14)} ${n.detail}`);
     const missing = needs.filter((n) => !n.ok).length;
     console.log(missing ? `\n${missing} thing(s) missing: the config resolves, but the run would stop at them.` : "\nall set.");
-    process.exitCode = missing ? 1 : 0;
+    if (missing) throw new ExitStatus(1);
   },
 };

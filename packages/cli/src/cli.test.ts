@@ -1,0 +1,130 @@
+/**
+ * The `resagent` command line, run in-process on its real argument parsing and handlers: what a
+ * user types, what they read back, the files they get and the exit status.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { runCli } from "./cli.js";
+
+let out: string[] = [];
+let err: string[] = [];
+
+/** Run the CLI and return its exit status, with what it printed in `out` / `err`. */
+async function cli(...argv: string[]): Promise<number> {
+  out = [];
+  err = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
+  const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true); // progress bars
+  try {
+    return await runCli(argv);
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "resagent-cli-"));
+  process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
+});
+
+describe("resagent CLI", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("lists experiments, profiles and components", async () => {
+    expect(await cli("ls", "experiments")).toBe(0);
+    expect(out.join("\n")).toMatch(/table4 +Table 4: Impact of candidate point number K/);
+    expect(out.join("\n")).toMatch(/decoders +Decoders:/);
+    expect(await cli("ls", "decoders")).toBe(0);
+    expect(out.join("\n")).toMatch(/graphcut/);
+    expect(out.join("\n")).toMatch(/sam2-onnx/);
+  });
+
+  it("answers bad names and unknown commands with one line and status 2", async () => {
+    expect(await cli("exp", "tabel4")).toBe(2);
+    expect(err.join("\n")).toMatch(/^error: .*no experiment "tabel4"; did you mean "table4"/);
+    expect(await cli("exp", "table4", "--profile", "embeded")).toBe(2);
+    expect(err.join("\n")).toMatch(/unknown profile "embeded"; did you mean "embedded"/);
+    expect(await cli("exp", "table4", "--set", "pipeline.verifer.tau=0.3")).toBe(2);
+    expect(err.join("\n")).toMatch(/verifer.*did you mean "verifier"/);
+    expect(await cli("exp", "table4", "--shard", "3/2")).toBe(2);
+    expect(err.join("\n")).toMatch(/--shard: expected i\/n with 0 <= i < n, got "3\/2"/);
+    expect(await cli("frobnicate")).toBe(2);
+    expect(err.join("\n")).toMatch(/Unknown argument: frobnicate/);
+  });
+
+  it("validate says all set on the embedded profile, and lists what the real one misses (status 1)", async () => {
+    expect(await cli("validate", "table4")).toBe(0);
+    expect(out.join("\n")).toMatch(/all set\./);
+    const saved = { data: process.env.RESAGENT_DATA_ROOT, sam: process.env.RESAGENT_SAM2_DIR };
+    process.env.RESAGENT_DATA_ROOT = join(tmp, "no-data-here");
+    delete process.env.RESAGENT_SAM2_DIR;
+    try {
+      expect(await cli("validate", "table4", "--profile", "real")).toBe(1);
+    } finally {
+      if (saved.data === undefined) delete process.env.RESAGENT_DATA_ROOT;
+      else process.env.RESAGENT_DATA_ROOT = saved.data;
+      if (saved.sam !== undefined) process.env.RESAGENT_SAM2_DIR = saved.sam;
+    }
+    const text = out.join("\n");
+    expect(text).toMatch(/MISSING dataset val +refcoco split val, root .*no-data-here \(missing: set RESAGENT_DATA_ROOT\)/);
+    expect(text).toMatch(/MISSING SAM2 files/);
+    expect(text).toMatch(/thing\(s\) missing/);
+  });
+
+  it("exp runs, prints the table with its provenance, writes the files, and a rerun resumes", async () => {
+    const root = join(tmp, "results");
+    expect(await cli("exp", "table5", "--limit", "1", "--out", root)).toBe(0);
+    const printed = out.join("\n");
+    expect(printed).toMatch(/Table 5: .*SIMULATED/);
+    expect(printed).toMatch(/<sub>table5 · profile embedded · seed 0 · ≤1 samples\/dataset/);
+    const [run] = await readdir(join(root, "table5"));
+    for (const f of ["samples.jsonl", "summary.json", "table.md", "table.csv", "config.resolved.yaml"]) expect(existsSync(join(root, "table5", run!, f))).toBe(true);
+    const first = await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8");
+    expect(await cli("exp", "table5", "--limit", "1", "--out", root)).toBe(0);
+    expect(err.join("\n")).toMatch(/resumed: \d+ records were already done/);
+    expect(await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8")).toBe(first);
+  });
+
+  it("shards merge into the same numbers as one run", async () => {
+    const root = join(tmp, "shards");
+    const args = ["exp", "table2", "--limit", "2", "--out", root];
+    expect(await cli(...args, "--run-id", "whole")).toBe(0);
+    expect(await cli(...args, "--shard", "0/2", "--run-id", "s0")).toBe(0);
+    expect(await cli(...args, "--shard", "1/2", "--run-id", "s1")).toBe(0);
+    expect(await cli("merge", join(root, "table2", "s0"), join(root, "table2", "s1"), "--out", join(root, "table2", "merged"))).toBe(0);
+    const table = async (id: string) => (await readFile(join(root, "table2", id, "table.csv"), "utf8"));
+    expect(await table("merged")).toBe(await table("whole"));
+  });
+
+  it("segment writes a mask, an overlay and the record for one sample", async () => {
+    const dir = join(tmp, "segment");
+    expect(await cli("segment", "--sample", "synthref:refcoco/val:0", "--out", dir)).toBe(0);
+    const files = await readdir(dir);
+    expect(files.some((f) => f.endsWith(".mask.png"))).toBe(true);
+    expect(files.some((f) => f.endsWith(".overlay.png"))).toBe(true);
+    const { components, record } = JSON.parse(await readFile(join(dir, files.find((f) => f.endsWith(".json"))!), "utf8")) as { components: Record<string, string>; record: { box: number[]; iou: number } };
+    expect(Object.values(components).join(" ")).toMatch(/simulated/);
+    expect(record.box).toHaveLength(4);
+    expect(record.iou).toBeGreaterThan(0);
+    expect(out.join("\n")).toMatch(/IoU \d+\.\d/);
+    expect(await cli("segment", "--sample", "synthref:refcoco/val")).toBe(2);
+    expect(err.join("\n")).toMatch(/--sample: expected <dataset>:<split>:<index>/);
+  });
+
+  it("synthref writes a contact sheet and fig4 its figure with a provenance JSON", async () => {
+    const sheet = join(tmp, "sheet.png");
+    expect(await cli("synthref", "--split", "refcoco/testB", "--count", "2", "--sheet", sheet)).toBe(0);
+    expect(existsSync(sheet)).toBe(true);
+    const fig = join(tmp, "fig4");
+    expect(await cli("fig4", "--out", fig)).toBe(0);
+    for (const ext of ["svg", "png", "json"]) expect(existsSync(`${fig}.${ext}`)).toBe(true);
+    expect(JSON.parse(await readFile(`${fig}.json`, "utf8"))).toMatchObject({ figure: "fig4", options: { seed: 0, k: 4 } });
+  });
+});
