@@ -61,8 +61,9 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
   return rawSharp(img).png({ compressionLevel: 6 }).toBuffer();
 }
 
-export async function encodeJpeg(img: RgbImage, quality = 90): Promise<Buffer> {
-  return rawSharp(img).jpeg({ quality, chromaSubsampling: "4:4:4" }).toBuffer();
+/** JPEG with full-resolution chroma by default; "4:2:0" is what PIL (libjpeg's default) writes. */
+export async function encodeJpeg(img: RgbImage, quality = 90, chromaSubsampling: "4:4:4" | "4:2:0" = "4:4:4"): Promise<Buffer> {
+  return rawSharp(img).jpeg({ quality, chromaSubsampling }).toBuffer();
 }
 
 /** A mask as an 8-bit greyscale PNG: 0 -> 0, 1 -> 255, 255 (ignore) -> 128. */
@@ -116,11 +117,11 @@ export interface SvgTile {
 export async function overlaySvg(
   img: RgbImage,
   overlay: string | SvgTile[],
-  options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number } = {},
+  options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number; chromaSubsampling?: "4:4:4" | "4:2:0" } = {},
 ): Promise<Buffer> {
   let s = rawSharp(img);
   if (options.crop) s = s.extract(options.crop);
   const tiles = typeof overlay === "string" ? [{ svg: overlay, left: 0, top: 0 }] : overlay;
   if (tiles.length) s = s.composite(tiles.map((t) => ({ input: Buffer.from(t.svg), left: Math.round(t.left), top: Math.round(t.top) })));
-  return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: "4:4:4" }).toBuffer();
+  return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: options.chromaSubsampling ?? "4:4:4" }).toBuffer();
 }

@@ -1,4 +1,4 @@
-import { overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
+import { cropRgb, encodeJpeg, overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
 
 /** The 8 marker colours of the authors' code (names as the prompt says them). */
 export const MARKER_COLOURS = {
@@ -27,22 +27,112 @@ export interface Marker {
   label?: string;
 }
 
-function polygon(m: Marker): string {
+/** Outline vertices of a star (10, alternating outer/inner radius) or hexagon (6), in image pixels. */
+function outline(m: Marker): Point[] {
   const { x, y } = m.point;
-  const pts: string[] = [];
+  const pts: Point[] = [];
   if (m.shape === "star") {
     for (let i = 0; i < 10; i++) {
       const a = Math.PI / 2 + (i * Math.PI) / 5;
       const r = i % 2 === 0 ? m.size : m.size * 0.4;
-      pts.push(`${(x + r * Math.cos(a)).toFixed(2)},${(y - r * Math.sin(a)).toFixed(2)}`);
+      pts.push({ x: x + r * Math.cos(a), y: y - r * Math.sin(a) });
     }
   } else {
     for (let i = 0; i < 6; i++) {
       const a = Math.PI / 6 + (i * Math.PI) / 3;
-      pts.push(`${(x + m.size * Math.cos(a)).toFixed(2)},${(y - m.size * Math.sin(a)).toFixed(2)}`);
+      pts.push({ x: x + m.size * Math.cos(a), y: y - m.size * Math.sin(a) });
     }
   }
-  return pts.join(" ");
+  return pts;
+}
+
+function polygon(m: Marker): string {
+  return outline(m)
+    .map((p) => `${p.x.toFixed(2)},${p.y.toFixed(2)}`)
+    .join(" ");
+}
+
+/** Black outline widths, in pixels, as the SVG draws them (centred on the shape's edge). */
+const STROKE = { circle: 2, polygon: 1.5 } as const;
+/** Sub-samples per pixel side where a pixel straddles an edge. */
+const SS = 4;
+
+/**
+ * Draw one unlabelled marker into an RGB buffer whose (0, 0) is image pixel (ox, oy), as the SVG
+ * renderer would: filled shape, black outline centred on its edge, anti-aliased. Pixels farther
+ * than a pixel from every edge take one class; the others are 4x4 super-sampled. Polygon corners
+ * are drawn round where SVG's miter would be sharp (a pixel or two at the star's tips).
+ */
+function drawMarker(dst: RgbImage, m: Marker, ox: number, oy: number): void {
+  const [fr, fg, fb] = MARKER_COLOURS[m.colour];
+  const circle = m.shape === "circle";
+  const half = (circle ? STROKE.circle : STROKE.polygon) / 2;
+  const { x: cx, y: cy } = m.point;
+  const pts = circle ? [] : outline(m);
+  // Edges as typed arrays: start point, direction and 1/|direction|².
+  const n = pts.length;
+  const ax = new Float64Array(n);
+  const ay = new Float64Array(n);
+  const ex = new Float64Array(n);
+  const ey = new Float64Array(n);
+  const inv = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const p0 = pts[(i + n - 1) % n]!;
+    const p1 = pts[i]!;
+    ax[i] = p0.x;
+    ay[i] = p0.y;
+    ex[i] = p1.x - p0.x;
+    ey[i] = p1.y - p0.y;
+    inv[i] = 1 / (ex[i]! ** 2 + ey[i]! ** 2);
+  }
+  // Class of a point (0 outside, 1 fill, 2 outline); leaves its distance to the edge in `dist`.
+  let dist = 0;
+  const classify = (x: number, y: number): number => {
+    if (circle) {
+      const d = Math.sqrt((x - cx) ** 2 + (y - cy) ** 2) - m.size;
+      dist = Math.abs(d);
+      return dist <= half ? 2 : d < 0 ? 1 : 0;
+    }
+    let inside = false;
+    let best = Infinity;
+    for (let i = 0; i < n; i++) {
+      const px = x - ax[i]!;
+      const py = y - ay[i]!;
+      const dx = ex[i]!;
+      const dy = ey[i]!;
+      if (py < 0 !== py < dy && px < (dx * py) / dy) inside = !inside;
+      let t = (px * dx + py * dy) * inv[i]!;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      const d2 = (px - t * dx) ** 2 + (py - t * dy) ** 2;
+      if (d2 < best) best = d2;
+    }
+    dist = Math.sqrt(best);
+    return dist <= half ? 2 : inside ? 1 : 0;
+  };
+  const reach = m.size + half + 1;
+  const x0 = Math.max(0, Math.floor(cx - reach - ox));
+  const y0 = Math.max(0, Math.floor(cy - reach - oy));
+  const x1 = Math.min(dst.width, Math.ceil(cx + reach - ox));
+  const y1 = Math.min(dst.height, Math.ceil(cy + reach - oy));
+  const cover = [0, 0, 0];
+  for (let v = y0; v < y1; v++) {
+    for (let u = x0; u < x1; u++) {
+      const X = u + ox;
+      const Y = v + oy;
+      const k = classify(X + 0.5, Y + 0.5);
+      cover[0] = cover[1] = cover[2] = 0;
+      if (dist > half + 0.75) cover[k] = 1; // the whole pixel is on one side of every edge
+      else {
+        for (let sy = 0; sy < SS; sy++) for (let sx = 0; sx < SS; sx++) cover[classify(X + (sx + 0.5) / SS, Y + (sy + 0.5) / SS)]! += 1 / (SS * SS);
+      }
+      if (cover[0] === 1) continue;
+      const i = 3 * (v * dst.width + u);
+      const keep = cover[0]!;
+      dst.data[i] = Math.round(dst.data[i]! * keep + fr * cover[1]!);
+      dst.data[i + 1] = Math.round(dst.data[i + 1]! * keep + fg * cover[1]!);
+      dst.data[i + 2] = Math.round(dst.data[i + 2]! * keep + fb * cover[1]!);
+    }
+  }
 }
 
 /** SVG of the markers over a width x height canvas: filled shapes with a black outline. */
@@ -89,9 +179,15 @@ export function markerCrop(markers: readonly Marker[], box: Box, width: number, 
   };
 }
 
+/**
+ * Bumped whenever the pixels of a rendered marker image change (drawing, JPEG settings), so that
+ * cached model answers about the old pixels are not reused. 2: TypeScript rasteriser, 4:2:0 chroma.
+ */
+export const MARKER_RENDER_VERSION = 2;
+
 /** What the model will see, as a content hash, without rendering it. */
 export function markedImageHash(imageHash: string, markers: readonly Marker[], crop: Box | undefined): string {
-  return sha256(JSON.stringify({ imageHash, markers, crop: crop ?? null }));
+  return sha256(JSON.stringify({ imageHash, markers, crop: crop ?? null, render: MARKER_RENDER_VERSION }));
 }
 
 /**
@@ -117,13 +213,30 @@ function markerTiles(markers: readonly Marker[], origin: Box): SvgTile[] {
   return tiles;
 }
 
-/** Render markers over the image (and crop) to JPEG. */
-// Quality 75: what the authors' PIL `image.save(format="JPEG")` writes by default.
-export async function renderMarkers(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 75): Promise<Buffer> {
+/**
+ * Markers through SVG (librsvg via sharp): the route for lettered markers (VBR-multi), and the
+ * reference the TypeScript rasteriser is tested against.
+ */
+export async function renderMarkersSvg(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 75): Promise<Buffer> {
   const region = crop ?? { x1: 0, y1: 0, x2: image.width, y2: image.height };
   return overlaySvg(image, markerTiles(markers, region), {
     ...(crop ? { crop: { left: crop.x1, top: crop.y1, width: Math.max(1, crop.x2 - crop.x1), height: Math.max(1, crop.y2 - crop.y1) } } : {}),
     format: "jpeg",
     quality,
+    chromaSubsampling: "4:2:0",
   });
+}
+
+/**
+ * Render markers over the image (and crop) to JPEG. Unlabelled markers are drawn in TypeScript
+ * straight into the cropped pixels (about 2 ms less per query than rasterising SVG); lettered
+ * ones (VBR-multi) go through SVG for the text.
+ */
+// Quality 75 with 4:2:0 chroma: what the authors' PIL `image.save(format="JPEG")` writes by default.
+export async function renderMarkers(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 75): Promise<Buffer> {
+  if (markers.some((m) => m.label)) return renderMarkersSvg(image, markers, crop, quality);
+  const region = crop ?? { x1: 0, y1: 0, x2: image.width, y2: image.height };
+  const canvas = cropRgb(image, region.x1, region.y1, Math.max(region.x1 + 1, region.x2), Math.max(region.y1 + 1, region.y2));
+  for (const m of markers) drawMarker(canvas, m, region.x1, region.y1);
+  return encodeJpeg(canvas, quality, "4:2:0");
 }

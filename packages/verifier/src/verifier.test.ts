@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { decodeImage, encodePng, randomStream, type Mask, type RgbImage } from "@resagent/core";
 import { createBackend, type ChatBackend } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { MARKER_COLOURS, Verifier, aggregateYesProbability, markerCrop, normaliseToken, parseMultiAnswer, renderMarkers, textualPrompt, vbrMultiPrompt, vbrPrompt, type Marker } from "./index.js";
+import { MARKER_COLOURS, Verifier, aggregateYesProbability, markerCrop, normaliseToken, parseMultiAnswer, renderMarkers, renderMarkersSvg, textualPrompt, vbrMultiPrompt, vbrPrompt, type Marker } from "./index.js";
 
 describe("probability aggregation (Eq. 6)", () => {
   it("sums every yes surface form over yes + no, after a softmax over the top-k", () => {
@@ -147,6 +147,11 @@ describe("marker rendering", () => {
     let diff = 0;
     for (let i = 0; i < got.data.length; i++) diff += Math.abs(got.data[i]! - want.data[i]!);
     expect(diff / got.data.length).toBeLessThan(2);
+    // The TypeScript rasteriser draws what the SVG renderer draws (lettered markers take the SVG route).
+    const ref = await decodeImage(await renderMarkersSvg(image, markers, c));
+    let refDiff = 0;
+    for (let i = 0; i < got.data.length; i++) refDiff += Math.abs(got.data[i]! - ref.data[i]!);
+    expect(refDiff / got.data.length).toBeLessThan(0.6);
     // The marker's colour is really there.
     const m = markers[0]!;
     const px = c ? { x: Math.round(m.point.x - c.x1), y: Math.round(m.point.y - c.y1) } : { x: Math.round(m.point.x), y: Math.round(m.point.y) };
