@@ -121,6 +121,7 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
       const samStats = summary.decoders.find((d) => d.description.startsWith("sam2"))!.stats;
       expect(samStats!.encoderCalls).toBe(2); // testA ref 2 (image 3), testB ref 3 (image 1), two sentences each
       expect(samStats!.decoderCalls).toBe(8);
+      expect(summary.decoders.find((d) => d.description.startsWith("sam2"))!.description).toMatch(/ort export, 3 mask outputs, the highest predicted IoU taken/);
 
       // A rerun into a fresh folder answers everything from the disk cache.
       const before = server.requests.length;

@@ -79,6 +79,8 @@ export class Sam2OnnxDecoder implements Decoder {
   private readonly cache = new Map<string, Promise<Features>>();
   private readonly counters = { encoderCalls: 0, decoderCalls: 0, cacheHits: 0, preprocessMs: 0, postprocessMs: 0 };
   private readonly source?: { encoder: Uint8Array; decoder: Uint8Array };
+  /** What the first decode showed about the export: its style and how many masks it returns. */
+  private seen?: { style: ExportStyle["name"]; masks: number };
 
   /** `models` lets tests pass ONNX bytes instead of files. */
   constructor(params: Partial<Sam2Params> = {}, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
@@ -99,7 +101,8 @@ export class Sam2OnnxDecoder implements Decoder {
         return "model files not located yet";
       }
     })();
-    return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask})`;
+    const seen = this.seen ? `; ${this.seen.style} export, ${maskRule(this.seen.masks, this.params.multimask)}` : "";
+    return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask}${seen})`;
   }
 
   stats(): Record<string, number> {
@@ -187,6 +190,7 @@ export class Sam2OnnxDecoder implements Decoder {
     const low = out[style.lowResOutput]!;
     const iou = out[style.iouOutput]!;
     const [, m = 1, lh = 256, lw = 256] = low.dims;
+    this.seen ??= { style: style.name, masks: m };
     const logits = low.data as Float32Array;
     const idx = selectMask(logits, iou.data as Float32Array, m, this.params.multimask, this.params.stabilityThreshold, this.params.stabilityDelta);
     const up = upsampleLogits(logits, idx * lw * lh, lw, lh, image.width, image.height, resize);
@@ -205,4 +209,12 @@ export class Sam2OnnxDecoder implements Decoder {
     await s?.decoder.release();
     this.cache.clear();
   }
+}
+
+/** How a mask is chosen among an export's M outputs (see selectMask), in words for summaries. */
+function maskRule(m: number, mode: Sam2Params["multimask"]): string {
+  if (m === 1) return "1 mask output (the export's own choice)";
+  if (mode === "single") return `${m} mask outputs, the first taken`;
+  if (m === 4 && mode === "stability") return "4 mask outputs, SAM2's stability rule";
+  return `${m} mask outputs, the highest predicted IoU taken`;
 }

@@ -39,6 +39,16 @@ describe.each(["samexporter", "ort"] as TinyStyle[])("sam2-onnx with a tiny %s-s
     expect(inside.score).toBeCloseTo((230 * 1024) / 320 / 1024, 5);
   });
 
+  it("says in its description which export and mask rule it used, once it has run", async () => {
+    const multi = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 3) });
+    expect(multi.describe()).not.toMatch(/export/);
+    await multi.segment({ image }, { box, positives: [], negatives: [] });
+    expect(multi.describe()).toMatch(new RegExp(`${style} export, 3 mask outputs, the highest predicted IoU taken`));
+    const four = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 4) });
+    await four.segment({ image }, { box, positives: [], negatives: [] });
+    expect(four.describe()).toMatch(/4 mask outputs, SAM2's stability rule/);
+  });
+
   it("encodes each image once for many prompts", async () => {
     const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 1) });
     for (let i = 0; i < 5; i++) await dec.segment({ image }, { box, positives: [{ x: 120 + i, y: 100 }], negatives: [] });
