@@ -3,10 +3,14 @@
  * user types, what they read back, the files they get and the exit status.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
+import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
+import { startTestServer } from "@resagent/mllm/testing";
 import { runCli } from "./cli.js";
 
 let out: string[] = [];
@@ -126,5 +130,41 @@ describe("resagent CLI", () => {
     expect(await cli("fig4", "--out", fig)).toBe(0);
     for (const ext of ["svg", "png", "json"]) expect(existsSync(`${fig}.${ext}`)).toBe(true);
     expect(JSON.parse(await readFile(`${fig}.json`, "utf8"))).toMatchObject({ figure: "fig4", options: { seed: 0, k: 4 } });
+  });
+
+  it.skipIf(!pythonAvailable())("real profile: missing SAM2 files stop the run before any request (2); a server that is down is one line (1) (needs python3 for the REFER fixture)", async () => {
+    const data = await makeReferFixture();
+    const server = await startTestServer(() => ({ kind: "answer", text: "Yes" }));
+    const env = { RESAGENT_DATA_ROOT: data, RESAGENT_MLLM_URL: server.url, RESAGENT_SAM2_DIR: join(data, "no-sam2-here"), RESAGENT_SAM2_ADAPTED_DIR: "" };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const args = ["exp", "table4", "--profile", "real", "--limit", "1", "--out", join(tmp, "real"), "--set", "pipeline.mllm.http.retries=0"];
+      expect(await cli(...args)).toBe(2);
+      expect(err.join("\n")).toMatch(/no-sam2-here: decoder.params.dir: SAM2 model folder does not exist/);
+      expect(server.requests.length).toBe(0);
+      const sam = join(data, "sam2");
+      await mkdir(sam);
+      await writeFile(join(sam, "sam2.encoder.onnx"), tinyEncoder("ort"));
+      await writeFile(join(sam, "sam2.decoder.onnx"), tinyDecoder("ort", 3));
+      process.env.RESAGENT_SAM2_DIR = sam;
+      // A port that was free a moment ago: nothing listens there.
+      const closed = await new Promise<number>((done) => {
+        const probe = createServer().listen(0, "127.0.0.1", () => {
+          const { port } = probe.address() as AddressInfo;
+          probe.close(() => done(port));
+        });
+      });
+      process.env.RESAGENT_MLLM_URL = `http://127.0.0.1:${closed}/v1`;
+      expect(await cli(...args)).toBe(1);
+      expect(err.join("\n")).toMatch(/^error: MLLM server: http:\/\/127.0.0.1:\d+\/v1 \(model .*\): request failed after 1 attempt\(s\): fetch failed \(ECONNREFUSED/m);
+      expect(err.join("\n")).toMatch(/rerun the same command to resume/);
+    } finally {
+      await server.close();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

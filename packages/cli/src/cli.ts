@@ -1,4 +1,5 @@
 import { InputError } from "@resagent/core";
+import { HttpError } from "@resagent/mllm";
 import yargs from "yargs";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
@@ -22,7 +23,8 @@ class UsageError extends Error {}
 
 /**
  * Run the `resagent` command line on `argv` (without node and the script) in this process and
- * return the exit status: 0 done, 1 a check failed, 2 bad input or usage (one line on stderr).
+ * return the exit status: 0 done, 1 a check failed or a model server failed, 2 bad input or usage
+ * (one line on stderr).
  * Anything else is a bug and is thrown.
  */
 export async function runCli(argv: string[]): Promise<number> {
@@ -56,6 +58,12 @@ export async function runCli(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       console.error(`error: ${err.message}`);
       return 2;
+    }
+    if (err instanceof HttpError) {
+      // A server that is down or refuses us is the user's to fix, not a bug: one line, and what
+      // was done is kept (samples.jsonl, the response cache), so the same command resumes.
+      console.error(`error: MLLM server: ${err.message}\nIs the server up and RESAGENT_MLLM_URL / http.baseUrls right? Finished samples are kept; rerun the same command to resume.`);
+      return 1;
     }
     if (err instanceof UsageError) return 2;
     if (err instanceof ExitStatus) return err.code;

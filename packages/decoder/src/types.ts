@@ -24,6 +24,8 @@ export interface Decoder {
   readonly name: string;
   /** One line for summaries: what ran (e.g. "graphcut (embedded, no weights)"). */
   describe(): string;
+  /** Throw an InputError now if this decoder cannot run (model files missing), before any work. */
+  check?(): void;
   /** Per-image work (SAM's image encoder). Optional; `segment` calls it when needed. */
   prepare?(input: DecoderImage): Promise<void>;
   segment(input: DecoderImage, prompt: Prompt): Promise<DecodeResult>;

@@ -91,6 +91,8 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
   await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
   const pool = new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
+  // Missing model files fail here, not after the first model requests.
+  for (const d of pool.allDecoders()) d.check?.();
   const datasets: [string, Dataset][] = [];
   for (const [col, ref] of Object.entries(config.resolvedDatasets)) {
     const { name, ...options } = ref;

@@ -171,8 +171,22 @@ export class OpenAiCompatibleBackend implements ChatBackend {
         }
       }
       this.counters.failures++;
-      const msg = lastErr instanceof Error ? lastErr.message : String(lastErr);
-      throw new HttpError(`request failed after ${this.options.retries + 1} attempt(s): ${msg}`, lastErr instanceof HttpError ? lastErr.status : undefined, false);
+      throw new HttpError(
+        `${this.options.baseUrls.join(", ")} (model ${this.options.model}): request failed after ${this.options.retries + 1} attempt(s): ${describeFailure(lastErr)}`,
+        lastErr instanceof HttpError ? lastErr.status : undefined,
+        false,
+      );
     });
   }
+}
+
+/** fetch's "fetch failed" says nothing; its cause (ECONNREFUSED, ENOTFOUND, a TLS error) does. */
+function describeFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    const code = (cause as Error & { code?: string }).code;
+    return `${err.message} (${code ? `${code}: ` : ""}${cause.message})`;
+  }
+  return err.message;
 }

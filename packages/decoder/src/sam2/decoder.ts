@@ -105,6 +105,10 @@ export class Sam2OnnxDecoder implements Decoder {
     return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask}${seen})`;
   }
 
+  check(): void {
+    if (!this.source) locateSam2Files(this.params);
+  }
+
   stats(): Record<string, number> {
     return { ...this.counters };
   }
