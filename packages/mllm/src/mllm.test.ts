@@ -39,6 +39,28 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
     expect(body).toMatchObject({ temperature: 0, logprobs: true, top_logprobs: 5, max_tokens: 1 });
   });
 
+  it("serialises bodies with images in order and text untouched, slot-like text included", async () => {
+    const b = new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m" });
+    const tricky = 'say "@@image-0" and \\ "quotes"\nnewline';
+    const request: ChatRequest = {
+      content: [
+        { type: "image", hash: "a", render: async () => Uint8Array.from([1, 2, 3]) },
+        { type: "text", text: tricky },
+        { type: "image", hash: "b", mime: "image/png", render: async () => Uint8Array.from([250, 251]) },
+        { type: "text", text: "@@image-1" },
+      ],
+      maxTokens: 1,
+      topLogprobs: 5,
+    };
+    const body = JSON.parse(await b.serializeBody(request)) as { messages: { content: { type: string; text?: string; image_url?: { url: string } }[] }[] };
+    expect(body.messages[0]!.content).toEqual([
+      { type: "image_url", image_url: { url: "data:image/jpeg;base64,AQID" } },
+      { type: "text", text: tricky },
+      { type: "image_url", image_url: { url: "data:image/png;base64,+vs=" } },
+      { type: "text", text: "@@image-1" },
+    ]);
+  });
+
   it("falls back to the chosen token when top_logprobs is missing", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true }));
     const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" });

@@ -24,7 +24,7 @@ class NoNetworkBackend implements ChatBackend {
     return "OpenAI-compatible client without the network (bench)";
   }
   async complete(request: ChatRequest): Promise<ChatCompletion> {
-    const body = JSON.stringify(await this.http.buildBody(request));
+    const body = await this.http.serializeBody(request);
     void body.length;
     const box = request.maxTokens > 1;
     const yes = ++this.n % 3 !== 0;
