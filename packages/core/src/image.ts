@@ -61,9 +61,19 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
   return rawSharp(img).png({ compressionLevel: 6 }).toBuffer();
 }
 
-/** JPEG with full-resolution chroma by default; "4:2:0" is what PIL (libjpeg's default) writes. */
-export async function encodeJpeg(img: RgbImage, quality = 90, chromaSubsampling: "4:4:4" | "4:2:0" = "4:4:4"): Promise<Buffer> {
-  return rawSharp(img).jpeg({ quality, chromaSubsampling }).toBuffer();
+/** JPEG encoder settings beyond quality. */
+export interface JpegOptions {
+  chromaSubsampling?: "4:4:4" | "4:2:0";
+  /** Optimised Huffman tables: smaller files, same pixels, slower (sharp's default). */
+  optimiseCoding?: boolean;
+}
+
+/** What PIL's `image.save(format="JPEG")` writes besides quality: libjpeg's 4:2:0 chroma, standard Huffman tables. */
+export const PIL_JPEG: JpegOptions = { chromaSubsampling: "4:2:0", optimiseCoding: false };
+
+/** JPEG with full-resolution chroma unless told otherwise. */
+export async function encodeJpeg(img: RgbImage, quality = 90, options: JpegOptions = {}): Promise<Buffer> {
+  return rawSharp(img).jpeg({ quality, chromaSubsampling: "4:4:4", ...options }).toBuffer();
 }
 
 /** A mask as an 8-bit greyscale PNG: 0 -> 0, 1 -> 255, 255 (ignore) -> 128. */
@@ -117,11 +127,11 @@ export interface SvgTile {
 export async function overlaySvg(
   img: RgbImage,
   overlay: string | SvgTile[],
-  options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number; chromaSubsampling?: "4:4:4" | "4:2:0" } = {},
+  options: { crop?: { left: number; top: number; width: number; height: number }; format?: "jpeg" | "png"; quality?: number; jpeg?: JpegOptions } = {},
 ): Promise<Buffer> {
   let s = rawSharp(img);
   if (options.crop) s = s.extract(options.crop);
   const tiles = typeof overlay === "string" ? [{ svg: overlay, left: 0, top: 0 }] : overlay;
   if (tiles.length) s = s.composite(tiles.map((t) => ({ input: Buffer.from(t.svg), left: Math.round(t.left), top: Math.round(t.top) })));
-  return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: options.chromaSubsampling ?? "4:4:4" }).toBuffer();
+  return options.format === "png" ? s.png().toBuffer() : s.jpeg({ quality: options.quality ?? 90, chromaSubsampling: "4:4:4", ...options.jpeg }).toBuffer();
 }

@@ -1,4 +1,4 @@
-import { cropRgb, encodeJpeg, overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
+import { PIL_JPEG, cropRgb, encodeJpeg, overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
 
 /** The 8 marker colours of the authors' code (names as the prompt says them). */
 export const MARKER_COLOURS = {
@@ -223,7 +223,7 @@ export async function renderMarkersSvg(image: RgbImage, markers: readonly Marker
     ...(crop ? { crop: { left: crop.x1, top: crop.y1, width: Math.max(1, crop.x2 - crop.x1), height: Math.max(1, crop.y2 - crop.y1) } } : {}),
     format: "jpeg",
     quality,
-    chromaSubsampling: "4:2:0",
+    jpeg: PIL_JPEG,
   });
 }
 
@@ -232,11 +232,11 @@ export async function renderMarkersSvg(image: RgbImage, markers: readonly Marker
  * straight into the cropped pixels (about 2 ms less per query than rasterising SVG); lettered
  * ones (VBR-multi) go through SVG for the text.
  */
-// Quality 75 with 4:2:0 chroma: what the authors' PIL `image.save(format="JPEG")` writes by default.
+// Quality 75, 4:2:0 chroma, standard Huffman tables: what the authors' PIL `image.save(format="JPEG")` writes.
 export async function renderMarkers(image: RgbImage, markers: readonly Marker[], crop?: Box, quality = 75): Promise<Buffer> {
   if (markers.some((m) => m.label)) return renderMarkersSvg(image, markers, crop, quality);
   const region = crop ?? { x1: 0, y1: 0, x2: image.width, y2: image.height };
   const canvas = cropRgb(image, region.x1, region.y1, Math.max(region.x1 + 1, region.x2), Math.max(region.y1 + 1, region.y2));
   for (const m of markers) drawMarker(canvas, m, region.x1, region.y1);
-  return encodeJpeg(canvas, quality, "4:2:0");
+  return encodeJpeg(canvas, quality, PIL_JPEG);
 }
