@@ -143,8 +143,8 @@ export function markersSvg(markers: readonly Marker[], width: number, height: nu
       const fill = `rgb(${r},${g},${b})`;
       const shape =
         m.shape === "circle"
-          ? `<circle cx="${m.point.x.toFixed(2)}" cy="${m.point.y.toFixed(2)}" r="${m.size}" fill="${fill}" stroke="black" stroke-width="2"/>`
-          : `<polygon points="${polygon(m)}" fill="${fill}" stroke="black" stroke-width="1.5"/>`;
+          ? `<circle cx="${m.point.x.toFixed(2)}" cy="${m.point.y.toFixed(2)}" r="${m.size}" fill="${fill}" stroke="black" stroke-width="${STROKE.circle}"/>`
+          : `<polygon points="${polygon(m)}" fill="${fill}" stroke="black" stroke-width="${STROKE.polygon}"/>`;
       const label = m.label
         ? `<text x="${(m.point.x + m.size + 2).toFixed(1)}" y="${(m.point.y - m.size * 0.4).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${Math.max(12, m.size)}" fill="white" stroke="black" stroke-width="1">${m.label}</text>`
         : "";
