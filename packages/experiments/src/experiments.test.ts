@@ -53,6 +53,7 @@ describe("experiment configs", () => {
     await write("wrongtype", `${base}limit: many\ncells: [{ id: a }]\n`);
     await write("typo", `${base}cells: [{ id: a, set: { verifer: { tau: 0.5 } } }]\n`);
     await write("preset", `${base}cells: [{ id: a, set: { decoder: "@decoder-adaptd" } }]\n`);
+    await write("metric", base.replace("metric: mIoU", "metric: miou") + "cells: [{ id: a }]\n");
     await write("stat", base.replace("dataset: val }", "dataset: val }, { header: T, stat: msPerSampel }") + "cells: [{ id: a }]\n");
     const err = (name: string) => {
       try {
@@ -67,7 +68,8 @@ describe("experiment configs", () => {
     expect(err("wrongtype")).toMatch(/wrongtype\.yaml: limit: expected an integer >= 1, got "many"/);
     expect(err("typo")).toMatch(/cells\[0\]\.set\.verifer: unknown pipeline key "verifer"; did you mean "verifier"/);
     expect(err("preset")).toMatch(/unknown preset "@decoder-adaptd"; did you mean "decoder-adapted"/);
-    expect(err("stat")).toMatch(/stat\.yaml: table\.columns\[1\]\.stat: unknown stat "msPerSampel"; expected one of msPerSample, decodeMsPerSample/);
+    expect(err("metric")).toMatch(/metric\.yaml: table\.metric: unknown metric "miou"; did you mean "mIoU"/);
+    expect(err("stat")).toMatch(/stat\.yaml: table\.columns\[1\]\.stat: unknown stat "msPerSampel"; did you mean "msPerSample"\? \(known: .*decodeMsPerSample/);
     expect(() => loadExperiment("tabel4", { root })).toThrow(/no experiment "tabel4"; did you mean "table4"/);
     expect(() => loadExperiment("table4", { root, profile: "embeded" })).toThrow(/unknown profile "embeded"; did you mean "embedded"/);
   });

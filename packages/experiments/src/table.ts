@@ -1,5 +1,6 @@
 import type { LoadedExperiment } from "./config/load.js";
 import type { ColumnSpec } from "./config/schema.js";
+import { COLUMN_VALUES, type ColumnValueName } from "./columns.js";
 import type { CellMetrics } from "./summary.js";
 
 export interface TableData {
@@ -13,53 +14,11 @@ export interface TableData {
   provenance?: string;
 }
 
-const PERCENT_METRICS = new Set(["mIoU", "gIoU", "cIoU", "acc", "precision", "recall", "f1", "conf"]);
-
-function metricValue(m: CellMetrics | undefined, metric: string): number | null {
-  if (!m) return null;
-  switch (metric) {
-    case "mIoU":
-      return m.segmentation.mIoU;
-    case "gIoU":
-      return m.segmentation.gIoU;
-    case "cIoU":
-      return m.segmentation.cIoU;
-    case "acc":
-      return m.points.accuracy;
-    case "precision":
-      return m.points.precision;
-    case "recall":
-      return m.points.recall;
-    case "f1":
-      return m.points.f1;
-    case "conf":
-      return m.meanConfidence;
-    case "available":
-      return m.available;
-    case "queriesPerSample":
-      return m.queriesPerSample;
-    case "msPerSample":
-      return m.timing.total?.mean ?? null;
-    case "decodeMsPerSample":
-      return m.timing.decode?.mean ?? null;
-    case "samples":
-      return m.samples;
-    case "groundingFailures":
-      return m.groundingFailures;
-    case "tp":
-      return m.points.tp;
-    case "fp":
-      return m.points.fp;
-    case "tn":
-      return m.points.tn;
-    case "fn":
-      return m.points.fn;
-    default:
-      throw new Error(`unknown metric "${metric}"`);
-  }
+function metricValue(m: CellMetrics | undefined, name: ColumnValueName): number | null {
+  return m ? COLUMN_VALUES[name].read(m) : null;
 }
 
-function columnValue(col: ColumnSpec, cellMetrics: Record<string, CellMetrics> | undefined, defaultMetric: string): number | null {
+function columnValue(col: ColumnSpec, cellMetrics: Record<string, CellMetrics> | undefined, defaultMetric: ColumnValueName): number | null {
   if ("stat" in col) return metricValue(cellMetrics?.[col.dataset ?? "all"], col.stat);
   const metric = col.metric ?? defaultMetric;
   if ("average" in col) {
@@ -70,9 +29,8 @@ function columnValue(col: ColumnSpec, cellMetrics: Record<string, CellMetrics> |
   return v === null || Number.isNaN(v) ? null : v;
 }
 
-function isPercent(col: ColumnSpec, defaultMetric: string): boolean {
-  if ("stat" in col) return false;
-  return PERCENT_METRICS.has(col.metric ?? defaultMetric);
+function isPercent(col: ColumnSpec, defaultMetric: ColumnValueName): boolean {
+  return COLUMN_VALUES["stat" in col ? col.stat : (col.metric ?? defaultMetric)].percent;
 }
 
 /** The paper's table with our numbers: rows = cells, columns as the experiment declares. */

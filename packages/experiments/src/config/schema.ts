@@ -1,6 +1,11 @@
 import { InputError, suggest } from "@resagent/core";
 import type { PipelineConfig } from "@resagent/pipeline";
+import { COLUMN_VALUE_NAMES, isColumnValueName, type ColumnValueName } from "../columns.js";
 import { isObject } from "./merge.js";
+
+function unknownValue(kind: string, v: unknown): string {
+  return `unknown ${kind} ${JSON.stringify(v)}; ${suggest(String(v), COLUMN_VALUE_NAMES)}`;
+}
 
 /** A dataset as a profile resolves it: a registry name, its split and loader options. */
 export interface DatasetRef {
@@ -18,18 +23,15 @@ export interface CellSpec {
   note?: string;
 }
 
-/** Per-cell statistics a table column can show instead of a metric (msPerSample: whole sample; decodeMsPerSample: the decoder stage). */
-export const TABLE_STATS = ["msPerSample", "decodeMsPerSample", "queriesPerSample", "available", "samples", "groundingFailures"] as const;
-export type TableStat = (typeof TABLE_STATS)[number];
-
+/** A column shows a value of COLUMN_VALUES (columns.ts): per dataset, averaged, or as a run statistic. */
 export type ColumnSpec =
-  | { header: string; dataset: string; metric?: string }
-  | { header: string; average: string[]; metric?: string }
-  | { header: string; stat: TableStat; dataset?: string };
+  | { header: string; dataset: string; metric?: ColumnValueName }
+  | { header: string; average: string[]; metric?: ColumnValueName }
+  | { header: string; stat: ColumnValueName; dataset?: string };
 
 export interface TableSpec {
-  /** Default metric of dataset/average columns: mIoU, gIoU, cIoU, acc, precision, recall, f1, conf. */
-  metric: string;
+  /** Default value of dataset/average columns (mIoU, gIoU, cIoU, acc, ...: see COLUMN_VALUES). */
+  metric: ColumnValueName;
   columns: ColumnSpec[];
   /** Rows whose numbers come only from the paper (other methods in Table 1). */
   paperOnlyRows?: string[];
@@ -121,11 +123,12 @@ export function checkExperiment(raw: Record<string, unknown>, file: string): voi
   }
   const t = raw.table;
   if (!isObject(t) || !Array.isArray(t.columns) || t.columns.length === 0) fail("table.columns", "expected a non-empty list of columns");
+  if (!isColumnValueName((t as Record<string, unknown>).metric)) fail("table.metric", unknownValue("metric", (t as Record<string, unknown>).metric));
   const datasetIds = Object.keys(raw.datasets as object);
   ((t as { columns: unknown[] }).columns).forEach((col, i) => {
     if (!isObject(col) || typeof col.header !== "string") fail(`table.columns[${i}]`, "expected {header, dataset | average | stat}");
     const c = col as Record<string, unknown>;
-    if ("stat" in c && !(TABLE_STATS as readonly unknown[]).includes(c.stat)) fail(`table.columns[${i}].stat`, `unknown stat ${JSON.stringify(c.stat)}; expected one of ${TABLE_STATS.join(", ")}`);
+    for (const k of ["stat", "metric"]) if (k in c && !isColumnValueName(c[k])) fail(`table.columns[${i}].${k}`, unknownValue(k, c[k]));
     if (typeof c.dataset === "string" && c.dataset !== "all" && !datasetIds.includes(c.dataset)) fail(`table.columns[${i}].dataset`, `unknown dataset column "${c.dataset}"; ${suggest(c.dataset, datasetIds)}`);
   });
 }

@@ -1,0 +1,45 @@
+import type { CellMetrics } from "./summary.js";
+
+interface ColumnValue {
+  read: (m: CellMetrics) => number | null;
+  /** Stored as a fraction, shown ×100. */
+  percent: boolean;
+}
+
+const pct = (read: ColumnValue["read"]): ColumnValue => ({ read, percent: true });
+const num = (read: ColumnValue["read"]): ColumnValue => ({ read, percent: false });
+
+/**
+ * Every number a table column can show, by the name configs use (`metric:` or `stat:`): how to
+ * read it from a cell's metrics and whether it is a percentage. Configs are checked against these
+ * names when they load, so a typo fails before any work.
+ */
+export const COLUMN_VALUES = {
+  mIoU: pct((m) => m.segmentation.mIoU),
+  gIoU: pct((m) => m.segmentation.gIoU),
+  cIoU: pct((m) => m.segmentation.cIoU),
+  acc: pct((m) => m.points.accuracy),
+  precision: pct((m) => m.points.precision),
+  recall: pct((m) => m.points.recall),
+  f1: pct((m) => m.points.f1),
+  conf: pct((m) => m.meanConfidence),
+  tp: num((m) => m.points.tp),
+  fp: num((m) => m.points.fp),
+  tn: num((m) => m.points.tn),
+  fn: num((m) => m.points.fn),
+  available: num((m) => m.available),
+  queriesPerSample: num((m) => m.queriesPerSample),
+  /** Whole sample, wall clock. */
+  msPerSample: num((m) => m.timing.total?.mean ?? null),
+  /** The decoder stage only. */
+  decodeMsPerSample: num((m) => m.timing.decode?.mean ?? null),
+  samples: num((m) => m.samples),
+  groundingFailures: num((m) => m.groundingFailures),
+} satisfies Record<string, ColumnValue>;
+
+export type ColumnValueName = keyof typeof COLUMN_VALUES;
+export const COLUMN_VALUE_NAMES = Object.keys(COLUMN_VALUES) as ColumnValueName[];
+
+export function isColumnValueName(name: unknown): name is ColumnValueName {
+  return typeof name === "string" && Object.hasOwn(COLUMN_VALUES, name);
+}
