@@ -29,7 +29,7 @@ export const REFER_FIXTURE_IMAGE_IDS = [1, 2, 3] as const;
  */
 export async function makeReferFixture(image: (k: number) => RgbImage = (k) => ({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(40 * k) })): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "resagent-refer-"));
-  execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), root]);
+  writeReferFiles(root);
   const dir = referImageDir(root);
   await mkdir(dir, { recursive: true });
   for (const k of REFER_FIXTURE_IMAGE_IDS) await writeFile(join(dir, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), await encodePng(image(k)));
@@ -39,4 +39,12 @@ export async function makeReferFixture(image: (k: number) => RgbImage = (k) => (
 /** Where REFER's COCO train2014 images live under a LISA-style data root. */
 export function referImageDir(root: string): string {
   return join(root, "refer_seg", "images", "mscoco", "images", "train2014");
+}
+
+/**
+ * Only the REFER files under `root` (no images): the small fixture, or with `refs` a
+ * RefCOCO-sized one (train split, for benchmarks).
+ */
+export function writeReferFiles(root: string, refs?: number): void {
+  execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), root, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
 }

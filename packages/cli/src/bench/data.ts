@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { openDataset } from "@resagent/data";
-import type { BenchRow, BenchSuite } from "./index.js";
+import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 export const dataBench: BenchSuite = {
   name: "synthref",
   description: "synthref generation rate (fresh cache) and load rate (warm cache), samples/s",
   async run(): Promise<BenchRow[]> {
-    const dir = await mkdtemp(join(tmpdir(), "resagent-bench-"));
-    try {
+    return withTempDir(async (dir) => {
       const n = 40;
       const ds = await openDataset("synthref", { split: "refcocog/val", count: n, cacheDir: dir, sentencesPerRef: 1 });
       let t = performance.now();
@@ -22,8 +18,6 @@ export const dataBench: BenchSuite = {
         { suite: "synthref", name: "generate (scene + render + PNG + cache write)", value: gen, unit: "samples/s", note: "480x360, one sentence per image" },
         { suite: "synthref", name: "load from cache (JSON + RLE decode)", value: load, unit: "samples/s" },
       ];
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 };

@@ -1,17 +1,15 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { maskToCounts, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { VBR_DEFAULTS, cocoToSa1b, generateVbr } from "@resagent/datagen";
-import type { BenchRow, BenchSuite } from "./index.js";
+import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 export const datagenBench: BenchSuite = {
   name: "datagen",
   description: "VBR training samples/s (render + crop + JPEG + write) and COCO -> SA-1B images/s",
   async run(): Promise<BenchRow[]> {
-    const dir = await mkdtemp(join(tmpdir(), "resagent-bench-datagen-"));
-    try {
+    return withTempDir(async (dir) => {
       const cacheDir = join(dir, "cache");
       const ds = await openDataset("synthref", { split: "refcocog/val", count: 60, cacheDir, sentencesPerRef: 1 });
       const samples: Sample[] = [];
@@ -29,8 +27,6 @@ export const datagenBench: BenchSuite = {
         { suite: "datagen", name: "gen-vbr samples (480x360 synthref)", value: vbrRate, unit: "samples/s", note: `${v.samples} samples` },
         { suite: "datagen", name: "to-sa1b images (1 mask each, RLE -> compressed)", value: saRate, unit: "images/s" },
       ];
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 };

@@ -1,18 +1,14 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { maskValueAt, randomStream, readImage, type RgbImage, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { GraphCutDecoder, Sam2OnnxDecoder } from "@resagent/decoder";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
-import type { BenchRow, BenchSuite } from "./index.js";
+import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 export const decoderBench: BenchSuite = {
   name: "decoder",
   description: "graphcut ms per 640x480 image; SAM2 pre/post-processing ms per prompt (tiny ONNX models, model time excluded); encoder calls per image",
   async run(): Promise<BenchRow[]> {
-    const dir = await mkdtemp(join(tmpdir(), "resagent-bench-"));
-    try {
+    return withTempDir(async (dir) => {
       const ds = await openDataset("synthref", { split: "refcocog/val", count: 12, cacheDir: dir, width: 640, height: 480, sentencesPerRef: 1 });
       const items: { s: Sample; image: RgbImage }[] = [];
       for await (const s of ds) items.push({ s, image: await readImage(s.imagePath) });
@@ -59,8 +55,6 @@ export const decoderBench: BenchSuite = {
         { suite: "decoder", name: "sam2 prompt pre + mask post-processing (per prompt)", value: st.postprocessMs! / st.decoderCalls!, unit: "ms", note: "prompt encoding, mask choice, upsampling to 640x480, threshold" },
         { suite: "decoder", name: `sam2 encoder calls per image (${prompts} prompts each)`, value: st.encoderCalls! / items.length, unit: "calls" },
       ];
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 };

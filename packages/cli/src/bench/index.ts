@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 export interface BenchRow {
   suite: string;
   name: string;
@@ -25,4 +29,14 @@ export async function timeIt(fn: () => unknown | Promise<unknown>, ms = 1000, wa
   }
   const msPerCall = (now - start) / calls;
   return { perSecond: 1000 / msPerCall, msPerCall, calls };
+}
+
+/** Run `fn` with a fresh temporary folder (a suite's own synthref cache or fixture), removed afterwards. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "resagent-bench-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,12 +1,10 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { decodeImage, sha256 } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { OpenAiCompatibleBackend, parseChatResponse, type ChatBackend, type ChatCompletion, type ChatRequest } from "@resagent/mllm";
 import { TimingAccumulator } from "@resagent/metrics";
 import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, type PipelineConfig } from "@resagent/pipeline";
-import type { BenchRow, BenchSuite } from "./index.js";
+import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 /**
  * Everything the OpenAI-compatible client does except the network: render the marked image,
@@ -49,8 +47,7 @@ export const pipelineBench: BenchSuite = {
   name: "pipeline",
   description: "harness overhead per sample excluding model time (target <= 15 ms, ceiling 48 ms), with the per-stage breakdown",
   async run(): Promise<BenchRow[]> {
-    const dir = await mkdtemp(join(tmpdir(), "resagent-bench-"));
-    try {
+    return withTempDir(async (dir) => {
       const ds = await openDataset("synthref", { split: "refcoco/val", count: 30, cacheDir: dir, width: 640, height: 480, sentencesPerRef: 1 });
       const cfg: PipelineConfig = {
         ...PIPELINE_DEFAULTS,
@@ -83,9 +80,7 @@ export const pipelineBench: BenchSuite = {
       ];
       for (const k of ["load", "ground", "sample", "verify", "decode"]) if (sm[k]) rows.push({ suite: "pipeline", name: `  stage ${k} (median)`, value: sm[k]!.median, unit: "ms" });
       return rows;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   },
 };
 

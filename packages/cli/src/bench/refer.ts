@@ -1,26 +1,17 @@
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openDataset } from "@resagent/data";
-import type { BenchRow, BenchSuite } from "./index.js";
-
-/** The fixture generator lives with the data tests; python3 writes the REFER-style pickle. */
-const GENERATOR = fileURLToPath(new URL("../../../data/test/make_refer_fixture.py", import.meta.url));
+import { pythonAvailable, referImageDir, writeReferFiles } from "@resagent/data/testing";
+import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 export const referBench: BenchSuite = {
   name: "refer",
   description: "REFER index load time and mask decoding rate on a generated RefCOCO-sized fixture (50k refs, 150k sentences; needs python3)",
   async run(): Promise<BenchRow[]> {
-    const root = await mkdtemp(join(tmpdir(), "resagent-bench-refer-"));
-    try {
-      try {
-        execFileSync("python3", [GENERATOR, root, "50000"], { stdio: "ignore" });
-      } catch {
-        return [{ suite: "refer", name: "skipped: python3 is needed to write the fixture pickle", value: 0, unit: "" }];
-      }
-      const images = join(root, "refer_seg", "images", "mscoco", "images", "train2014");
+    return withTempDir(async (root) => {
+      if (!pythonAvailable()) return [{ suite: "refer", name: "skipped: python3 is needed to write the fixture pickle", value: 0, unit: "" }];
+      writeReferFiles(root, 50_000);
+      const images = referImageDir(root);
       await mkdir(images, { recursive: true });
       // Loading a sample checks the image file exists; the bench decodes masks only.
       for (let k = 0; k < 5000; k++) await writeFile(join(images, `COCO_train2014_${String(k).padStart(12, "0")}.jpg`), "");
@@ -35,8 +26,6 @@ export const referBench: BenchSuite = {
         { suite: "refer", name: "index load (pickle + instances.json), 50k refs", value: load, unit: "s", note: `${ds.size} train sentences indexed` },
         { suite: "refer", name: "samples with gold mask decoded (640x480 polygons)", value: rate, unit: "samples/s" },
       ];
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    });
   },
 };
