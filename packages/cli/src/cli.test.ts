@@ -87,7 +87,7 @@ describe("resagent CLI", () => {
     expect(await cli("exp", "table5", "--limit", "1", "--out", root)).toBe(0);
     const printed = out.join("\n");
     expect(printed).toMatch(/Table 5: .*SIMULATED/);
-    expect(printed).toMatch(/<sub>table5 · profile embedded · seed 0 · ≤1 samples\/dataset/);
+    expect(printed).toMatch(/<sub>SIMULATED · table5 · profile embedded · seed 0 · ≤1 samples\/dataset/);
     const [run] = await readdir(join(root, "table5"));
     for (const f of ["samples.jsonl", "summary.json", "table.md", "table.csv", "config.resolved.yaml"]) expect(existsSync(join(root, "table5", run!, f))).toBe(true);
     const first = await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8");

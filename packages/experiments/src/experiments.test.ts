@@ -148,6 +148,9 @@ describe("decoders experiment (issue #4's check)", () => {
     const [box, boxOnly, points] = ["Tight | box decoder", "Tight | box only", "Tight | box + points"].map(avg) as [number, number, number];
     expect(boxOnly).toBeGreaterThan(box + 0.2);
     expect(points).toBeGreaterThan(boxOnly);
+    // The plot has its own title; the SIMULATED mark still shows on it.
+    const svg = await readFile(out.files.find((f) => f.endsWith("avg.svg"))!, "utf8");
+    expect(svg).toMatch(/SIMULATED · embedded · seed 0/);
   });
 });
 

@@ -45,7 +45,9 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const commit = gitCommit();
   const createdAt = new Date().toISOString();
   const shortCommit = `${commit.slice(0, 10)}${commit.endsWith("-dirty") ? "-dirty" : ""}`;
-  const provenance = `${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
+  // Plots may carry their own titles: the SIMULATED mark travels with the provenance line too.
+  const mark = simulated ? "SIMULATED · " : "";
+  const provenance = `${mark}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
   const table = buildTable(exp, metrics, title, provenance);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
@@ -97,7 +99,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
           )
         : comparisonChart(table, spec);
     // Short enough to sit under the title, left of the legend.
-    plot.provenance(`${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
+    plot.provenance(`${mark}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }
