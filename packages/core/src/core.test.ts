@@ -6,6 +6,7 @@ import { InputError, suggest } from "./errors.js";
 import { stableStringify } from "./hash.js";
 import { decodeImage, encodePng, maskFromPng, maskToPng, readImage } from "./image.js";
 import { assertMask, boxToMask, intersectionUnion, maskArea, maskBox, maskIoU, resizeMask } from "./mask.js";
+import { Lru } from "./lru.js";
 import { randomStream } from "./random.js";
 
 describe("random streams", () => {
@@ -92,5 +93,18 @@ describe("helpers", () => {
   });
   it("stableStringify ignores key order", () => {
     expect(stableStringify({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe(stableStringify({ a: [1, { c: 3, d: 2 }], b: 1 }));
+  });
+});
+
+describe("Lru", () => {
+  it("drops the least recently used entry past its size; a get counts as a use", () => {
+    const lru = new Lru<number>(2);
+    lru.set("a", 1);
+    lru.set("b", 2);
+    expect(lru.get("a")).toBe(1);
+    lru.set("c", 3);
+    expect([lru.get("a"), lru.get("b"), lru.get("c"), lru.size]).toEqual([1, undefined, 3, 2]);
+    lru.delete("a");
+    expect(lru.size).toBe(1);
   });
 });

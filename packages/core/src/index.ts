@@ -9,3 +9,4 @@ export * from "./fs.js";
 export * from "./sheet.js";
 export * from "./resample.js";
 export * from "./registry.js";
+export * from "./lru.js";

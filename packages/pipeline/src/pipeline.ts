@@ -30,6 +30,7 @@ export interface SampleRecord {
 }
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
+const EMPTY_RLE: CompressedRle = { size: [0, 0], counts: "" };
 
 /** Shares backends and decoders between cells with equal configs (same answers cache, same SAM embeddings). */
 export class ComponentPool {
@@ -179,7 +180,7 @@ export class Pipeline {
       queries: [],
       positives: [],
       negatives: [],
-      mask: rleEncode(emptyMask(W, H)),
+      mask: EMPTY_RLE, // replaced below: by the decoder's mask, or the empty mask when grounding failed
       score: 0,
       iou: 0,
       intersection: 0,
@@ -227,9 +228,13 @@ export class Pipeline {
         record.intersection = s.intersection;
         record.union = s.union;
       }
-    } else if (sample.goldMask) {
-      const s = sampleIoU(emptyMask(W, H) as Mask, sample.goldMask);
-      Object.assign(record, { iou: s.iou, intersection: s.intersection, union: s.union });
+    } else {
+      const empty = emptyMask(W, H) as Mask;
+      record.mask = rleEncode(empty);
+      if (sample.goldMask) {
+        const s = sampleIoU(empty, sample.goldMask);
+        Object.assign(record, { iou: s.iou, intersection: s.intersection, union: s.union });
+      }
     }
     timing.total = performance.now() - t0;
     return record;

@@ -1,5 +1,5 @@
 import type { Box, Point, RandomStream } from "@resagent/core";
-import { InputError } from "@resagent/core";
+import { InputError, Lru } from "@resagent/core";
 import { entropyScore, type MembershipParams, DEFAULT_MEMBERSHIP } from "./entropy.js";
 import { checkK, insideBox, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
@@ -105,24 +105,6 @@ interface Track {
   cum: Float64Array; // cumulative arc length
   coeff: Float64Array; // dynamic step coefficient per spiral point
   total: number;
-}
-
-/** A small LRU: sweeps revisit the same boxes, and the track is the costly part of a call. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(k: string): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.map.set(k, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
 }
 
 /** Arc length and step coefficients of the spiral scaled to a box of semi-axes a, b. */
@@ -249,6 +231,7 @@ export class SpiralSampler implements Sampler {
   readonly name = "ebd-spiral";
   readonly params: SpiralParams;
   private readonly spirals = new Map<string, { u: Float64Array; v: Float64Array }>();
+  // Sweeps revisit the same boxes, and the track is the costly part of a call.
   private readonly tracks = new Lru<Track>(256);
 
   constructor(params: Partial<SpiralParams> = {}) {

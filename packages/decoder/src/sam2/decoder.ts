@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
-import { InputError, sha256, type RgbImage } from "@resagent/core";
+import { InputError, Lru, sha256, type RgbImage } from "@resagent/core";
 import { validatePrompt } from "../prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "../types.js";
 import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE, type MultimaskMode } from "./processing.js";
@@ -76,7 +76,7 @@ export class Sam2OnnxDecoder implements Decoder {
   readonly name = "sam2-onnx";
   readonly params: Sam2Params;
   private sessions?: Promise<{ encoder: ort.InferenceSession; decoder: ort.InferenceSession; style: ExportStyle; files: { encoder: string; decoder: string } }>;
-  private readonly cache = new Map<string, Promise<Features>>();
+  private readonly cache: Lru<Promise<Features>>;
   private readonly counters = { encoderCalls: 0, decoderCalls: 0, cacheHits: 0, preprocessMs: 0, postprocessMs: 0 };
   private readonly source?: { encoder: Uint8Array; decoder: Uint8Array };
   /** What the first decode showed about the export: its style and how many masks it returns. */
@@ -90,6 +90,7 @@ export class Sam2OnnxDecoder implements Decoder {
     if (!["stability", "best", "single"].includes(p.multimask)) throw new InputError(`expected stability, best or single, got ${JSON.stringify(p.multimask)}`, { field: "decoder.params.multimask" });
     if (!["cpu", "cuda"].includes(p.provider)) throw new InputError(`expected cpu or cuda, got ${JSON.stringify(p.provider)}`, { field: "decoder.params.provider" });
     if (!(Number.isInteger(p.cacheSize) && p.cacheSize >= 1)) throw new InputError(`expected an integer >= 1, got ${p.cacheSize}`, { field: "decoder.params.cacheSize" });
+    this.cache = new Lru(p.cacheSize);
   }
 
   describe(): string {
@@ -142,14 +143,11 @@ export class Sam2OnnxDecoder implements Decoder {
     const hit = this.cache.get(key);
     if (hit) {
       this.counters.cacheHits++;
-      this.cache.delete(key);
-      this.cache.set(key, hit);
       return hit;
     }
     const p = this.encode(input.image);
     this.cache.set(key, p);
     p.catch(() => this.cache.delete(key));
-    while (this.cache.size > this.params.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     return p;
   }
 
