@@ -77,9 +77,9 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
   if (!(o.fraction > 0 && o.fraction <= 1)) throw new InputError(`expected a fraction in (0, 1], got ${o.fraction}`, { field: "fraction" });
   if (!(o.sizeMin > 0 && o.sizeMax >= o.sizeMin)) throw new InputError(`expected 0 < sizeMin <= sizeMax, got ${o.sizeMin}, ${o.sizeMax}`, { field: "size" });
   const recordsFile = join(o.out, "records.jsonl");
-  const prior = await readJsonLinesRepairing<VbrRecord>(recordsFile);
-  const done = new Set(prior.map((r) => r.sampleId));
-  let total = prior.length;
+  // Everything written so far (a resumed run's records first); the summary is drawn from it.
+  const all = await readJsonLinesRepairing<VbrRecord>(recordsFile);
+  const done = new Set(all.map((r) => r.sampleId));
   const sampler = new SpiralSampler();
   await mkdir(o.out, { recursive: true });
   const handle = await open(recordsFile, "a");
@@ -94,7 +94,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
     let step = 0;
     for (const item of plan) {
       step++;
-      if (total >= o.maxSamples) break;
+      if (all.length >= o.maxSamples) break;
       if (done.has(item.id)) {
         o.progress?.(step, plan.length);
         continue;
@@ -105,7 +105,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
       const cands = sampler.sample(s.goldBox, o.candidates, randomStream(o.seed, "gen-vbr/sampler", s.id), image);
       const recs: VbrRecord[] = [];
       for (const [j, c] of cands.ordered.entries()) {
-        if (total + recs.length >= o.maxSamples) break;
+        if (all.length + recs.length >= o.maxSamples) break;
         const r = randomStream(o.seed, "gen-vbr/marker", `${s.id}/${j}`);
         const marker: Marker = { point: c.point, colour: r.choice(MARKER_COLOUR_NAMES), shape: r.choice(MARKER_SHAPES), size: o.sizeMin + r.int(o.sizeMax - o.sizeMin + 1) };
         const cropped = r.bernoulli(o.cropShare);
@@ -132,13 +132,12 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
         });
       }
       await handle.write(recs.map((x) => `${JSON.stringify(x)}\n`).join(""));
-      total += recs.length;
+      all.push(...recs);
       o.progress?.(step, plan.length);
     }
   } finally {
     await handle.close();
   }
-  const all = await readJsonLinesRepairing<VbrRecord>(recordsFile);
   await writeFileAtomic(join(o.out, "data.json"), `${JSON.stringify(all.map((r) => r.entry))}\n`);
   await writeFileAtomic(
     join(o.out, "dataset_info.json"),
