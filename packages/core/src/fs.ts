@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, truncate, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -47,4 +47,26 @@ export async function readJsonLinesRepairing<T>(file: string): Promise<T[]> {
   }
   if (valid < bytes.length) await truncate(file, valid);
   return out;
+}
+
+/**
+ * Read a JSON-lines file that other processes may be appending to, without touching it: every
+ * line that parses (and passes `accept`), and how many did not (a torn last line, a corrupt one).
+ * A missing file is empty.
+ */
+export function readJsonLinesTolerant<T>(file: string, accept: (v: unknown) => v is T = (_v): _v is T => true): { values: T[]; skipped: number } {
+  const values: T[] = [];
+  let skipped = 0;
+  if (!existsSync(file)) return { values, skipped };
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const v: unknown = JSON.parse(line);
+      if (accept(v)) values.push(v);
+      else skipped++;
+    } catch {
+      skipped++;
+    }
+  }
+  return { values, skipped };
 }

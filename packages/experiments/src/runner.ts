@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, readJsonLinesRepairing, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, decodeImage, readJsonLinesRepairing, readJsonLinesTolerant, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
@@ -53,17 +52,8 @@ export async function readExistingRecords(file: string): Promise<{ done: Set<str
 
 /** Read every record of a run (or several, for `merge`). */
 export function readRecords(file: string): SampleRecord[] {
-  if (!existsSync(file)) return [];
-  const out: SampleRecord[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as SampleRecord);
-    } catch {
-      // a torn last line from a kill: ignored
-    }
-  }
-  return out;
+  // A torn last line from a kill is ignored (the next run cuts it off).
+  return readJsonLinesTolerant<SampleRecord>(file).values;
 }
 
 /** Build every cell's pipeline: this is where unknown components and bad parameters fail, before any work. */

@@ -1,12 +1,16 @@
-import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { sha256, stableStringify } from "@resagent/core";
+import { readJsonLinesTolerant, sha256, stableStringify } from "@resagent/core";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "./types.js";
 
 interface Entry {
   k: string;
   v: { text: string; firstTokenTopLogprobs?: { token: string; logprob: number }[] };
+}
+
+function isEntry(v: unknown): v is Entry {
+  const e = v as Partial<Entry> | null;
+  return typeof e?.k === "string" && typeof e.v?.text === "string";
 }
 
 /**
@@ -22,18 +26,9 @@ export class ResponseCache {
   readonly skippedLines: number = 0;
 
   constructor(readonly file?: string) {
-    if (file && existsSync(file)) {
-      let skipped = 0;
-      for (const line of readFileSync(file, "utf8").split("\n")) {
-        if (!line) continue;
-        try {
-          const e = JSON.parse(line) as Entry;
-          if (typeof e.k === "string" && e.v && typeof e.v.text === "string") this.map.set(e.k, e.v);
-          else skipped++;
-        } catch {
-          skipped++;
-        }
-      }
+    if (file) {
+      const { values, skipped } = readJsonLinesTolerant(file, isEntry);
+      for (const e of values) this.map.set(e.k, e.v);
       this.skippedLines = skipped;
     }
   }
