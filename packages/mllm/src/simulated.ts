@@ -158,6 +158,14 @@ export function yesNoLogprobs(pYes: number, k: number, rng?: RandomStream): TopL
 
 const LETTERS = "ABCDEFGH";
 
+/** A sample's gold area, counted once: every query of every cell on the sample asks for it. */
+const areas = new WeakMap<Mask, number>();
+function goldArea(mask: Mask): number {
+  let a = areas.get(mask);
+  if (a === undefined) areas.set(mask, (a = maskArea(mask)));
+  return a;
+}
+
 /**
  * A simulated Qwen-VL (named `simulated` wherever it shows). Grounding answers are the gold box
  * with per-side noise, sometimes a distractor's box, rarely garbage, printed in the configured
@@ -218,7 +226,7 @@ export class SimulatedBackend implements ChatBackend {
 
   private pYes(gold: Mask, p: Point, ctx: QueryContext, m: JudgeModel, format: string): number {
     const r = randomStream(this.seed, `simulated-verify/${format}`, `${ctx.sampleId}/${p.x.toFixed(2)},${p.y.toFixed(2)}`);
-    const scale = Math.max(4, Math.sqrt(maskArea(gold)) / 2);
+    const scale = Math.max(4, Math.sqrt(goldArea(gold)) / 2);
     const d = signedBoundaryDistance(gold, p);
     let z = m.slope * Math.tanh((2 * d) / scale) + m.bias + m.noise * r.normal();
     if (d < 0 && m.distractorConfusion && ctx.gold?.distractorBoxes?.some((b) => p.x >= b.x1 && p.x < b.x2 && p.y >= b.y1 && p.y < b.y2)) z += m.distractorConfusion;
