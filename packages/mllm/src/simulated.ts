@@ -1,6 +1,6 @@
 import { InputError, maskArea, maskValueAt, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
 import { fromPixelBox, type BoxConvention } from "./grounding.js";
-import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
+import { multiAnswerText, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext, type TopLogprob } from "./types.js";
 
 /** Paper Table 7 perturbations of a gold box: mild = +10% on one random side; severe = each side +U(5%, 15%). */
 export type Perturbation = "none" | "mild" | "severe";
@@ -156,8 +156,6 @@ export function yesNoLogprobs(pYes: number, k: number, rng?: RandomStream): TopL
     .map(([token, p]) => ({ token, logprob: Math.log(p) }));
 }
 
-const LETTERS = "ABCDEFGH";
-
 /** A sample's gold area, counted once: every query of every cell on the sample asks for it. */
 const areas = new WeakMap<Mask, number>();
 function goldArea(mask: Mask): number {
@@ -213,8 +211,7 @@ export class SimulatedBackend implements ChatBackend {
     const model = format.startsWith("textual") ? this.preset.textual : this.preset.vbr;
     const probs = ctx.points.map((p) => this.pYes(gold, p, ctx, model, format));
     if (format === "vbr-multi") {
-      const text = probs.map((p, i) => `${LETTERS[i]}: ${p >= 0.5 ? "yes" : "no"}`).join("\n");
-      return { text, cached: false, latencyMs: 0 };
+      return { text: multiAnswerText(probs.map((p) => p >= 0.5)), cached: false, latencyMs: 0 };
     }
     const p0 = ctx.points[0]!;
     const forms = randomStream(this.seed, `simulated-forms/${format}`, `${ctx.sampleId}/${p0.x.toFixed(2)},${p0.y.toFixed(2)}`);
@@ -288,7 +285,7 @@ export class OracleBackend implements ChatBackend {
     const gold = ctx.gold?.mask;
     if (!gold || !ctx.points?.length) throw new InputError("the oracle verifier needs the gold mask and the queried points", { field: `sample ${ctx.sampleId}` });
     const inside = ctx.points.map((p) => maskValueAt(gold, p) === 1);
-    if (ctx.format === "vbr-multi") return { text: inside.map((v, i) => `${LETTERS[i]}: ${v ? "yes" : "no"}`).join("\n"), cached: false, latencyMs: 0 };
+    if (ctx.format === "vbr-multi") return { text: multiAnswerText(inside), cached: false, latencyMs: 0 };
     const top = inside[0] ? [{ token: "Yes", logprob: 0 }, { token: "No", logprob: -30 }] : [{ token: "No", logprob: 0 }, { token: "Yes", logprob: -30 }];
     return { text: top[0]!.token, firstTokenTopLogprobs: request.topLogprobs > 0 ? top : undefined, cached: false, latencyMs: 0 };
   }

@@ -70,3 +70,11 @@ export interface ChatBackend {
   complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion>;
   stats?(): Record<string, number>;
 }
+
+/** VBR-multi (the authors' batched variant): markers are lettered A–H, one answer line per letter. */
+export const MULTI_LETTERS = "ABCDEFGH";
+
+/** The answer lines a model gives to a VBR-multi question ("A: yes", "B: no", ...). */
+export function multiAnswerText(yes: readonly boolean[]): string {
+  return yes.map((v, i) => `${MULTI_LETTERS[i]}: ${v ? "yes" : "no"}`).join("\n");
+}

@@ -1,5 +1,5 @@
 import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
-import { fromPixelBox, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
+import { MULTI_LETTERS, fromPixelBox, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
 import { aggregateYesProbability, type Aggregation } from "./probability.js";
@@ -79,8 +79,6 @@ export interface VerifyResult {
   negatives: Point[];
   queries: QueryRecord[];
 }
-
-const LETTERS = "ABCDEFGH";
 
 export function checkVerifierParams(p: VerifierParams): void {
   const bad = (k: string, want: string) => new InputError(`expected ${want}, got ${JSON.stringify((p as unknown as Record<string, unknown>)[k])}`, { field: `verifier.${k}` });
@@ -178,7 +176,7 @@ export class Verifier {
     if (p.format === "vbr-multi") {
       for (let start = 0; start < input.candidates.length && !done(); start += p.multiBatch) {
         const batch = input.candidates.slice(start, start + p.multiBatch);
-        const labels = batch.map((_, i) => LETTERS[i]!);
+        const labels = batch.map((_, i) => MULTI_LETTERS[i]!);
         // One colour for the batch: the letters tell markers apart.
         const colourRng = input.rng.fork(`multi${start}`);
         const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
