@@ -4,7 +4,7 @@ import { InputError, suggest } from "@resagent/core";
 import { PIPELINE_DEFAULTS, type PipelineConfig } from "@resagent/pipeline";
 import { parse } from "yaml";
 import { deepMerge, expandDotted, isObject, parseValue } from "./merge.js";
-import { checkExperiment, type CellSpec, type DatasetRef, type ExperimentConfig } from "./schema.js";
+import { PIPELINE_KEYS, checkExperiment, type CellSpec, type DatasetRef, type ExperimentConfig } from "./schema.js";
 
 /** The repository root: the nearest folder up from `from` holding experiments/ and configs/. */
 export function findRoot(from = process.cwd()): string {
@@ -77,7 +77,6 @@ export interface LoadOptions {
 export interface LoadedExperiment {
   config: ExperimentConfig;
   file: string;
-  /** Every concrete cell: id, and its full pipeline. */
   /**
    * Every concrete cell. `row` is the table row (cell id + values of the file's sweep axes);
    * `column` the suffix of command-line --sweep values, which become extra columns.
@@ -173,9 +172,7 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
   config.cells.forEach((cell: CellSpec, i) => {
     const set = resolvePresets(expandDotted(cell.set ?? {}), presets, file, `cells[${i}].set`) as Record<string, unknown>;
     for (const k of Object.keys(set)) {
-      if (!["mllm", "verifierMllm", "sampler", "k", "verifier", "decoder", "onGroundingFailure"].includes(k)) {
-        throw new InputError(`unknown pipeline key "${k}"; ${suggest(k, ["mllm", "verifierMllm", "sampler", "k", "verifier", "decoder", "onGroundingFailure"])}`, { file, field: `cells[${i}].set.${k}` });
-      }
+      if (!(PIPELINE_KEYS as readonly string[]).includes(k)) throw new InputError(`unknown pipeline key "${k}"; ${suggest(k, PIPELINE_KEYS)}`, { file, field: `cells[${i}].set.${k}` });
     }
     for (const rowCombo of rowCombos) {
       for (const colCombo of colCombos) {
