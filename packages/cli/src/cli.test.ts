@@ -135,11 +135,16 @@ describe("resagent CLI", () => {
   it.skipIf(!pythonAvailable())("real profile: missing SAM2 files stop the run before any request (2); a server that is down is one line (1) (needs python3 for the REFER fixture)", async () => {
     const data = await makeReferFixture();
     const server = await startTestServer(() => ({ kind: "answer", text: "Yes" }));
-    const env = { RESAGENT_DATA_ROOT: data, RESAGENT_MLLM_URL: server.url, RESAGENT_SAM2_DIR: join(data, "no-sam2-here"), RESAGENT_SAM2_ADAPTED_DIR: "" };
+    const env = { RESAGENT_DATA_ROOT: data, RESAGENT_MLLM_URL: server.url, RESAGENT_SAM2_DIR: join(data, "no-sam2-here"), RESAGENT_SAM2_ADAPTED_DIR: "", RESAGENT_VBR_MODEL: "" };
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     Object.assign(process.env, env);
     try {
-      const args = ["exp", "table4", "--profile", "real", "--limit", "1", "--out", join(tmp, "real"), "--set", "pipeline.mllm.http.retries=0"];
+      const plain = ["exp", "table4", "--profile", "real", "--limit", "1", "--out", join(tmp, "real"), "--set", "pipeline.mllm.http.retries=0"];
+      // No silent fallback: the adapted decoder and the LoRA verifier are unset, so the run stops...
+      expect(await cli(...plain)).toBe(2);
+      expect(err.join("\n")).toMatch(/cell "K=0" needs preset @decoder-adapted, which needs RESAGENT_SAM2_ADAPTED_DIR \(unset\); set it, or pass --allow-stand-ins/);
+      // ...unless stand-ins are allowed, and then the base SAM2 folder must hold the files.
+      const args = [...plain, "--allow-stand-ins"];
       expect(await cli(...args)).toBe(2);
       expect(err.join("\n")).toMatch(/no-sam2-here: decoder.params.dir: SAM2 model folder does not exist/);
       expect(server.requests.length).toBe(0);

@@ -8,6 +8,7 @@ import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
 import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
+import { schemaCommand } from "./commands/schema.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
 import { validateCommand } from "./commands/validate.js";
@@ -41,6 +42,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .command(synthrefCommand)
     .command(benchCommand)
     .command(fig4Command)
+    .command(schemaCommand)
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .help()

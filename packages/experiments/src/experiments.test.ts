@@ -64,12 +64,12 @@ describe("experiment configs", () => {
       }
       return "no error";
     };
-    expect(err("unknowncomp")).toMatch(/unknowncomp\.yaml: cell "a": sampler.name: unknown sampler "ebd-spirl"; did you mean "ebd-spiral"/);
-    expect(err("wrongtype")).toMatch(/wrongtype\.yaml: limit: expected an integer >= 1, got "many"/);
-    expect(err("typo")).toMatch(/cells\[0\]\.set\.verifer: unknown pipeline key "verifer"; did you mean "verifier"/);
-    expect(err("preset")).toMatch(/unknown preset "@decoder-adaptd"; did you mean "decoder-adapted"/);
-    expect(err("metric")).toMatch(/metric\.yaml: table\.metric: unknown metric "miou"; did you mean "mIoU"/);
-    expect(err("stat")).toMatch(/stat\.yaml: table\.columns\[1\]\.stat: unknown stat "msPerSampel"; did you mean "msPerSample"\? \(known: .*decodeMsPerSample/);
+    expect(err("unknowncomp")).toMatch(/^experiments\/unknowncomp\.yaml: cells\[0\]\.set\.sampler\.name: unknown sampler "ebd-spirl"; did you mean "ebd-spiral"/);
+    expect(err("wrongtype")).toMatch(/wrongtype\.yaml: limit: expected number, got "many"/);
+    expect(err("typo")).toMatch(/cells\[0\]\.set\.verifer: unknown key "verifer"; did you mean "verifier"/);
+    expect(err("preset")).toMatch(/cells\[0\]\.set\.decoder: unknown preset "@decoder-adaptd" \(profile embedded\); did you mean "decoder-adapted"/);
+    expect(err("metric")).toMatch(/metric\.yaml: table\.metric: unknown value "miou"; did you mean "mIoU"/);
+    expect(err("stat")).toMatch(/stat\.yaml: table\.columns\[1\]\.stat: unknown value "msPerSampel"; did you mean "msPerSample"\? \(known: .*decodeMsPerSample/);
     expect(() => loadExperiment("tabel4", { root })).toThrow(/no experiment "tabel4"; did you mean "table4"/);
     expect(() => loadExperiment("table4", { root, profile: "embeded" })).toThrow(/unknown profile "embeded"; did you mean "embedded"/);
   });

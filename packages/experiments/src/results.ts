@@ -1,8 +1,10 @@
 import { join } from "node:path";
-import { sha256, stableStringify, writeFileAtomic } from "@resagent/core";
+import { writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
+import type { PlotSpec } from "./config/schema.js";
+import { codeHash, configHash } from "./identity.js";
 import { gitCommit, machine, versions } from "./provenance.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
 import { summarise, type CellMetrics } from "./summary.js";
@@ -23,11 +25,33 @@ export interface Written {
   files: string[];
 }
 
+/** A plot per --sweep column group: the same columns, suffixed as the table suffixes them. */
+function sweptPlots(exp: LoadedExperiment): PlotSpec[] {
+  const groups = exp.config.columnSweeps;
+  if (!groups.length) return exp.config.plots;
+  return exp.config.plots.flatMap((p) =>
+    p.kind === "confusion"
+      ? [p]
+      : groups.map((g) => ({
+          ...p,
+          ...(p.column ? { column: `${p.column} (${g})` } : {}),
+          ...(p.columns ? { columns: p.columns.map((c) => `${c} (${g})`) } : {}),
+          file: `${p.file}-${g.replace(/[^\w.+=-]+/g, "_")}`,
+          title: `${p.title ?? exp.config.title} (${g})`,
+        })),
+  );
+}
+
+export interface WriteOptions {
+  /** A merge of some shards only (--allow-partial): said in the provenance line and the summary. */
+  partial?: { shards: number[]; of: number };
+}
+
 /**
  * Draw summary.json, table.md, table.csv and the plots from samples.jsonl files (one, or several
  * shards for `merge`). Nothing here is recomputed from memory.
  */
-export async function writeResults(exp: LoadedExperiment, runDir: string, sampleFiles: string[], run?: RunResult): Promise<Written> {
+export async function writeResults(exp: LoadedExperiment, runDir: string, sampleFiles: string[], run?: RunResult, options: WriteOptions = {}): Promise<Written> {
   const seen = new Set<string>();
   const records: SampleRecord[] = [];
   for (const f of sampleFiles) {
@@ -47,7 +71,9 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const shortCommit = `${commit.slice(0, 10)}${commit.endsWith("-dirty") ? "-dirty" : ""}`;
   // Plots may carry their own titles: the SIMULATED mark travels with the provenance line too.
   const mark = simulated ? "SIMULATED · " : "";
-  const provenance = `${mark}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
+  const partial = options.partial ? `PARTIAL: ${options.partial.shards.length} of ${options.partial.of} shards · ` : "";
+  const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
+  const provenance = `${mark}${partial}${standIns}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
   const table = buildTable(exp, metrics, title, provenance);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
@@ -59,15 +85,17 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     profile: exp.config.profile,
     seed: exp.config.seed,
     limitPerDataset: exp.config.limit,
-    configHash: sha256(stableStringify({ cells: exp.cells, datasets: exp.config.resolvedDatasets, seed: exp.config.seed })).slice(0, 16),
+    configHash: configHash(exp),
+    codeHash: codeHash(),
     gitCommit: commit,
+    ...(options.partial ? { partial: options.partial } : {}),
     versions: versions(),
     machine: machine(),
     createdAt,
     datasets: exp.config.resolvedDatasets,
     sampleCounts: Object.fromEntries(Object.entries(metrics).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m).map(([d, x]) => [d, x.samples]))])),
     records: records.length,
-    cells: Object.fromEntries(exp.cells.map((c) => [c.id, { pipeline: c.pipeline, components: pipelines.get(c.id)!.describe(), ...(c.note ? { note: c.note } : {}) }])),
+    cells: Object.fromEntries(exp.cells.map((c) => [c.id, { pipeline: c.pipeline, components: pipelines.get(c.id)!.describe(), ...(c.note ? { note: c.note } : {}), ...(c.standIns.length ? { standIns: c.standIns } : {}) }])),
     mllmRequests: {
       // From samples.jsonl: queries the pipeline made and how many the response cache answered.
       queries: totalQueries,
@@ -90,7 +118,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   await put("summary.json", `${JSON.stringify(summary, null, 2)}\n`);
   await put("table.md", tableMarkdown(table));
   await put("table.csv", tableCsv(table));
-  for (const spec of exp.config.plots) {
+  for (const spec of sweptPlots(exp)) {
     const plot =
       spec.kind === "confusion"
         ? confusionChart(
@@ -99,7 +127,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
           )
         : comparisonChart(table, spec);
     // Short enough to sit under the title, left of the legend.
-    plot.provenance(`${mark}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
+    plot.provenance(`${mark}${partial}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }

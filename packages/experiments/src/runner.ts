@@ -1,11 +1,11 @@
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, readJsonLinesRepairing, readJsonLinesTolerant, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, decodeImage, readJsonLinesRepairing, readJsonLinesTolerant, sha256, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
-import { gitCommit } from "./provenance.js";
+import { acquireRunLock, checkResumable, codeHash, configHash, writeManifest, type RunManifest } from "./identity.js";
 
 export interface RunOptions {
   runDir: string;
@@ -22,7 +22,7 @@ export interface RunOptions {
   /** Record a sample whose loading fails and go on, instead of stopping the run. */
   skipBadSamples?: boolean;
   /** How the experiment was loaded (name, profile, --set, --sweep), saved so `merge` can reload it. */
-  source?: { experiment: string; profile: string; set: string[]; sweep: string[] };
+  source?: RunManifest["source"];
 }
 
 export interface RunResult {
@@ -32,16 +32,6 @@ export interface RunResult {
   backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
   decoderStats: { description: string; stats: Record<string, number> }[];
   skipped: { id: string; error: string }[];
-}
-
-/**
- * A run's id: the experiment, profile and a hash of everything that changes results, the code's
- * git commit included, so a rerun resumes only a run made by the same code and config.
- */
-export function defaultRunId(exp: LoadedExperiment): string {
-  const { config, cells } = exp;
-  const key = sha256(stableStringify({ cells, datasets: config.resolvedDatasets, seed: config.seed, limit: config.limit, code: gitCommit() })).slice(0, 10);
-  return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
 }
 
 /** Existing records of a run (a torn last line is cut off) as done (sample, cell) keys. */
@@ -76,8 +66,29 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
  * the file is the same at any concurrency; a rerun skips what is already there.
  */
 export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
-  const { config } = exp;
   await mkdir(opts.runDir, { recursive: true });
+  const release = await acquireRunLock(opts.runDir, opts.log);
+  try {
+    return await runLocked(exp, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
+  const { config } = exp;
+  const previous = checkResumable(opts.runDir, exp, opts.shard);
+  const manifest: RunManifest = {
+    experiment: config.name,
+    profile: config.profile,
+    configHash: configHash(exp),
+    codeHash: codeHash(),
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    complete: false,
+  };
+  await writeManifest(opts.runDir, manifest);
   await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
   const pool = new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
@@ -114,10 +125,14 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
     const limit = Math.min(todo.length, opts.stopAfter ?? Infinity);
     let cursor = 0;
     let finished = 0;
+    // The first fatal error stops every worker from taking new samples; the file is closed only
+    // after all of them have returned, and that first error is the one reported.
+    let failed = false;
+    let firstError: unknown;
     const worker = async () => {
       for (;;) {
         const i = cursor++;
-        if (i >= limit) return;
+        if (failed || i >= limit) return;
         const w = todo[i]!;
         let sample: Sample;
         let lines = "";
@@ -138,7 +153,11 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
             newRecords++;
           }
         } catch (err) {
-          if (!(opts.skipBadSamples && err instanceof InputError)) throw err;
+          if (!(opts.skipBadSamples && err instanceof InputError)) {
+            if (!failed) firstError = err;
+            failed = true;
+            return;
+          }
           skipped.push({ id: w.id, error: (err as Error).message });
           opts.log?.(`skipped ${w.id}: ${(err as Error).message}`);
         }
@@ -151,6 +170,8 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
     const n = Math.max(1, opts.concurrency ?? config.concurrency);
     await Promise.all(Array.from({ length: n }, worker));
     await writing;
+    if (failed) throw firstError;
+    if (finished === todo.length) await writeManifest(opts.runDir, { ...manifest, complete: true });
   } finally {
     await handle.close();
   }

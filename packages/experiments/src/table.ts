@@ -45,12 +45,14 @@ export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record
   for (const cell of exp.cells) {
     if (seen.has(cell.row)) continue;
     seen.add(cell.row);
-    const ours = sweeps.flatMap((s) => {
-      const id = s ? `${cell.row} | ${s}` : cell.row;
-      return config.table.columns.map((c) => columnValue(c, metrics[id], config.table.metric));
-    });
+    const groups = sweeps.map((s) => exp.cells.find((c) => c.row === cell.row && c.column === s) ?? cell);
+    const ours = groups.flatMap((g) => config.table.columns.map((c) => columnValue(c, metrics[g.id], config.table.metric)));
     const paper = config.paper[cell.row] ?? [];
-    rows.push({ label: cell.row, ours, paper: sweeps.flatMap(() => config.table.columns.map((_, i) => paper[i] ?? null)), ...(cell.note ? { note: cell.note } : {}) });
+    // The paper's numbers sit only beside the column group run with the paper's setting.
+    const paperValues = groups.flatMap((g) => config.table.columns.map((_, i) => (g.paperSetting ? (paper[i] ?? null) : null)));
+    const standIn = groups.some((g) => g.standIns.length > 0);
+    const note = groups.find((g) => g.note)?.note;
+    rows.push({ label: standIn ? `${cell.row} [stand-in]` : cell.row, ours, paper: paperValues, ...(note ? { note } : {}) });
   }
   return { title: runTitle, headers, rows, percent, notes: config.notes, ...(provenance ? { provenance } : {}) };
 }

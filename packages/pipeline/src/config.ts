@@ -4,7 +4,7 @@ import type { VerifierParams } from "@resagent/verifier";
 /** One pipeline variant: every ablation of the paper is a different value of this. */
 export interface PipelineConfig {
   /** Stage 1, box grounding (simulated | oracle | openai), and how its answers are read. */
-  mllm: BackendConfig & { convention: BoxConvention; pick: "first" | "highest-score"; boxPrompt?: string };
+  mllm: BackendConfig & { convention: BoxConvention; pick?: "first" | "highest-score"; boxPrompt?: string };
   /** Stage 3 backend; absent = the grounding backend. `oracle` here gives gold point labels. */
   verifierMllm?: BackendConfig;
   /** Stage 2. */

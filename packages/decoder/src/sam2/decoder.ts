@@ -114,6 +114,11 @@ export class Sam2OnnxDecoder implements Decoder {
     return { ...this.counters };
   }
 
+  async inspect(): Promise<string> {
+    const { style, files, decoder } = await this.load();
+    return `${files.encoder} + ${files.decoder}: ${style.name} export (decoder outputs ${decoder.outputNames.join(", ")})`;
+  }
+
   private load() {
     this.sessions ??= (async () => {
       const files = this.source ? { encoder: "<memory>", decoder: "<memory>" } : locateSam2Files(this.params);
