@@ -78,8 +78,50 @@ describe("resagent CLI", () => {
     }
     const text = out.join("\n");
     expect(text).toMatch(/MISSING dataset val +refcoco split val, root .*no-data-here \(missing: set RESAGENT_DATA_ROOT\)/);
-    expect(text).toMatch(/MISSING SAM2 files/);
+    expect(text).toMatch(/MISSING preset +@decoder-adapted needs RESAGENT_SAM2_ADAPTED_DIR \(unset\)/);
     expect(text).toMatch(/thing\(s\) missing/);
+  });
+
+  it("validate opens the ONNX files: zero-byte or foreign files are missing, not 'all set'", async () => {
+    const sam = join(tmp, "zero-byte-sam2");
+    await mkdir(sam, { recursive: true });
+    await writeFile(join(sam, "sam2.encoder.onnx"), "");
+    await writeFile(join(sam, "sam2.decoder.onnx"), "");
+    const data = join(tmp, "data-root");
+    await mkdir(data, { recursive: true });
+    const vars = { RESAGENT_DATA_ROOT: data, RESAGENT_SAM2_DIR: sam, RESAGENT_SAM2_ADAPTED_DIR: sam, RESAGENT_VBR_MODEL: "vbr-lora" };
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, vars);
+    try {
+      expect(await cli("validate", "table4", "--profile", "real")).toBe(1);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    expect(out.join("\n")).toMatch(/MISSING model files +.*sam2\.encoder\.onnx: onnxruntime cannot load the SAM2 encoder/);
+  });
+
+  it("exp --dry-run prints every cell's resolved config and the run folder, and runs nothing", async () => {
+    const root = join(tmp, "dry");
+    expect(await cli("exp", "table4", "--dry-run", "--out", root, "--sweep", "pipeline.verifier.tau=0.5,0.7")).toBe(0);
+    const text = out.join("\n");
+    expect(text).toMatch(/every cell:\n {4}mllm\.backend = simulated/);
+    expect(text).toMatch(/cell "K=0 \| verifier\.tau=0\.7": k = 0; verifier\.tau = 0\.7/);
+    expect(text).toMatch(/run folder: .*dry\/table4\/embedded-seed0-n40-[0-9a-f]{10}\ndry run: nothing was run\./);
+    expect(existsSync(root)).toBe(false);
+    expect(await cli("exp", "table4", "--limit", "abc")).toBe(2);
+    expect(err.join("\n")).toMatch(/--limit: expected an integer >= 1, got a non-number/);
+  });
+
+  it("a --run-id made by another config is refused; --fresh starts it over", async () => {
+    const root = join(tmp, "runid");
+    const args = ["exp", "table5", "--limit", "1", "--out", root, "--run-id", "mine"];
+    expect(await cli(...args)).toBe(0);
+    expect(await cli(...args, "--set", "pipeline.verifier.tau=0.6")).toBe(2);
+    expect(err.join("\n")).toMatch(/runid\/table5\/mine: this run folder was made by a different configuration .*pass --fresh to discard it, or choose another --run-id/);
+    expect(await cli(...args, "--set", "pipeline.verifier.tau=0.6", "--fresh")).toBe(0);
+    const summary = JSON.parse(await readFile(join(root, "table5", "mine", "summary.json"), "utf8")) as { cells: Record<string, { pipeline: { verifier: { tau: number } } }> };
+    expect(Object.values(summary.cells)[0]!.pipeline.verifier.tau).toBe(0.6);
   });
 
   it("exp runs, prints the table with its provenance, writes the files, and a rerun resumes", async () => {
@@ -102,9 +144,27 @@ describe("resagent CLI", () => {
     expect(await cli(...args, "--run-id", "whole")).toBe(0);
     expect(await cli(...args, "--shard", "0/2", "--run-id", "s0")).toBe(0);
     expect(await cli(...args, "--shard", "1/2", "--run-id", "s1")).toBe(0);
+    // Half the shards is refused, naming what is missing, unless asked for; then the table says so.
+    expect(await cli("merge", join(root, "table2", "s0"), "--out", join(root, "table2", "half"))).toBe(2);
+    expect(err.join("\n")).toMatch(/incomplete shard set: missing shard\(s\) 1\/2; pass --allow-partial/);
+    expect(await cli("merge", join(root, "table2", "s0"), "--out", join(root, "table2", "half"), "--allow-partial")).toBe(0);
+    expect(await readFile(join(root, "table2", "half", "table.md"), "utf8")).toMatch(/<sub>SIMULATED · PARTIAL: 1 of 2 shards · table2/);
     expect(await cli("merge", join(root, "table2", "s0"), join(root, "table2", "s1"), "--out", join(root, "table2", "merged"))).toBe(0);
     const table = async (id: string) => (await readFile(join(root, "table2", id, "table.csv"), "utf8"));
     expect(await table("merged")).toBe(await table("whole"));
+  });
+
+  it("gen-vbr checks option ranges and refuses to resume a folder made with other options", async () => {
+    const out_ = join(tmp, "vbr");
+    const base = ["gen-vbr", "--source", "synthref:refcoco/val", "--sheet", "0", "--out", out_];
+    expect(await cli(...base, "--max", "3"), err.join("\n")).toBe(0);
+    expect(await cli(...base, "--max", "3", "--crop-share", "0.3")).toBe(2);
+    expect(err.join("\n")).toMatch(/vbr: this folder was generated with other options \(cropShare: 0\.5 then, 0\.3 now\)/);
+    expect(await cli(...base, "--max", "5"), err.join("\n")).toBe(0); // a larger cap resumes the same generation
+    expect(await cli(...base, "--max", "3", "--crop-share", "2")).toBe(2);
+    expect(err.join("\n")).toMatch(/--crop-share: expected a fraction in \[0, 1\], got 2/);
+    expect(await cli(...base, "--max", "0")).toBe(2);
+    expect(err.join("\n")).toMatch(/--max: expected an integer >= 1, got 0/);
   });
 
   it("segment writes a mask, an overlay and the record for one sample", async () => {
@@ -120,6 +180,8 @@ describe("resagent CLI", () => {
     expect(out.join("\n")).toMatch(/IoU \d+\.\d/);
     expect(await cli("segment", "--sample", "synthref:refcoco/val")).toBe(2);
     expect(err.join("\n")).toMatch(/--sample: expected <dataset>:<split>:<index>/);
+    expect(await cli("segment", "--sample", "synthref:refcoco/val:99999")).toBe(2);
+    expect(err.join("\n")).toMatch(/--sample: synthref:refcoco\/val has 200 samples \(indices 0-199\), not 99999/);
   });
 
   it("synthref writes a contact sheet and fig4 its figure with a provenance JSON", async () => {
@@ -142,7 +204,7 @@ describe("resagent CLI", () => {
       const plain = ["exp", "table4", "--profile", "real", "--limit", "1", "--out", join(tmp, "real"), "--set", "pipeline.mllm.http.retries=0"];
       // No silent fallback: the adapted decoder and the LoRA verifier are unset, so the run stops...
       expect(await cli(...plain)).toBe(2);
-      expect(err.join("\n")).toMatch(/cell "K=0" needs preset @decoder-adapted, which needs RESAGENT_SAM2_ADAPTED_DIR \(unset\); set it, or pass --allow-stand-ins/);
+      expect(err.join("\n")).toMatch(/cell "K=0" needs preset @(decoder-adapted|verifier-finetuned), which needs RESAGENT_(SAM2_ADAPTED_DIR|VBR_MODEL) \(unset\); set it, or pass --allow-stand-ins/);
       // ...unless stand-ins are allowed, and then the base SAM2 folder must hold the files.
       const args = [...plain, "--allow-stand-ins"];
       expect(await cli(...args)).toBe(2);

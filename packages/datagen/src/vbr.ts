@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
@@ -74,8 +75,26 @@ const safe = (id: string) => id.replace(/[^\w.-]+/g, "_");
  * ShareGPT format. Resumable: records are appended per instance after its images.
  */
 export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
-  if (!(o.fraction > 0 && o.fraction <= 1)) throw new InputError(`expected a fraction in (0, 1], got ${o.fraction}`, { field: "fraction" });
-  if (!(o.sizeMin > 0 && o.sizeMax >= o.sizeMin)) throw new InputError(`expected 0 < sizeMin <= sizeMax, got ${o.sizeMin}, ${o.sizeMax}`, { field: "size" });
+  const bad = (field: string, want: string, got: unknown) => new InputError(`expected ${want}, got ${JSON.stringify(got)}`, { field });
+  if (!(o.fraction > 0 && o.fraction <= 1)) throw bad("--fraction", "a fraction in (0, 1]", o.fraction);
+  if (!(Number.isInteger(o.candidates) && o.candidates >= 1)) throw bad("--candidates", "an integer >= 1", o.candidates);
+  if (!(o.sizeMin > 0)) throw bad("--size-min", "a size > 0", o.sizeMin);
+  if (!(o.sizeMax >= o.sizeMin)) throw bad("--size-max", `a size >= --size-min (${o.sizeMin})`, o.sizeMax);
+  if (!(o.cropShare >= 0 && o.cropShare <= 1)) throw bad("--crop-share", "a fraction in [0, 1]", o.cropShare);
+  if (!(Number.isInteger(o.maxSamples) && o.maxSamples >= 1)) throw bad("--max", "an integer >= 1", o.maxSamples);
+  if (!(Number.isInteger(o.seed) && o.seed >= 0)) throw bad("--seed", "an integer >= 0", o.seed);
+  // A folder resumes only the generation that made it: other options would mix two data sets.
+  const identity = { sources: o.sources, fraction: o.fraction, candidates: o.candidates, sizeMin: o.sizeMin, sizeMax: o.sizeMax, cropShare: o.cropShare, seed: o.seed, datasetName: o.datasetName };
+  const optionsFile = join(o.out, "options.json");
+  if (existsSync(optionsFile)) {
+    const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
+    const changed = Object.keys(identity).filter((k) => JSON.stringify(before[k]) !== JSON.stringify((identity as Record<string, unknown>)[k]));
+    if (changed.length) throw new InputError(`this folder was generated with other options (${changed.map((k) => `${k}: ${JSON.stringify(before[k])} then, ${JSON.stringify((identity as Record<string, unknown>)[k])} now`).join("; ")}); use another --out or the same options`, { file: o.out });
+  } else if (existsSync(join(o.out, "records.jsonl"))) {
+    throw new InputError("this folder has records but no options.json (made by an older version); use another --out", { file: o.out });
+  }
+  await mkdir(o.out, { recursive: true });
+  await writeFileAtomic(optionsFile, `${JSON.stringify(identity, null, 2)}\n`);
   const recordsFile = join(o.out, "records.jsonl");
   // Everything written so far (a resumed run's records first); the summary is drawn from it.
   const all = await readJsonLinesRepairing<VbrRecord>(recordsFile);

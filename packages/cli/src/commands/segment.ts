@@ -57,7 +57,9 @@ export const segmentCommand: CommandModule<object, Args> = {
       const m = args.sample.match(/^([^:]+):(.+):(\d+)$/);
       if (!m) throw new InputError(`expected <dataset>:<split>:<index>, got "${args.sample}"`, { field: "--sample" });
       const ds = await openDataset(m[1]!, { split: m[2]! });
-      sample = await ds.get(Number(m[3]));
+      const index = Number(m[3]);
+      if (index >= ds.size) throw new InputError(`${m[1]}:${m[2]} has ${ds.size} samples (indices 0-${ds.size - 1}), not ${index}`, { field: "--sample" });
+      sample = await ds.get(index);
       if (args.text) sample = { ...sample, expression: args.text };
     } else {
       if (!args.image || !args.text) throw new InputError("give --image and --text, or --sample", { field: "segment" });

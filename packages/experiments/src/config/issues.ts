@@ -149,7 +149,7 @@ export function issueError(schema: z.ZodType, value: unknown, issues: readonly I
   }
   const loc = where([...base, ...at]);
   // "in verifier" helps after a flag; after a file's key path it only repeats it.
-  if (inside && loc.field.includes(formatPath(path))) msg = msg.replace(inside, "");
+  if (inside && loc.field.endsWith(formatPath(at))) msg = msg.replace(inside, "");
   return new InputError(msg, loc);
 }
 
