@@ -5,3 +5,4 @@ export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";
 export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";
+export { addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type AccountedBackend, type FailureKind, type ModelCallAccounting } from "./accounting.js";
