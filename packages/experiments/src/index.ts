@@ -9,3 +9,4 @@ export { summarise, type CellMetrics } from "./summary.js";
 export { buildTable, tableMarkdown, tableCsv, type TableData } from "./table.js";
 export { writeResults, usesSimulation, runTitle } from "./results.js";
 export { gitCommit, machine, versions } from "./provenance.js";
+export { runExperimentAccounted, readModelCalls, recordAccounting, appendInvocation, MODEL_CALLS_FILE, type AccountedRunResult, type InvocationAccounting } from "./accounting.js";

@@ -1,9 +1,10 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sha256, stableStringify, writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import { gitCommit, machine, versions } from "./provenance.js";
+import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
 import { summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
@@ -76,6 +77,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       // From the backends of the last invocation (a resumed run counts only its own requests).
       lastInvocation: run?.backendStats ?? [],
     },
+    // Every invocation's model-call accounting (model-calls.jsonl) and their sum.
+    modelCalls: readModelCalls([...new Set(sampleFiles.map((f) => dirname(f)))]),
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
     metrics,

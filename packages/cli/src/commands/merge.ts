@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InputError, writeFileAtomic } from "@resagent/core";
-import { loadExperiment, readRecords, writeResults } from "@resagent/experiments";
+import { MODEL_CALLS_FILE, loadExperiment, readModelCalls, readRecords, writeResults } from "@resagent/experiments";
 import { parse } from "yaml";
 import type { CommandModule } from "yargs";
 
@@ -46,6 +46,9 @@ export const mergeCommand: CommandModule<object, { runs: string[]; out: string }
       .sort((a, b) => cols.indexOf(a.dataset) - cols.indexOf(b.dataset) || a.id.localeCompare(b.id, undefined, { numeric: true }) || cellOrder.get(a.cell)! - cellOrder.get(b.cell)!);
     await writeFileAtomic(join(out, "samples.jsonl"), records.map((r) => `${JSON.stringify(r)}\n`).join(""));
     await writeFileAtomic(join(out, "config.resolved.yaml"), readFileSync(join(args.runs[0]!, "config.resolved.yaml"), "utf8"));
+    // Each shard's model-call accounting, one line per invocation, tagged with its run.
+    const calls = readModelCalls(args.runs);
+    await writeFileAtomic(join(out, MODEL_CALLS_FILE), calls.invocations.map((i) => `${JSON.stringify(i)}\n`).join(""));
     const written = await writeResults(exp, out, [join(out, "samples.jsonl")]);
     console.log(readFileSync(join(out, "table.md"), "utf8"));
     console.log(`merged ${records.length} records from ${args.runs.length} runs into ${out}\n${written.files.map((f) => `  ${f}`).join("\n")}`);
