@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
-import { emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
+import { addAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
 import { hostile, startTestServer, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted, writeResults, type AccountedRunResult } from "./index.js";
 
@@ -95,12 +95,12 @@ describe("real profile against a hostile model server", () => {
     Object.assign(process.env, env);
     const logs: string[] = [];
     /** One invocation into a fresh run folder with its own response cache. */
-    const run = async (server: TestServer): Promise<{ dir: string; cache: string; result: AccountedRunResult; ms: number }> => {
+    const run = async (server: TestServer, into?: { dir: string; cache: string }): Promise<{ dir: string; cache: string; result: AccountedRunResult; ms: number }> => {
       process.env.RESAGENT_MLLM_URL = server.url;
       const exp = loadExperiment("table4", { root, profile: "real", set: ["limit=2", "concurrency=2"] });
       exp.cells.splice(0, exp.cells.length, ...exp.cells.filter((c) => c.id === "K=0" || c.id === "K=4"));
       delete exp.config.resolvedDatasets.val; // its second ref has no annotation (the data tests cover it)
-      const cache = await mkdtemp(join(tmpdir(), "resagent-hostile-cache-"));
+      const cache = into?.cache ?? (await mkdtemp(join(tmpdir(), "resagent-hostile-cache-")));
       for (const c of exp.cells) {
         for (const b of [c.pipeline.mllm, c.pipeline.verifierMllm!]) {
           // Hangs last 2.5 s: a 1.5 s timeout sees them, and nothing else comes near it.
@@ -108,7 +108,7 @@ describe("real profile against a hostile model server", () => {
           b.cacheDir = cache;
         }
       }
-      const dir = await mkdtemp(join(tmpdir(), "resagent-hostile-run-"));
+      const dir = into?.dir ?? (await mkdtemp(join(tmpdir(), "resagent-hostile-run-")));
       const t0 = performance.now();
       const result = await runExperimentAccounted(exp, { runDir: dir, log: (l) => logs.push(l), onAccounting: (l) => logs.push(l) });
       const ms = performance.now() - t0;
@@ -157,6 +157,26 @@ describe("real profile against a hostile model server", () => {
       expect(summary.modelCalls.invocations).toHaveLength(1);
       expect(summary.modelCalls.invocations[0]).toMatchObject({ status: "done", newRecords: 8, accounting: a });
       expect(summary.modelCalls.cumulative).toEqual(a);
+
+      // A torn line in the middle of samples.jsonl and of a response cache: only those are lost;
+      // the next invocation says so, redoes the one record, and adds its own accounting line.
+      const samplesFile = join(bad.dir, "samples.jsonl");
+      const lines = (await readFile(samplesFile, "utf8")).trim().split("\n");
+      lines[2] = lines[2]!.slice(0, 60);
+      await writeFile(samplesFile, `${lines.join("\n")}\n`);
+      const cacheFile = (await filesUnder(bad.cache)).find((f) => f.endsWith(".jsonl"))!;
+      const cached = (await readFile(cacheFile, "utf8")).trim().split("\n");
+      expect(cached.length).toBeGreaterThan(2);
+      cached[1] = cached[1]!.slice(0, 30);
+      await writeFile(cacheFile, `${cached.join("\n")}\n`);
+      const again = await run(rough, bad);
+      expect(logs.some((l) => l.endsWith("samples.jsonl: dropped 1 torn line(s), kept 7 record(s); the dropped samples run again"))).toBe(true);
+      expect(again.result.newRecords).toBe(1);
+      expect(again.result.accounting).toMatchObject({ cacheLinesSkipped: 1, gaveUp: 0 });
+      expect((await strip(bad.dir)).sort()).toEqual([...want].sort());
+      const resumed = JSON.parse(await readFile(join(bad.dir, "summary.json"), "utf8")) as typeof summary;
+      expect(resumed.modelCalls.invocations.map((x) => x.newRecords)).toEqual([8, 1]);
+      expect(resumed.modelCalls.cumulative).toEqual(addAccounting(a, again.result.accounting));
 
       // The key went to the server, and nowhere else: no result file, no cache line, no log.
       expect(rough.requests.every((r) => r.headers.authorization === `Bearer ${secret}`)).toBe(true);
