@@ -61,7 +61,10 @@ interface OpenAiLogprobEntry {
   top_logprobs?: unknown;
 }
 
-/** Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs. */
+/**
+ * Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs
+ * (absent when the body has none). Throws a retryable HttpError when the body is no chat completion.
+ */
 export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[] } {
   const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
   // A 200 that is not a chat completion is a broken answer, retried like a 5xx.
@@ -76,9 +79,10 @@ export function parseChatResponse(body: unknown): { text: string; firstTokenTopL
       if (typeof t.token === "string" && typeof t.logprob === "number") list.push({ token: t.token, logprob: t.logprob });
     }
   }
-  // Some servers omit top_logprobs but give the chosen token's own logprob.
-  if (list.length === 0 && typeof first.token === "string" && typeof first.logprob === "number") list.push({ token: first.token, logprob: first.logprob });
-  return { text, firstTokenTopLogprobs: list };
+  // Only top_logprobs counts. Some servers leave it out and give the chosen token's own logprob:
+  // a softmax over that one token is 1, P(yes) would be 0 or 1 (the decoded answer passed off as
+  // a probability), so that is an answer without the requested logprobs.
+  return list.length ? { text, firstTokenTopLogprobs: list } : { text };
 }
 
 /**
