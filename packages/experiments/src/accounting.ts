@@ -65,8 +65,9 @@ export interface AccountedRunResult extends RunResult {
 /**
  * `runExperiment`, accounting for its model calls: the backends' and response caches' counters
  * plus the abstentions and grounding parse failures of the records it wrote. Whether the run
- * finishes or fails, the invocation's line is appended to <runDir>/model-calls.jsonl and
- * `onAccounting` is called with it (a failed run prints it before its error).
+ * finishes or fails (after its first model call), the invocation's line is appended to
+ * <runDir>/model-calls.jsonl and `onAccounting` is called with it (a failed run prints it before
+ * its error).
  */
 export async function runExperimentAccounted(exp: LoadedExperiment, opts: RunOptions & { onAccounting?: (line: string, accounting: ModelCallAccounting, status: InvocationAccounting["status"]) => void }): Promise<AccountedRunResult> {
   const pool = new ComponentPool();
@@ -93,8 +94,12 @@ export async function runExperimentAccounted(exp: LoadedExperiment, opts: RunOpt
     accounting = { ...backendAccounting(pool.allBackends()), ...fromRecords };
     // The response caches' append handles (the pool disposes decoders only).
     await Promise.all(pool.allBackends().map((b) => (b instanceof CachedBackend ? b.cache.close() : undefined)));
-    await appendInvocation(opts.runDir, { startedAt, endedAt: new Date().toISOString(), status, newRecords: run?.newRecords ?? added, accounting });
-    opts.onAccounting?.(formatAccounting(accounting), accounting, status);
+    // A run stopped before its first model call (bad input, missing model files) has nothing to account for.
+    if (status === "done" || added > 0 || accounting.queries > 0) {
+      // Never let the log hide the run's own error.
+      await appendInvocation(opts.runDir, { startedAt, endedAt: new Date().toISOString(), status, newRecords: run?.newRecords ?? added, accounting }).catch((err: unknown) => opts.log?.(`could not append to ${join(opts.runDir, MODEL_CALLS_FILE)}: ${(err as Error).message}`));
+      opts.onAccounting?.(formatAccounting(accounting), accounting, status);
+    }
   }
   return { ...run, accounting, accountingLine: formatAccounting(accounting) };
 }
