@@ -2,7 +2,7 @@
  * The `resagent` command line, run in-process on its real argument parsing and handlers: what a
  * user types, what they read back, the files they get and the exit status.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -133,9 +133,16 @@ describe("resagent CLI", () => {
     const [run] = await readdir(join(root, "table5"));
     for (const f of ["samples.jsonl", "summary.json", "table.md", "table.csv", "config.resolved.yaml"]) expect(existsSync(join(root, "table5", run!, f))).toBe(true);
     const first = await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8");
+    expect(err.at(-1)).toMatch(/^model calls: [1-9]\d* queries, \d+ cache hits, 0 requests sent, 0 retries, 0 gave up; failed attempts: 0 HTTP status, 0 timeout, 0 socket, 0 malformed body, 0 missing logprobs; \d+ abstentions, 0 grounding parse failures, 0 unreadable cache lines skipped$/);
     expect(await cli("exp", "table5", "--limit", "1", "--out", root)).toBe(0);
     expect(err.join("\n")).toMatch(/resumed: \d+ records were already done/);
+    expect(err.at(-1)).toMatch(/^model calls: 0 queries/);
     expect(await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8")).toBe(first);
+    // One accounting line per invocation, and their sum, in summary.json.
+    const { modelCalls } = JSON.parse(await readFile(join(root, "table5", run!, "summary.json"), "utf8")) as { modelCalls: { invocations: { status: string; accounting: { queries: number } }[]; cumulative: { queries: number } } };
+    expect(modelCalls.invocations.map((i) => i.status)).toEqual(["done", "done"]);
+    expect(modelCalls.invocations[0]!.accounting.queries).toBeGreaterThan(0);
+    expect(modelCalls.cumulative.queries).toBe(modelCalls.invocations[0]!.accounting.queries);
   });
 
   it("shards merge into the same numbers as one run", async () => {
@@ -152,6 +159,9 @@ describe("resagent CLI", () => {
     expect(await cli("merge", join(root, "table2", "s0"), join(root, "table2", "s1"), "--out", join(root, "table2", "merged"))).toBe(0);
     const table = async (id: string) => (await readFile(join(root, "table2", id, "table.csv"), "utf8"));
     expect(await table("merged")).toBe(await table("whole"));
+    const calls = (id: string) => (JSON.parse(readFileSync(join(root, "table2", id, "summary.json"), "utf8")) as { modelCalls: { invocations: { run?: string }[]; cumulative: { queries: number } } }).modelCalls;
+    expect(calls("merged").invocations.map((i) => i.run)).toEqual([join(root, "table2", "s0"), join(root, "table2", "s1")]);
+    expect(calls("merged").cumulative.queries).toBe(calls("s0").cumulative.queries + calls("s1").cumulative.queries);
   });
 
   it("gen-vbr checks option ranges and refuses to resume a folder made with other options", async () => {
@@ -226,6 +236,23 @@ describe("resagent CLI", () => {
       expect(await cli(...args)).toBe(1);
       expect(err.join("\n")).toMatch(/^error: MLLM server: http:\/\/127.0.0.1:\d+\/v1 \(model .*\): request failed after 1 attempt\(s\): fetch failed \(ECONNREFUSED/m);
       expect(err.join("\n")).toMatch(/rerun the same command to resume/);
+
+      // A server that answers but never with logprobs: one line naming it and the fix, status 1.
+      const mute = await startTestServer((_n, body) =>
+        JSON.stringify(body).includes("bounding box") ? { kind: "answer", text: '[{"bbox_2d": [100, 100, 600, 700]}]' } : { kind: "answer", text: "Yes", omitLogprobs: "null" },
+      );
+      process.env.RESAGENT_MLLM_URL = mute.url;
+      const verifier = JSON.stringify({ backend: "openai", cache: "disk", http: { baseUrls: [mute.url], model: "resagent-vbr-lora", retries: 2, backoffMs: 1 } });
+      try {
+        expect(await cli(...args, "--run-id", "no-logprobs", "--set", `pipeline.verifierMllm=${verifier}`)).toBe(1);
+      } finally {
+        await mute.close();
+      }
+      const last = err.at(-1)!;
+      expect(last).toMatch(/^error: MLLM server: http:\/\/127\.0\.0\.1:\d+\/v1 \(model resagent-vbr-lora\) returns no logprobs: 3 attempt\(s\) asked for the top-\d+ first-token logprobs and got none\. Fix: .*--max-logprobs.* or set pipeline\.verifier\.aggregation=decoded/);
+      expect(last).not.toContain("\n");
+      expect(err.at(-2)).toMatch(/^model calls: .* [1-9]\d* missing logprobs;/);
+      expect(mute.requests.some((r) => r.body.logprobs === true)).toBe(true);
     } finally {
       await server.close();
       for (const [k, v] of Object.entries(saved)) {

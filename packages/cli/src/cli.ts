@@ -61,6 +61,11 @@ export async function runCli(argv: string[]): Promise<number> {
       console.error(`error: ${err.message}`);
       return 2;
     }
+    if (err instanceof HttpError && err.kind === "missingLogprobs") {
+      // Not a server that is down: the message names the server and the fix, in one line.
+      console.error(`error: MLLM server: ${err.message}`);
+      return 1;
+    }
     if (err instanceof HttpError) {
       // A server that is down or refuses us is the user's to fix, not a bug: one line, and what
       // was done is kept (samples.jsonl, the response cache), so the same command resumes.

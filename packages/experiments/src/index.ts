@@ -11,3 +11,4 @@ export { writeResults, usesSimulation, runTitle } from "./results.js";
 export { gitCommit, machine, versions } from "./provenance.js";
 export { defaultRunId, codeHash, configHash, configIdentity, readManifest, checkResumable, acquireRunLock, type RunManifest } from "./identity.js";
 export { describeCells, flatten } from "./config/describe.js";
+export { runExperimentAccounted, readModelCalls, recordAccounting, appendInvocation, MODEL_CALLS_FILE, type AccountedRunResult, type InvocationAccounting } from "./accounting.js";

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
@@ -6,6 +6,7 @@ import { comparisonChart, confusionChart } from "./plots/charts.js";
 import type { PlotSpec } from "./config/schema.js";
 import { codeHash, configHash } from "./identity.js";
 import { gitCommit, machine, versions } from "./provenance.js";
+import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
 import { summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
@@ -104,6 +105,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       // From the backends of the last invocation (a resumed run counts only its own requests).
       lastInvocation: run?.backendStats ?? [],
     },
+    // Every invocation's model-call accounting (model-calls.jsonl) and their sum.
+    modelCalls: readModelCalls([...new Set(sampleFiles.map((f) => dirname(f)))]),
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
     metrics,

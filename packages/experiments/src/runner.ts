@@ -1,6 +1,6 @@
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, readJsonLinesRepairing, readJsonLinesTolerant, sha256, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
@@ -21,6 +21,10 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Record a sample whose loading fails and go on, instead of stopping the run. */
   skipBadSamples?: boolean;
+  /** Components to build the cells from (default: a fresh pool); the caller reads their counters after the run. */
+  pool?: ComponentPool;
+  /** Called with each new record as it is made (model-call accounting counts abstentions here). */
+  onRecord?: (record: SampleRecord) => void;
   /** How the experiment was loaded (name, profile, --set, --sweep), saved so `merge` can reload it. */
   source?: RunManifest["source"];
 }
@@ -34,15 +38,17 @@ export interface RunResult {
   skipped: { id: string; error: string }[];
 }
 
-/** Existing records of a run (a torn last line is cut off) as done (sample, cell) keys. */
-export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number }> {
-  const recs = await readJsonLinesRepairing<SampleRecord>(file);
-  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length };
+const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).cell === "string";
+
+/** Existing records of a run as done (sample, cell) keys; torn lines, anywhere in the file, are dropped (and counted). */
+export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number; dropped: number }> {
+  const { values: recs, dropped } = await repairJsonLines(file, isRecord);
+  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length, dropped };
 }
 
 /** Read every record of a run (or several, for `merge`). */
 export function readRecords(file: string): SampleRecord[] {
-  // A torn last line from a kill is ignored (the next run cuts it off).
+  // Torn lines (a kill, anywhere in the file) are skipped; the lines after them are read (the next run repairs the file).
   return readJsonLinesTolerant<SampleRecord>(file).values;
 }
 
@@ -90,7 +96,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   };
   await writeManifest(opts.runDir, manifest);
   await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
-  const pool = new ComponentPool();
+  const pool = opts.pool ?? new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
   // Missing model files fail here, not after the first model requests.
   for (const d of pool.allDecoders()) d.check?.();
@@ -102,7 +108,8 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
     datasets.push([col, ds]);
   }
   const samplesFile = join(opts.runDir, "samples.jsonl");
-  const { done, count: resumed } = await readExistingRecords(samplesFile);
+  const { done, count: resumed, dropped } = await readExistingRecords(samplesFile);
+  if (dropped) opts.log?.(`${samplesFile}: dropped ${dropped} torn line(s), kept ${resumed} record(s); the dropped samples run again`);
   const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
   for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
   const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
@@ -149,6 +156,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
           for (const cell of exp.cells) {
             if (done.has(`${w.id}\u0000${cell.id}`)) continue;
             const rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+            opts.onRecord?.(rec);
             lines += `${JSON.stringify(rec)}\n`;
             newRecords++;
           }

@@ -1,6 +1,7 @@
 import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { readJsonLinesTolerant, sha256, stableStringify } from "@resagent/core";
+import { emptyAccounting, type AccountedBackend, type ModelCallAccounting } from "./accounting.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "./types.js";
 
 interface Entry {
@@ -78,12 +79,17 @@ export function requestKey(identity: string, request: ChatRequest, scope?: strin
   );
 }
 
+/** Whether a stored answer answers the request: one that asked for logprobs needs them. */
+function answers(request: ChatRequest, value: Entry["v"]): boolean {
+  return request.topLogprobs === 0 || (value.firstTokenTopLogprobs?.length ?? 0) > 0;
+}
+
 /**
  * A backend behind the response cache. Identical requests (same model, prompt, image content)
  * are answered once: sweeps over thresholds or pos/neg counts reissue nothing. Concurrent
  * identical requests share one call.
  */
-export class CachedBackend implements ChatBackend {
+export class CachedBackend implements AccountedBackend {
   readonly name: string;
   readonly simulated: boolean;
   readonly needsImages: boolean;
@@ -106,13 +112,25 @@ export class CachedBackend implements ChatBackend {
   }
 
   stats(): Record<string, number> {
-    return { cacheHits: this.counters.hits, cacheMisses: this.counters.misses, ...(this.inner.stats?.() ?? {}) };
+    return { cacheHits: this.counters.hits, cacheMisses: this.counters.misses, cacheLinesSkipped: this.cache.skippedLines, ...(this.inner.stats?.() ?? {}) };
+  }
+
+  get cacheFile(): string | undefined {
+    return this.cache.file;
+  }
+
+  accounting(): ModelCallAccounting {
+    const inner = typeof (this.inner as Partial<AccountedBackend>).accounting === "function" ? (this.inner as AccountedBackend).accounting() : emptyAccounting();
+    const { hits, misses } = this.counters;
+    return { ...inner, queries: hits + misses, cacheHits: hits + inner.cacheHits, cacheLinesSkipped: this.cache.skippedLines + inner.cacheLinesSkipped };
   }
 
   async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
     const key = requestKey(this.identity, request, this.simulated ? context.sampleId : undefined);
     const hit = this.cache.get(key);
-    if (hit) {
+    // An entry without the logprobs the request asks for (written before such answers were
+    // refused) is no probability answer: ask again.
+    if (hit && answers(request, hit)) {
       this.counters.hits++;
       return { ...hit, cached: true, latencyMs: 0 };
     }
@@ -126,7 +144,8 @@ export class CachedBackend implements ChatBackend {
     this.inflight.set(key, p);
     try {
       const out = await p;
-      await this.cache.set(key, { text: out.text, ...(out.firstTokenTopLogprobs ? { firstTokenTopLogprobs: out.firstTokenTopLogprobs } : {}) });
+      const value = { text: out.text, ...(out.firstTokenTopLogprobs ? { firstTokenTopLogprobs: out.firstTokenTopLogprobs } : {}) };
+      if (answers(request, value)) await this.cache.set(key, value);
       return out;
     } finally {
       this.inflight.delete(key);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { InputError, randomStream } from "@resagent/core";
+import { emptyAccounting, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 import { Semaphore } from "./semaphore.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
 
@@ -11,7 +12,10 @@ export interface HttpBackendOptions {
   apiKeyEnv?: string;
   timeoutMs: number;
   concurrency: number;
-  /** Retries after the first attempt, on timeouts, network errors, 429 and 5xx. */
+  /**
+   * Retries after the first attempt, on timeouts, network errors, 429 and 5xx, bodies that are not
+   * a chat completion, and answers without the logprobs the request asked for.
+   */
   retries: number;
   backoffMs: number;
   maxBackoffMs: number;
@@ -32,10 +36,23 @@ export class HttpError extends Error {
     message: string,
     readonly status: number | undefined,
     readonly retryable: boolean,
+    /** What failed; on the error that ends a call, what failed on every attempt (else undefined). */
+    readonly kind?: FailureKind,
   ) {
     super(message);
     this.name = "HttpError";
   }
+}
+
+/** The kind of a failed attempt and whether another attempt may help. */
+function classify(err: unknown): { kind: FailureKind; retryable: boolean } {
+  if (err instanceof HttpError) return { kind: err.kind ?? "other", retryable: err.retryable };
+  const name = (err as Error | undefined)?.name;
+  if (name === "TimeoutError" || name === "AbortError") return { kind: "timeout", retryable: true };
+  // undici reports a refused, reset or closed connection (before or in the middle of a body) as
+  // a TypeError ("fetch failed", "terminated") with the socket error as its cause.
+  if (name === "TypeError") return { kind: "socket", retryable: true };
+  return { kind: "other", retryable: false };
 }
 
 interface OpenAiLogprobEntry {
@@ -44,10 +61,14 @@ interface OpenAiLogprobEntry {
   top_logprobs?: unknown;
 }
 
-/** Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs. */
+/**
+ * Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs
+ * (absent when the body has none). Throws a retryable HttpError when the body is no chat completion.
+ */
 export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[] } {
   const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
-  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, false);
+  // A 200 that is not a chat completion is a broken answer, retried like a 5xx.
+  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, true, "malformedBody");
   const text = typeof choice.message?.content === "string" ? choice.message.content : "";
   const content = choice.logprobs?.content;
   if (!Array.isArray(content) || content.length === 0) return { text };
@@ -58,9 +79,10 @@ export function parseChatResponse(body: unknown): { text: string; firstTokenTopL
       if (typeof t.token === "string" && typeof t.logprob === "number") list.push({ token: t.token, logprob: t.logprob });
     }
   }
-  // Some servers omit top_logprobs but give the chosen token's own logprob.
-  if (list.length === 0 && typeof first.token === "string" && typeof first.logprob === "number") list.push({ token: first.token, logprob: first.logprob });
-  return { text, firstTokenTopLogprobs: list };
+  // Only top_logprobs counts. Some servers leave it out and give the chosen token's own logprob:
+  // a softmax over that one token is 1, P(yes) would be 0 or 1 (the decoded answer passed off as
+  // a probability), so that is an answer without the requested logprobs.
+  return list.length ? { text, firstTokenTopLogprobs: list } : { text };
 }
 
 /**
@@ -74,7 +96,8 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   readonly options: HttpBackendOptions;
   private readonly gate: Semaphore;
   private next = 0;
-  private readonly counters = { requests: 0, retries: 0, failures: 0 };
+  private readonly counters = { calls: 0, requests: 0, retries: 0, failures: 0 };
+  private readonly failed = emptyAccounting().failed;
 
   constructor(options: Partial<HttpBackendOptions> & Pick<HttpBackendOptions, "baseUrls" | "model">) {
     this.options = { ...HTTP_DEFAULTS, ...options };
@@ -105,7 +128,18 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    const f = this.failed;
+    const kinds = { timeout: f.timeout, socket: f.socket, malformedBody: f.malformedBody, missingLogprobs: f.missingLogprobs, other: f.other };
+    return {
+      ...this.counters,
+      ...Object.fromEntries(Object.entries(f.http).map(([s, n]) => [`failedHttp${s}`, n])),
+      ...Object.fromEntries(Object.entries(kinds).map(([k, n]) => [`failed${k[0]!.toUpperCase()}${k.slice(1)}`, n])),
+    };
+  }
+
+  accounting(): ModelCallAccounting {
+    const c = this.counters;
+    return { ...emptyAccounting(), queries: c.calls, requests: c.requests, retries: c.retries, gaveUp: c.failures, failed: { ...this.failed, http: { ...this.failed.http } } };
   }
 
   private apiKey(): string | undefined {
@@ -153,11 +187,13 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   }
 
   async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
+    this.counters.calls++;
     const body = await this.serializeBody(request);
     const key = this.apiKey();
     return this.gate.use(async () => {
       const jitter = randomStream(0, "http-backoff", `${context.sampleId}/${body.length}`);
       let lastErr: unknown;
+      const kinds: FailureKind[] = [];
       for (let attempt = 0; attempt <= this.options.retries; attempt++) {
         if (attempt > 0) {
           this.counters.retries++;
@@ -174,29 +210,55 @@ export class OpenAiCompatibleBackend implements ChatBackend {
             body,
             signal: AbortSignal.timeout(this.options.timeoutMs),
           });
-          if (!res.ok) {
-            const text = (await res.text()).slice(0, 300);
-            const retryable = res.status === 429 || res.status >= 500;
-            throw new HttpError(`${url} answered ${res.status}: ${text}`, res.status, retryable);
+          // The whole body first: a connection closed in the middle of it is a socket failure,
+          // text that is not JSON a malformed body.
+          const raw = await res.text();
+          if (!res.ok) throw new HttpError(`${url} answered ${res.status}: ${raw.slice(0, 300)}`, res.status, res.status === 429 || res.status >= 500, "http");
+          let json: unknown;
+          try {
+            json = JSON.parse(raw);
+          } catch {
+            throw new HttpError(`${url} answered ${res.status} with a body that is not JSON (${raw.length} bytes: ${JSON.stringify(raw.slice(0, 80))})`, res.status, true, "malformedBody");
           }
-          const parsed = parseChatResponse(await res.json());
+          const parsed = parseChatResponse(json);
+          // Asked for top-k logprobs and got none: P(yes) would silently fall back to the decoded
+          // token (0 or 1). A failed attempt, never an answer (so never cached as one).
+          if (request.topLogprobs > 0 && !parsed.firstTokenTopLogprobs?.length) throw new HttpError(`${url} answered without the requested logprobs`, res.status, true, "missingLogprobs");
           return { ...parsed, cached: false, latencyMs: performance.now() - t0 };
         } catch (err) {
           lastErr = err;
-          const name = (err as Error).name;
-          const retryable = err instanceof HttpError ? err.retryable : name === "TimeoutError" || name === "AbortError" || name === "TypeError";
+          const { kind, retryable } = classify(err);
+          kinds.push(kind);
+          if (kind === "http") {
+            const status = String((err as HttpError).status);
+            this.failed.http[status] = (this.failed.http[status] ?? 0) + 1;
+          } else this.failed[kind]++;
           if (!retryable) break;
         }
       }
       this.counters.failures++;
+      const where = `${this.options.baseUrls.join(", ")} (model ${this.options.model})`;
+      if (kinds.every((k) => k === "missingLogprobs")) {
+        throw new HttpError(
+          `${where} returns no logprobs: ${kinds.length} attempt(s) asked for the top-${request.topLogprobs} first-token logprobs and got none. ` +
+            `Fix: serve with logprobs enabled (vLLM: --max-logprobs ${request.topLogprobs} or more), or set pipeline.verifier.aggregation=decoded (P(yes) from the decoded token only).`,
+          undefined,
+          false,
+          "missingLogprobs",
+        );
+      }
+      const tally = [...new Set(kinds)].map((k) => `${kinds.filter((x) => x === k).length} ${KIND_WORDS[k]}`).join(", ");
       throw new HttpError(
-        `${this.options.baseUrls.join(", ")} (model ${this.options.model}): request failed after ${this.options.retries + 1} attempt(s): ${describeFailure(lastErr)}`,
+        `${where}: request failed after ${kinds.length} attempt(s)${kinds.length > 1 ? ` (${tally})` : ""}: ${describeFailure(lastErr)}`,
         lastErr instanceof HttpError ? lastErr.status : undefined,
         false,
+        new Set(kinds).size === 1 ? kinds[0] : undefined,
       );
     });
   }
 }
+
+const KIND_WORDS: Record<FailureKind, string> = { http: "HTTP status", timeout: "timeout", socket: "socket", malformedBody: "malformed body", missingLogprobs: "missing logprobs", other: "other" };
 
 /** fetch's "fetch failed" says nothing; its cause (ECONNREFUSED, ENOTFOUND, a TLS error) does. */
 function describeFailure(err: unknown): string {

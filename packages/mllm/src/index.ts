@@ -6,3 +6,4 @@ export * from "./grounding.js";
 export * from "./simulated.js";
 export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";
 export { probeEndpoint, type ProbeResult } from "./probe.js";
+export { addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type AccountedBackend, type FailureKind, type ModelCallAccounting } from "./accounting.js";

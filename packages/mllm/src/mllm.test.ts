@@ -61,10 +61,15 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
     ]);
   });
 
-  it("falls back to the chosen token when top_logprobs is missing", async () => {
+  it("takes the chosen token's logprob without top_logprobs for no answer (P(yes) would be 0 or 1): retried, then refused", async () => {
+    server = await startTestServer((n) => (n === 0 ? { kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true } : { kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }, { token: "Yes", logprob: -4.6 }] }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 1 });
+    expect((await b.complete(req("q"), ctx)).firstTokenTopLogprobs).toHaveLength(2);
+    expect(b.accounting().failed.missingLogprobs).toBe(1);
+    await server.close();
     server = await startTestServer(() => ({ kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" });
-    expect((await b.complete(req("q"), ctx)).firstTokenTopLogprobs).toEqual([{ token: "No", logprob: -0.01 }]);
+    const c = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 1, retries: 1 });
+    await expect(c.complete(req("q"), ctx)).rejects.toThrow(/returns no logprobs: 2 attempt\(s\)/);
   });
 
   it("retries 500s, 429s and timeouts with backoff, then succeeds", async () => {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { rm } from "node:fs/promises";
 import { InputError } from "@resagent/core";
-import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperiment, writeResults, type LoadedExperiment } from "@resagent/experiments";
+import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
 
@@ -114,7 +114,14 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     const total = Object.keys(exp.config.resolvedDatasets).length * exp.config.limit;
     console.error(`${exp.config.title}\nprofile ${exp.config.profile}, ${exp.cells.length} cells, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets -> ${runDir}`);
     let bar: Progress | undefined;
-    const run = await runExperiment(exp, {
+    const run = await runExperimentAccounted(exp, {
+      // A failed run prints its model-call accounting before its error; a finished one at the very end.
+      onAccounting: (line, _a, status) => {
+        if (status === "failed") {
+          bar?.finish();
+          console.error(line);
+        }
+      },
       runDir,
       ...(shard ? { shard } : {}),
       skipBadSamples: args["skip-bad"],
@@ -132,5 +139,6 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     const { readFile } = await import("node:fs/promises");
     console.log(`\n${await readFile(md, "utf8")}`);
     console.log(`files:\n${out.files.map((f) => `  ${f}`).join("\n")}\n  ${join(runDir, "samples.jsonl")}`);
+    console.error(run.accountingLine);
   },
 };

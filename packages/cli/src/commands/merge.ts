@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InputError, writeFileAtomic } from "@resagent/core";
-import { loadExperiment, readManifest, readRecords, writeResults, type RunManifest } from "@resagent/experiments";
+import { MODEL_CALLS_FILE, loadExperiment, readManifest, readModelCalls, readRecords, writeResults, type RunManifest } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
 
 interface MergeArgs {
@@ -64,6 +64,9 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
     if (existsSync(config)) await writeFileAtomic(join(out, "config.resolved.yaml"), readFileSync(config, "utf8"));
     const { shard: _s, ...whole } = first;
     await writeFileAtomic(join(out, "run.json"), `${JSON.stringify({ ...whole, complete, mergedFrom: [...present.keys()].sort((a, b) => a - b).map((i) => `${i}/${count}`) }, null, 2)}\n`);
+    // Each shard's model-call accounting, one line per invocation, tagged with its run.
+    const calls = readModelCalls(args.runs);
+    await writeFileAtomic(join(out, MODEL_CALLS_FILE), calls.invocations.map((i) => `${JSON.stringify(i)}\n`).join(""));
     const partial = complete ? undefined : { shards: [...present.keys()].filter((i) => !unfinished.includes(i)).sort((a, b) => a - b), of: count };
     const written = await writeResults(exp, out, [join(out, "samples.jsonl")], undefined, partial ? { partial } : {});
     console.log(readFileSync(join(out, "table.md"), "utf8"));
