@@ -59,6 +59,6 @@ describe("validate --probe", () => {
     servers.push(s.server);
     const r = await probeEndpoint({ baseUrls: [s.url], model: "m" });
     expect(r.ok).toBe(false);
-    expect(r.lines[1]).toMatch(/returned only the chosen token's logprob; P\(yes\) needs the top 5 \(vLLM: start with --max-logprobs 20\), or set verifier\.aggregation: decoded/);
+    expect(r.lines[1]).toMatch(/^logprobs: .*--max-logprobs 5 or more.*aggregation=decoded/);
   });
 });

@@ -61,7 +61,8 @@ export async function probeEndpoint(options: Pick<HttpBackendOptions, "baseUrls"
     }
   } catch (err) {
     ok = false;
-    lines.push(`request: ${(err as Error).message}`);
+    // The client itself refuses answers without the requested logprobs, naming the fix.
+    lines.push(`${/logprobs/i.test((err as Error).message) ? "logprobs" : "request"}: ${(err as Error).message}`);
   }
   return { ok, lines };
 }
