@@ -78,13 +78,14 @@ describe("experiment configs", () => {
 describe("runner", () => {
   const small = () => loadExperiment("table5", { root, set: ["limit=3"] });
 
-  it("writes identical samples.jsonl (timings aside) at concurrency 1 and 8, and across reruns", async () => {
+  it("writes identical samples.jsonl (timings aside) at concurrency 1 and 8, and across reruns", { timeout: 240_000 }, async () => {
     const a = await mkdtemp(join(tmpdir(), "resagent-run-"));
     const b = await mkdtemp(join(tmpdir(), "resagent-run-"));
     const c = await mkdtemp(join(tmpdir(), "resagent-run-"));
-    await runExperiment(small(), { runDir: a, concurrency: 1 });
-    await runExperiment(small(), { runDir: b, concurrency: 8 });
-    await runExperiment(small(), { runDir: c, concurrency: 3 });
+    // Computed each time (no shared records): the computation itself must not depend on concurrency.
+    await runExperiment(small(), { runDir: a, concurrency: 1, shareRecords: false });
+    await runExperiment(small(), { runDir: b, concurrency: 8, shareRecords: false });
+    await runExperiment(small(), { runDir: c, concurrency: 3, shareRecords: false });
     const la = await stripped(join(a, "samples.jsonl"));
     expect(la).toHaveLength(3 * 3 * 6);
     expect(await stripped(join(b, "samples.jsonl"))).toEqual(la);
@@ -93,18 +94,33 @@ describe("runner", () => {
 
   it("resumes a killed run to the same file, with nothing missing or duplicated", async () => {
     const full = await mkdtemp(join(tmpdir(), "resagent-run-"));
-    await runExperiment(small(), { runDir: full, concurrency: 2 });
+    await runExperiment(small(), { runDir: full, concurrency: 2, shareRecords: false });
     const want = await stripped(join(full, "samples.jsonl"));
     for (const stopAfter of [1, 4, 7]) {
       const dir = await mkdtemp(join(tmpdir(), "resagent-run-"));
-      await runExperiment(small(), { runDir: dir, concurrency: 2, stopAfter });
+      await runExperiment(small(), { runDir: dir, concurrency: 2, stopAfter, shareRecords: false });
       // a kill in the middle of writing a line
       const file = join(dir, "samples.jsonl");
       await writeFile(file, `${await readFile(file, "utf8")}{"id":"synthref:refcoco/testB:1.0","cell":"(1`);
-      const second = await runExperiment(small(), { runDir: dir, concurrency: 4 });
+      const second = await runExperiment(small(), { runDir: dir, concurrency: 4, shareRecords: false });
       expect(second.resumedRecords).toBe(stopAfter * 6);
       expect(await stripped(file)).toEqual(want);
     }
+  }, 240_000);
+
+  it("copies the records of identical cells instead of recomputing them, in another run or another table", async () => {
+    const exp = loadExperiment("table4", { root, set: ["limit=1"] });
+    const a = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const first = await runExperiment(exp, { runDir: a });
+    expect(first.sharedRecords).toBe(0);
+    // The same pipelines under other cell names (a one-value sweep of the value they already have).
+    const renamed = loadExperiment("table4", { root, set: ["limit=1"], sweep: ["verifier.tau=0.5"] });
+    const b = await mkdtemp(join(tmpdir(), "resagent-run-"));
+    const second = await runExperiment(renamed, { runDir: b });
+    expect(second.sharedRecords).toBe(second.newRecords);
+    const relabel = (lines: string[]) => lines.map((l) => l.replace(/"cell":"(K=\d)( \| verifier\.tau=0\.5)?"/, '"cell":"$1"'));
+    expect(relabel(await stripped(join(b, "samples.jsonl")))).toEqual(relabel(await stripped(join(a, "samples.jsonl"))));
+    expect(readRecords(join(b, "samples.jsonl")).every((r) => r.timing.shared === 1)).toBe(true);
   });
 
   it("sweeps over pos/neg counts reuse the model's answers, and summaries say so", async () => {

@@ -96,6 +96,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     datasets: exp.config.resolvedDatasets,
     sampleCounts: Object.fromEntries(Object.entries(metrics).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m).map(([d, x]) => [d, x.samples]))])),
     records: records.length,
+    /** Records copied from identical cells (same pipeline, seed, dataset, code) rather than computed for this run. */
+    sharedRecords: records.filter((r) => r.timing.shared).length,
     cells: Object.fromEntries(exp.cells.map((c) => [c.id, { pipeline: c.pipeline, components: pipelines.get(c.id)!.describe(), ...(c.note ? { note: c.note } : {}), ...(c.standIns.length ? { standIns: c.standIns } : {}) }])),
     mllmRequests: {
       // From samples.jsonl: queries the pipeline made and how many the response cache answered.

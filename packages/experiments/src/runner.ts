@@ -5,7 +5,9 @@ import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
+import { findRoot } from "./config/load.js";
 import { acquireRunLock, checkResumable, codeHash, configHash, writeManifest, type RunManifest } from "./identity.js";
+import { RecordStore } from "./record-store.js";
 
 export interface RunOptions {
   runDir: string;
@@ -21,6 +23,12 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Record a sample whose loading fails and go on, instead of stopping the run. */
   skipBadSamples?: boolean;
+  /**
+   * Reuse records of identical cells (same resolved pipeline, seed, dataset and code) from the
+   * shared record store, and add new ones to it (default true). Tests of the computation itself
+   * turn it off.
+   */
+  shareRecords?: boolean;
   /** Components to build the cells from (default: a fresh pool); the caller reads their counters after the run. */
   pool?: ComponentPool;
   /** Called with each new record as it is made (model-call accounting counts abstentions here). */
@@ -32,6 +40,8 @@ export interface RunOptions {
 export interface RunResult {
   runDir: string;
   newRecords: number;
+  /** New records copied from identical cells (the shared record store) instead of computed. */
+  sharedRecords: number;
   resumedRecords: number;
   backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
   decoderStats: { description: string; stats: Record<string, number> }[];
@@ -110,6 +120,9 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   const samplesFile = join(opts.runDir, "samples.jsonl");
   const { done, count: resumed, dropped } = await readExistingRecords(samplesFile);
   if (dropped) opts.log?.(`${samplesFile}: dropped ${dropped} torn line(s), kept ${resumed} record(s); the dropped samples run again`);
+  const store = opts.shareRecords === false ? undefined : new RecordStore(join(process.env.RESAGENT_CACHE_DIR ?? join(findRoot(), ".cache"), "records"), codeHash());
+  const storeKeys = new Map(datasets.map(([col]) => [col, new Map(exp.cells.map((c) => [c.id, RecordStore.key(c.pipeline, config.seed, config.resolvedDatasets[col]!)]))]));
+  let sharedRecords = 0;
   const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
   for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
   const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
@@ -144,6 +157,28 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
         let sample: Sample;
         let lines = "";
         try {
+          // Cells whose record another cell (of this run or another) already computed are copied.
+          const keys = storeKeys.get(w.col)!;
+          const shared = new Map(exp.cells.flatMap((c) => {
+            const r = done.has(`${w.id}\u0000${c.id}`) ? undefined : store?.get(keys.get(c.id)!, w.id, c.id);
+            return r ? [[c.id, r] as const] : [];
+          }));
+          const needed = exp.cells.filter((c) => !done.has(`${w.id}\u0000${c.id}`) && !shared.has(c.id));
+          if (needed.length === 0) {
+            for (const cell of exp.cells) {
+              const rec = shared.get(cell.id);
+              if (!rec) continue;
+              opts.onRecord?.(rec);
+              lines += `${JSON.stringify(rec)}\n`;
+              newRecords++;
+              sharedRecords++;
+            }
+            ready.set(i, lines);
+            flush();
+            finished++;
+            opts.progress?.(finished + (work.length - todo.length), work.length);
+            continue;
+          }
           sample = await w.ds.get(w.index);
           const bytes = await readFile(sample.imagePath).catch(() => {
             throw new InputError("image file missing or unreadable", { file: sample.imagePath });
@@ -155,7 +190,13 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
           const loaded = { sample, image, imageHash: sha256(bytes), fileBytes: bytes };
           for (const cell of exp.cells) {
             if (done.has(`${w.id}\u0000${cell.id}`)) continue;
-            const rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+            // An identical cell earlier in this loop may have just computed it.
+            let rec = shared.get(cell.id) ?? store?.get(keys.get(cell.id)!, w.id, cell.id);
+            if (rec) sharedRecords++;
+            else {
+              rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+              await store?.put(keys.get(cell.id)!, rec);
+            }
             opts.onRecord?.(rec);
             lines += `${JSON.stringify(rec)}\n`;
             newRecords++;
@@ -186,6 +227,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   const result: RunResult = {
     runDir: opts.runDir,
     newRecords,
+    sharedRecords,
     resumedRecords: resumed,
     backendStats: pool.allBackends().map((b) => ({ description: b.describe(), simulated: b.simulated, stats: b.stats?.() ?? {} })),
     decoderStats: pool.allDecoders().map((d) => ({ description: d.describe(), stats: d.stats?.() ?? {} })),

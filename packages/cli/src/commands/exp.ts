@@ -20,6 +20,7 @@ export interface ExpArgs {
   out?: string;
   "skip-bad": boolean;
   "dry-run": boolean;
+  share: boolean;
   "allow-stand-ins": boolean;
 }
 
@@ -87,6 +88,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it" })
       .option("out", { type: "string", describe: "results root (default <repo>/results)" })
       .option("skip-bad", { type: "boolean", default: false, describe: "record samples that fail to load (missing image, bad annotation) and go on" })
+      .option("share", { type: "boolean", default: true, describe: "copy records of identical cells (same resolved pipeline, seed, dataset and code) from the shared record store instead of recomputing them; --no-share recomputes" })
       .option("dry-run", { type: "boolean", default: false, describe: "print every cell's resolved config and the run folder; run nothing" }) as never,
   handler: async (args) => {
     const exp = loadFromArgs(args);
@@ -125,6 +127,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       runDir,
       ...(shard ? { shard } : {}),
       skipBadSamples: args["skip-bad"],
+      shareRecords: args.share,
       source: { experiment: args.name, profile: exp.config.profile, set: expSet(args), sweep: args.sweep ?? [], ...(args["allow-stand-ins"] ? { allowStandIns: true } : {}) },
       log: (l) => console.error(l),
       progress: (_done, all) => {
@@ -134,6 +137,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     });
     bar?.finish();
     if (run.resumedRecords) console.error(`resumed: ${run.resumedRecords} records were already done`);
+    if (run.sharedRecords) console.error(`shared: ${run.sharedRecords} of ${run.newRecords} new records were copied from identical cells (same pipeline, seed, dataset and code) instead of recomputed`);
     const out = await writeResults(exp, runDir, [join(runDir, "samples.jsonl")], run);
     const md = out.files.find((f) => f.endsWith("table.md"))!;
     const { readFile } = await import("node:fs/promises");
