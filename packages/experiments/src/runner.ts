@@ -69,7 +69,8 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
     try {
       out.set(cell.id, new Pipeline(cell.pipeline, exp.config.seed, pool));
     } catch (err) {
-      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`, { file: exp.file });
+      // The component names the field; where the value came from was checked with the schema.
+      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`);
       throw err;
     }
   }

@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, sha256, suggest } from "@resagent/core";
 import { CachedBackend, ResponseCache } from "./cache.js";
@@ -46,6 +47,20 @@ export function createBackend(cfg: BackendConfig): ChatBackend {
   }
   const mode = cfg.cache ?? "memory";
   if (mode === "off") return inner;
-  const file = mode === "disk" ? join(cfg.cacheDir ?? join(process.env.RESAGENT_CACHE_DIR ?? join(process.cwd(), ".cache"), "mllm"), `${sha256(inner.identity).slice(0, 16)}.jsonl`) : undefined;
+  const dir = cfg.cacheDir ?? join(process.env.RESAGENT_CACHE_DIR ?? join(process.cwd(), ".cache"), "mllm");
+  const file = mode === "disk" ? join(dir, `${sha256(inner.identity).slice(0, 16)}.jsonl`) : undefined;
+  if (file) checkCachePath(dir, file);
   return new CachedBackend(inner, new ResponseCache(file));
+}
+
+/** The disk cache must be writable where it lives: say so now, not after the first answers. */
+function checkCachePath(dir: string, file: string): void {
+  const field = "mllm.cacheDir (or RESAGENT_CACHE_DIR)";
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new InputError(`cannot create the response cache folder: ${(err as NodeJS.ErrnoException).code === "ENOTDIR" || (err as NodeJS.ErrnoException).code === "EEXIST" ? "a file is in the way" : (err as Error).message}`, { file: dir, field });
+  }
+  if (!statSync(dir).isDirectory()) throw new InputError("the response cache folder is a file, not a folder", { file: dir, field });
+  if (existsSync(file) && !statSync(file).isFile()) throw new InputError("the response cache file is a folder, not a file", { file, field });
 }
