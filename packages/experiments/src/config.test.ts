@@ -14,7 +14,7 @@ import { GRAPHCUT_DEFAULTS, SAM2_DEFAULTS } from "@resagent/decoder";
 import { HTTP_DEFAULTS } from "@resagent/mllm";
 import { SPIRAL_DEFAULTS } from "@resagent/sampler";
 import { VERIFIER_DEFAULTS } from "@resagent/verifier";
-import { COMPONENT_PARAM_SCHEMAS, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
+import { COMPONENT_PARAM_SCHEMAS, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
 
 const root = findRoot();
 const cacheDir = await mkdtemp(join(tmpdir(), "resagent-cfg-cache-"));
@@ -127,6 +127,21 @@ describe("presets, overrides and sweeps", () => {
     expect(e.cells.filter((c) => c.paperSetting).map((c) => c.column)).toEqual(Array(5).fill("verifier.tau=0.5"));
     expect(loadExperiment("table4", { root, set: ["pipeline.k=2"] }).warnings).toEqual(["--set pipeline.k=2 replaces what every cell set(s) itself"]);
     expect(loadExperiment("table4", { root, set: ["pipeline.verifier.tau=0.6"] }).warnings).toEqual([]);
+  });
+
+  it("writes tables and plots for a --sweep run: a plot per column group, the paper's numbers beside the paper's setting only", async () => {
+    const exp = loadExperiment("table4", { root, set: ["limit=1"], sweep: ["verifier.tau=0.5,0.7"] });
+    exp.cells.splice(4); // K=0 and K=2, both taus
+    const dir = await mkdtemp(join(tmpdir(), "resagent-sweep-"));
+    await runExperiment(exp, { runDir: dir });
+    const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")]);
+    expect(out.files.map((f) => f.slice(dir.length + 1)).filter((f) => f.endsWith(".png"))).toEqual(["k-sweep-verifier.tau=0.5.png", "k-sweep-verifier.tau=0.7.png"]);
+    expect(out.table.headers).toEqual(expect.arrayContaining(["Avg. (verifier.tau=0.5)", "Avg. (verifier.tau=0.7)"]));
+    const k0 = out.table.rows.find((r) => r.label === "K=0")!;
+    const avg5 = out.table.headers.indexOf("Avg. (verifier.tau=0.5)");
+    const avg7 = out.table.headers.indexOf("Avg. (verifier.tau=0.7)");
+    expect(k0.paper[avg5]).toBe(76.59);
+    expect(k0.paper[avg7]).toBeNull();
   });
 
   it("lists every cell's resolved config for --dry-run and validate", () => {
