@@ -82,7 +82,8 @@ export async function runExperimentAccounted(exp: LoadedExperiment, opts: RunOpt
       ...opts,
       pool,
       onRecord: (r) => {
-        const c = recordAccounting([r]);
+        // A record copied from an identical cell made no model call in this invocation.
+        const c = r.timing.shared ? { abstentions: 0, groundingParseFailures: 0 } : recordAccounting([r]);
         fromRecords.abstentions += c.abstentions;
         fromRecords.groundingParseFailures += c.groundingParseFailures;
         added++;
