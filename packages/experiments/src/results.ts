@@ -5,7 +5,7 @@ import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import { gitCommit, machine, versions } from "./provenance.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
-import { summarise, type CellMetrics } from "./summary.js";
+import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
 /** Whether any component of any cell is simulated (then every title says so). */
@@ -38,7 +38,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       records.push(r);
     }
   }
-  const metrics = summarise(exp, records);
+  const boot = new SampleBootstrap(groupRecords(exp, records), exp.config.seed);
+  const metrics = summarise(exp, records, boot);
   const pipelines = buildPipelines(exp, new ComponentPool());
   const simulated = usesSimulation(exp, pipelines);
   const title = runTitle(exp, simulated);
@@ -48,7 +49,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   // Plots may carry their own titles: the SIMULATED mark travels with the provenance line too.
   const mark = simulated ? "SIMULATED · " : "";
   const provenance = `${mark}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
-  const table = buildTable(exp, metrics, title, provenance);
+  const table = buildTable(exp, metrics, title, provenance, boot);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {
@@ -78,6 +79,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     },
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
+    intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, metrics: "ci95 in each cell's metrics: [low, high], same units as the metric" },
     metrics,
     table,
   };
@@ -91,15 +93,16 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   await put("table.md", tableMarkdown(table));
   await put("table.csv", tableCsv(table));
   for (const spec of exp.config.plots) {
+    // Short enough to sit under the title.
+    const plotProvenance = `${mark}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`;
     const plot =
       spec.kind === "confusion"
         ? confusionChart(
             [...new Set(exp.cells.map((c) => c.row))].map((row) => ({ label: row, metrics: metrics[row]?.all ?? emptyMetrics() })),
             spec.title ?? title,
+            { provenance: plotProvenance },
           )
-        : comparisonChart(table, spec);
-    // Short enough to sit under the title, left of the legend.
-    plot.provenance(`${mark}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
+        : comparisonChart(table, spec, { provenance: plotProvenance });
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }
