@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { sha256, stableStringify, writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { writeReport } from "@resagent/report";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import { gitCommit, machine, versions } from "./provenance.js";
@@ -106,6 +107,9 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }
+  // report.html (+ table.tex) is drawn from the files just written, as `resagent report` would.
+  // It reads <runDir>/samples.jsonl; a merge writes its combined samples there first.
+  if (sampleFiles.some((f) => f === join(runDir, "samples.jsonl"))) files.push(...(await writeReport(runDir)).files);
   return { table, metrics, files };
 }
 
