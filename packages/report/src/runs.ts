@@ -112,7 +112,8 @@ export function listRuns(root: string): RunEntry[] {
  * run when none is complete): a relative symlink, or a text file holding the run's folder name
  * where the file system refuses symlinks. Returns experiment -> run.
  */
-export async function updateLatest(root: string, runs: readonly RunEntry[]): Promise<Map<string, string>> {
+export async function updateLatest(root: string, runs: readonly RunEntry[], options: { symlink?: (target: string, path: string) => void } = {}): Promise<Map<string, string>> {
+  const link = options.symlink ?? ((target: string, path: string) => symlinkSync(target, path, "dir"));
   const chosen = new Map<string, string>();
   for (const e of runs) {
     const cur = chosen.get(e.experiment);
@@ -121,23 +122,23 @@ export async function updateLatest(root: string, runs: readonly RunEntry[]): Pro
     if (!curEntry || (!curEntry.complete && e.complete)) chosen.set(e.experiment, e.run);
   }
   for (const [exp, run] of chosen) {
-    const link = join(root, exp, LATEST);
+    const file = join(root, exp, LATEST);
     let existing: ReturnType<typeof lstatSync> | undefined;
     try {
-      existing = lstatSync(link);
+      existing = lstatSync(file);
     } catch {
       existing = undefined;
     }
-    if (existing?.isSymbolicLink() && readlinkSync(link) === run) continue;
+    if (existing?.isSymbolicLink() && readlinkSync(file) === run) continue;
     if (existing && existing.isDirectory()) continue; // a real folder named "latest" is the user's: leave it
     const tmp = join(root, exp, `.${LATEST}.${process.pid}`);
     rmSync(tmp, { force: true });
     try {
-      symlinkSync(run, tmp, "dir");
-      renameSync(tmp, link); // atomic replace of the old link or text file
+      link(run, tmp);
+      renameSync(tmp, file); // atomic replace of the old link or text file
     } catch {
       rmSync(tmp, { force: true });
-      await writeFileAtomic(link, `${run}\n`);
+      await writeFileAtomic(file, `${run}\n`);
     }
   }
   return chosen;
