@@ -5,7 +5,7 @@
  * Debian's chromium (`.ci/run` installs it); without one it is skipped and says so.
  */
 import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdtemp, readdir } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -145,8 +145,27 @@ describe("after `pnpm exp table4 --limit 4`", () => {
       await page.screenshot({ path: shot });
       expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");
       expect(problems).toEqual([]);
+
+      // A run past 500 records pages: the same records under 10 copies of each cell (600 records;
+      // identical overlays are drawn once).
+      const big = join(root, "big", "run");
+      await mkdir(big, { recursive: true });
+      const lines = readFileSync(join(dir, "samples.jsonl"), "utf8").split("\n").filter(Boolean);
+      await writeFile(join(big, "samples.jsonl"), Array.from({ length: 10 }, (_, k) => lines.map((l) => JSON.stringify({ ...JSON.parse(l), cell: `${JSON.parse(l).cell}#${k}` })).join("\n")).join("\n") + "\n");
+      await copyFile(join(dir, "config.resolved.yaml"), join(big, "config.resolved.yaml"));
+      expect(await cli("report", big)).toBe(0);
+      expect(out.join("\n")).toMatch(/^600 records, 600 overlays/);
+      await page.goto(pathToFileURL(join(big, "report.html")).href);
+      await page.waitForSelector("body[data-ready='1']");
+      expect(await page.locator(".card").count()).toBe(200);
+      expect(await page.textContent("#f-count")).toBe("600 of 600 records · page 1 of 3");
+      await page.click("#f-next");
+      expect(await page.locator(".card").first().getAttribute("data-sample-id")).toBe(`${records[20]!.id}|${records[20]!.cell}#3`);
+      await page.selectOption("#f-cell", "K=4#0");
+      expect(await page.locator(".card").count()).toBe(12);
+      expect(problems).toEqual([]);
     } finally {
       await browser.close();
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -80,7 +80,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     },
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
-    intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, metrics: "ci95 in each cell's metrics: [low, high], same units as the metric" },
+    intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, where: "metrics.<cell>.<dataset>.ci95.<metric> = [low, high], in the metric's units" },
     metrics,
     table,
   };
