@@ -170,8 +170,8 @@ interface XLabels {
   lines: string[][];
   /** Height below the x axis that the labels take. */
   height: number;
-  /** How far the first label reaches left of its tick (rotated mode). */
-  leftReach: number;
+  /** How far each label reaches left of its tick (rotated mode). */
+  reach: number[];
 }
 
 const ROT = 35;
@@ -180,12 +180,17 @@ const ROT = 35;
 function layoutXLabels(ticks: string[], slot: number): XLabels {
   const flat = ticks.map((t) => wrapText(t, slot - 6, TICK, false, 2));
   const whole = flat.every((lines, i) => lines.join(" ") === ticks[i]!.split(/\s+/).join(" "));
-  if (whole) return { mode: "flat", lines: flat, height: Math.max(...flat.map((l) => l.length)) * 13 + 6, leftReach: 0 };
+  if (whole) return { mode: "flat", lines: flat, height: Math.max(...flat.map((l) => l.length)) * 13 + 6, reach: ticks.map(() => 0) };
   const cut = ticks.map((t) => [ellipsize(t, 200, TICK)]);
   const widths = cut.map((l) => textWidth(l[0]!, TICK));
   const rad = (ROT * Math.PI) / 180;
   const height = Math.max(...widths.map((w) => w * Math.sin(rad) + TICK * Math.cos(rad))) + 12;
-  return { mode: "rotated", lines: cut, height, leftReach: Math.max(...widths.map((w) => w * Math.cos(rad))) };
+  return { mode: "rotated", lines: cut, height, reach: widths.map((w) => w * Math.cos(rad)) };
+}
+
+/** Left margin so that every rotated label, hanging left from its tick, stays on the canvas. */
+function labelsLeft(xl: XLabels, slot: number): number {
+  return PAD + 4 + Math.max(0, ...xl.reach.map((r, i) => r - (i + 0.5) * slot));
 }
 
 function fmtValue(v: number, percent: boolean): string {
@@ -287,7 +292,7 @@ function barChart(cols: Column[], rows: string[], title: string, opts: ChartOpti
   const plotW = Math.max(520, rows.length * groupW);
   const x = xAxis(rows, "configuration (table row)");
   const xl = layoutXLabels(x.ticks, plotW / rows.length);
-  const left = Math.max(leftMargin(ys), xl.mode === "rotated" ? PAD + xl.leftReach - plotW / rows.length / 2 + 4 : 0);
+  const left = Math.max(leftMargin(ys), labelsLeft(xl, plotW / rows.length));
   const W = left + plotW + PAD;
   const legend: LegendEntry[] = [];
   if (cols.length > 1) cols.forEach((c, j) => legend.push({ label: c.header, draw: barSwatch(PALETTE[j % PALETTE.length]!) }));
@@ -354,7 +359,7 @@ function lineChart(cols: Column[], rows: string[], title: string, opts: ChartOpt
   const slot = Math.max(64, Math.min(120, 560 / xNames.length));
   const plotW = Math.max(520, xNames.length * slot);
   const xl = layoutXLabels(x.ticks, plotW / xNames.length);
-  const left = Math.max(leftMargin(ys), xl.mode === "rotated" ? PAD + xl.leftReach - plotW / xNames.length / 2 + 4 : 0);
+  const left = Math.max(leftMargin(ys), labelsLeft(xl, plotW / xNames.length));
   const W = left + plotW + PAD;
   const name = (l: (typeof lines)[number]) => [cols.length > 1 ? l.col.header : "", l.series].filter(Boolean).join(" · ");
   const legend: LegendEntry[] = [];
