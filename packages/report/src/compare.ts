@@ -104,10 +104,11 @@ export function compareRuns(dirA: string, dirB: string, options: CompareOptions 
   return { a, b, metric, percent: PERCENT.has(metric), replicates, seed, rows, onlyA: cellsA.filter((c) => !ib.has(c)), onlyB: cellsB.filter((c) => !ia.has(c)) };
 }
 
+/** Values with one decimal (percent) or two; differences and their intervals one more, so an interval just clear of 0 does not print as "+0.0". */
 function num(v: number, percent: boolean, signed = false): string {
   if (Number.isNaN(v)) return "–";
   const x = percent ? 100 * v : v;
-  const s = x.toFixed(percent ? 1 : 2);
+  const s = x.toFixed((percent ? 1 : 2) + (signed ? 1 : 0));
   return signed && x >= 0 ? `+${s}` : s;
 }
 
