@@ -138,7 +138,10 @@ describe("every experiment runs on the embedded profile (smoke size) and its plo
     const svgs = out.files.filter((f) => f.endsWith(".svg"));
     expect(svgs).toHaveLength(exp.config.plots.length);
     for (const f of svgs) expect({ file: f, problems: await checkPlotSvg(await readFile(f, "utf8")) }).toEqual({ file: f, problems: [] });
-  });
+    // The run's report is written with the table: one card per record.
+    const html = await readFile(join(dir, "report.html"), "utf8");
+    expect(html.match(/"k":"/g)).toHaveLength(run.newRecords);
+  }, 180_000);
 });
 
 describe("decoders experiment (issue #4's check)", () => {
