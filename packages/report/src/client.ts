@@ -24,6 +24,8 @@ export interface GalleryCard {
   img: string | null;
   note: string | null;
   i: number;
+  /** Queries in order: [queue, rank, P(yes) or null, decision, gold (1/0/null), used (1/0)]. */
+  qs: [string, number, number | null, string, number | null, number][];
 }
 
 export interface GalleryData {
@@ -74,6 +76,16 @@ function galleryMain(): void {
       `<div class="ground">${grounding}</div>` +
       `<div class="verif">${verif}</div>` +
       (c.note ? `<div class="note">${esc(c.note)}</div>` : "") +
+      (c.qs.length
+        ? `<details class="queries"><summary>queries</summary><table><tr><th>queue</th><th>#</th><th>P(yes)</th><th>decision</th><th>gold</th><th>used</th></tr>` +
+          c.qs
+            .map(([queue, rank, p, decision, gold, used]) => {
+              const wrong = gold !== null && (decision === "positive" || decision === "negative") && (decision === "positive") !== (gold === 1);
+              return `<tr${wrong ? ' class="wrong"' : ""}><td>${esc(queue)}</td><td>${rank}</td><td>${p === null ? "–" : p.toFixed(3)}</td><td>${esc(decision)}</td><td>${gold === null ? "–" : gold ? "yes" : "no"}</td><td>${used ? "✓" : ""}</td></tr>`;
+            })
+            .join("") +
+          `</table></details>`
+        : "") +
       `<div class="tags">${tags}</div>` +
       (big ? "" : `<button class="all-cells" data-id="${esc(c.id)}" data-ds="${esc(c.ds)}">all cells side by side</button>`) +
       `</div>`

@@ -56,6 +56,7 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
       img: o?.file ?? null,
       note: o?.note ?? null,
       i,
+      qs: (r.queries ?? []).map((q) => [q.queue ?? "", q.rank ?? 0, typeof q.pYes === "number" ? q.pYes : null, q.decision ?? "", q.gold === undefined ? null : q.gold ? 1 : 0, q.used ? 1 : 0]),
     };
   });
   const datasets = [...new Set([...Object.keys(run.datasets), ...cards.map((c) => c.ds)])].filter((d) => cards.some((c) => c.ds === d));
@@ -200,6 +201,9 @@ const GALLERY_CSS = `
 .tag.grounding-failure, .tag.wrong-object { background: #ffebee; color: #b71c1c; }
 .tag.verifier-error { background: #fff3e0; color: #e65100; }
 button.all-cells { margin-top: 6px; font-size: 12px; }
+details.queries table { font-size: 11px; margin-top: 4px; }
+details.queries td, details.queries th { padding: 0 4px; }
+details.queries tr.wrong td { background: #fff3e0; color: #b71c1c; }
 dialog { width: min(96vw, 1600px); max-height: 92vh; }
 #compare-body { display: flex; gap: 10px; overflow-x: auto; }
 #compare-body .card { min-width: 340px; flex: 1 0 340px; }
