@@ -9,6 +9,7 @@ import { fig4Command } from "./commands/fig4.js";
 import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
 import { schemaCommand } from "./commands/schema.js";
+import { compareCommand, reportCommand, runsCommand } from "./commands/report.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
 import { validateCommand } from "./commands/validate.js";
@@ -35,6 +36,9 @@ export async function runCli(argv: string[]): Promise<number> {
     .command(lsCommand)
     .command(validateCommand)
     .command(mergeCommand)
+    .command(reportCommand)
+    .command(compareCommand)
+    .command(runsCommand)
     .command(segmentCommand)
     .command(dataCommand)
     .command(genVbrCommand)

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "@resagent/core";
 import { makeReferFixture, pythonAvailable, referImageDir } from "@resagent/data/testing";
-import { buildPipelines, experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
+import { buildPipelines, checkPlotSvg, experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
 
 const root = findRoot();
 const cacheDir = await mkdtemp(join(tmpdir(), "resagent-exp-cache-"));
@@ -137,20 +137,27 @@ describe("runner", () => {
     expect(summary.mllmRequests.issuedToBackends).toBe(uniqueQueries);
     expect(summary.mllmRequests.queries).toBeGreaterThan(2 * summary.mllmRequests.issuedToBackends);
     expect(metrics["(2,1)"]!.all!.samples).toBe(9);
-    expect(await readFile(join(dir, "table.md"), "utf8")).toMatch(/\| \(2,1\) \| \d+\.\d\d ‹79\.45, [+−]\d+\.\d\d›/);
+    expect(await readFile(join(dir, "table.md"), "utf8")).toMatch(/\| \(2,1\) \| \d+\.\d ±\d+\.\d ‹79\.45, [+−]\d+\.\d›/);
   });
 });
 
-describe("every experiment runs on the embedded profile (smoke size)", () => {
+describe("every experiment runs on the embedded profile (smoke size) and its plots pass the checks", () => {
   it.each(experimentNames(root))("%s", async (name) => {
-    const exp = loadExperiment(name, { root, set: ["limit=1"] });
+    // Two samples per dataset: enough for intervals, so the error bars are drawn and checked too.
+    const exp = loadExperiment(name, { root, set: ["limit=2"] });
     const dir = await mkdtemp(join(tmpdir(), `resagent-smoke-${name}-`));
     const run = await runExperiment(exp, { runDir: dir, concurrency: 2 });
-    expect(run.newRecords).toBe(exp.cells.length * Object.keys(exp.config.resolvedDatasets).length);
+    expect(run.newRecords).toBe(2 * exp.cells.length * Object.keys(exp.config.resolvedDatasets).length);
     const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
     expect(out.files.some((f) => f.endsWith("table.md"))).toBe(true);
     expect(out.table.title).toMatch(/SIMULATED/);
-  });
+    const svgs = out.files.filter((f) => f.endsWith(".svg"));
+    expect(svgs).toHaveLength(exp.config.plots.length);
+    for (const f of svgs) expect({ file: f, problems: await checkPlotSvg(await readFile(f, "utf8")) }).toEqual({ file: f, problems: [] });
+    // The run's report is written with the table: one card per record.
+    const html = await readFile(join(dir, "report.html"), "utf8");
+    expect(html.match(/"k":"/g)).toHaveLength(run.newRecords);
+  }, 180_000);
 });
 
 describe("decoders experiment (issue #4's check)", () => {

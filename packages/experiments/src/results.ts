@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { writeReport } from "@resagent/report";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import type { PlotSpec } from "./config/schema.js";
@@ -8,7 +9,7 @@ import { codeHash, configHash } from "./identity.js";
 import { gitCommit, machine, versions } from "./provenance.js";
 import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
-import { summarise, type CellMetrics } from "./summary.js";
+import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
 /** Whether any component of any cell is simulated (then every title says so). */
@@ -63,7 +64,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       records.push(r);
     }
   }
-  const metrics = summarise(exp, records);
+  const boot = new SampleBootstrap(groupRecords(exp, records), exp.config.seed);
+  const metrics = summarise(exp, records, boot);
   const pipelines = buildPipelines(exp, new ComponentPool());
   const simulated = usesSimulation(exp, pipelines);
   const title = runTitle(exp, simulated);
@@ -75,7 +77,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const partial = options.partial ? `PARTIAL: ${options.partial.shards.length} of ${options.partial.of} shards · ` : "";
   const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
   const provenance = `${mark}${partial}${standIns}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
-  const table = buildTable(exp, metrics, title, provenance);
+  const table = buildTable(exp, metrics, title, provenance, boot);
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {
@@ -111,6 +113,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     modelCalls: readModelCalls([...new Set(sampleFiles.map((f) => dirname(f)))]),
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
+    intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, where: "metrics.<cell>.<dataset>.ci95.<metric> = [low, high], in the metric's units" },
     metrics,
     table,
   };
@@ -124,18 +127,22 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   await put("table.md", tableMarkdown(table));
   await put("table.csv", tableCsv(table));
   for (const spec of sweptPlots(exp)) {
+    // Short enough to sit under the title.
+    const plotProvenance = `${mark}${partial}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`;
     const plot =
       spec.kind === "confusion"
         ? confusionChart(
             [...new Set(exp.cells.map((c) => c.row))].map((row) => ({ label: row, metrics: metrics[row]?.all ?? emptyMetrics() })),
             spec.title ?? title,
+            { provenance: plotProvenance },
           )
-        : comparisonChart(table, spec);
-    // Short enough to sit under the title, left of the legend.
-    plot.provenance(`${mark}${partial}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
+        : comparisonChart(table, spec, { provenance: plotProvenance });
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }
+  // report.html (+ table.tex) is drawn from the files just written, as `resagent report` would.
+  // It reads <runDir>/samples.jsonl; a merge writes its combined samples there first.
+  if (sampleFiles.some((f) => f === join(runDir, "samples.jsonl"))) files.push(...(await writeReport(runDir)).files);
   return { table, metrics, files };
 }
 
