@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { rm } from "node:fs/promises";
 import { InputError } from "@resagent/core";
 import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, writeResults, type LoadedExperiment } from "@resagent/experiments";
+import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
 
@@ -139,6 +140,8 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     if (run.resumedRecords) console.error(`resumed: ${run.resumedRecords} records were already done`);
     if (run.sharedRecords) console.error(`shared: ${run.sharedRecords} of ${run.newRecords} new records were copied from identical cells (same pipeline, seed, dataset and code) instead of recomputed`);
     const out = await writeResults(exp, runDir, [join(runDir, "samples.jsonl")], run);
+    // results/<exp>/latest follows the newest complete run.
+    await updateLatest(root, listRuns(root).filter((e) => e.experiment === exp.config.name));
     const md = out.files.find((f) => f.endsWith("table.md"))!;
     const { readFile } = await import("node:fs/promises");
     console.log(`\n${await readFile(md, "utf8")}`);
