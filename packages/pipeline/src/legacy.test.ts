@@ -165,3 +165,28 @@ describe("select: interleaved reproduces the pre-issue-19 records", () => {
     got.forEach((line, i) => expect(line, `record ${i}`).toBe(want[i]));
   });
 });
+
+describe("grounding prompt", () => {
+  it("is the authors' by default, the paper's on request, and a bad template fails when the pipeline is built", async () => {
+    const seen: string[] = [];
+    class Recording extends FakeGrounder {
+      override async complete(req: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
+        seen.push(req.content.map((c) => (c.type === "text" ? c.text : "")).join(""));
+        return super.complete(req, ctx);
+      }
+    }
+    const pool = new ComponentPool();
+    pool.provideBackend(GROUNDER, 0, new Recording());
+    pool.provideBackend(VERIFIER!, 0, new FakeVerifier());
+    const s = samples()[0]!;
+    const base: PipelineConfig = { ...PIPELINE_DEFAULTS, mllm: GROUNDER, verifierMllm: VERIFIER!, decoder: { name: "box" }, k: 0 };
+    await new Pipeline(base, 0, pool).run(s, "a");
+    await new Pipeline({ ...base, mllm: { ...GROUNDER, boxPrompt: "paper" } }, 0, pool).run(s, "b");
+    expect(seen).toEqual([
+      // tools.py inference_bbox
+      "Identify the target referred to by 'the object number 0 on the left' in the image and return its bounding box in JSON format.",
+      "Identify the object referred to by 'the object number 0 on the left' in the image and return its bounding box in JSON format.",
+    ]);
+    expect(() => new Pipeline({ ...base, mllm: { ...GROUNDER, boxPrompt: "papr" } }, 0, pool)).toThrow(/mllm.boxPrompt/);
+  });
+});

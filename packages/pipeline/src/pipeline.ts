@@ -110,6 +110,8 @@ export class Pipeline {
     pool: ComponentPool = new ComponentPool(),
   ) {
     if (!(Number.isInteger(config.k) && config.k >= 0)) throw new InputError(`expected a non-negative integer, got ${JSON.stringify(config.k)}`, { field: "pipeline.k" });
+    // A bad grounding template fails here, before any work.
+    boxPrompt("", config.mllm.boxPrompt);
     this.grounder = pool.backend(config.mllm, seed);
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
     this.sampler = pool.sampler(config.sampler);

@@ -143,7 +143,7 @@ export class Verifier {
   describe(): string {
     const p = this.params;
     const select = p.select === "roles" ? `positives from the internal queue, negatives from the external (${p.selectionMode})` : "first confident answers in merged order";
-    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${p.size}px${p.crop ? ", cropped" : ""}`}; ${p.prompts}' prompts; ${p.aggregation === "pa" ? `top-${p.topK} probability aggregation` : "decoded token only"}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
+    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${p.size}px${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${p.aggregation === "pa" ? `top-${p.topK} probability aggregation` : "decoded token only"}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
   }
 
   private decide(pYes: number | null): QueryRecord["decision"] {
@@ -286,8 +286,8 @@ export class Verifier {
       let i = 0;
       while (i < list.length) {
         if (p.earlyStop && enough()) return;
+        // The next unasked candidates: one, or up to multiBatch for VBR-multi (one query per batch).
         const batch: Candidate[] = [];
-        // A batch never runs past the point where `enough` could become true for single queries.
         while (i < list.length && batch.length < step) {
           const c = list[i++]!;
           if (!answers.has(c)) batch.push(c);
