@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { VERIFIER_DEFAULTS, roleSelectionViolations } from "@resagent/verifier";
-import { experimentNames, findRoot, loadExperiment, readRecords, runExperiment } from "./index.js";
+import { experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
 
 const root = findRoot();
 process.env.RESAGENT_CACHE_DIR ??= await mkdtemp(join(tmpdir(), "resagent-roles-cache-"));
@@ -22,7 +22,12 @@ describe("select: roles in every pipeline table's records", () => {
       // The rule is about which points are asked and used; the box decoder keeps the scan quick.
       const exp = { ...loaded, cells: loaded.cells.map((c) => ({ ...c, pipeline: { ...c.pipeline, decoder: { name: "box" } } })) };
       const dir = await mkdtemp(join(tmpdir(), `resagent-roles-${name}-`));
-      await runExperiment(exp, { runDir: dir });
+      const run = await runExperiment(exp, { runDir: dir });
+      if (name === "table4") {
+        // The table says which candidate and selection rules made it.
+        const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
+        expect(out.table.notes).toContain("Candidates and point selection: ebd-spiral (one draw per queue; queues by spiral position (authors' code); densify fast-growth), points by queue roles.");
+      }
       const cells = new Map(exp.cells.map((c) => [c.id, c.pipeline]));
       for (const r of readRecords(join(dir, "samples.jsonl"))) {
         const v = { ...VERIFIER_DEFAULTS, ...cells.get(r.cell)!.verifier };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { experimentNames, findRoot, loadExperiment, type LoadedExperiment } from "./index.js";
+import { buildTable, experimentNames, findRoot, loadExperiment, tableCsv, type CellMetrics, type LoadedExperiment } from "./index.js";
 
 const root = findRoot();
 
@@ -65,3 +65,43 @@ describe("rows the paper ties run one configuration", () => {
     }
   });
 });
+
+describe("tables laid out as the paper's", () => {
+  it("Table 1 has the paper's 22 rows: 20 other methods from the paper, then our 4B and 8B cells", () => {
+    const e = loadExperiment("table1", { root });
+    const t = buildTable(e, {}, "t");
+    expect(t.rows).toHaveLength(22);
+    expect(t.rows.filter((r) => r.paperOnly)).toHaveLength(20);
+    expect(t.rows.slice(-2).map((r) => r.label)).toEqual(["ResAgent (Ours) 4B", "ResAgent (Ours) 8B"]);
+    for (const r of t.rows) expect(r.paper, r.label).toHaveLength(10);
+  });
+
+  it("Table 4 puts our milliseconds and the paper's seconds in separate columns, numbers only in the CSV", () => {
+    const e = loadExperiment("table4", { root });
+    const metrics = Object.fromEntries(e.cells.map((c) => [c.row, { val: fake(), testA: fake(), testB: fake(), all: fake() }]));
+    const t = buildTable(e, metrics, "t");
+    expect(t.headers.slice(-2)).toEqual(["Time/sample, ms (ours)", "Time/sample, s (paper)"]);
+    const csv = tableCsv(t).trim().split("\n");
+    const head = csv[0]!.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+    const k4 = csv.find((l) => l.startsWith("K=4"))!.split(",");
+    const col = (h: string) => head.indexOf(h);
+    expect(k4[col('"Time/sample, ms (ours)"')]).toBe("123.5");
+    expect(k4[col('"Time/sample, ms (ours) (paper)"')]).toBe("");
+    expect(k4[col('"Time/sample, s (paper)"')]).toBe("");
+    expect(k4[col('"Time/sample, s (paper) (paper)"')]).toBe("4.86");
+    for (const line of csv.slice(1)) for (const v of line.split(",").slice(1)) expect(v === "" || Number.isFinite(Number(v)), line).toBe(true);
+  });
+});
+
+function fake(): CellMetrics {
+  return {
+    samples: 1,
+    segmentation: { n: 1, mIoU: 0.8, gIoU: 0.8, cIoU: 0.8, sumI: 1, sumU: 1 },
+    points: { tp: 0, fp: 0, tn: 0, fn: 0, abstained: 0, n: 0, accuracy: 0, precision: 0, recall: 0, f1: 0 },
+    meanConfidence: 0,
+    available: 0,
+    queriesPerSample: 5,
+    groundingFailures: 0,
+    timing: { total: { mean: 123.5 } },
+  } as unknown as CellMetrics;
+}

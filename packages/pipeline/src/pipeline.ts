@@ -123,7 +123,7 @@ export class Pipeline {
     return {
       grounding: this.grounder.describe(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
-      sampler: `${this.sampler.name} K=${this.config.k}`,
+      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}`,
       decoder: this.decoder.describe(),
     };
   }

@@ -258,6 +258,12 @@ export class SpiralSampler implements Sampler {
     checkSpiralParams(this.params);
   }
 
+  describe(): string {
+    const p = this.params;
+    const rank = { spiral: "queues by spiral position (authors' code)", entropy: "queues by spiral position, re-ranked by entropy", "entropy-topk": "top-K by entropy in each queue's half (paper §3.3)" }[p.rank];
+    return `ebd-spiral (${p.queues === "independent" ? "one draw per queue" : "one draw split into the two queues"}; ${rank}; densify ${p.densify})`;
+  }
+
   /** Draw the samples for a box (no queue split); exposed for plotting and analysis. */
   draw(box: Box, rng: RandomStream, image?: ImageSize): SpiralDraw {
     const p = this.params;
