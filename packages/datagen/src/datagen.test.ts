@@ -33,7 +33,8 @@ describe("gen-vbr", () => {
     const data = JSON.parse(await readFile(join(a, "data.json"), "utf8")) as { messages: { role: string; content: string }[]; images: string[] }[];
     const recs = await records(a);
     expect(data).toEqual(recs.map((r) => r.entry));
-    expect(data[0]!.messages[0]!.content).toMatch(/^<image>Answer strictly yes or no: Is the \w+-colored (star|circle|hexagon) on the object referred to by '.+' in the picture\?$/);
+    // The authors' question, byte for byte: a backtick opens the expression, an apostrophe closes it.
+    expect(data[0]!.messages[0]!.content).toMatch(/^<image>Answer strictly yes or no: Is the \w+-colored (star|circle|hexagon) on the object referred to by `.+' in the picture\?$/);
     const info = JSON.parse(await readFile(join(a, "dataset_info.json"), "utf8")) as Record<string, { formatting: string }>;
     expect(info.resagent_vbr!.formatting).toBe("sharegpt");
     // reload the source and check every label against the gold mask

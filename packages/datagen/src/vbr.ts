@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler } from "@resagent/sampler";
-import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
+import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
 
 export interface VbrSource {
   name: string;
@@ -143,7 +143,9 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
           answer,
           entry: {
             messages: [
-              { role: "user", content: `<image>${vbrPrompt(s.expression, marker.colour, marker.shape)}` },
+              // The authors' question (`{expr}', as their inference code sends it), with the marker's
+              // own shape: their LoRA was trained on random colours and shapes (paper §9.1.2).
+              { role: "user", content: `<image>${vbrPrompt(s.expression, marker.colour, marker.shape, "authors")}` },
               { role: "assistant", content: answer },
             ],
             images: [file],
@@ -184,7 +186,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
     cropped: all.filter((r) => r.cropped).length,
     sizeHistogram: count((r) => String(r.size)),
   };
-  await writeFileAtomic(join(o.out, "stats.json"), `${JSON.stringify({ ...summary, options: { ...o, progress: undefined } }, null, 2)}\n`);
+  await writeFileAtomic(join(o.out, "stats.json"), `${JSON.stringify({ ...summary, prompt: VBR_PROMPTS.authors, options: { ...o, progress: undefined } }, null, 2)}\n`);
   await writeFileAtomic(join(o.out, "sizes.png"), await svgToPng(histogramSvg(summary.sizeHistogram, o.sizeMin, o.sizeMax)));
   return summary;
 }

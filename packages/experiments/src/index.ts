@@ -1,5 +1,5 @@
 export { Plot, polyline } from "./plots/svg.js";
-export { fig4Plot, FIG4_DEFAULTS, type Fig4Options } from "./plots/fig4.js";
+export { fig4Plot, directionArrows, FIG4_DEFAULTS, type Fig4Options } from "./plots/fig4.js";
 export { comparisonChart, confusionChart } from "./plots/charts.js";
 export * from "./config/schema.js";
 export { loadExperiment, findRoot, experimentNames, profileNames, readYaml, type LoadOptions, type LoadedExperiment, type LoadedCell, type StandIn } from "./config/load.js";

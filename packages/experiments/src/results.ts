@@ -78,6 +78,9 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
   const provenance = `${mark}${partial}${standIns}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
   const table = buildTable(exp, metrics, title, provenance, boot);
+  // Which candidate and selection rules made the numbers (issue 19: a table says which it used).
+  const rules = new Set([...pipelines.values()].filter((p) => p.config.k > 0).map((p) => `${p.sampler.describe?.() ?? p.sampler.name}, ${p.verifier.params.select === "roles" ? "points by queue roles" : "points interleaved"}`));
+  if (rules.size) table.notes = [...table.notes, `Candidates and point selection: ${[...rules].join(" | ")}.`];
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {

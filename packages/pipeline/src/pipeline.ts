@@ -110,6 +110,8 @@ export class Pipeline {
     pool: ComponentPool = new ComponentPool(),
   ) {
     if (!(Number.isInteger(config.k) && config.k >= 0)) throw new InputError(`expected a non-negative integer, got ${JSON.stringify(config.k)}`, { field: "pipeline.k" });
+    // A bad grounding template fails here, before any work.
+    boxPrompt("", config.mllm.boxPrompt);
     this.grounder = pool.backend(config.mllm, seed);
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
     this.sampler = pool.sampler(config.sampler);
@@ -121,7 +123,7 @@ export class Pipeline {
     return {
       grounding: this.grounder.describe(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
-      sampler: `${this.sampler.name} K=${this.config.k}`,
+      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}`,
       decoder: this.decoder.describe(),
     };
   }

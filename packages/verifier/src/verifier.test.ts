@@ -26,13 +26,31 @@ describe("probability aggregation (Eq. 6)", () => {
 });
 
 describe("prompts", () => {
-  it("uses the paper's exact questions", () => {
-    expect(vbrPrompt("the man on the left", "red", "star")).toBe("Answer strictly yes or no: Is the red-colored star on the object referred to by 'the man on the left' in the picture?");
-    expect(textualPrompt("cup", "(x,y)", 120, 340)).toBe("Answer strictly yes or no: Is the Point (120,340) on the object referred to by 'cup' in the picture?");
-    expect(textualPrompt("cup", "x is, y is", 1, 2)).toContain("Point x is 1, y is 2 on");
-    expect(textualPrompt("cup", "x=, y=", 1, 2)).toContain("Point x = 1, y = 2 on");
-    expect(vbrMultiPrompt("cup", ["A", "B"], "star")).toContain("labelled A, B");
+  it("sends the authors' questions byte for byte (backtick opens the quote, apostrophe closes it)", () => {
+    // tools.py get_points_check_messages: "...Is the {}-colored star on the object referred to by `{}' in the picture?"
+    expect(vbrPrompt("the man on the left", "red", "star")).toBe("Answer strictly yes or no: Is the red-colored star on the object referred to by `the man on the left' in the picture?");
+    // resagent_full_eval_point_strategies_textual_qwen25_fix1.py format_textual_point_prompt, the three formats.
+    expect(textualPrompt("cup", "(x,y)", 120, 340)).toBe("Answer strictly yes or no: Is the Point (120,340) on the object referred to by `cup' in the picture?");
+    expect(textualPrompt("cup", "x is, y is", 1, 2)).toBe("Answer strictly yes or no: Is the Point x is 1, y is 2 on the object referred to by `cup' in the picture?");
+    expect(textualPrompt("cup", "x=, y=", 1, 2)).toBe("Answer strictly yes or no: Is the Point x = 1, y = 2 on the object referred to by `cup' in the picture?");
+    // resagent_full_eval_point_strategies_final.py build_multi_marker_prompt.
+    expect(vbrMultiPrompt("cup", ["A", "B"], "star")).toBe(
+      "The image contains several marked points labeled A, B.\nFor each label, decide whether the CENTER of that marked point lies on the object referred to by: 'cup'.\nReturn only one line per label in exactly this format:\nA: yes\nB: yes\nReplace yes with no when needed. Use only yes or no. Do not output JSON. Do not explain.",
+    );
     expect(parseMultiAnswer("A: yes\nB: No\nD) yes", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
+  });
+
+  it("prompts: paper gives the paper's wording with ASCII quotes", () => {
+    expect(vbrPrompt("the man on the left", "red", "star", "paper")).toBe("Answer strictly yes or no: Is the red-colored star on the object referred to by 'the man on the left' in the picture?");
+    expect(vbrPrompt("cup", "cyan", "hexagon", "paper")).toBe("Answer strictly yes or no: Is the cyan-colored hexagon on the object referred to by 'cup' in the picture?");
+    expect(textualPrompt("cup", "(x,y)", 120, 340, "paper")).toBe("Answer strictly yes or no: Is the Point (120,340) on the object referred to by 'cup' in the picture?");
+    expect(vbrMultiPrompt("cup", ["A", "B"], "star", "paper")).toBe(
+      "The picture shows 2 star markers labelled A, B. For each label, answer strictly yes or no: is that marker on the object referred to by 'cup'? Reply with one line per label, like 'A: yes'.",
+    );
+  });
+
+  it("inserts the expression as written", () => {
+    expect(vbrPrompt("a {marker} costing $' and $&", "red", "star")).toBe("Answer strictly yes or no: Is the red-colored star on the object referred to by `a {marker} costing $' and $&' in the picture?");
   });
 });
 
@@ -82,10 +100,10 @@ class Counting implements ChatBackend {
 }
 
 describe("verifier", () => {
-  it("stops once 2 positives and 1 negative pass τ, in the sampler's order", async () => {
+  it("select: interleaved stops once 2 positives and 1 negative pass τ, in the sampler's order", async () => {
     const s = setup();
     const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const r = await new Verifier(b).verify(input(undefined, s));
+    const r = await new Verifier(b, { select: "interleaved" }).verify(input(undefined, s));
     expect(r.positives).toEqual([{ x: 5, y: 20 }, { x: 10, y: 20 }]);
     expect(r.negatives).toEqual([{ x: 30, y: 20 }]);
     expect(b.calls).toBe(3);
@@ -96,11 +114,11 @@ describe("verifier", () => {
   it("verifies every candidate without early stopping, and one query per 8 with VBR-multi", async () => {
     const s = setup();
     const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const all = await new Verifier(b, { earlyStop: false }).verify(input(undefined, s));
+    const all = await new Verifier(b, { earlyStop: false, select: "interleaved" }).verify(input(undefined, s));
     expect(all.queries.length).toBe(8);
     expect(all.positives.length).toBe(2);
     const m = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const multi = await new Verifier(m, { format: "vbr-multi", earlyStop: false }).verify(input(undefined, s));
+    const multi = await new Verifier(m, { format: "vbr-multi", earlyStop: false, select: "interleaved" }).verify(input(undefined, s));
     expect(m.calls).toBe(1);
     expect(multi.queries.map((q) => q.decision === "positive")).toEqual(s.candidates.map((c) => c.point.x < 20));
   });

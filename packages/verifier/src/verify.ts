@@ -3,7 +3,21 @@ import { MULTI_LETTERS, fromPixelBox, type BoxConvention, type ChatBackend, type
 import type { Candidate } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
 import { aggregateYesProbability, type Aggregation } from "./probability.js";
-import { TEXTUAL_FORMATS, parseMultiAnswer, textualPrompt, vbrMultiPrompt, vbrPrompt, type TextualFormat } from "./prompts.js";
+import { PROMPT_STYLES, TEXTUAL_FORMATS, parseMultiAnswer, textualPrompt, vbrMultiPrompt, vbrPrompt, type PromptStyle, type TextualFormat } from "./prompts.js";
+
+/**
+ * How verified answers become the decoder's points.
+ * "roles" (the paper §3.3 and the authors' `select_points_from_queues`): positives from the internal
+ * (boundary) queue, negatives from the external (centre) queue; only when a queue is exhausted
+ * without enough of its role are the other queue's answers used (positives found in the external
+ * queue, negatives found in the internal queue). "interleaved" (this harness before issue 19): the
+ * first confident yes and no answers in the sampler's merged order, from either queue.
+ */
+export type Selection = "roles" | "interleaved";
+/** "order": main picks in queue order, fallbacks in reverse queue order (external positives nearest the boundary first); "confidence": highest confidence first. */
+export type SelectionMode = "order" | "confidence";
+/** Which rule chose a used point (roles selection). */
+export type SelectionRule = "internal-positive" | "external-negative" | "fallback-positive" | "fallback-negative";
 
 export interface VerifierParams {
   /** "vbr", "vbr-multi", or "textual:(x,y)" / "textual:x is, y is" / "textual:x=, y=". */
@@ -26,6 +40,12 @@ export interface VerifierParams {
   textualConvention: BoxConvention;
   /** Candidates per VBR-multi query (at most 8). */
   multiBatch: number;
+  /** How answers become points (see Selection); "roles" is the authors' rule. */
+  select: Selection;
+  /** Ranking within the roles lists (authors' `--point_selection_mode`, default order). */
+  selectionMode: SelectionMode;
+  /** Whose wording the questions use: the authors' code (default) or the paper's text. */
+  prompts: PromptStyle;
 }
 
 export const VERIFIER_DEFAULTS: VerifierParams = {
@@ -42,6 +62,9 @@ export const VERIFIER_DEFAULTS: VerifierParams = {
   earlyStop: true,
   textualConvention: "qwen3",
   multiBatch: 8,
+  select: "roles",
+  selectionMode: "order",
+  prompts: "authors",
 };
 
 export interface QueryRecord {
@@ -57,6 +80,8 @@ export interface QueryRecord {
   latencyMs: number;
   /** Gold label when known (for acc/P/R/F1). */
   gold?: boolean;
+  /** For a used point under `select: roles`: the rule that chose it. */
+  rule?: SelectionRule;
 }
 
 export interface VerifyInput {
@@ -95,6 +120,9 @@ export function checkVerifierParams(p: VerifierParams): void {
   if (!(Number.isInteger(p.positives) && p.positives >= 0)) throw bad("positives", "a non-negative integer");
   if (!(Number.isInteger(p.negatives) && p.negatives >= 0)) throw bad("negatives", "a non-negative integer");
   if (!(Number.isInteger(p.multiBatch) && p.multiBatch >= 1 && p.multiBatch <= 8)) throw bad("multiBatch", "an integer in [1, 8]");
+  if (!["roles", "interleaved"].includes(p.select)) throw bad("select", "roles or interleaved");
+  if (!["order", "confidence"].includes(p.selectionMode)) throw bad("selectionMode", "order or confidence");
+  if (!PROMPT_STYLES.includes(p.prompts)) throw bad("prompts", PROMPT_STYLES.join(" or "));
 }
 
 /**
@@ -114,7 +142,8 @@ export class Verifier {
 
   describe(): string {
     const p = this.params;
-    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${p.size}px${p.crop ? ", cropped" : ""}`}; ${p.aggregation === "pa" ? `top-${p.topK} probability aggregation` : "decoded token only"}; τ=${p.tau}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
+    const select = p.select === "roles" ? `positives from the internal queue, negatives from the external (${p.selectionMode})` : "first confident answers in merged order";
+    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${p.size}px${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${p.aggregation === "pa" ? `top-${p.topK} probability aggregation` : "decoded token only"}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
   }
 
   private decide(pYes: number | null): QueryRecord["decision"] {
@@ -153,13 +182,58 @@ export class Verifier {
     };
   }
 
+  /** Ask the backend about a batch of candidates (one for VBR / textual, up to 8 for VBR-multi). */
+  private async ask(input: VerifyInput, batch: readonly Candidate[], multiKey: string): Promise<QueryRecord[]> {
+    const p = this.params;
+    const gold = input.gold?.mask;
+    const goldLabel = (pt: Point) => (gold ? maskValueAt(gold, pt) === 1 : undefined);
+    const ctxBase = { kind: "verify" as const, sampleId: input.sampleId, imageWidth: input.width, imageHeight: input.height, box: input.box, format: p.format, ...(input.gold ? { gold: input.gold } : {}) };
+    if (p.format === "vbr-multi") {
+      const labels = batch.map((_, i) => MULTI_LETTERS[i]!);
+      // One colour for the batch: the letters tell markers apart.
+      const colourRng = input.rng.fork(multiKey);
+      const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
+      const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size: p.size, label: labels[i]! }));
+      const t0 = performance.now();
+      const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape, p.prompts), false), { ...ctxBase, points: batch.map((c) => c.point) });
+      const answers = parseMultiAnswer(res.text, labels);
+      const latency = (performance.now() - t0) / batch.length;
+      return batch.map((c, i) => {
+        const a = answers[i];
+        const pYes = a === null || a === undefined ? null : a ? 1 : 0;
+        const g = goldLabel(c.point);
+        return { point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: latency, ...(g !== undefined ? { gold: g } : {}) };
+      });
+    }
+    const c = batch[0]!;
+    const textual = p.format.startsWith("textual:") ? (p.format.slice("textual:".length) as TextualFormat) : undefined;
+    let text: string;
+    let markers: Marker[] = [];
+    if (textual) {
+      const [x = 0, y = 0] = fromPixelBox({ x1: c.point.x, y1: c.point.y, x2: c.point.x, y2: c.point.y }, p.textualConvention, input.width, input.height);
+      text = textualPrompt(input.expression, textual, x, y, p.prompts);
+    } else {
+      const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`));
+      markers = [m];
+      text = vbrPrompt(input.expression, m.colour, m.shape, p.prompts);
+    }
+    const t0 = performance.now();
+    const res = await this.backend.complete(this.request(input, markers, text, textual !== undefined), { ...ctxBase, points: [c.point] });
+    const pYes = aggregateYesProbability(res.firstTokenTopLogprobs, res.text, p.aggregation);
+    const g = goldLabel(c.point);
+    return [{ point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: performance.now() - t0, ...(g !== undefined ? { gold: g } : {}) }];
+  }
+
   async verify(input: VerifyInput): Promise<VerifyResult> {
+    return this.params.select === "roles" ? this.verifyRoles(input) : this.verifyInterleaved(input);
+  }
+
+  /** The harness before issue 19: walk the merged order, keep the first confident answers of each kind. */
+  private async verifyInterleaved(input: VerifyInput): Promise<VerifyResult> {
     const p = this.params;
     const positives: Point[] = [];
     const negatives: Point[] = [];
     const queries: QueryRecord[] = [];
-    const gold = input.gold?.mask;
-    const goldLabel = (pt: Point) => (gold ? maskValueAt(gold, pt) === 1 : undefined);
     const done = () => p.earlyStop && positives.length >= p.positives && negatives.length >= p.negatives;
     const take = (rec: QueryRecord) => {
       if (rec.decision === "positive" && positives.length < p.positives) {
@@ -171,49 +245,120 @@ export class Verifier {
       }
       queries.push(rec);
     };
-    const ctxBase = { kind: "verify" as const, sampleId: input.sampleId, imageWidth: input.width, imageHeight: input.height, box: input.box, format: p.format, ...(input.gold ? { gold: input.gold } : {}) };
-
-    if (p.format === "vbr-multi") {
-      for (let start = 0; start < input.candidates.length && !done(); start += p.multiBatch) {
-        const batch = input.candidates.slice(start, start + p.multiBatch);
-        const labels = batch.map((_, i) => MULTI_LETTERS[i]!);
-        // One colour for the batch: the letters tell markers apart.
-        const colourRng = input.rng.fork(`multi${start}`);
-        const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
-        const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size: p.size, label: labels[i]! }));
-        const t0 = performance.now();
-        const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape), false), { ...ctxBase, points: batch.map((c) => c.point) });
-        const answers = parseMultiAnswer(res.text, labels);
-        const latency = (performance.now() - t0) / batch.length;
-        batch.forEach((c, i) => {
-          const a = answers[i];
-          const pYes = a === null || a === undefined ? null : a ? 1 : 0;
-          const g = goldLabel(c.point);
-          take({ point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: latency, ...(g !== undefined ? { gold: g } : {}) });
-        });
-      }
-      return { positives, negatives, queries };
-    }
-
-    const textual = p.format.startsWith("textual:") ? (p.format.slice("textual:".length) as TextualFormat) : undefined;
-    for (const c of input.candidates) {
-      if (done()) break;
-      let text: string;
-      let markers: Marker[] = [];
-      if (textual) {
-        const [x = 0, y = 0] = fromPixelBox({ x1: c.point.x, y1: c.point.y, x2: c.point.x, y2: c.point.y }, p.textualConvention, input.width, input.height);
-        text = textualPrompt(input.expression, textual, x, y);
-      } else {
-        const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`));
-        markers = [m];
-        text = vbrPrompt(input.expression, m.colour, m.shape);
-      }
-      const t0 = performance.now();
-      const res = await this.backend.complete(this.request(input, markers, text, textual !== undefined), { ...ctxBase, points: [c.point] });
-      const pYes = aggregateYesProbability(res.firstTokenTopLogprobs, res.text, p.aggregation);
-      const g = goldLabel(c.point);
-      take({ point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: performance.now() - t0, ...(g !== undefined ? { gold: g } : {}) });
+    const step = p.format === "vbr-multi" ? p.multiBatch : 1;
+    for (let start = 0; start < input.candidates.length && !done(); start += step) {
+      const batch = input.candidates.slice(start, start + step);
+      for (const rec of await this.ask(input, batch, `multi${start}`)) take(rec);
     }
     return { positives, negatives, queries };
   }
+
+  /**
+   * The authors' selection (`select_points_from_queues`): positives from the internal queue,
+   * negatives from the external queue, each answer decided against τ; a queue exhausted without
+   * enough of its role is topped up from the other queue's answers (in "order" mode in reverse
+   * queue order: external positives nearest the boundary first, internal negatives nearest the
+   * centre first). With early stopping the questions follow the same roles: the internal queue
+   * until it yields the positives, the external queue until it yields the negatives, and only then
+   * the fallbacks, walked from the far end and stopped as soon as the points the full rule would
+   * pick are known. Without early stopping every candidate is asked (internal queue first).
+   */
+  private async verifyRoles(input: VerifyInput): Promise<VerifyResult> {
+    const p = this.params;
+    const queue = (q: string) => input.candidates.filter((c) => c.queue === q).sort((a, b) => a.rank - b.rank);
+    const internal = queue("internal");
+    const external = queue("external");
+    const answers = new Map<Candidate, QueryRecord>();
+    const queries: QueryRecord[] = [];
+    const step = p.format === "vbr-multi" ? p.multiBatch : 1;
+    /** Answers of `decision` in `list` before its first unasked candidate. */
+    const leading = (list: readonly Candidate[], decision: QueryRecord["decision"]) => {
+      let n = 0;
+      for (const c of list) {
+        const a = answers.get(c);
+        if (!a) break;
+        if (a.decision === decision) n++;
+      }
+      return n;
+    };
+    /** Ask the unasked candidates of `list` in order until `enough` (only with early stopping). */
+    const walk = async (list: readonly Candidate[], enough: () => boolean) => {
+      let i = 0;
+      while (i < list.length) {
+        if (p.earlyStop && enough()) return;
+        // The next unasked candidates: one, or up to multiBatch for VBR-multi (one query per batch).
+        const batch: Candidate[] = [];
+        while (i < list.length && batch.length < step) {
+          const c = list[i++]!;
+          if (!answers.has(c)) batch.push(c);
+        }
+        if (!batch.length) continue;
+        const recs = await this.ask(input, batch, `multi/${batch[0]!.queue}/${batch.map((c) => c.rank).join(",")}`);
+        recs.forEach((r, j) => {
+          answers.set(batch[j]!, r);
+          queries.push(r);
+        });
+      }
+    };
+    const count = (list: readonly Candidate[], decision: QueryRecord["decision"]) => list.filter((c) => answers.get(c)?.decision === decision).length;
+
+    await walk(internal, () => leading(internal, "positive") >= p.positives);
+    await walk(external, () => leading(external, "negative") >= p.negatives);
+    // Fallbacks: only once a queue is exhausted short of its role (with early stopping the walks
+    // above stop early only when the role is filled, so a shortfall means the queue was asked out).
+    const needPos = p.positives - count(internal, "positive");
+    if (needPos > 0) {
+      const reversed = [...external].reverse();
+      await walk(reversed, () => leading(reversed, "positive") >= needPos);
+    }
+    const needNeg = p.negatives - count(external, "negative");
+    if (needNeg > 0) {
+      const reversed = [...internal].reverse();
+      await walk(reversed, () => leading(reversed, "negative") >= needNeg);
+    }
+
+    const answered = (list: readonly Candidate[], decision: QueryRecord["decision"]) => list.map((c) => answers.get(c)).filter((a): a is QueryRecord => a?.decision === decision);
+    const byConfidence = (recs: QueryRecord[], positive: boolean) =>
+      p.selectionMode === "confidence" ? recs.map((r, i) => [r, positive ? r.pYes! : 1 - r.pYes!, i] as const).sort((a, b) => b[1] - a[1] || a[2] - b[2]).map(([r]) => r) : recs;
+    const intMain = byConfidence(answered(internal, "positive"), true);
+    const extMain = byConfidence(answered(external, "negative"), false);
+    const posFallback = byConfidence(answered([...external].reverse(), "positive"), true);
+    const negFallback = byConfidence(answered([...internal].reverse(), "negative"), false);
+    const choose = (main: QueryRecord[], fallback: QueryRecord[], n: number, rules: [SelectionRule, SelectionRule]): Point[] =>
+      [...main.map((r) => [r, rules[0]] as const), ...fallback.map((r) => [r, rules[1]] as const)].slice(0, n).map(([r, rule]) => {
+        r.used = true;
+        r.rule = rule;
+        return r.point;
+      });
+    const positives = choose(intMain, posFallback, p.positives, ["internal-positive", "fallback-positive"]);
+    const negatives = choose(extMain, negFallback, p.negatives, ["external-negative", "fallback-negative"]);
+    return { positives, negatives, queries };
+  }
+}
+
+/**
+ * What `select: roles` guarantees, checked on a sample's queries (samples.jsonl `queries` and
+ * `candidates`): a point used as a positive from the external queue only after the internal queue
+ * was asked out with fewer positives than wanted, and the mirror for negatives. Returns the
+ * violations (empty when the rule held).
+ */
+export function roleSelectionViolations(
+  queries: readonly { queue: string; decision: string; used: boolean }[],
+  candidates: readonly { queue: string }[],
+  want: { positives: number; negatives: number },
+): string[] {
+  const out: string[] = [];
+  const asked = (q: string) => queries.filter((x) => x.queue === q).length;
+  const total = (q: string) => candidates.filter((c) => c.queue === q).length;
+  const used = (q: string, d: string) => queries.filter((x) => x.queue === q && x.used && x.decision === d).length;
+  const rules = [
+    ["external", "internal", "positive", want.positives],
+    ["internal", "external", "negative", want.negatives],
+  ] as const;
+  for (const [from, own, decision, n] of rules) {
+    if (used(from, decision) === 0) continue;
+    if (asked(own) < total(own)) out.push(`a ${decision} from the ${from} queue before the ${own} queue was asked out`);
+    if (used(own, decision) >= n) out.push(`a ${decision} from the ${from} queue although the ${own} queue gave enough`);
+  }
+  return out;
 }

@@ -51,7 +51,7 @@ const backendCommon = {
 const grounderKeys = {
   convention: enumOf(conventions).describe("how box coordinates in answers are read: qwen2.5 = pixels of the smart-resized image, qwen3 = 0–1000, absolute = image pixels"),
   pick: enumOf(["first", "highest-score"] as const).optional(),
-  boxPrompt: z.string().min(1).optional().describe("grounding prompt template with {expr}"),
+  boxPrompt: z.string().min(1).optional().describe('grounding prompt: "authors" (default), "paper", or a template with {expr}'),
 };
 
 function backendVariants<E extends z.ZodRawShape>(extra: E) {
@@ -86,6 +86,9 @@ const VerifierSchema = z
     earlyStop: z.boolean(),
     textualConvention: enumOf(conventions),
     multiBatch: int(1, 8),
+    select: enumOf(["roles", "interleaved"] as const).describe("roles: positives from the internal (boundary) queue, negatives from the external (centre) queue, the other queue as fallback (the authors' select_points_from_queues); interleaved: the first confident answers of either queue"),
+    selectionMode: enumOf(["order", "confidence"] as const).describe("within a role: queue order, or highest confidence first"),
+    prompts: enumOf(["authors", "paper"] as const).describe("question wording: the authors' code (their LoRA was trained on it) or the paper's text"),
   })
   .partial();
 
@@ -106,7 +109,8 @@ const SpiralParamsSchema = z
     densify: enumOf(["fast-growth", "code"] as const).describe("fast-growth: the paper (denser where the radius grows fast); code: the authors' tools.py"),
     jitter: z.number().min(0).lt(1),
     merge: mergeOrder,
-    rank: enumOf(["spiral", "entropy"] as const),
+    rank: enumOf(["spiral", "entropy", "entropy-topk"] as const).describe("spiral: queue order as sampled (the authors' code); entropy: the chosen K re-ranked by H; entropy-topk: the K highest-H samples of each queue's half (the paper)"),
+    queues: enumOf(["independent", "split"] as const).describe("independent: one spiral draw per queue (the authors' code); split: one draw split in two"),
     membership: z.strictObject({ alpha: z.number(), beta: z.number(), gamma: z.number() }).partial(),
   })
   .partial();
