@@ -4,7 +4,7 @@
  * --set, stand-ins are explicit, and a run folder belongs to one resolved config and one code.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, unlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -196,6 +196,23 @@ describe("run identity and safety", () => {
     expect(defaultRunId(loadExperiment("table4", { root }))).toBe(a);
     expect(defaultRunId(loadExperiment("table4", { root, set: ["pipeline.verifier.tau=0.6"] }))).not.toBe(a);
     expect(codeHash(root)).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it("hashes the code that produces results: docs and tests do not count, sources do", async () => {
+    const make = async (files: Record<string, string>) => {
+      const dir = await mkdtemp(join(tmpdir(), "resagent-code-"));
+      for (const [f, text] of Object.entries(files)) {
+        await mkdir(join(dir, f, ".."), { recursive: true });
+        await writeFile(join(dir, f), text);
+      }
+      return codeHash(dir);
+    };
+    const base = { "packages/a/src/x.ts": "export const x = 1;\n", "packages/a/package.json": "{}", "README.md": "# a\n", "packages/a/src/x.test.ts": "test\n" };
+    const h = await make(base);
+    expect(await make({ ...base, "README.md": "# a, now documented\n" })).toBe(h);
+    expect(await make({ ...base, "packages/a/src/x.test.ts": "another test\n" })).toBe(h);
+    expect(await make({ ...base, "packages/a/src/x.ts": "export const x = 2;\n" })).not.toBe(h);
+    expect(await make({ ...base, "pnpm-lock.yaml": "lockfileVersion: 9\n" })).not.toBe(h);
   });
 
   it("refuses to resume a folder made by another config, and a second process on a live folder", async () => {
