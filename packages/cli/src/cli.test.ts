@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { decodeImage } from "@resagent/core";
 import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { startTestServer } from "@resagent/mllm/testing";
@@ -126,7 +127,7 @@ describe("resagent CLI", () => {
 
   it("exp runs, prints the table with its provenance, writes the files, and a rerun resumes", async () => {
     const root = join(tmp, "results");
-    // --no-share: computed here, so the model calls are made (an earlier test ran the same cells).
+    // --no-share: this test counts model calls, which records copied from the run-id test's table5 would avoid.
     expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share")).toBe(0);
     const printed = out.join("\n");
     expect(printed).toMatch(/Table 5: .*SIMULATED/);
@@ -135,7 +136,7 @@ describe("resagent CLI", () => {
     for (const f of ["samples.jsonl", "summary.json", "table.md", "table.csv", "config.resolved.yaml"]) expect(existsSync(join(root, "table5", run!, f))).toBe(true);
     const first = await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8");
     expect(err.at(-1)).toMatch(/^model calls: [1-9]\d* queries, \d+ cache hits, 0 requests sent, 0 retries, 0 gave up; failed attempts: 0 HTTP status, 0 timeout, 0 socket, 0 malformed body, 0 missing logprobs; \d+ abstentions, 0 grounding parse failures, 0 unreadable cache lines skipped$/);
-    expect(await cli("exp", "table5", "--limit", "1", "--out", root)).toBe(0);
+    expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share")).toBe(0);
     expect(err.join("\n")).toMatch(/resumed: \d+ records were already done/);
     expect(err.at(-1)).toMatch(/^model calls: 0 queries/);
     expect(await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8")).toBe(first);
@@ -144,6 +145,41 @@ describe("resagent CLI", () => {
     expect(modelCalls.invocations.map((i) => i.status)).toEqual(["done", "done"]);
     expect(modelCalls.invocations[0]!.accounting.queries).toBeGreaterThan(0);
     expect(modelCalls.cumulative.queries).toBe(modelCalls.invocations[0]!.accounting.queries);
+  });
+
+  it("a resumed exp says so before its bar, which starts from what was done; without a terminal every line has the elapsed time", async () => {
+    const root = join(tmp, "progress");
+    const args = ["exp", "table2", "--limit", "2", "--out", root, "--run-id", "p"];
+    expect(await cli(...args)).toBe(0);
+    const file = join(root, "table2", "p", "samples.jsonl");
+    const lines = (await readFile(file, "utf8")).split("\n").filter(Boolean);
+    const ids = [...new Set(lines.map((l) => (JSON.parse(l) as { id: string }).id))];
+    const kept = lines.filter((l) => (JSON.parse(l) as { id: string }).id !== ids.at(-1));
+    await writeFile(file, kept.map((l) => `${l}\n`).join(""));
+    // stderr as a log file sees it: console lines and progress writes, in order.
+    const seen: string[] = [];
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void seen.push(`${a.join(" ")}\n`));
+    vi.spyOn(process.stderr, "write").mockImplementation((t: string | Uint8Array) => (seen.push(String(t)), true));
+    const tty = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
+    Object.defineProperty(process.stderr, "isTTY", { value: false, configurable: true });
+    try {
+      expect(await runCli(args)).toBe(0);
+    } finally {
+      if (tty) Object.defineProperty(process.stderr, "isTTY", tty);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+      vi.restoreAllMocks();
+    }
+    const text = seen.join("").split("\n");
+    const n = ids.length;
+    const at = (re: RegExp) => text.findIndex((l) => re.test(l));
+    const resumed = at(new RegExp(`^resumed: ${kept.length} records were already done \\(${n - 1} of ${n} samples complete\\)$`));
+    const start = at(new RegExp(`^table2 \\[#+\\.*\\] ${n - 1}/${n} \\d+% \\(${n - 1} resumed\\) elapsed 0:00$`));
+    const end = at(new RegExp(`^table2 \\[#{24}\\] ${n}/${n} 100% \\(${n - 1} resumed\\) elapsed \\d+:\\d\\d$`));
+    expect(resumed, text.join("\n")).toBeGreaterThanOrEqual(0);
+    expect(start).toBe(resumed + 1);
+    expect(end).toBeGreaterThan(start);
+    expect(text.join("\n")).not.toMatch(/\r|ETA 0s|\/s ETA/); // one new sample: no rate, no ETA
   });
 
   it("shards merge into the same numbers as one run", async () => {
@@ -180,12 +216,20 @@ describe("resagent CLI", () => {
 
   it("segment writes a mask, an overlay and the record for one sample", async () => {
     const dir = join(tmp, "segment");
-    expect(await cli("segment", "--sample", "synthref:refcoco/val:0", "--out", dir)).toBe(0);
-    const files = await readdir(dir);
-    expect(files.some((f) => f.endsWith(".mask.png"))).toBe(true);
-    expect(files.some((f) => f.endsWith(".overlay.png"))).toBe(true);
-    const { components, record } = JSON.parse(await readFile(join(dir, files.find((f) => f.endsWith(".json"))!), "utf8")) as { components: Record<string, string>; record: { box: number[]; iou: number } };
+    expect(await cli("segment", "--sample", "synthref:refcoco/val:3", "--out", dir)).toBe(0);
+    // Files are named after what was asked, not after the sample's internal id.
+    expect((await readdir(dir)).sort()).toEqual(["synthref_refcoco-val_3.json", "synthref_refcoco-val_3.mask.png", "synthref_refcoco-val_3.overlay.png"]);
+    expect(await cli("segment", "--sample", "synthref:refcoco/val:3", "--text", "the gray ball", "--cell", "K=2", "--out", dir)).toBe(0);
+    expect(existsSync(join(dir, "synthref_refcoco-val_3_the-gray-ball_K=2.overlay.png"))).toBe(true);
+    const { asked, simulated, components, record } = JSON.parse(await readFile(join(dir, "synthref_refcoco-val_3.json"), "utf8")) as { asked: Record<string, string>; simulated: string[]; components: Record<string, string>; record: { box: number[]; iou: number } };
+    expect(asked).toMatchObject({ sample: "synthref:refcoco/val:3", exp: "table4", cell: "K=4", profile: "embedded" });
+    expect(simulated).toEqual(["grounding MLLM", "verifier MLLM", "synthetic scene (synthref)"]);
+    expect(out.join("\n")).toMatch(/SIMULATED: grounding MLLM/);
     expect(Object.values(components).join(" ")).toMatch(/simulated/);
+    // The overlay: the image at twice its size over a legend panel.
+    const overlay = await decodeImage(await readFile(join(dir, "synthref_refcoco-val_3.overlay.png")));
+    expect(overlay.width).toBe(2 * 480);
+    expect(overlay.height).toBeGreaterThan(2 * 360 + 100);
     expect(record.box).toHaveLength(4);
     expect(record.iou).toBeGreaterThan(0);
     expect(out.join("\n")).toMatch(/IoU \d+\.\d/);

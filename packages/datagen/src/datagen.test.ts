@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { cocoToSa1b, generateVbr, streamTopLevelArrays, type VbrRecord } from "./index.js";
+import { cocoToSa1b, generateVbr, histogramSvg, streamTopLevelArrays, vbrStamp, type VbrRecord } from "./index.js";
 
 const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
 process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-datagen-cache");
@@ -66,6 +66,71 @@ describe("gen-vbr", () => {
     await writeFile(join(cut, "records.jsonl"), `${keep.join("\n")}\n{"sampleId":"torn`);
     await generateVbr(options(cut));
     expect(await readFile(join(cut, "data.json"), "utf8")).toBe(want);
+  });
+});
+
+describe("gen-vbr --max", () => {
+  const two = (out: string, maxSamples: number) => ({
+    ...options(out),
+    sources: [
+      { name: "synthref", split: "refcoco/val", options: { count: 24 } },
+      { name: "synthref", split: "refcocog/val", options: { count: 24 } },
+    ],
+    maxSamples,
+  });
+
+  it("draws across instances and sources first: a small cap takes one candidate from each of many scenes", async () => {
+    const dir = await tmp("vbr-max");
+    let planned = 0;
+    const s = await generateVbr({ ...two(dir, 10), onStart: (i) => void (planned = i.instances) });
+    expect(s.samples).toBe(10);
+    expect(s.instances).toBe(10);
+    expect(planned).toBe(10);
+    expect(new Set(s.records.map((r) => r.sampleId.split(":")[1])).size).toBe(2);
+    // Not only the first (centre-proximal) candidate of each: both answers, as in the whole set.
+    expect(new Set(s.records.map((r) => r.candidate)).size).toBeGreaterThan(5);
+    expect(s.yes).toBeGreaterThan(0);
+    expect(s.no).toBeGreaterThan(0);
+    // A larger cap: every selected instance's first sample before any instance's second.
+    let selected = 0;
+    await expect(generateVbr({ ...two(await tmp("vbr-max"), 100_000), onStart: (i) => { selected = i.instances; throw new Error("planned"); } })).rejects.toThrow("planned");
+    expect(selected).toBeGreaterThan(10);
+    const mid = await generateVbr(two(await tmp("vbr-max"), selected + 3));
+    const per = new Map<string, number>();
+    for (const r of mid.records) per.set(r.sampleId, (per.get(r.sampleId) ?? 0) + 1);
+    expect(per.size).toBe(selected);
+    expect([...per.values()].sort().join("")).toBe(`${"1".repeat(selected - 3)}222`);
+    // The small cap's samples are a prefix of the same seeded order.
+    const key = (r: VbrRecord) => `${r.sampleId}/${r.candidate}`;
+    const midKeys = new Set(mid.records.map(key));
+    expect(s.records.every((r) => midKeys.has(key(r)))).toBe(true);
+  });
+
+  it("raising the cap extends a folder to exactly what a fresh run at that cap writes; lowering it gives the fresh run's prefix", async () => {
+    const fresh = await tmp("vbr-max");
+    await generateVbr(two(fresh, 30));
+    const grown = await tmp("vbr-max");
+    await generateVbr(two(grown, 7));
+    let resumed = -1;
+    await generateVbr({ ...two(grown, 30), onStart: (i) => void (resumed = i.resumedSamples) });
+    expect(resumed).toBe(7);
+    expect(await readFile(join(grown, "data.json"), "utf8")).toBe(await readFile(join(fresh, "data.json"), "utf8"));
+    const small = await tmp("vbr-max");
+    await generateVbr(two(small, 12));
+    await generateVbr(two(grown, 12));
+    expect(await readFile(join(grown, "data.json"), "utf8")).toBe(await readFile(join(small, "data.json"), "utf8"));
+  });
+});
+
+describe("gen-vbr sizes.png", () => {
+  it("has a labelled y axis with round ticks up to the tallest bar, and says SIMULATED for synthetic sources only", () => {
+    const svg = histogramSvg({ "12": 3, "13": 7, "20": 11 }, 12, 32, vbrStamp([{ name: "synthref", split: "refcoco/val" }]));
+    expect(svg).toContain(">samples</text>");
+    expect(svg).toContain(">marker radius (px)</text>");
+    for (const t of [0, 5, 10, 15]) expect(svg).toContain(`text-anchor="end" font-family="DejaVu Sans, sans-serif">${t}</text>`);
+    expect(svg).toContain("SIMULATED data: synthetic synthref scenes");
+    expect(vbrStamp([{ name: "refcoco", split: "train" }])).toBeUndefined();
+    expect(vbrStamp([{ name: "refcoco", split: "train" }, { name: "synthref", split: "refcoco/val" }])).toMatch(/^SIMULATED in part: 1 of 2 sources/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { readJsonLinesTolerant } from "@resagent/core";
-import { CachedBackend, addAccounting, backendAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
+import { addAccounting, backendAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
 import { ComponentPool, type SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 import { runExperiment, type RunOptions, type RunResult } from "./runner.js";
@@ -93,8 +93,8 @@ export async function runExperimentAccounted(exp: LoadedExperiment, opts: RunOpt
     status = "done";
   } finally {
     accounting = { ...backendAccounting(pool.allBackends()), ...fromRecords };
-    // The response caches' append handles (the pool disposes decoders only).
-    await Promise.all(pool.allBackends().map((b) => (b instanceof CachedBackend ? b.cache.close() : undefined)));
+    // Decoder sessions and the response caches' append handles, whether the run finished or failed.
+    await pool.dispose();
     // A run stopped before its first model call (bad input, missing model files) has nothing to account for.
     if (status === "done" || added > 0 || accounting.queries > 0) {
       // Never let the log hide the run's own error.

@@ -126,7 +126,8 @@ describe("runner", () => {
   it("sweeps over pos/neg counts reuse the model's answers, and summaries say so", async () => {
     const dir = await mkdtemp(join(tmpdir(), "resagent-run-"));
     const exp = small();
-    const run = await runExperiment(exp, { runDir: dir });
+    // Counts the model calls of this computation: records copied from other tests' identical cells would carry theirs.
+    const run = await runExperiment(exp, { runDir: dir, shareRecords: false });
     const { metrics } = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
     const summary = JSON.parse(await readFile(join(dir, "summary.json"), "utf8")) as { mllmRequests: { queries: number; issuedToBackends: number }; simulated: boolean; gitCommit: string; versions: Record<string, string> };
     expect(summary.simulated).toBe(true);

@@ -17,6 +17,8 @@ export interface RunOptions {
   concurrency?: number;
   /** Called after each sample (all cells) with done / total. */
   progress?: (done: number, total: number) => void;
+  /** Called once before any work: samples in total, samples already done (resumed) and their records. */
+  onStart?: (info: { total: number; done: number; resumedRecords: number }) => void;
   /** Stop after this many new samples (tests use it to simulate a kill). */
   stopAfter?: number;
   /** Called with a line of text for warnings (bad samples skipped, etc.). */
@@ -85,8 +87,13 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
 export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
   await mkdir(opts.runDir, { recursive: true });
   const release = await acquireRunLock(opts.runDir, opts.log);
+  const pool = opts.pool ?? new ComponentPool();
   try {
-    return await runLocked(exp, opts);
+    return await runLocked(exp, { ...opts, pool });
+  } catch (err) {
+    // A finished run releases its pool itself; a failed one's (file handles, model sessions) here.
+    await pool.dispose().catch(() => undefined);
+    throw err;
   } finally {
     await release();
   }
@@ -127,6 +134,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
   for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
   const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
+  opts.onStart?.({ total: work.length, done: work.length - todo.length, resumedRecords: resumed });
   const handle = await open(samplesFile, "a");
   const skipped: RunResult["skipped"] = [];
   let newRecords = 0;

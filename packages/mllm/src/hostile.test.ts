@@ -158,6 +158,7 @@ describe("the hostile test server", () => {
     expect(a.requests).toBe(50 + a.retries);
     const line = formatAccounting(a);
     expect(line).toMatch(/^model calls: 60 queries, 10 cache hits, \d+ requests sent, \d+ retries, 0 gave up; failed attempts: \d+ HTTP status \(429: \d+, 500: \d+\), \d+ timeout, \d+ socket, \d+ malformed body, \d+ missing logprobs; 0 abstentions, 0 grounding parse failures, 0 unreadable cache lines skipped$/);
+    await b.cache.close();
   });
 });
 

@@ -113,6 +113,7 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
     expect(b.describe()).not.toContain(secret);
     expect(JSON.stringify((b as CachedBackend).stats())).not.toContain(secret);
     delete process.env.RESAGENT_TEST_KEY;
+    await (b as CachedBackend).cache.close();
     const failing = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY" });
     await expect(failing.complete(req("q2"), ctx)).rejects.toThrow(/RESAGENT_TEST_KEY is not set/);
   });
@@ -140,6 +141,7 @@ describe("response cache", () => {
     expect((await b.complete(req("q1"), ctx)).cached).toBe(true);
     expect((await b.complete(req("q1", "other-image"), ctx)).cached).toBe(false);
     expect(server.requests.length).toBe(3);
+    await b.cache.close();
   });
 });
 

@@ -1,7 +1,7 @@
 import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
 import { createDecoder, type Decoder } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
-import { boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend } from "@resagent/mllm";
+import { CachedBackend, boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend } from "@resagent/mllm";
 import { createSampler, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
 import type { PipelineConfig } from "./config.js";
@@ -77,8 +77,18 @@ export class ComponentPool {
     return [...this.decoders.values()];
   }
 
+  private decodersDisposed = false;
+
+  /**
+   * Release what the components hold: decoder sessions (once), and the response caches' append
+   * handles (each call: a cache written to after a close reopens its file). Safe to call twice.
+   */
   async dispose(): Promise<void> {
-    for (const d of this.decoders.values()) await d.dispose?.();
+    if (!this.decodersDisposed) {
+      this.decodersDisposed = true;
+      for (const d of this.decoders.values()) await d.dispose?.();
+    }
+    await Promise.all([...this.backends.values()].map((b) => (b instanceof CachedBackend ? b.cache.close() : undefined)));
   }
 }
 

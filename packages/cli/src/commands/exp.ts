@@ -5,7 +5,7 @@ import { InputError } from "@resagent/core";
 import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
-import { Progress } from "../progress.js";
+import { Progress, progressIntervalSeconds } from "../progress.js";
 
 export interface ExpArgs {
   name: string;
@@ -114,8 +114,8 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       await release();
       await rm(runDir, { recursive: true, force: true });
     }
-    const total = Object.keys(exp.config.resolvedDatasets).length * exp.config.limit;
     console.error(`${exp.config.title}\nprofile ${exp.config.profile}, ${exp.cells.length} cells, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets -> ${runDir}`);
+    const intervalSeconds = progressIntervalSeconds(); // a bad value stops here, before any work
     let bar: Progress | undefined;
     const run = await runExperimentAccounted(exp, {
       // A failed run prints its model-call accounting before its error; a finished one at the very end.
@@ -131,13 +131,14 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       shareRecords: args.share,
       source: { experiment: args.name, profile: exp.config.profile, set: expSet(args), sweep: args.sweep ?? [], ...(args["allow-stand-ins"] ? { allowStandIns: true } : {}) },
       log: (l) => console.error(l),
-      progress: (_done, all) => {
-        bar ??= new Progress(exp.config.name, all || total);
-        bar.tick();
+      onStart: ({ total: samples, done, resumedRecords }) => {
+        // Before the bar, which then starts from what was already done.
+        if (resumedRecords) console.error(`resumed: ${resumedRecords} records were already done (${done} of ${samples} samples complete)`);
+        if (done < samples) bar = new Progress(exp.config.name, samples, { start: done, intervalSeconds });
       },
+      progress: (done, all) => bar?.update(done, all),
     });
     bar?.finish();
-    if (run.resumedRecords) console.error(`resumed: ${run.resumedRecords} records were already done`);
     if (run.sharedRecords) console.error(`shared: ${run.sharedRecords} of ${run.newRecords} new records were copied from identical cells (same pipeline, seed, dataset and code) instead of recomputed`);
     const out = await writeResults(exp, runDir, [join(runDir, "samples.jsonl")], run);
     // results/<exp>/latest follows the newest complete run.

@@ -10,7 +10,7 @@ const WHAT = ["experiments", "profiles", "datasets", "samplers", "decoders", "ml
 export const lsCommand: CommandModule<object, { what?: string }> = {
   command: "ls [what]",
   describe: `List what can be named in configs: ${WHAT.join(", ")} (all when omitted)`,
-  builder: (y) => y.positional("what", { type: "string", choices: WHAT as unknown as string[] }) as never,
+  builder: (y) => y.positional("what", { type: "string", choices: WHAT as unknown as string[], describe: "what to list (all when omitted)" }) as never,
   handler: (args) => {
     const show = (w: string) => !args.what || args.what === w;
     const root = findRoot();
