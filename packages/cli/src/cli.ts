@@ -10,6 +10,7 @@ import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
+import { trainVerifierCommand } from "./commands/train-verifier.js";
 import { validateCommand } from "./commands/validate.js";
 
 /** A command that has said what went wrong and wants this exit status (validate: 1 when something is missing). */
@@ -41,6 +42,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .command(synthrefCommand)
     .command(benchCommand)
     .command(fig4Command)
+    .command(trainVerifierCommand)
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .help()

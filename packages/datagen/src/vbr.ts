@@ -1,6 +1,6 @@
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -51,6 +51,13 @@ export interface VbrRecord {
   size: number;
   cropped: boolean;
   answer: "yes" | "no";
+  /**
+   * Where the picture shows what: a hash of the source image's pixels (held-out splits group by
+   * it), its size, the referred object's gold box and the crop the picture shows (null: the whole
+   * image), all in source pixels (xyxy, exclusive x2/y2). A learner needs these to tell which
+   * object the question is about without reading the phrase (`pnpm train-verifier`).
+   */
+  image?: { hash: string; width: number; height: number; box: [number, number, number, number]; crop: [number, number, number, number] | null };
   entry: { messages: { role: "user" | "assistant"; content: string }[]; images: string[] };
 }
 
@@ -65,7 +72,9 @@ export interface VbrSummary {
   sizeHistogram: Record<string, number>;
 }
 
-const safe = (id: string) => id.replace(/[^\w.-]+/g, "_");
+// A readable file stem plus a hash of the id: "refcoco/val" and "refcoco+/val" (and ":" vs "/")
+// would otherwise map to one name, and one split's pictures would overwrite the other's.
+const safe = (id: string) => `${id.replace(/[^\w.-]+/g, "_")}-${sha256(id).slice(0, 8)}`;
 
 /**
  * The VBR fine-tuning set (paper §9.1.2): a seeded share of instances per split, EBD candidates,
@@ -102,6 +111,8 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
       const s = await item.ds.get(item.index);
       if (!s.goldMask || !s.goldBox) throw new InputError("the VBR generator needs gold masks and boxes", { field: `sample ${s.id}` });
       const image = await readImage(s.imagePath);
+      const imageHash = sha256(image.data).slice(0, 16);
+      const gb = s.goldBox;
       const cands = sampler.sample(s.goldBox, o.candidates, randomStream(o.seed, "gen-vbr/sampler", s.id), image);
       const recs: VbrRecord[] = [];
       for (const [j, c] of cands.ordered.entries()) {
@@ -122,6 +133,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary> {
           size: marker.size,
           cropped,
           answer,
+          image: { hash: imageHash, width: image.width, height: image.height, box: [gb.x1, gb.y1, gb.x2, gb.y2], crop: crop ? [crop.x1, crop.y1, crop.x2, crop.y2] : null },
           entry: {
             messages: [
               { role: "user", content: `<image>${vbrPrompt(s.expression, marker.colour, marker.shape)}` },

@@ -4,4 +4,4 @@ export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, parseChatResponse, t
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";
-export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";
+export { createBackend, registerBackend, backendNames, BACKEND_NAMES, type BackendConfig, type BackendFactory } from "./registry.js";
