@@ -16,7 +16,7 @@ import { loadTf, type TfInfo } from "./tf.js";
 export const LEARNED_MODEL_VERSION = 1;
 
 export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], dense: 64, l2: 1e-4 };
-export const TRAIN_DEFAULTS: Omit<TrainSpec, "seed"> = { epochs: 6, batchSize: 32, learningRate: 2e-3, finalDecay: 0.2, augment: true };
+export const TRAIN_DEFAULTS: Omit<TrainSpec, "seed"> = { epochs: 8, batchSize: 64, learningRate: 3e-3, finalDecay: 0.2, augment: true };
 
 /**
  * The embedded training set: gen-vbr's defaults (its synthref sources, EBD candidates, marker
