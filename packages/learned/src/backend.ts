@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { InputError, decodeImage, sha256 } from "@resagent/core";
 import { registerBackend, type BackendConfig, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
 import type * as tfjs from "@tensorflow/tfjs";
-import { CHANNELS, SCALARS, encodeView, pictureOrigin, type FeatureSpec } from "./features.js";
+import { CHANNELS, SCALARS, encodeView, pictureOrigin, transformEncoded, type FeatureSpec } from "./features.js";
 import { loadModel } from "./model.js";
 import { loadTf, type Tf, type TfInfo } from "./tf.js";
 import { LEARNED_MODEL_VERSION } from "./train.js";
@@ -19,6 +19,8 @@ export function defaultModelDir(): string {
 export interface LearnedModelMeta {
   version: number;
   features: FeatureSpec;
+  /** Symmetries of the square averaged over (1: none). */
+  symmetries?: number;
   trainedOn: string;
   heldOutAccuracy: number;
   heldOutN: number;
@@ -119,10 +121,21 @@ export class LearnedVerifierBackend implements ChatBackend {
     const picture = await decodeImage(await part.render(), `marker picture of ${context.sampleId}`);
     const origin = pictureOrigin(picture.width, picture.height, context.imageWidth, context.imageHeight, box, point);
     const S = meta.features.size;
-    const grid = new Float32Array(S * S * CHANNELS);
-    const scalars = new Float32Array(SCALARS);
+    const per = S * S * CHANNELS;
+    const T = Math.max(1, Math.min(8, meta.symmetries ?? 1));
+    const grid = new Float32Array(T * per);
+    const scalars = new Float32Array(T * SCALARS);
     encodeView({ picture, origin, width: context.imageWidth, height: context.imageHeight, box, point }, meta.features, grid, scalars);
-    const p = tf.tidy(() => (model.predict([tf.tensor4d(grid, [1, S, S, CHANNELS]), tf.tensor2d(scalars, [1, SCALARS])]) as tfjs.Tensor).dataSync()[0]!);
+    // The same view under T symmetries of the square, averaged, as the held-out metrics were measured.
+    for (let t = 1; t < T; t++) {
+      grid.copyWithin(t * per, 0, per);
+      scalars.copyWithin(t * SCALARS, 0, SCALARS);
+      transformEncoded(grid, scalars, S, t, t * per, t * SCALARS);
+    }
+    const p = tf.tidy(() => {
+      const out = (model.predict([tf.tensor4d(grid, [T, S, S, CHANNELS]), tf.tensor2d(scalars, [T, SCALARS])]) as tfjs.Tensor).dataSync();
+      return Array.from(out).reduce((a, b) => a + b, 0) / T;
+    });
     this.queries++;
     const q = Math.min(1 - 1e-6, Math.max(1e-6, p));
     const yes = { token: "yes", logprob: Math.log(q) };

@@ -52,6 +52,7 @@ export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersMo
 
 export interface EpochLog {
   epoch: number;
+  /** Running means over the epoch's batches (augmented, each measured before its update), as Keras reports them. */
   trainLoss: number;
   trainAccuracy: number;
   heldOutLoss: number;
@@ -76,17 +77,23 @@ function gather(set: EncodedSet, idx: readonly number[], per: number, transforms
   return { grid, scalars, labels };
 }
 
-/** P(yes) for examples `idx` (all by default), in batches. */
-export function predict(tf: Tf, model: tfjs.LayersModel, set: EncodedSet, idx?: readonly number[], batchSize = 256): Float32Array {
+/**
+ * P(yes) for examples `idx` (all by default), in batches. `symmetries` > 1 averages the model over
+ * that many of the 8 symmetries of the square (test-time augmentation: the model was trained
+ * under all of them, and the answer does not depend on them).
+ */
+export function predict(tf: Tf, model: tfjs.LayersModel, set: EncodedSet, idx?: readonly number[], batchSize = 256, symmetries = 1): Float32Array {
   const ids = idx ?? Array.from({ length: set.n }, (_, i) => i);
   const S = (model.inputs[0]!.shape[1] as number) ?? 0;
   const per = S * S * CHANNELS;
   const out = new Float32Array(ids.length);
-  for (let s = 0; s < ids.length; s += batchSize) {
-    const chunk = ids.slice(s, s + batchSize);
-    const b = gather(set, chunk, per);
-    const p = tf.tidy(() => (model.predict([tf.tensor4d(b.grid, [chunk.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [chunk.length, SCALARS])]) as tfjs.Tensor).dataSync());
-    out.set(p, s);
+  for (let t = 0; t < symmetries; t++) {
+    for (let s = 0; s < ids.length; s += batchSize) {
+      const chunk = ids.slice(s, s + batchSize);
+      const b = gather(set, chunk, per, t ? chunk.map(() => t) : undefined);
+      const p = tf.tidy(() => (model.predict([tf.tensor4d(b.grid, [chunk.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [chunk.length, SCALARS])]) as tfjs.Tensor).dataSync());
+      for (let k = 0; k < chunk.length; k++) out[s + k]! += p[k]! / symmetries;
+    }
   }
   return out;
 }
@@ -119,7 +126,7 @@ export async function trainModel(
   const S = model.inputs[0]!.shape[1] as number;
   const per = S * S * CHANNELS;
   const optimizer = tf.train.adam(spec.learningRate);
-  model.compile({ optimizer, loss: "binaryCrossentropy" });
+  model.compile({ optimizer, loss: "binaryCrossentropy", metrics: ["accuracy"] });
   const logs: EpochLog[] = [];
   const batchesPerEpoch = Math.ceil(split.train.length / spec.batchSize);
   let done = 0;
@@ -128,19 +135,24 @@ export async function trainModel(
     if (epoch > Math.ceil((2 * spec.epochs) / 3)) (optimizer as unknown as { learningRate: number }).learningRate = spec.learningRate * spec.finalDecay;
     const rng = randomStream(spec.seed, "learned/epoch", String(epoch));
     const order = rng.shuffle(split.train);
+    let lossSum = 0;
+    let accSum = 0;
     for (let s = 0; s < order.length; s += spec.batchSize) {
       const idx = order.slice(s, s + spec.batchSize);
       const transforms = spec.augment ? idx.map(() => rng.int(8)) : undefined;
       const b = gather(set, idx, per, transforms);
       const xs = [tf.tensor4d(b.grid, [idx.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [idx.length, SCALARS])];
       const ys = tf.tensor2d(b.labels, [idx.length, 1]);
-      await model.trainOnBatch(xs, ys);
+      const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+      lossSum += loss! * idx.length;
+      accSum += acc! * idx.length;
       tf.dispose([...xs, ys]);
       onBatch?.(++done, batchesPerEpoch * spec.epochs);
     }
-    const tr = lossAndAccuracy(predict(tf, model, set, split.train), set, split.train);
+    // The held-out side in one view only: the per-epoch curve, not the reported figure.
     const te = lossAndAccuracy(predict(tf, model, set, split.test), set, split.test);
-    const log: EpochLog = { epoch, trainLoss: tr.loss, trainAccuracy: tr.accuracy, heldOutLoss: te.loss, heldOutAccuracy: te.accuracy, seconds: (performance.now() - t0) / 1000 };
+    const n = Math.max(1, order.length);
+    const log: EpochLog = { epoch, trainLoss: lossSum / n, trainAccuracy: accSum / n, heldOutLoss: te.loss, heldOutAccuracy: te.accuracy, seconds: (performance.now() - t0) / 1000 };
     logs.push(log);
     onEpoch?.(log);
   }
