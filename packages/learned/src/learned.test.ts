@@ -24,6 +24,7 @@ import {
   planTfBackend,
   readVbrFolder,
   reliability,
+  setAutoTrain,
   splitByImage,
   trainVerifier,
   wilsonInterval,
@@ -281,5 +282,26 @@ describe("training and the learned backend", () => {
     await expect(new Verifier(backend, { format: "vbr-multi" }).verify(input)).rejects.toThrow(/single-marker VBR/);
     const missing = createBackend({ backend: "learned", modelDir: join(dir, "nothing-here") });
     await expect(new Verifier(missing, { format: "vbr" }).verify(input)).rejects.toThrow(/no trained verifier here; train it with `pnpm train-verifier --out /);
+
+    // The default folder without a model: the first query trains it (the CLI's hook), then answers.
+    const saved = process.env.RESAGENT_LEARNED_MODEL;
+    process.env.RESAGENT_LEARNED_MODEL = join(await tmp("learned-default"), "model");
+    try {
+      const trained: string[] = [];
+      setAutoTrain(async (d) => {
+        trained.push(d);
+        await trainVerifier(tiny(d, 2));
+      });
+      const fresh = createBackend({ backend: "learned" });
+      expect(fresh.describe()).toMatch(/not trained yet/);
+      const res = await new Verifier(fresh, { format: "vbr", tau: 0, earlyStop: false }).verify(input);
+      expect(res.queries.every((q) => q.pYes !== null)).toBe(true);
+      expect(trained).toEqual([process.env.RESAGENT_LEARNED_MODEL]);
+      expect(fresh.describe()).toMatch(/trained on gen-vbr data/);
+    } finally {
+      setAutoTrain(undefined);
+      if (saved === undefined) delete process.env.RESAGENT_LEARNED_MODEL;
+      else process.env.RESAGENT_LEARNED_MODEL = saved;
+    }
   }, 120_000);
 });
