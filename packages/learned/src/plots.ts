@@ -6,7 +6,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 
 /** A square plot frame with [0, 1] axes (or given ranges), title and footer; returns SVG pieces and scales. */
 function frame(title: string, footer: string, xLabel: string, yLabel: string, xMax: number, yMax: number, xTicks: number[], yTicks: number[]) {
-  const W = 560;
+  const W = 640;
   const H = 460;
   const L = 60;
   const R = 20;
@@ -57,10 +57,12 @@ export function curvesSvg(logs: readonly EpochLog[], title: string, footer: stri
     ["trainAccuracy", "#d1461f", "", "train accuracy"],
     ["heldOutAccuracy", "#d1461f", 'stroke-dasharray="5 3"', "held-out accuracy"],
   ];
+  // Losses and accuracies live above 0.4 in practice: the legend goes low, clear of the curves.
+  const legendTop = f.y(0.3);
   const lines = series
     .map(([k, colour, dash, label], i) => {
       const pts = logs.map((l) => `${f.x(l.epoch).toFixed(1)},${f.y(l[k]).toFixed(1)}`).join(" ");
-      return `<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="2" ${dash}/>${logs.map((l) => `<circle cx="${f.x(l.epoch)}" cy="${f.y(l[k])}" r="2.5" fill="${colour}"/>`).join("")}<line x1="${f.x(0) + 12}" y1="${60 + i * 16}" x2="${f.x(0) + 40}" y2="${60 + i * 16}" stroke="${colour}" stroke-width="2" ${dash}/><text x="${f.x(0) + 46}" y="${64 + i * 16}" font-size="11" ${FONT}>${label}</text>`;
+      return `<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="2" ${dash}/>${logs.map((l) => `<circle cx="${f.x(l.epoch)}" cy="${f.y(l[k])}" r="2.5" fill="${colour}"/>`).join("")}<line x1="${f.x(0) + 12}" y1="${legendTop + i * 16}" x2="${f.x(0) + 40}" y2="${legendTop + i * 16}" stroke="${colour}" stroke-width="2" ${dash}/><text x="${f.x(0) + 46}" y="${legendTop + 4 + i * 16}" font-size="11" ${FONT}>${label}</text>`;
     })
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.W}" height="${f.H}">${f.parts.join("")}${lines}</svg>`;

@@ -9,7 +9,6 @@ import { LEARNED_MODEL_VERSION, MODEL_DEFAULTS } from "./train.js";
  */
 export async function writeUntrainedModel(dir: string, seed = 0): Promise<void> {
   const { tf } = await loadTf(undefined, () => {});
-  tf.enableProdMode();
   const model = buildModel(tf, MODEL_DEFAULTS, seed);
   await saveModel(tf, model, dir, {
     resagent: { version: LEARNED_MODEL_VERSION, features: MODEL_DEFAULTS.features, symmetries: 1, trainedOn: "nothing (untrained test fixture)", heldOutAccuracy: 0, heldOutN: 0, seed, backend: "test", gitCommit: "test" },

@@ -120,6 +120,8 @@ export function loadTf(probe: TfProbe = systemProbe(), log: (line: string) => vo
           registerFastCpuKernels(tf);
         }
         await tf.ready();
+        // No per-op NaN checks, and no "install the node backend" banner on stdout's neighbour.
+        tf.enableProdMode();
         const backend = tf.getBackend();
         const gpu = pkg === "@tensorflow/tfjs-node-gpu";
         const info: TfInfo = { package: pkg, version: packageVersion(pkg), backend, gpu, deterministic: backend === "cpu", reasons };

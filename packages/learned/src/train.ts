@@ -122,7 +122,6 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
     await generateVbr({ ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction, sources: d.sources, out: dataDir, progress: (done, total) => o.progress?.("gen-vbr", done, total) });
   }
   const { tf, info } = await loadTf(undefined, log);
-  tf.enableProdMode(); // no per-op NaN checks or debug warnings
 
   const { examples, recordsHash } = await readVbrFolder(dataDir, o.max);
   const split = splitByImage(examples, o.heldOut, o.seed);
@@ -190,7 +189,7 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   const [lo, hi] = heldOut.accuracyBootstrap95ByImage;
   const svgs: [string, string][] = [
     ["reliability", reliabilitySvg(rel.bins, rel.ece, `Learned verifier (tfjs): reliability on ${test.n} held-out queries`, footer)],
-    ["curves", curvesSvg(epochs, `Learned verifier (tfjs): training; held-out acc ${test.accuracy.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`, footer)],
+    ["curves", curvesSvg(epochs, `Learned verifier (tfjs): held-out acc ${test.accuracy.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`, footer)],
   ];
   for (const [name, svg] of svgs) {
     await writeFileAtomic(join(out, `${name}.svg`), svg);
