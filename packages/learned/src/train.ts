@@ -106,6 +106,8 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
+  // The code that trains is the code at the start (a long run can outlive a commit).
+  const commit = gitCommit();
   if (!(o.heldOut > 0 && o.heldOut < 1)) throw new InputError(`expected a share in (0, 1), got ${o.heldOut}`, { field: "heldOut" });
   if (!(Number.isInteger(o.train.epochs) && o.train.epochs >= 1)) throw new InputError(`expected an integer >= 1, got ${o.train.epochs}`, { field: "epochs" });
   if (o.max !== undefined && !(Number.isInteger(o.max) && o.max >= 2)) throw new InputError(`expected an integer >= 2, got ${o.max}`, { field: "max" });
@@ -161,7 +163,7 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
     data: { folder: dataDir, recordsHash, records: examples.length, images, train: split.train.length, heldOut: split.test.length, generatedWith: generated ?? null },
     backend: info,
     versions: { node: process.version, "@resagent/learned": versionOf("@resagent/learned"), "@resagent/datagen": versionOf("@resagent/datagen"), [info.package]: info.version },
-    gitCommit: gitCommit(),
+    gitCommit: commit,
     machine: `${cpus().length} x ${cpus()[0]?.model ?? "unknown cpu"}, ${process.platform}-${process.arch}`,
     date: new Date().toISOString(),
   };
