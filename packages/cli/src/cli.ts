@@ -15,6 +15,7 @@ import { schemaCommand } from "./commands/schema.js";
 import { compareCommand, reportCommand, runsCommand } from "./commands/report.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
+import { trainVerifierCommand } from "./commands/train-verifier.js";
 import { validateCommand } from "./commands/validate.js";
 
 /** Every command, in the order `--help` lists them (a test checks each option has a description). */
@@ -34,6 +35,7 @@ export const COMMANDS: readonly CommandModule<object, never>[] = [
   benchCommand,
   fig4Command,
   schemaCommand,
+  trainVerifierCommand,
 ] as unknown as CommandModule<object, never>[];
 
 /** `resagent 0.1.0 (commit <sha>[-dirty])`: the package version and the code it runs. */

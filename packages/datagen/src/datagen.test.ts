@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
+import { decodeImage, encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { cocoToSa1b, generateVbr, histogramSvg, streamTopLevelArrays, vbrStamp, type VbrRecord } from "./index.js";
 
@@ -131,6 +131,33 @@ describe("gen-vbr sizes.png", () => {
     expect(svg).toContain("SIMULATED data: synthetic synthref scenes");
     expect(vbrStamp([{ name: "refcoco", split: "train" }])).toBeUndefined();
     expect(vbrStamp([{ name: "refcoco", split: "train" }, { name: "synthref", split: "refcoco/val" }])).toMatch(/^SIMULATED in part: 1 of 2 sources/);
+  });
+});
+
+describe("gen-vbr records for learners", () => {
+  it("name every picture uniquely across splits and say where the box and crop lie", async () => {
+    const dir = await tmp("vbr");
+    await generateVbr({ ...options(dir), sources: ["refcoco/val", "refcoco+/val"].map((split) => ({ name: "synthref", split, options: { count: 4 } })), fraction: 1, candidates: 2 });
+    const recs = await records(dir);
+    // "refcoco/val" and "refcoco+/val" ids used to map to one file name: one split's pictures overwrote the other's
+    expect(new Set(recs.map((r) => r.entry.images[0])).size).toBe(recs.length);
+    for (const r of recs) {
+      const g = r.image!;
+      const [x1, y1, x2, y2] = g.box;
+      expect(r.point.x >= x1 && r.point.x <= x2 && r.point.y >= y1 && r.point.y <= y2).toBe(true);
+      expect(g.crop !== null).toBe(r.cropped);
+      const pic = await decodeImage(await readFile(join(dir, r.entry.images[0]!)));
+      const [w, h] = g.crop ? [g.crop[2] - g.crop[0], g.crop[3] - g.crop[1]] : [g.width, g.height];
+      expect([pic.width, pic.height]).toEqual([w, h]);
+    }
+    // two sentences of one referred object share its image
+    const byRef = new Map<string, Set<string>>();
+    for (const r of recs) {
+      const ref = r.sampleId.replace(/\.\d+$/, "");
+      byRef.set(ref, (byRef.get(ref) ?? new Set()).add(r.image!.hash));
+    }
+    for (const hashes of byRef.values()) expect(hashes.size).toBe(1);
+    expect(new Set(recs.map((r) => r.image!.hash)).size).toBe(4);
   });
 });
 

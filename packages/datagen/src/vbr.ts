@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -57,6 +57,13 @@ export interface VbrRecord {
   size: number;
   cropped: boolean;
   answer: "yes" | "no";
+  /**
+   * Where the picture shows what: a hash of the source image's pixels (held-out splits group by
+   * it), its size, the referred object's gold box and the crop the picture shows (null: the whole
+   * image), all in source pixels (xyxy, exclusive x2/y2). A learner needs these to tell which
+   * object the question is about without reading the phrase (`pnpm train-verifier`).
+   */
+  image?: { hash: string; width: number; height: number; box: [number, number, number, number]; crop: [number, number, number, number] | null };
   entry: { messages: { role: "user" | "assistant"; content: string }[]; images: string[] };
 }
 
@@ -72,7 +79,7 @@ export interface VbrSummary {
 }
 
 /** How samples are spread over instances; part of a folder's identity (options.json). */
-export const VBR_DRAW = "across-instances-rotated-v1";
+export const VBR_DRAW = "across-instances-rotated-v2" // v2: picture names carry a hash of the sample id;
 
 interface PlanItem {
   ds: Awaited<ReturnType<typeof openDataset>>;
@@ -120,7 +127,9 @@ export function vbrStamp(sources: readonly VbrSource[]): string | undefined {
   return sim.length === sources.length ? "SIMULATED data: synthetic synthref scenes" : `SIMULATED in part: ${sim.length} of ${sources.length} sources are synthetic synthref scenes`;
 }
 
-const safe = (id: string) => id.replace(/[^\w.-]+/g, "_");
+// A readable file stem plus a hash of the id: "refcoco/val" and "refcoco+/val" (and ":" vs "/")
+// would otherwise map to one name, and one split's pictures would overwrite the other's.
+const safe = (id: string) => `${id.replace(/[^\w.-]+/g, "_")}-${sha256(id).slice(0, 8)}`;
 
 /**
  * The VBR fine-tuning set (paper §9.1.2): a seeded share of instances per split, EBD candidates,
@@ -176,6 +185,8 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
       const s = await item.ds.get(item.index);
       if (!s.goldMask || !s.goldBox) throw new InputError("the VBR generator needs gold masks and boxes", { field: `sample ${s.id}` });
       const image = await readImage(s.imagePath);
+      const imageHash = sha256(image.data).slice(0, 16);
+      const gb = s.goldBox;
       const cands = sampler.sample(s.goldBox, o.candidates, randomStream(o.seed, "gen-vbr/sampler", s.id), image);
       const recs: VbrRecord[] = [];
       const n = cands.ordered.length;
@@ -204,6 +215,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
           size: marker.size,
           cropped,
           answer,
+          image: { hash: imageHash, width: image.width, height: image.height, box: [gb.x1, gb.y1, gb.x2, gb.y2], crop: crop ? [crop.x1, crop.y1, crop.x2, crop.y2] : null },
           entry: {
             messages: [
               // The authors' question (`{expr}', as their inference code sends it), with the marker's

@@ -37,7 +37,7 @@ describe("experiment configs", () => {
   it("merges defaults < profile < experiment < --set and expands sweeps", () => {
     const e = loadExperiment("table10", { root, set: ["limit=3", "pipeline.verifier.topK=4"], sweep: ["verifier.aggregation=pa,decoded"] });
     expect(e.config.limit).toBe(3);
-    expect(e.cells).toHaveLength(2 * 4 * 2);
+    expect(e.cells).toHaveLength(3 * 4 * 2); // Textual, VBR, VBR learned (tfjs) x 4 tau x 2 aggregations
     expect(e.cells[0]!.pipeline.verifier.topK).toBe(4);
     expect(e.cells.map((c) => c.pipeline.verifier.tau)).toContain(0.7);
     expect(e.config.columnSweeps).toEqual(["verifier.aggregation=pa", "verifier.aggregation=decoded"]);

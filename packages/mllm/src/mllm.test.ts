@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CachedBackend, OpenAiCompatibleBackend, ResponseCache, createBackend, parseGrounding, smartResize, toPixelBox, type ChatRequest, type QueryContext } from "./index.js";
+import { CachedBackend, OpenAiCompatibleBackend, ResponseCache, backendNames, createBackend, parseGrounding, registerBackend, smartResize, toPixelBox, type ChatBackend, type ChatRequest, type QueryContext } from "./index.js";
 import { startTestServer, type TestServer } from "./test-server.js";
 
 const ctx: QueryContext = { kind: "verify", sampleId: "s1", imageWidth: 64, imageHeight: 48 };
@@ -225,5 +225,31 @@ describe("simulated and oracle backends", () => {
     const parsed = parseGrounding(og.text, "absolute", 20, 20);
     expect(parsed.ok && parsed.box).toEqual({ x1: 5, y1: 5, x2: 15, y2: 15 });
     expect(() => createBackend({ backend: "simulatd" })).toThrow(/did you mean "simulated"/);
+  });
+});
+
+describe("backends registered by other packages", () => {
+  it("are created by name, behind the cache unless they say their answers depend on the context", async () => {
+    let calls = 0;
+    const make = (name: string): ChatBackend => ({
+      name,
+      simulated: false,
+      needsImages: false,
+      identity: name,
+      describe: () => `test backend ${name}`,
+      complete: async () => ({ text: `yes ${++calls}`, cached: false, latencyMs: 0 }),
+    });
+    registerBackend({ name: "test-cached", description: "", create: () => make("test-cached") });
+    registerBackend({ name: "test-uncached", description: "", create: () => make("test-uncached"), uncached: true });
+    expect(backendNames()).toEqual(expect.arrayContaining(["simulated", "oracle", "openai", "test-cached", "test-uncached"]));
+    const cached = createBackend({ backend: "test-cached" });
+    expect(cached).toBeInstanceOf(CachedBackend);
+    expect((await cached.complete(req("q"), ctx)).text).toBe((await cached.complete(req("q"), ctx)).text);
+    const uncached = createBackend({ backend: "test-uncached", cache: "memory" });
+    expect(uncached).not.toBeInstanceOf(CachedBackend);
+    expect((await uncached.complete(req("q"), ctx)).text).not.toBe((await uncached.complete(req("q"), ctx)).text);
+    expect(() => createBackend({ backend: "test-cachd" })).toThrow(/did you mean "test-cached"/);
+    expect(() => createBackend({ backend: "learned" })).toThrow(/registers itself when @resagent\/learned is imported/);
+    expect(() => registerBackend({ name: "oracle", description: "", create: () => make("x") })).toThrow(/built in/);
   });
 });

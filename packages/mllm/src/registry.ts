@@ -22,9 +22,38 @@ export interface BackendConfig {
   cache?: "disk" | "memory" | "off";
   /** Default `$RESAGENT_CACHE_DIR/mllm`, else `./.cache/mllm`. */
   cacheDir?: string;
+  /** learned: folder of a trained model (`pnpm train-verifier --out`); default `$RESAGENT_LEARNED_MODEL`, else `results/train-verifier`. */
+  modelDir?: string;
 }
 
 export const BACKEND_NAMES = ["simulated", "oracle", "openai"] as const;
+
+/**
+ * A backend that another package provides (`learned`, in @resagent/learned, registers itself
+ * when imported), so configs can name it while this package stays free of its dependencies.
+ */
+export interface BackendFactory {
+  name: string;
+  description: string;
+  create(cfg: BackendConfig): ChatBackend;
+  /**
+   * Answers depend on the query context (box, marker position), not on the request alone, so the
+   * request-keyed response cache must not serve them (cheap local models need no cache anyway).
+   */
+  uncached?: boolean;
+}
+
+const registered = new Map<string, BackendFactory>();
+
+export function registerBackend(factory: BackendFactory): void {
+  if ((BACKEND_NAMES as readonly string[]).includes(factory.name)) throw new Error(`MLLM backend "${factory.name}" is built in`);
+  registered.set(factory.name, factory);
+}
+
+/** Every backend name a config can use now: the built-in ones and those registered. */
+export function backendNames(): string[] {
+  return [...BACKEND_NAMES, ...registered.keys()];
+}
 
 /** A backend by name, wrapped in the response cache as configured. */
 export function createBackend(cfg: BackendConfig): ChatBackend {
@@ -42,8 +71,15 @@ export function createBackend(cfg: BackendConfig): ChatBackend {
       inner = new OpenAiCompatibleBackend({ ...h, baseUrls: h.baseUrls, model: h.model });
       break;
     }
-    default:
-      throw new InputError(`unknown MLLM backend "${cfg.backend}"; ${suggest(cfg.backend, BACKEND_NAMES)}`, { field: "mllm.backend" });
+    default: {
+      const factory = registered.get(cfg.backend);
+      if (!factory) {
+        const hint = cfg.backend === "learned" ? " (the learned verifier registers itself when @resagent/learned is imported; the resagent command does)" : "";
+        throw new InputError(`unknown MLLM backend "${cfg.backend}"; ${suggest(cfg.backend, backendNames())}${hint}`, { field: "mllm.backend" });
+      }
+      inner = factory.create(cfg);
+      if (factory.uncached) return inner;
+    }
   }
   const mode = cfg.cache ?? "memory";
   if (mode === "off") return inner;

@@ -65,6 +65,12 @@ function backendVariants<E extends z.ZodRawShape>(extra: E) {
     }),
     z.strictObject({ backend: z.literal("oracle"), perturbation: enumOf(["none", "mild", "severe"] as const).optional().describe("gold-box perturbation (paper Table 7)"), ...backendCommon, ...extra }),
     z.strictObject({ backend: z.literal("openai"), http: HttpSchema, ...backendCommon, ...extra }),
+    z.strictObject({
+      backend: z.literal("learned"),
+      modelDir: z.string().min(1).optional().describe("folder of a model trained by `pnpm train-verifier` (default $RESAGENT_LEARNED_MODEL, else results/train-verifier)"),
+      ...backendCommon,
+      ...extra,
+    }),
   ] as const;
 }
 
