@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { readSegmented, SegmentWriter, sha256, stableStringify } from "@resagent/core";
 import type { PipelineConfig, SampleRecord } from "@resagent/pipeline";
 import type { DatasetRef } from "./config/schema.js";
+import { withoutTransport } from "./identity.js";
 
 const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).mask === "object";
 
@@ -25,7 +26,8 @@ export class RecordStore {
 
   /** The store's key of one cell on one dataset. */
   static key(pipeline: PipelineConfig, seed: number, dataset: DatasetRef): string {
-    return sha256(stableStringify({ pipeline, seed, dataset })).slice(0, 24);
+    // Endpoints and timeouts change how answers are fetched, never the records.
+    return sha256(stableStringify({ pipeline: withoutTransport(pipeline), seed, dataset })).slice(0, 24);
   }
 
   private file(key: string): string {
