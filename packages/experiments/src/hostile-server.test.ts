@@ -136,7 +136,8 @@ describe("real profile against a hostile model server", () => {
       expect(a.retries).toBe(rough.requests.length - calm.requests.length);
       // The same calls as against the calm server, the same cache hits, the same abstentions.
       const g = good.result.accounting;
-      expect(g).toEqual({ ...emptyAccounting(), queries: g.queries, cacheHits: g.cacheHits, requests: calm.requests.length, abstentions: g.abstentions, groundingParseFailures: g.groundingParseFailures });
+      const endpoints = { [calm.url]: { requests: calm.requests.length, failed: 0, rests: 0 } };
+      expect(g).toEqual({ ...emptyAccounting(), queries: g.queries, cacheHits: g.cacheHits, requests: calm.requests.length, abstentions: g.abstentions, groundingParseFailures: g.groundingParseFailures, endpoints });
       expect([a.queries, a.cacheHits, a.abstentions, a.groundingParseFailures]).toEqual([g.queries, g.cacheHits, g.abstentions, g.groundingParseFailures]);
       // Abstentions and grounding parse failures are what the records say.
       const records = want.map((l) => JSON.parse(l) as { groundingFailure?: string; queries: { pYes: number | null }[] });

@@ -37,13 +37,33 @@ export function codeHash(root = findRoot()): string {
 }
 const codeHashes = new Map<string, string>();
 
+/**
+ * HTTP settings that decide how answers are fetched, not what they are (the response cache keys
+ * answers by model, never by URL). They stay out of a run's identity, so the shards of one run on
+ * a cluster, each given the endpoints near it, and a rerun with other timeouts share run folders.
+ */
+export const TRANSPORT_KEYS = ["baseUrls", "apiKeyEnv", "timeoutMs", "concurrency", "retries", "backoffMs", "maxBackoffMs", "restAfterFailures", "restMs"] as const;
+
+/** A copy of `v` without the transport keys of any `http` object in it. */
+export function withoutTransport(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutTransport);
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "http" && x !== null && typeof x === "object" && !Array.isArray(x)) {
+      out[k] = Object.fromEntries(Object.entries(x).filter(([hk]) => !(TRANSPORT_KEYS as readonly string[]).includes(hk)));
+    } else out[k] = withoutTransport(x);
+  }
+  return out;
+}
+
 /** Everything that changes a run's numbers, apart from the code: cells, datasets, seed, limit. */
 export function configIdentity(exp: LoadedExperiment): Record<string, unknown> {
   const { config, cells } = exp;
   return {
     experiment: config.name,
     version: config.version,
-    cells: cells.map((c) => ({ id: c.id, pipeline: c.pipeline })),
+    cells: cells.map((c) => ({ id: c.id, pipeline: withoutTransport(c.pipeline) })),
     datasets: config.resolvedDatasets,
     seed: config.seed,
     limit: config.limit,

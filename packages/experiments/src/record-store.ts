@@ -1,8 +1,8 @@
-import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { readJsonLinesTolerant, sha256, stableStringify } from "@resagent/core";
+import { readSegmented, SegmentWriter, sha256, stableStringify } from "@resagent/core";
 import type { PipelineConfig, SampleRecord } from "@resagent/pipeline";
 import type { DatasetRef } from "./config/schema.js";
+import { withoutTransport } from "./identity.js";
 
 const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).mask === "object";
 
@@ -10,12 +10,14 @@ const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleR
  * Records shared between cells that run the same thing: a record depends only on the cell's
  * resolved pipeline, the seed, the dataset and the code (never on the cell's name or the table it
  * is in), so Table 2's "Baseline" and Table 4's "K=0", or two experiments that tie, compute each
- * sample once. Append-only JSON-lines per (code hash, cell config, dataset) under the cache folder;
- * several processes may append, torn lines are skipped. A shared record says so in its timing
+ * sample once. Append-only JSON-lines per (code hash, cell config, dataset) under the cache folder,
+ * one segment per writing process (core's segmented.ts), so shards on several machines can share it
+ * on a network filesystem; torn and damaged lines are skipped. A shared record says so in its timing
  * (`timing.shared = 1`); everything else in it is what the computation would give.
  */
 export class RecordStore {
   private readonly files = new Map<string, Map<string, SampleRecord>>();
+  private readonly writers = new Map<string, SegmentWriter>();
 
   constructor(
     private readonly dir: string,
@@ -24,7 +26,8 @@ export class RecordStore {
 
   /** The store's key of one cell on one dataset. */
   static key(pipeline: PipelineConfig, seed: number, dataset: DatasetRef): string {
-    return sha256(stableStringify({ pipeline, seed, dataset })).slice(0, 24);
+    // Endpoints and timeouts change how answers are fetched, never the records.
+    return sha256(stableStringify({ pipeline: withoutTransport(pipeline), seed, dataset })).slice(0, 24);
   }
 
   private file(key: string): string {
@@ -34,7 +37,9 @@ export class RecordStore {
   private entries(key: string): Map<string, SampleRecord> {
     let m = this.files.get(key);
     if (!m) {
-      m = new Map(readJsonLinesTolerant(this.file(key), isRecord).values.map((r) => [r.id, r]));
+      m = new Map<string, SampleRecord>();
+      // The first record of a sample is the one every later reader gets.
+      for (const r of readSegmented(this.file(key), isRecord).values) if (!m.has(r.id)) m.set(r.id, r);
       this.files.set(key, m);
     }
     return m;
@@ -50,8 +55,8 @@ export class RecordStore {
     const m = this.entries(key);
     if (m.has(record.id)) return;
     m.set(record.id, record);
-    await mkdir(join(this.dir, this.codeHash), { recursive: true });
-    // One write with O_APPEND per line: concurrent writers never interleave inside a line.
-    await appendFile(this.file(key), `${JSON.stringify(record)}\n`);
+    let w = this.writers.get(key);
+    if (!w) this.writers.set(key, (w = new SegmentWriter(this.file(key), { keepOpen: false })));
+    await w.append(record);
   }
 }

@@ -27,6 +27,19 @@ export interface ModelCallAccounting {
   abstentions: number;
   /** Records whose grounding answer held no usable box. */
   groundingParseFailures: number;
+  /**
+   * Per base URL (credentials removed): requests sent, failed attempts, and how many times it was
+   * rested after failing `restAfterFailures` times in a row (http options).
+   */
+  endpoints: Record<string, EndpointAccounting>;
+  /** Calls that found every endpoint of their model resting and waited for one to come back. */
+  restWaits: number;
+}
+
+export interface EndpointAccounting {
+  requests: number;
+  failed: number;
+  rests: number;
 }
 
 export function emptyAccounting(): ModelCallAccounting {
@@ -40,6 +53,8 @@ export function emptyAccounting(): ModelCallAccounting {
     cacheLinesSkipped: 0,
     abstentions: 0,
     groundingParseFailures: 0,
+    endpoints: {},
+    restWaits: 0,
   };
 }
 
@@ -51,12 +66,18 @@ const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v)
  */
 export function addAccounting(a: ModelCallAccounting, b: Partial<ModelCallAccounting>): ModelCallAccounting {
   const out = emptyAccounting();
-  const scalar = ["queries", "cacheHits", "requests", "retries", "gaveUp", "cacheLinesSkipped", "abstentions", "groundingParseFailures"] as const;
+  const scalar = ["queries", "cacheHits", "requests", "retries", "gaveUp", "cacheLinesSkipped", "abstentions", "groundingParseFailures", "restWaits"] as const;
   for (const k of scalar) out[k] = num(a[k]) + num(b[k]);
   const fa = a.failed ?? emptyAccounting().failed;
   const fb: Partial<ModelCallAccounting["failed"]> = b.failed ?? {};
   for (const k of ["timeout", "socket", "malformedBody", "missingLogprobs", "other"] as const) out.failed[k] = num(fa[k]) + num(fb[k]);
   for (const [status, n] of [...Object.entries(fa.http ?? {}), ...Object.entries(fb.http ?? {})]) out.failed.http[status] = (out.failed.http[status] ?? 0) + num(n);
+  for (const [url, e] of [...Object.entries(a.endpoints ?? {}), ...Object.entries(b.endpoints ?? {})]) {
+    const t = (out.endpoints[url] ??= { requests: 0, failed: 0, rests: 0 });
+    t.requests += num(e?.requests);
+    t.failed += num(e?.failed);
+    t.rests += num(e?.rests);
+  }
   return out;
 }
 
@@ -82,9 +103,16 @@ export function formatAccounting(a: ModelCallAccounting): string {
     `${f.missingLogprobs} missing logprobs`,
     ...(f.other ? [`${f.other} other`] : []),
   ];
+  // Per endpoint only where there is something to compare: several endpoints, or one was rested.
+  const endpoints = Object.entries(a.endpoints ?? {}).sort(([x], [y]) => x.localeCompare(y));
+  const perEndpoint =
+    endpoints.length > 1 || endpoints.some(([, e]) => e.rests > 0) || (a.restWaits ?? 0) > 0
+      ? `; endpoints: ${endpoints.map(([url, e]) => `${url} ${e.requests} requests, ${e.failed} failed, rested ${e.rests}x`).join("; ")}${a.restWaits ? `; ${a.restWaits} calls waited for a rested endpoint` : ""}`
+      : "";
   return (
     `model calls: ${a.queries} queries, ${a.cacheHits} cache hits, ${a.requests} requests sent, ${a.retries} retries, ${a.gaveUp} gave up; ` +
-    `failed attempts: ${parts.join(", ")}; ${a.abstentions} abstentions, ${a.groundingParseFailures} grounding parse failures, ${a.cacheLinesSkipped} unreadable cache lines skipped`
+    `failed attempts: ${parts.join(", ")}; ${a.abstentions} abstentions, ${a.groundingParseFailures} grounding parse failures, ${a.cacheLinesSkipped} unreadable cache lines skipped` +
+    perEndpoint
   );
 }
 

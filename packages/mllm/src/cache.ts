@@ -1,6 +1,4 @@
-import { mkdir, open, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
-import { readJsonLinesTolerant, sha256, stableStringify } from "@resagent/core";
+import { readSegmented, SegmentWriter, sha256, stableStringify } from "@resagent/core";
 import { emptyAccounting, type AccountedBackend, type ModelCallAccounting } from "./accounting.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "./types.js";
 
@@ -14,24 +12,41 @@ function isEntry(v: unknown): v is Entry {
   return typeof e?.k === "string" && typeof e.v?.text === "string";
 }
 
+const hasLogprobs = (v: Entry["v"]): boolean => (v.firstTokenTopLogprobs?.length ?? 0) > 0;
+
 /**
- * A content-addressed response store: an in-memory map backed by an append-only JSON-lines file.
- * One line per answer, appended with O_APPEND, so concurrent shards can share the file and a kill
- * can at worst leave a torn last line, which loading skips. Nothing is ever rewritten.
+ * A content-addressed response store: an in-memory map backed by append-only JSON lines that
+ * several processes, on several machines, may share (the shards of a run on a cluster, with
+ * RESAGENT_CACHE_DIR on a network filesystem). Each process appends sealed lines to a segment of
+ * its own (see @resagent/core segmented.ts: `<cache>/<writer>.jsonl` beside `<cache>.jsonl`), so
+ * no writer can lose or splice another's lines; a kill leaves at worst a torn last line, which
+ * loading skips. Loading reads the file and every segment in creation order and keeps the first
+ * answer for a key (or the first with logprobs): the same files give the same answers. Nothing is
+ * ever rewritten.
  */
 export class ResponseCache {
   private readonly map = new Map<string, Entry["v"]>();
-  private handle?: Promise<FileHandle>;
-  private chain: Promise<void> = Promise.resolve();
-  /** Lines that could not be parsed when loading (torn by a kill, or corrupt). */
+  private readonly writer?: SegmentWriter;
+  /** Lines that could not be used when loading: torn (a writer killed, or still writing it), corrupt, or failing their checksum. */
   readonly skippedLines: number = 0;
+  /** Files read when loading (the cache file and the segments of every process that wrote). */
+  readonly filesRead: number = 0;
 
   constructor(readonly file?: string) {
-    if (file) {
-      const { values, skipped } = readJsonLinesTolerant(file, isEntry);
-      for (const e of values) this.map.set(e.k, e.v);
-      this.skippedLines = skipped;
+    if (!file) return;
+    const { values, skipped, files } = readSegmented(file, isEntry);
+    for (const e of values) {
+      const had = this.map.get(e.k);
+      if (!had || (!hasLogprobs(had) && hasLogprobs(e.v))) this.map.set(e.k, e.v);
     }
+    this.skippedLines = skipped;
+    this.filesRead = files;
+    this.writer = new SegmentWriter(file);
+  }
+
+  /** This process's segment, once it has written one. */
+  get segment(): string | undefined {
+    return this.writer?.path;
   }
 
   get size(): number {
@@ -44,21 +59,11 @@ export class ResponseCache {
 
   set(key: string, value: Entry["v"]): Promise<void> {
     this.map.set(key, value);
-    if (!this.file) return Promise.resolve();
-    const file = this.file;
-    this.handle ??= mkdir(dirname(file), { recursive: true }).then(() => open(file, "a"));
-    const line = `${JSON.stringify({ k: key, v: value })}\n`;
-    this.chain = this.chain.then(async () => {
-      const h = await this.handle!;
-      await h.write(line);
-    });
-    return this.chain;
+    return this.writer ? this.writer.append({ k: key, v: value }) : Promise.resolve();
   }
 
   async close(): Promise<void> {
-    await this.chain;
-    if (this.handle) await (await this.handle).close();
-    this.handle = undefined;
+    await this.writer?.close();
   }
 }
 

@@ -20,6 +20,14 @@ export interface HttpBackendOptions {
   backoffMs: number;
   maxBackoffMs: number;
   temperature: number;
+  /**
+   * With several base URLs: an endpoint whose last `restAfterFailures` attempts all failed
+   * (timeouts, network errors, 429, 5xx, broken bodies) is rested, skipped for `restMs`, while the
+   * others take the load; then it is tried again (one more failure rests it again). 0: never rest.
+   * Calls find every endpoint resting wait for the first to come back. One base URL is never rested.
+   */
+  restAfterFailures: number;
+  restMs: number;
 }
 
 export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
@@ -29,7 +37,30 @@ export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
   backoffMs: 500,
   maxBackoffMs: 20_000,
   temperature: 0,
+  restAfterFailures: 3,
+  restMs: 30_000,
 };
+
+/** One base URL's health and what it served. */
+interface Endpoint {
+  url: string;
+  /** The URL without credentials, for accounting and messages. */
+  label: string;
+  /** Failed attempts in a row (a success resets it). */
+  streak: number;
+  /** Resting until this time (ms since the epoch); 0 when not resting. */
+  restUntil: number;
+  requests: number;
+  failed: number;
+  rests: number;
+}
+
+function endpointLabel(url: string): string {
+  const u = new URL(url);
+  u.username = "";
+  u.password = "";
+  return u.toString().replace(/\/+$/, "");
+}
 
 export class HttpError extends Error {
   constructor(
@@ -96,7 +127,8 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   readonly options: HttpBackendOptions;
   private readonly gate: Semaphore;
   private next = 0;
-  private readonly counters = { calls: 0, requests: 0, retries: 0, failures: 0 };
+  private readonly endpoints: Endpoint[];
+  private readonly counters = { calls: 0, requests: 0, retries: 0, failures: 0, restWaits: 0 };
   private readonly failed = emptyAccounting().failed;
 
   constructor(options: Partial<HttpBackendOptions> & Pick<HttpBackendOptions, "baseUrls" | "model">) {
@@ -112,6 +144,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     }
     if (!o.model) throw new InputError("expected the served model name (as the server lists it under /v1/models)", { field: "mllm.model" });
     this.gate = new Semaphore(o.concurrency);
+    this.endpoints = o.baseUrls.map((url) => ({ url: url.replace(/\/+$/, ""), label: endpointLabel(url), streak: 0, restUntil: 0, requests: 0, failed: 0, rests: 0 }));
   }
 
   get identity(): string {
@@ -132,6 +165,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     const kinds = { timeout: f.timeout, socket: f.socket, malformedBody: f.malformedBody, missingLogprobs: f.missingLogprobs, other: f.other };
     return {
       ...this.counters,
+      endpointRests: this.endpoints.reduce((n, e) => n + e.rests, 0),
       ...Object.fromEntries(Object.entries(f.http).map(([s, n]) => [`failedHttp${s}`, n])),
       ...Object.fromEntries(Object.entries(kinds).map(([k, n]) => [`failed${k[0]!.toUpperCase()}${k.slice(1)}`, n])),
     };
@@ -139,7 +173,71 @@ export class OpenAiCompatibleBackend implements ChatBackend {
 
   accounting(): ModelCallAccounting {
     const c = this.counters;
-    return { ...emptyAccounting(), queries: c.calls, requests: c.requests, retries: c.retries, gaveUp: c.failures, failed: { ...this.failed, http: { ...this.failed.http } } };
+    return {
+      ...emptyAccounting(),
+      queries: c.calls,
+      requests: c.requests,
+      retries: c.retries,
+      gaveUp: c.failures,
+      failed: { ...this.failed, http: { ...this.failed.http } },
+      endpoints: Object.fromEntries(this.endpoints.map((e) => [e.label, { requests: e.requests, failed: e.failed, rests: e.rests }])),
+      restWaits: c.restWaits,
+    };
+  }
+
+  /** Which endpoints are resting now (for tests and progress lines). */
+  resting(now = Date.now()): string[] {
+    return this.endpoints.filter((e) => e.restUntil > now).map((e) => e.label);
+  }
+
+  /**
+   * The next endpoint, round-robin over those not resting, preferring one this call has not failed
+   * on yet (`tried`); when every endpoint rests, wait for the first to come back.
+   */
+  private async pick(tried: ReadonlySet<number>): Promise<number> {
+    const n = this.endpoints.length;
+    let waited = false;
+    for (;;) {
+      const now = Date.now();
+      let again = -1;
+      for (let i = 0; i < n; i++) {
+        const j = (this.next + i) % n;
+        if (this.endpoints[j]!.restUntil > now) continue;
+        if (tried.has(j)) {
+          if (again < 0) again = j;
+          continue;
+        }
+        this.next = j + 1;
+        return j;
+      }
+      if (again >= 0) {
+        this.next = again + 1;
+        return again;
+      }
+      if (!waited) this.counters.restWaits++;
+      waited = true;
+      const soonest = Math.min(...this.endpoints.map((e) => e.restUntil));
+      await new Promise((r) => setTimeout(r, Math.max(1, soonest - now)));
+    }
+  }
+
+  /** Count an attempt's outcome on its endpoint; rest the endpoint after too many failures in a row. */
+  private settle(j: number, ok: boolean, retryable: boolean): void {
+    const e = this.endpoints[j]!;
+    if (ok) {
+      e.streak = 0;
+      return;
+    }
+    e.failed++;
+    // A request the server refuses as such (400) says nothing about the endpoint's health.
+    if (!retryable) return;
+    e.streak++;
+    const o = this.options;
+    const now = Date.now();
+    if (this.endpoints.length > 1 && o.restAfterFailures > 0 && e.streak >= o.restAfterFailures && e.restUntil <= now) {
+      e.restUntil = now + o.restMs;
+      e.rests++;
+    }
   }
 
   private apiKey(): string | undefined {
@@ -194,16 +292,24 @@ export class OpenAiCompatibleBackend implements ChatBackend {
       const jitter = randomStream(0, "http-backoff", `${context.sampleId}/${body.length}`);
       let lastErr: unknown;
       const kinds: FailureKind[] = [];
+      /** Endpoints this call failed on: a retry goes elsewhere when it can, without backing off. */
+      const tried = new Set<number>();
       for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+        let j = await this.pick(tried);
         if (attempt > 0) {
           this.counters.retries++;
-          const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1));
-          await new Promise((r) => setTimeout(r, base * (0.5 + jitter.next())));
+          const wait = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1)) * (0.5 + jitter.next());
+          if (tried.has(j)) {
+            await new Promise((r) => setTimeout(r, wait));
+            j = await this.pick(tried);
+          }
         }
-        const url = `${this.options.baseUrls[this.next++ % this.options.baseUrls.length]!.replace(/\/+$/, "")}/chat/completions`;
+        const endpoint = this.endpoints[j]!;
+        const url = `${endpoint.url}/chat/completions`;
         const t0 = performance.now();
         try {
           this.counters.requests++;
+          endpoint.requests++;
           const res = await fetch(url, {
             method: "POST",
             headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
@@ -224,11 +330,14 @@ export class OpenAiCompatibleBackend implements ChatBackend {
           // Asked for top-k logprobs and got none: P(yes) would silently fall back to the decoded
           // token (0 or 1). A failed attempt, never an answer (so never cached as one).
           if (request.topLogprobs > 0 && !parsed.firstTokenTopLogprobs?.length) throw new HttpError(`${url} answered without the requested logprobs`, res.status, true, "missingLogprobs");
+          this.settle(j, true, true);
           return { ...parsed, cached: false, latencyMs: performance.now() - t0 };
         } catch (err) {
           lastErr = err;
           const { kind, retryable } = classify(err);
           kinds.push(kind);
+          tried.add(j);
+          this.settle(j, false, retryable);
           if (kind === "http") {
             const status = String((err as HttpError).status);
             this.failed.http[status] = (this.failed.http[status] ?? 0) + 1;

@@ -107,8 +107,9 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
     const b = createBackend({ backend: "openai", http: { baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY", backoffMs: 5 }, cache: "disk", cacheDir: dir });
     await b.complete(req("q"), ctx);
     expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${secret}`);
-    const files = await readdir(dir);
-    for (const f of files) expect(await readFile(join(dir, f), "utf8")).not.toContain(secret);
+    const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(await readFile(f, "utf8")).not.toContain(secret);
     expect(logs.join("\n")).not.toContain(secret);
     expect(b.describe()).not.toContain(secret);
     expect(JSON.stringify((b as CachedBackend).stats())).not.toContain(secret);

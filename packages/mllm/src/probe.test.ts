@@ -61,4 +61,16 @@ describe("validate --probe", () => {
     expect(r.ok).toBe(false);
     expect(r.lines[1]).toMatch(/^logprobs: .*--max-logprobs 5 or more.*aggregation=decoded/);
   });
+
+  it("checks top logprobs on every endpoint of a model, naming the one that returns none", async () => {
+    const good = await serve(["m"], true);
+    const bad = await serve(["m"], false);
+    servers.push(good.server, bad.server);
+    const r = await probeEndpoint({ baseUrls: [good.url, bad.url], model: "m" });
+    expect(r.ok).toBe(false);
+    expect(r.lines.filter((l) => l.startsWith("models: "))).toHaveLength(2);
+    expect(r.lines).toContain(`logprobs: ${good.url}: answer "Yes", top 2: "Yes" -0.10, "No" -2.40`);
+    expect(r.lines.find((l) => l.includes(bad.url) && l.startsWith("logprobs: "))).toMatch(/returns no logprobs.*--max-logprobs 5 or more/);
+    expect([good.bodies.length, bad.bodies.length]).toEqual([1, 1]);
+  });
 });

@@ -37,32 +37,36 @@ export async function probeEndpoint(options: Pick<HttpBackendOptions, "baseUrls"
     }
   }
   if (!ok) return { ok, lines };
-  try {
-    const backend = new OpenAiCompatibleBackend({ ...options, retries: 0, timeoutMs: Math.max(timeoutMs, 60_000) });
-    const answer = await backend.complete(
-      {
-        content: [
-          { type: "image", hash: "probe", mime: "image/png", render: async () => RED_PNG },
-          { type: "text", text: "Answer strictly yes or no: is this picture red?" },
-        ],
-        maxTokens: 1,
-        topLogprobs,
-      },
-      { kind: "verify", sampleId: "probe", imageWidth: 8, imageHeight: 8 },
-    );
-    const top = answer.firstTokenTopLogprobs ?? [];
-    if (top.length >= Math.min(2, topLogprobs)) {
-      lines.push(`logprobs: answer "${answer.text}", top ${top.length}: ${top.map((t) => `${JSON.stringify(t.token)} ${t.logprob.toFixed(2)}`).join(", ")}`);
-    } else {
-      ok = false;
-      lines.push(
-        `logprobs: the server answered "${answer.text}" but returned ${top.length ? "only the chosen token's logprob" : "no logprobs"}; P(yes) needs the top ${topLogprobs} (vLLM: start with --max-logprobs ${Math.max(20, topLogprobs)}), or set verifier.aggregation: decoded`,
+  // Every endpoint on its own: one started without --max-logprobs would fail only its share of a run.
+  for (const base of options.baseUrls) {
+    const where = options.baseUrls.length > 1 ? `${base}: ` : "";
+    try {
+      const backend = new OpenAiCompatibleBackend({ ...options, baseUrls: [base], retries: 0, timeoutMs: Math.max(timeoutMs, 60_000) });
+      const answer = await backend.complete(
+        {
+          content: [
+            { type: "image", hash: "probe", mime: "image/png", render: async () => RED_PNG },
+            { type: "text", text: "Answer strictly yes or no: is this picture red?" },
+          ],
+          maxTokens: 1,
+          topLogprobs,
+        },
+        { kind: "verify", sampleId: "probe", imageWidth: 8, imageHeight: 8 },
       );
+      const top = answer.firstTokenTopLogprobs ?? [];
+      if (top.length >= Math.min(2, topLogprobs)) {
+        lines.push(`logprobs: ${where}answer "${answer.text}", top ${top.length}: ${top.map((t) => `${JSON.stringify(t.token)} ${t.logprob.toFixed(2)}`).join(", ")}`);
+      } else {
+        ok = false;
+        lines.push(
+          `logprobs: ${where}the server answered "${answer.text}" but returned ${top.length ? "only the chosen token's logprob" : "no logprobs"}; P(yes) needs the top ${topLogprobs} (vLLM: start with --max-logprobs ${Math.max(20, topLogprobs)}), or set verifier.aggregation: decoded`,
+        );
+      }
+    } catch (err) {
+      ok = false;
+      // The client itself refuses answers without the requested logprobs, naming the fix.
+      lines.push(`${/logprobs/i.test((err as Error).message) ? "logprobs" : "request"}: ${(err as Error).message}`);
     }
-  } catch (err) {
-    ok = false;
-    // The client itself refuses answers without the requested logprobs, naming the fix.
-    lines.push(`${/logprobs/i.test((err as Error).message) ? "logprobs" : "request"}: ${(err as Error).message}`);
   }
   return { ok, lines };
 }

@@ -6,6 +6,7 @@ import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, 
 import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
 import { Progress, progressIntervalSeconds } from "../progress.js";
+import { resolveAutoShard } from "./shard.js";
 
 export interface ExpArgs {
   name: string;
@@ -25,8 +26,10 @@ export interface ExpArgs {
   "allow-stand-ins": boolean;
 }
 
-export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
+/** `--shard i/n`, or `auto` / `auto/N` from the scheduler's environment (see shard.ts). */
+export function parseShard(s: string | undefined, env: NodeJS.ProcessEnv = process.env): { index: number; count: number; from?: string } | undefined {
   if (!s) return undefined;
+  if (s.startsWith("auto")) return resolveAutoShard(s, env);
   const m = s.match(/^(\d+)\/(\d+)$/);
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InputError(`expected i/n with 0 <= i < n, got "${s}"`, { field: "--shard" });
   return { index: Number(m[1]), count: Number(m[2]) };
@@ -84,7 +87,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       .option("limit", { type: "number", describe: "samples per dataset (= --set limit=N)" })
       .option("seed", { type: "number", describe: "seed of every random draw (= --set seed=S); same seed, same results" })
       .option("concurrency", { type: "number", describe: "samples processed at once (= --set concurrency=N); results do not depend on it" })
-      .option("shard", { type: "string", describe: "run shard i of n (0-based): --shard 0/4; combine with `pnpm merge`" })
+      .option("shard", { type: "string", describe: "run shard i of n (0-based): --shard 0/4; combine with `pnpm merge`. --shard auto takes i and n from a SLURM job array or a Kubernetes Indexed Job (count from --shard auto/N or RESAGENT_SHARD_COUNT)" })
       .option("run-id", { type: "string", describe: "results folder name (default: profile, seed, limit and a hash of the resolved config and the code, so reruns resume and changes start anew)" })
       .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it" })
       .option("out", { type: "string", describe: "results root (default <repo>/results)" })
@@ -94,7 +97,10 @@ export const expCommand: CommandModule<object, ExpArgs> = {
   handler: async (args) => {
     const exp = loadFromArgs(args);
     buildPipelines(exp); // every component resolves before any work
-    const shard = parseShard(args.shard);
+    const auto = parseShard(args.shard);
+    // Recorded exactly like an explicit --shard i/n (run.json, run id), so `merge` and resume match.
+    const shard = auto && { index: auto.index, count: auto.count };
+    if (auto?.from) console.error(`--shard ${args.shard}: shard ${auto.index}/${auto.count} from the ${auto.from}`);
     const root = args.out ? resolve(args.out) : join(findRoot(), "results");
     const runId = args["run-id"] ?? `${defaultRunId(exp)}${shard ? `-shard${shard.index}of${shard.count}` : ""}`;
     if (!/^[\w.+=-]+$/.test(runId)) throw new InputError(`expected a folder name (letters, digits, . _ + = -), got "${runId}"`, { field: "--run-id" });

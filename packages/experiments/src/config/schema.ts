@@ -38,6 +38,8 @@ const HttpSchema = z.strictObject({
   backoffMs: nonNegative().optional(),
   maxBackoffMs: nonNegative().optional(),
   temperature: z.number().min(0).max(2).optional(),
+  restAfterFailures: int(0, 1000).optional().describe("with several baseUrls: rest an endpoint after this many failed attempts in a row (0: never); the others take its load"),
+  restMs: int(0).optional().describe("how long a failing endpoint rests (skipped) before it is tried again, in milliseconds"),
 });
 
 // All four together: the simulated backend replaces a judge model whole.
