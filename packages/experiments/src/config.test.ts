@@ -40,6 +40,11 @@ describe("one schema, every depth", () => {
     expect(error("table4", { set: ["pipeline.decoder.name=grapcut"] })).toMatch(/^--set pipeline\.decoder\.name=grapcut: unknown decoder "grapcut"; did you mean "graphcut"/);
     expect(error("table4", { set: ["pipeline.mllm.preset=zero-sho"] })).toMatch(/unknown value "zero-sho"; did you mean "zero-shot"/);
     expect(error("table4", { set: ["limt=3"] })).toMatch(/^--set limt=3: unknown key "limt"; did you mean "limit"/);
+    // Values the components used to check themselves are the schema's now.
+    expect(error("table4", { set: ["pipeline.sampler.params.points=1"] })).toBe("--set pipeline.sampler.params.points=1: expected a number >= 2, got 1");
+    expect(error("table4", { set: ["pipeline.sampler.params.rank=topk"] })).toMatch(/^--set pipeline\.sampler\.params\.rank=topk: unknown value "topk"/);
+    expect(error("table4", { set: ["pipeline.sampler.params.coeffMin=2"] })).toMatch(/^--set pipeline\.sampler\.params\.coeffMin=2: expected coeffMin <= coeffMax \(2 > 1\.5\)/);
+    expect(error("table7", { set: ["pipeline.sampler.params.queues=shared"] })).toMatch(/unknown value "shared"; did you mean/);
   });
 
   it("checks http values when the config loads, not at request time", () => {

@@ -24,7 +24,9 @@ const top = [
   { token: "No", logprob: -2.5 },
 ];
 const good: Script = () => ({ kind: "answer", text: "Yes", top });
-const fast = { timeoutMs: 200, backoffMs: 1, maxBackoffMs: 2 };
+// A timeout well above a loaded machine's local round trip (CI runs packages side by side), so
+// only the scripted hangs time out.
+const fast = { timeoutMs: 1_500, backoffMs: 1, maxBackoffMs: 2 };
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -42,7 +44,7 @@ describe("each failure is a failed attempt of its kind, retried", () => {
   it.each([
     ["HTTP 500", { kind: "status", status: 500 } as Reply, { http: { "500": 1 } }],
     ["HTTP 429", { kind: "status", status: 429 } as Reply, { http: { "429": 1 } }],
-    ["a hang past the timeout", { kind: "stall", ms: 1_000 } as Reply, { timeout: 1 }],
+    ["a hang past the timeout", { kind: "stall", ms: 4_000 } as Reply, { timeout: 1 }],
     ["a body that is not JSON", { kind: "malformed" } as Reply, { malformedBody: 1 }],
     ["a 200 that is no chat completion", { kind: "status", status: 200, body: '{"object":"error"}' } as Reply, { malformedBody: 1 }],
     ["a socket closed mid-body", { kind: "drop" } as Reply, { socket: 1 }],
@@ -143,7 +145,7 @@ describe("the hostile test server", () => {
   });
 
   it("is survived by the client at 5-30% per fault; the accounting counts exactly what was injected", async () => {
-    const h = hostile(good, { seed: 7, rates: { status500: 0.1, status429: 0.05, hang: 0.05, malformed: 0.1, noLogprobs: 0.3, drop: 0.1 }, hangMs: 600 });
+    const h = hostile(good, { seed: 7, rates: { status500: 0.1, status429: 0.05, hang: 0.05, malformed: 0.1, noLogprobs: 0.3, drop: 0.1 }, hangMs: 4_000 });
     server = await startTestServer(h);
     const dir = await mkdtemp(join(tmpdir(), "resagent-hostile-"));
     const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, retries: 12, concurrency: 8 });

@@ -73,8 +73,8 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
   });
 
   it("retries 500s, 429s and timeouts with backoff, then succeeds", async () => {
-    server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 500 } : n === 1 ? { kind: "status", status: 429 } : n === 2 ? { kind: "stall", ms: 400 } : { kind: "answer", text: "Yes", top: yesTop }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", timeoutMs: 150, backoffMs: 5, retries: 4 });
+    server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 500 } : n === 1 ? { kind: "status", status: 429 } : n === 2 ? { kind: "stall", ms: 4_000 } : { kind: "answer", text: "Yes", top: yesTop }));
+    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", timeoutMs: 1_500, backoffMs: 5, retries: 4 });
     const out = await b.complete(req("q"), ctx);
     expect(out.text).toBe("Yes");
     expect(server.requests.length).toBe(4);
@@ -238,7 +238,8 @@ describe("backends registered by other packages", () => {
       needsImages: false,
       identity: name,
       describe: () => `test backend ${name}`,
-      complete: async () => ({ text: `yes ${++calls}`, cached: false, latencyMs: 0 }),
+      // With the top logprobs the request asks for: an answer without them is never cached.
+      complete: async () => ({ text: `yes ${++calls}`, firstTokenTopLogprobs: yesTop, cached: false, latencyMs: 0 }),
     });
     registerBackend({ name: "test-cached", description: "", create: () => make("test-cached") });
     registerBackend({ name: "test-uncached", description: "", create: () => make("test-uncached"), uncached: true });

@@ -1,7 +1,7 @@
 import { SAM2_EXPORT_STYLES } from "@resagent/decoder";
 import { SIMULATED_PRESETS } from "@resagent/mllm";
 import type { PipelineConfig } from "@resagent/pipeline";
-import { DIRECTIONS, END_POINTS } from "@resagent/sampler";
+import { DIRECTIONS, END_POINTS, SPIRAL_DEFAULTS, SPIRAL_RANKS } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, TEXTUAL_FORMATS } from "@resagent/verifier";
 import { z } from "zod";
 import { COLUMN_VALUE_NAMES, type ColumnValueName } from "../columns.js";
@@ -117,11 +117,16 @@ const SpiralParamsSchema = z
     densify: enumOf(["fast-growth", "code"] as const).describe("fast-growth: the paper (denser where the radius grows fast); code: the authors' tools.py"),
     jitter: z.number().min(0).lt(1),
     merge: mergeOrder,
-    rank: enumOf(["spiral", "entropy", "entropy-topk"] as const).describe("spiral: queue order as sampled (the authors' code); entropy: the chosen K re-ranked by H; entropy-topk: the K highest-H samples of each queue's half (the paper)"),
+    rank: enumOf(SPIRAL_RANKS).describe("spiral: queue order as sampled (the authors' code); entropy: the chosen K re-ranked by H; entropy-topk: the K highest-H samples of each queue's half (the paper)"),
     queues: enumOf(["independent", "split"] as const).describe("independent: one spiral draw per queue (the authors' code); split: one draw split in two"),
     membership: z.strictObject({ alpha: z.number(), beta: z.number(), gamma: z.number() }).partial(),
   })
-  .partial();
+  .partial()
+  .superRefine((p, ctx) => {
+    const min = p.coeffMin ?? SPIRAL_DEFAULTS.coeffMin;
+    const max = p.coeffMax ?? SPIRAL_DEFAULTS.coeffMax;
+    if (min > max) ctx.addIssue({ code: "custom", path: [p.coeffMax === undefined ? "coeffMin" : "coeffMax"], message: `expected coeffMin <= coeffMax (${min} > ${max})` });
+  });
 const BaselineParamsSchema = z.strictObject({ merge: mergeOrder }).partial();
 
 const SamplerSchema = z
