@@ -57,7 +57,7 @@ export const trainVerifierCommand: CommandModule<object, TrainArgs> = {
     y
       .option("data", { type: "string", describe: "a gen-vbr output folder (records.jsonl + images/); default: generate the embedded synthref set first" })
       .option("out", { type: "string", default: DEFAULT_MODEL_DIR, describe: "where the model and reports go (the `learned` backend reads this folder by default)" })
-      .option("epochs", { type: "number", default: TRAIN_DEFAULTS.epochs })
+      .option("epochs", { type: "number", default: TRAIN_DEFAULTS.epochs, describe: "passes over the training images" })
       .option("max", { type: "number", describe: "use the first N records only" })
       .option("seed", { type: "number", default: 0, describe: "split, initialisation, batch order and mirroring" })
       .option("held-out", { type: "number", default: 0.2, describe: "share of source images held out" }) as never,
