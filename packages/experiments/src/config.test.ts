@@ -44,7 +44,9 @@ describe("one schema, every depth", () => {
     expect(error("table4", { set: ["pipeline.sampler.params.points=1"] })).toBe("--set pipeline.sampler.params.points=1: expected a number >= 2, got 1");
     expect(error("table4", { set: ["pipeline.sampler.params.rank=topk"] })).toMatch(/^--set pipeline\.sampler\.params\.rank=topk: unknown value "topk"/);
     expect(error("table4", { set: ["pipeline.sampler.params.coeffMin=2"] })).toMatch(/^--set pipeline\.sampler\.params\.coeffMin=2: expected coeffMin <= coeffMax \(2 > 1\.5\)/);
-    expect(error("table7", { set: ["pipeline.sampler.params.queues=shared"] })).toMatch(/unknown value "shared"; known: independent, split/);
+    expect(error("table4", { set: ["pipeline.sampler.params.queues=shared"] })).toMatch(/unknown value "shared"; known: independent, split/);
+    // A key of one component is unknown to another: table7 has random-sampler cells.
+    expect(error("table7", { set: ["pipeline.sampler.params.queues=split"] })).toMatch(/unknown key "queues" in sampler\.params; known: merge/);
   });
 
   it("checks http values when the config loads, not at request time", () => {
