@@ -145,7 +145,7 @@ export class Pipeline {
     return {
       grounding: this.grounder.describe(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
-      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}`,
+      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}`,
       decoder: this.decoder.describe(),
       ...(this.config.k > 0 ? { decoding: describeDecode(this.decode) } : {}),
     };
