@@ -309,4 +309,24 @@ describe("simulated and oracle backends", () => {
     expect(parsed.ok && parsed.box).toEqual({ x1: 5, y1: 5, x2: 15, y2: 15 });
     expect(() => createBackend({ backend: "simulatd" })).toThrow(/did you mean "simulated"/);
   });
+
+  it("answer VBR-multi with one line per label and the top-k at each answer token", async () => {
+    const sim = createBackend({ backend: "simulated", preset: "zero-shot", seed: 3, cache: "off" });
+    const points = [{ x: 10, y: 10 }, { x: 1, y: 1 }, { x: 12, y: 8 }];
+    const q = { ...gctx, format: "vbr-multi", points, labels: ["I", "J", "K"] };
+    const out = await sim.complete(req("multi"), q);
+    expect(out.text).toMatch(/^I: (yes|no)\nJ: (yes|no)\nK: (yes|no)$/i);
+    const tokens = out.tokens!;
+    // Label, colon, answer per line; lines joined by a newline token.
+    expect(tokens.map((t) => t.token.replace(/^Ġ(yes|no)$/i, "Ġ*"))).toEqual(["I", ":", "Ġ*", "Ċ", "J", ":", "Ġ*", "Ċ", "K", ":", "Ġ*"]);
+    for (const i of [2, 6, 10]) {
+      expect(tokens[i]!.top).toHaveLength(5);
+      // The decoded answer is the most likely form.
+      expect(tokens[i]!.top[0]!.token).toBe(tokens[i]!.token);
+    }
+    expect((await sim.complete({ ...req("multi"), topLogprobs: 0 }, q)).tokens).toBeUndefined();
+    const oracle = await createBackend({ backend: "oracle", cache: "off" }).complete(req("multi"), q);
+    expect(oracle.text).toBe("I: yes\nJ: no\nK: yes");
+    expect(oracle.tokens![6]).toEqual({ token: "Ġno", logprob: 0, top: [{ token: "Ġno", logprob: 0 }, { token: "Ġyes", logprob: -30 }] });
+  });
 });

@@ -253,6 +253,11 @@ describe("verifier", () => {
     const multi = await new Verifier(m, { format: "vbr-multi", earlyStop: false, select: "interleaved" }).verify(input(undefined, s));
     expect(m.calls).toBe(1);
     expect(multi.queries.map((q) => q.decision === "positive")).toEqual(s.candidates.map((c) => c.point.x < 20));
+    // Each label's confidence comes from its own answer token (the oracle is certain).
+    expect(multi.queries.map((q) => q.confidence)).toEqual(Array(8).fill(1));
+    const sim = createBackend({ backend: "simulated", preset: "zero-shot", cache: "off" });
+    const simMulti = await new Verifier(sim, { format: "vbr-multi", earlyStop: false, tau: 0 }).verify(input(undefined, s));
+    expect(simMulti.queries.every((q) => typeof q.confidence === "number" && q.confidence > 0 && q.confidence < 1)).toBe(true);
   });
 
   it("a threshold above the model's confidence leaves points unused", async () => {
