@@ -260,6 +260,20 @@ describe("verifier", () => {
     expect(simMulti.queries.every((q) => typeof q.confidence === "number" && q.confidence > 0 && q.confidence < 1)).toBe(true);
   });
 
+  it("sizeMode adaptive is the authors' resolve_effective_marker_size (values computed with their Python)", () => {
+    const v = new Verifier(createBackend({ backend: "oracle", cache: "off" }), { sizeMode: "adaptive", size: 12, sizeMin: 8, sizeMax: 16 });
+    const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
+    expect(v.markerSize(box(10, 10, 110, 90), 640, 480)).toBe(10);
+    // round(10.5) = 10: Python rounds halves to even.
+    expect(v.markerSize(box(0, 0, 400, 300), 640, 480)).toBe(10);
+    expect(v.markerSize(box(5, 5, 25, 15), 640, 480)).toBe(8);
+    // A box so small that a tenth of it rounds to 0: the base size alone.
+    expect(v.markerSize(box(1, 1, 4, 4), 640, 480)).toBe(12);
+    expect(v.markerSize(box(0, 0, 600, 600), 2000, 1500)).toBe(16);
+    expect(new Verifier(createBackend({ backend: "oracle", cache: "off" })).markerSize(box(0, 0, 600, 600), 2000, 1500)).toBe(24);
+    expect(() => new Verifier(createBackend({ backend: "oracle", cache: "off" }), { sizeMin: 20, sizeMax: 10 })).toThrow(/verifier.sizeMax/);
+  });
+
   it("a threshold above the model's confidence leaves points unused", async () => {
     const s = setup();
     const sim = createBackend({ backend: "simulated", preset: "zero-shot", cache: "off" });
