@@ -16,7 +16,12 @@ export interface DecodeConfig {
    */
   fallback: "none" | "sam-score";
   margin: number;
-  /** "centre": when verification leaves no point, the box centre is a positive (authors); "none": the box alone. */
+  /**
+   * "centre": when verification leaves no point, the box centre is a positive in the points branch
+   * (authors, final 1793–1796); "none": the box alone. The box-only branch stays the box alone:
+   * the authors' `sam2_decode` adds the centre there too but then drops every point because that
+   * branch runs with `result_type="box"` (final 1803–1808, 2281–2290).
+   */
   emptyPoints: "none" | "centre";
 }
 

@@ -271,7 +271,7 @@ export class Pipeline {
         else if (d.fallback === "sam-score") {
           const boxOnly = await this.decoder.segment(img, { box, positives: [], negatives: [] });
           boxScore = boxOnly.score;
-          // final 1886: the points branch only when it beats the box by more than the margin.
+          // final 1882: the points branch only when it beats the box by more than the margin.
           if (!(pointsScore > boxScore + d.margin)) {
             branch = "box";
             out = boxOnly;
