@@ -243,7 +243,7 @@ describe("resagent CLI", () => {
       const plain = ["exp", "table4", "--profile", "real", "--limit", "1", "--out", join(tmp, "real"), "--set", "pipeline.mllm.http.retries=0"];
       // No silent fallback: the adapted decoder and the LoRA verifier are unset, so the run stops...
       expect(await cli(...plain)).toBe(2);
-      expect(err.join("\n")).toMatch(/cell "K=0" needs preset @(decoder-adapted|verifier-finetuned), which needs RESAGENT_(SAM2_ADAPTED_DIR|VBR_MODEL) \(unset\); set it, or pass --allow-stand-ins/);
+      expect(err.join("\n")).toMatch(/cell "K=\d" needs preset @(decoder-adapted|verifier-finetuned), which needs RESAGENT_(SAM2_ADAPTED_DIR|VBR_MODEL) \(unset\); set it, or pass --allow-stand-ins/);
       // ...unless stand-ins are allowed, and then the base SAM2 folder must hold the files.
       const args = [...plain, "--allow-stand-ins"];
       expect(await cli(...args)).toBe(2);
