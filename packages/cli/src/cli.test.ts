@@ -102,6 +102,34 @@ describe("resagent CLI", () => {
     expect(out.join("\n")).toMatch(/MISSING model files +.*sam2\.encoder\.onnx: onnxruntime cannot load the SAM2 encoder/);
   });
 
+  it("validate warns when the SAM2 export has no single-mask output, and not for the resagent export", async () => {
+    const data = join(tmp, "data-root-warn");
+    await mkdir(data, { recursive: true });
+    const run = async (style: "samexporter" | "resagent") => {
+      const sam = join(tmp, `sam2-${style}`);
+      await mkdir(sam, { recursive: true });
+      await writeFile(join(sam, "sam2.encoder.onnx"), tinyEncoder(style));
+      await writeFile(join(sam, "sam2.decoder.onnx"), tinyDecoder(style, style === "resagent" ? 4 : 3));
+      const vars = { RESAGENT_DATA_ROOT: data, RESAGENT_SAM2_DIR: sam, RESAGENT_SAM2_ADAPTED_DIR: sam, RESAGENT_VBR_MODEL: "vbr-lora" };
+      const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, vars);
+      out.length = 0;
+      try {
+        return { status: await cli("validate", "table4", "--profile", "real"), text: out.join("\n") };
+      } finally {
+        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    const multi = await run("samexporter");
+    expect(multi.text).toMatch(/^WARNING model files +.*samexporter export .*3 mask outputs; warning: no single-mask output.*tools\/export_sam2_onnx\.py/m);
+    // A warning, not a missing thing: the run can go ahead.
+    expect(multi.status).toBe(0);
+    const all4 = await run("resagent");
+    expect(all4.text).toMatch(/^ok +model files +.*resagent export .*multimask stability reproduces SAM2's multimask_output=False/m);
+    expect(all4.text).not.toMatch(/WARNING/);
+  });
+
   it("exp --dry-run prints every cell's resolved config and the run folder, and runs nothing", async () => {
     const root = join(tmp, "dry");
     expect(await cli("exp", "table4", "--dry-run", "--out", root, "--sweep", "pipeline.verifier.tau=0.5,0.7")).toBe(0);

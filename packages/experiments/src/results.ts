@@ -81,6 +81,12 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   // Which candidate and selection rules made the numbers (issue 19: a table says which it used).
   const rules = new Set([...pipelines.values()].filter((p) => p.config.k > 0).map((p) => `${p.sampler.describe?.() ?? p.sampler.name}, ${p.verifier.params.select === "roles" ? "points by queue roles" : "points interleaved"}`));
   if (rules.size) table.notes = [...table.notes, `Candidates and point selection: ${[...rules].join(" | ")}.`];
+  // Which confidence rule and decoding made them (issue 20: say which aggregation each table used).
+  const verified = [...pipelines.values()].filter((p) => p.config.k > 0);
+  const AGG = { absolute: "absolute (the decoded answer's summed top-k probability, the authors' rule)", pa: "absolute (the decoded answer's summed top-k probability, the authors' rule)", normalised: "normalised (P(yes) over yes + no of the top-k)", decoded: "decoded answer only" } as const;
+  const aggs = new Set(verified.map((p) => AGG[p.verifier.params.aggregation]));
+  const decodes = new Set(verified.map((p) => p.describe().decoding ?? ""));
+  if (aggs.size) table.notes = [...table.notes, `Confidence: ${[...aggs].join(" | ")}. Decoding: ${[...decodes].join(" | ")}.`];
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {

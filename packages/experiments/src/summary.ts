@@ -3,6 +3,7 @@ import {
   RESAMPLED_METRIC_NAMES,
   SegmentationAccumulator,
   TimingAccumulator,
+  answerConfidence,
   bootstrap,
   meanReplicates,
   percentileInterval,
@@ -115,7 +116,7 @@ export function summarise(
           continue;
         }
         answered++;
-        conf += Math.max(q.pYes, 1 - q.pYes);
+        conf += answerConfidence(q);
         if (q.decision === "positive" || q.decision === "negative") {
           retained++;
           if (q.gold !== undefined) pts.add(q.decision === "positive", q.gold);

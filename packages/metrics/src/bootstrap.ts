@@ -7,7 +7,7 @@ import { randomStream } from "@resagent/core";
 export interface ScoredSample {
   intersection: number;
   union: number;
-  queries?: readonly { pYes?: number | null; decision?: string; gold?: boolean }[];
+  queries?: readonly { pYes?: number | null; confidence?: number | null; decision?: string; gold?: boolean }[];
   groundingFailure?: string;
   timing?: Readonly<Record<string, number>>;
 }
@@ -46,7 +46,7 @@ export function sampleStats(r: ScoredSample, out = new Float64Array(SAMPLE_STAT_
   for (const q of r.queries ?? []) {
     if (q.pYes === null || q.pYes === undefined) continue; // abstentions are reported, not scored
     out[ANSWERED]!++;
-    out[CONF]! += Math.max(q.pYes, 1 - q.pYes);
+    out[CONF]! += answerConfidence(q);
     if (q.decision === "positive" || q.decision === "negative") {
       out[RETAINED]!++;
       if (q.gold === undefined) continue;
@@ -57,6 +57,17 @@ export function sampleStats(r: ScoredSample, out = new Float64Array(SAMPLE_STAT_
   out[QUERIES] = r.timing?.mllmQueries ?? 0;
   out[FAILURES] = r.groundingFailure ? 1 : 0;
   return out;
+}
+
+/**
+ * The confidence of an answered query for the mean-confidence metric: the number the verifier
+ * compared with τ when it has one, else max(P(yes), 1 − P(yes)) (records before issue 20, and
+ * absolute answers whose confidence could not be computed).
+ */
+export function answerConfidence(q: { pYes?: number | null; confidence?: number | null }): number {
+  if (typeof q.confidence === "number") return q.confidence;
+  const p = q.pYes ?? 0.5;
+  return Math.max(p, 1 - p);
 }
 
 const ratio = (a: number, b: number) => (b ? a / b : Number.NaN);

@@ -1,10 +1,10 @@
 import { readSegmented, SegmentWriter, sha256, stableStringify } from "@resagent/core";
 import { emptyAccounting, type AccountedBackend, type ModelCallAccounting } from "./accounting.js";
-import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "./types.js";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TokenLogprob, TopLogprob } from "./types.js";
 
 interface Entry {
   k: string;
-  v: { text: string; firstTokenTopLogprobs?: { token: string; logprob: number }[] };
+  v: { text: string; firstTokenTopLogprobs?: TopLogprob[]; tokens?: TokenLogprob[] };
 }
 
 function isEntry(v: unknown): v is Entry {
@@ -68,11 +68,15 @@ export class ResponseCache {
 }
 
 /**
- * The cache key of a request: backend identity + every part of the request, images by content hash.
- * Simulated and oracle answers also depend on the sample's ground truth, so their keys carry the
- * sample id (`scope`): two refs with the same image and phrase must not share an answer.
+ * The cache key of a request: backend identity + every part of the request that can change the
+ * answer: the messages (images by content hash), max tokens, top logprobs, the settings the backend
+ * sends beside them (`settings`: temperature and any other sampling field of the body) and the
+ * request's `keyParams` (the grounder's smart-resize limits). Simulated and oracle answers also
+ * depend on the sample's ground truth and on how they are asked to print boxes, so their keys carry
+ * the sample id and that context (`scope`): two refs with the same image and phrase must not share
+ * an answer, nor two cells that read boxes in different conventions.
  */
-export function requestKey(identity: string, request: ChatRequest, scope?: string): string {
+export function requestKey(identity: string, request: ChatRequest, scope?: string | Record<string, unknown>, settings: Record<string, unknown> = {}): string {
   return sha256(
     stableStringify({
       identity,
@@ -80,8 +84,17 @@ export function requestKey(identity: string, request: ChatRequest, scope?: strin
       content: request.content.map((p) => (p.type === "text" ? { text: p.text } : { image: p.hash })),
       maxTokens: request.maxTokens,
       topLogprobs: request.topLogprobs,
+      // Absent (not empty) when there are none, so keys written before these fields existed still match.
+      ...(Object.keys(settings).length ? { settings } : {}),
+      ...(request.keyParams && Object.keys(request.keyParams).length ? { params: request.keyParams } : {}),
     }),
   );
+}
+
+/** What a simulated answer depends on beyond the request: the sample, and how grounding boxes are printed. */
+function simulatedScope(context: QueryContext): string | Record<string, unknown> {
+  if (context.kind !== "ground" || (context.boxConvention === undefined && context.smartResize === undefined)) return context.sampleId;
+  return { sample: context.sampleId, convention: context.boxConvention ?? null, smartResize: context.smartResize ?? null };
 }
 
 /** Whether a stored answer answers the request: one that asked for logprobs needs them. */
@@ -131,7 +144,7 @@ export class CachedBackend implements AccountedBackend {
   }
 
   async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
-    const key = requestKey(this.identity, request, this.simulated ? context.sampleId : undefined);
+    const key = requestKey(this.identity, request, this.simulated ? simulatedScope(context) : undefined, this.inner.requestSettings?.(request));
     const hit = this.cache.get(key);
     // An entry without the logprobs the request asks for (written before such answers were
     // refused) is no probability answer: ask again.
@@ -149,7 +162,7 @@ export class CachedBackend implements AccountedBackend {
     this.inflight.set(key, p);
     try {
       const out = await p;
-      const value = { text: out.text, ...(out.firstTokenTopLogprobs ? { firstTokenTopLogprobs: out.firstTokenTopLogprobs } : {}) };
+      const value = { text: out.text, ...(out.firstTokenTopLogprobs ? { firstTokenTopLogprobs: out.firstTokenTopLogprobs } : {}), ...(out.tokens ? { tokens: out.tokens } : {}) };
       if (answers(request, value)) await this.cache.set(key, value);
       return out;
     } finally {

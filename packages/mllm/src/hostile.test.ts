@@ -104,14 +104,14 @@ describe("each failure is a failed attempt of its kind, retried", () => {
     const file = join(dir, "c.jsonl");
     const inner = new OpenAiCompatibleBackend({ baseUrls: [s.url], model: "m", ...fast });
     // What an older version wrote for an answer that came without logprobs.
-    await writeFile(file, `${JSON.stringify({ k: requestKey(inner.identity, req("q")), v: { text: "Yes" } })}\n`);
+    await writeFile(file, `${JSON.stringify({ k: requestKey(inner.identity, req("q"), undefined, inner.requestSettings(req("q"))), v: { text: "Yes" } })}\n`);
     const b = new CachedBackend(inner, new ResponseCache(file));
     const out = await b.complete(req("q"), ctx);
     expect(out).toMatchObject({ cached: false, firstTokenTopLogprobs: top });
     expect(s.requests.length).toBe(1);
     expect((await b.complete(req("q"), ctx)).cached).toBe(true);
     await b.cache.close();
-    expect(new ResponseCache(file).get(requestKey(inner.identity, req("q")))?.firstTokenTopLogprobs).toEqual(top);
+    expect(new ResponseCache(file).get(requestKey(inner.identity, req("q"), undefined, inner.requestSettings(req("q"))))?.firstTokenTopLogprobs).toEqual(top);
   });
 });
 

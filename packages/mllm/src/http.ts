@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { InputError, randomStream } from "@resagent/core";
 import { emptyAccounting, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 import { Semaphore } from "./semaphore.js";
-import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TokenLogprob, TopLogprob } from "./types.js";
 
 export interface HttpBackendOptions {
   /** One or more base URLs ending in /v1 (round-robin), e.g. http://localhost:8000/v1. */
@@ -93,27 +93,33 @@ interface OpenAiLogprobEntry {
 }
 
 /**
- * Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs
- * (absent when the body has none). Throws a retryable HttpError when the body is no chat completion.
+ * Parse an OpenAI / vLLM chat-completions response body into text, the first token's top-k
+ * logprobs and every generated token with its top-k (both absent when the body has none). Throws a
+ * retryable HttpError when the body is no chat completion.
  */
-export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[] } {
+export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[]; tokens?: TokenLogprob[] } {
   const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
   // A 200 that is not a chat completion is a broken answer, retried like a 5xx.
   if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, true, "malformedBody");
   const text = typeof choice.message?.content === "string" ? choice.message.content : "";
   const content = choice.logprobs?.content;
   if (!Array.isArray(content) || content.length === 0) return { text };
-  const first = content[0] as OpenAiLogprobEntry;
-  const list: TopLogprob[] = [];
-  if (Array.isArray(first.top_logprobs)) {
-    for (const t of first.top_logprobs as OpenAiLogprobEntry[]) {
-      if (typeof t.token === "string" && typeof t.logprob === "number") list.push({ token: t.token, logprob: t.logprob });
+  const tokens: TokenLogprob[] = [];
+  for (const entry of content as OpenAiLogprobEntry[]) {
+    const top: TopLogprob[] = [];
+    if (Array.isArray(entry?.top_logprobs)) {
+      for (const t of entry.top_logprobs as OpenAiLogprobEntry[]) {
+        if (typeof t?.token === "string" && typeof t.logprob === "number") top.push({ token: t.token, logprob: t.logprob });
+      }
     }
+    tokens.push({ token: typeof entry?.token === "string" ? entry.token : "", logprob: typeof entry?.logprob === "number" ? entry.logprob : Number.NaN, top });
   }
   // Only top_logprobs counts. Some servers leave it out and give the chosen token's own logprob:
   // a softmax over that one token is 1, P(yes) would be 0 or 1 (the decoded answer passed off as
   // a probability), so that is an answer without the requested logprobs.
-  return list.length ? { text, firstTokenTopLogprobs: list } : { text };
+  const first = tokens[0]!.top;
+  if (!first.length) return { text };
+  return { text, firstTokenTopLogprobs: first, tokens };
 }
 
 /**
@@ -248,6 +254,19 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     return key;
   }
 
+  /**
+   * Every field of the request body apart from the model and the messages, exactly as sent: the
+   * response cache keys on them, so a change of any of them (temperature, max tokens, logprobs)
+   * never reuses an answer given under other settings.
+   */
+  requestSettings(request: ChatRequest): Record<string, unknown> {
+    return {
+      max_tokens: request.maxTokens,
+      temperature: this.options.temperature,
+      ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
+    };
+  }
+
   async buildBody(request: ChatRequest): Promise<Record<string, unknown>> {
     return JSON.parse(await this.serializeBody(request)) as Record<string, unknown>;
   }
@@ -271,16 +290,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
         urls.push(`data:${part.mime ?? "image/jpeg"};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}`);
       }
     }
-    const body: Record<string, unknown> = {
-      model: this.options.model,
-      messages: [{ role: "user", content }],
-      max_tokens: request.maxTokens,
-      temperature: this.options.temperature,
-    };
-    if (request.topLogprobs > 0) {
-      body.logprobs = true;
-      body.top_logprobs = request.topLogprobs;
-    }
+    const body: Record<string, unknown> = { model: this.options.model, messages: [{ role: "user", content }], ...this.requestSettings(request) };
     return JSON.stringify(body).replace(new RegExp(`"${slot}(\\d+)"`, "g"), (_, i: string) => `"${urls[Number(i)]!}"`);
   }
 

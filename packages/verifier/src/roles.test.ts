@@ -18,7 +18,7 @@ class Table implements ChatBackend {
   async complete(_req: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
     this.calls++;
     const ps = ctx.points!.map(this.pYes);
-    if (ctx.format === "vbr-multi") return { text: multiAnswerText(ps.map((p) => p >= 0.5)), cached: false, latencyMs: 0 };
+    if (ctx.format === "vbr-multi") return { text: multiAnswerText(ps.map((p) => p >= 0.5), ctx.labels), cached: false, latencyMs: 0 };
     const p = ps[0]!;
     const top = [
       { token: "Yes", logprob: Math.log(p) },

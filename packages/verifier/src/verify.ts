@@ -1,9 +1,9 @@
 import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
-import { MULTI_LETTERS, fromPixelBox, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
+import { fromPixelBox, markerLabel, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
-import { aggregateYesProbability, type Aggregation } from "./probability.js";
-import { PROMPT_STYLES, TEXTUAL_FORMATS, parseMultiAnswer, textualPrompt, vbrMultiPrompt, vbrPrompt, type PromptStyle, type TextualFormat } from "./prompts.js";
+import { AGGREGATIONS, readAnswer, readLabelAnswer, readMultiAnswers, type Aggregation, type AnswerReading } from "./probability.js";
+import { PROMPT_STYLES, TEXTUAL_FORMATS, textualPrompt, vbrMultiPrompt, vbrPrompt, type PromptStyle, type TextualFormat } from "./prompts.js";
 
 /**
  * How verified answers become the decoder's points.
@@ -26,11 +26,20 @@ export interface VerifierParams {
   /** "random" draws one of the 8 per query from the sample's stream. */
   colour: MarkerColour | "random";
   size: number;
+  /**
+   * "fixed": markers of radius `size`. "adaptive" (the authors' multi-marker script,
+   * `resolve_effective_marker_size`, final 1335–1354): the mean of `size` and a tenth of the
+   * smaller of the box sides and 18% of the image sides, clamped to [sizeMin, sizeMax].
+   */
+  sizeMode: "fixed" | "adaptive";
+  sizeMin: number;
+  sizeMax: number;
   /** Crop around box ∪ marker before asking (the authors' inference default). */
   crop: boolean;
   topK: number;
+  /** How top-k logprobs become the confidence compared with τ (see Aggregation); "pa" = "absolute". */
   aggregation: Aggregation;
-  /** Confidence a point needs: P(yes) ≥ τ for a positive, P(no) ≥ τ for a negative. */
+  /** Confidence a kept answer needs (absolute: its summed probability; normalised: P(yes) for yes, 1 − P(yes) for no). */
   tau: number;
   positives: number;
   negatives: number;
@@ -53,9 +62,12 @@ export const VERIFIER_DEFAULTS: VerifierParams = {
   shape: "star",
   colour: "random",
   size: 24,
+  sizeMode: "fixed",
+  sizeMin: 8,
+  sizeMax: 16,
   crop: true,
   topK: 5,
-  aggregation: "pa",
+  aggregation: "absolute",
   tau: 0.5,
   positives: 2,
   negatives: 1,
@@ -71,8 +83,12 @@ export interface QueryRecord {
   point: Point;
   queue: string;
   rank: number;
-  /** Null when the answer had neither yes nor no (abstention). */
+  /** Null when the answer had neither yes nor no (abstention); else Σ yes / (Σ yes + Σ no) over the top-k, or 1 / 0. */
   pYes: number | null;
+  /** The decoded answer (absent for an abstention). */
+  answer?: "yes" | "no";
+  /** The number compared with τ; null when it could not be computed (absolute aggregation: kept without the test). */
+  confidence?: number | null;
   decision: "positive" | "negative" | "unsure" | "abstain";
   /** Whether the point was used in the prompt to the decoder. */
   used: boolean;
@@ -114,8 +130,10 @@ export function checkVerifierParams(p: VerifierParams): void {
   if (!MARKER_SHAPES.includes(p.shape)) throw bad("shape", MARKER_SHAPES.join(", "));
   if (p.colour !== "random" && !MARKER_COLOUR_NAMES.includes(p.colour)) throw bad("colour", `random or one of ${MARKER_COLOUR_NAMES.join(", ")}`);
   if (!(p.size > 0)) throw bad("size", "a positive number of pixels");
+  if (!["fixed", "adaptive"].includes(p.sizeMode)) throw bad("sizeMode", "fixed or adaptive");
+  if (!(p.sizeMin > 0 && p.sizeMax >= p.sizeMin)) throw bad(p.sizeMin > 0 ? "sizeMax" : "sizeMin", "0 < sizeMin <= sizeMax pixels");
   if (!(Number.isInteger(p.topK) && p.topK >= 0 && p.topK <= 20)) throw bad("topK", "an integer in [0, 20] (vLLM caps top_logprobs at --max-logprobs, default 20)");
-  if (!["pa", "decoded"].includes(p.aggregation)) throw bad("aggregation", "pa or decoded");
+  if (!AGGREGATIONS.includes(p.aggregation)) throw bad("aggregation", AGGREGATIONS.join(", "));
   if (!(p.tau >= 0 && p.tau <= 1)) throw bad("tau", "a number in [0, 1]");
   if (!(Number.isInteger(p.positives) && p.positives >= 0)) throw bad("positives", "a non-negative integer");
   if (!(Number.isInteger(p.negatives) && p.negatives >= 0)) throw bad("negatives", "a non-negative integer");
@@ -143,21 +161,50 @@ export class Verifier {
   describe(): string {
     const p = this.params;
     const select = p.select === "roles" ? `positives from the internal queue, negatives from the external (${p.selectionMode})` : "first confident answers in merged order";
-    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${p.size}px${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${p.aggregation === "pa" ? `top-${p.topK} probability aggregation` : "decoded token only"}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
+    const size = p.sizeMode === "adaptive" ? `${p.sizeMin}–${p.sizeMax}px adaptive` : `${p.size}px`;
+    const agg = { absolute: `absolute top-${p.topK} probability of the decoded answer`, pa: `absolute top-${p.topK} probability of the decoded answer`, normalised: `top-${p.topK} P(yes) normalised over yes + no`, decoded: "decoded token only" }[p.aggregation];
+    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${size}${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${agg}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
   }
 
-  private decide(pYes: number | null): QueryRecord["decision"] {
-    if (pYes === null) return "abstain";
-    const tau = this.params.tau;
-    const yes = pYes >= tau;
-    const no = 1 - pYes >= tau;
-    if (yes && no) return pYes >= 0.5 ? "positive" : "negative";
-    return yes ? "positive" : no ? "negative" : "unsure";
+  /**
+   * Decision from a reading: the answer is kept when its confidence reaches τ, or when the
+   * confidence cannot be computed (the authors' `keep`: `conf is not None and conf < thresh`
+   * rejects, a missing one does not).
+   */
+  private decide(r: AnswerReading): QueryRecord["decision"] {
+    if (r.answer === null) return "abstain";
+    if (r.confidence !== null && r.confidence < this.params.tau) return "unsure";
+    return r.answer === "yes" ? "positive" : "negative";
   }
 
-  private marker(point: Point, rng: RandomStream, label?: string): Marker {
+  private record(c: Candidate, r: AnswerReading, cached: boolean, latencyMs: number, gold: boolean | undefined): QueryRecord {
+    return {
+      point: c.point,
+      queue: c.queue,
+      rank: c.rank,
+      pYes: r.pYes,
+      ...(r.answer ? { answer: r.answer, confidence: r.confidence } : {}),
+      decision: this.decide(r),
+      used: false,
+      cached,
+      latencyMs,
+      ...(gold !== undefined ? { gold } : {}),
+    };
+  }
+
+  /** Marker radius for a box: `size`, or the authors' adaptive size (see VerifierParams.sizeMode). */
+  markerSize(box: Box, width: number, height: number): number {
+    const p = this.params;
+    if (p.sizeMode === "fixed") return p.size;
+    const ref = Math.min(Math.max(1, box.x2 - box.x1), Math.max(1, box.y2 - box.y1), width * 0.18, height * 0.18);
+    let auto = roundHalfEven(ref * 0.1);
+    if (auto <= 0) auto = Math.trunc(p.size);
+    return Math.max(p.sizeMin, Math.min(p.sizeMax, roundHalfEven((p.size + auto) / 2)));
+  }
+
+  private marker(point: Point, rng: RandomStream, size: number, label?: string): Marker {
     const colour = this.params.colour === "random" ? rng.choice(MARKER_COLOUR_NAMES) : this.params.colour;
-    return { point, colour, shape: this.params.shape, size: this.params.size, ...(label ? { label } : {}) };
+    return { point, colour, shape: this.params.shape, size, ...(label ? { label } : {}) };
   }
 
   private request(input: VerifyInput, markers: Marker[], text: string, textual: boolean): ChatRequest {
@@ -177,33 +224,35 @@ export class Verifier {
         },
         { type: "text", text },
       ],
+      // VBR-multi: about four tokens per "A: yes" line.
       maxTokens: p.format === "vbr-multi" ? 8 * markers.length : 1,
-      topLogprobs: p.format === "vbr-multi" || p.aggregation === "decoded" ? 0 : p.topK,
+      // Logprobs for every generated token; VBR-multi reads each label's answer token.
+      topLogprobs: p.aggregation === "decoded" ? 0 : p.topK,
     };
   }
 
-  /** Ask the backend about a batch of candidates (one for VBR / textual, up to 8 for VBR-multi). */
-  private async ask(input: VerifyInput, batch: readonly Candidate[], multiKey: string): Promise<QueryRecord[]> {
+  /**
+   * Ask the backend about a batch of candidates (one for VBR / textual, up to 8 for VBR-multi).
+   * VBR-multi labels start at `labelStart` (the authors letter a queue's candidates A, B, ... across
+   * its batches: the second batch of 10 is I, J).
+   */
+  private async ask(input: VerifyInput, batch: readonly Candidate[], multiKey: string, labelStart = 0): Promise<QueryRecord[]> {
     const p = this.params;
     const gold = input.gold?.mask;
     const goldLabel = (pt: Point) => (gold ? maskValueAt(gold, pt) === 1 : undefined);
     const ctxBase = { kind: "verify" as const, sampleId: input.sampleId, imageWidth: input.width, imageHeight: input.height, box: input.box, format: p.format, ...(input.gold ? { gold: input.gold } : {}) };
+    const size = this.markerSize(input.box, input.width, input.height);
     if (p.format === "vbr-multi") {
-      const labels = batch.map((_, i) => MULTI_LETTERS[i]!);
+      const labels = batch.map((_, i) => markerLabel(labelStart + i));
       // One colour for the batch: the letters tell markers apart.
       const colourRng = input.rng.fork(multiKey);
       const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
-      const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size: p.size, label: labels[i]! }));
+      const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size, label: labels[i]! }));
       const t0 = performance.now();
-      const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape, p.prompts), false), { ...ctxBase, points: batch.map((c) => c.point) });
-      const answers = parseMultiAnswer(res.text, labels);
+      const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape, p.prompts), false), { ...ctxBase, points: batch.map((c) => c.point), labels });
+      const answers = readMultiAnswers(res.text, labels, res.tokens);
       const latency = (performance.now() - t0) / batch.length;
-      return batch.map((c, i) => {
-        const a = answers[i];
-        const pYes = a === null || a === undefined ? null : a ? 1 : 0;
-        const g = goldLabel(c.point);
-        return { point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: latency, ...(g !== undefined ? { gold: g } : {}) };
-      });
+      return batch.map((c, i) => this.record(c, readLabelAnswer(answers[i]!, res.tokens, p.aggregation), res.cached, latency, goldLabel(c.point)));
     }
     const c = batch[0]!;
     const textual = p.format.startsWith("textual:") ? (p.format.slice("textual:".length) as TextualFormat) : undefined;
@@ -213,15 +262,14 @@ export class Verifier {
       const [x = 0, y = 0] = fromPixelBox({ x1: c.point.x, y1: c.point.y, x2: c.point.x, y2: c.point.y }, p.textualConvention, input.width, input.height);
       text = textualPrompt(input.expression, textual, x, y, p.prompts);
     } else {
-      const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`));
+      const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`), size);
       markers = [m];
       text = vbrPrompt(input.expression, m.colour, m.shape, p.prompts);
     }
     const t0 = performance.now();
     const res = await this.backend.complete(this.request(input, markers, text, textual !== undefined), { ...ctxBase, points: [c.point] });
-    const pYes = aggregateYesProbability(res.firstTokenTopLogprobs, res.text, p.aggregation);
-    const g = goldLabel(c.point);
-    return [{ point: c.point, queue: c.queue, rank: c.rank, pYes, decision: this.decide(pYes), used: false, cached: res.cached, latencyMs: performance.now() - t0, ...(g !== undefined ? { gold: g } : {}) }];
+    const reading = readAnswer(p.aggregation === "decoded" ? undefined : res.firstTokenTopLogprobs, res.text, p.aggregation);
+    return [this.record(c, reading, res.cached, performance.now() - t0, goldLabel(c.point))];
   }
 
   async verify(input: VerifyInput): Promise<VerifyResult> {
@@ -281,8 +329,11 @@ export class Verifier {
       }
       return n;
     };
-    /** Ask the unasked candidates of `list` in order until `enough` (only with early stopping). */
-    const walk = async (list: readonly Candidate[], enough: () => boolean) => {
+    /**
+     * Ask the unasked candidates of `list` in order until `enough` (only with early stopping).
+     * `forward`: the list is a queue in its own order, so VBR-multi letters follow the queue ranks.
+     */
+    const walk = async (list: readonly Candidate[], enough: () => boolean, forward = false) => {
       let i = 0;
       while (i < list.length) {
         if (p.earlyStop && enough()) return;
@@ -293,7 +344,7 @@ export class Verifier {
           if (!answers.has(c)) batch.push(c);
         }
         if (!batch.length) continue;
-        const recs = await this.ask(input, batch, `multi/${batch[0]!.queue}/${batch.map((c) => c.rank).join(",")}`);
+        const recs = await this.ask(input, batch, `multi/${batch[0]!.queue}/${batch.map((c) => c.rank).join(",")}`, forward ? batch[0]!.rank : 0);
         recs.forEach((r, j) => {
           answers.set(batch[j]!, r);
           queries.push(r);
@@ -302,8 +353,8 @@ export class Verifier {
     };
     const count = (list: readonly Candidate[], decision: QueryRecord["decision"]) => list.filter((c) => answers.get(c)?.decision === decision).length;
 
-    await walk(internal, () => leading(internal, "positive") >= p.positives);
-    await walk(external, () => leading(external, "negative") >= p.negatives);
+    await walk(internal, () => leading(internal, "positive") >= p.positives, true);
+    await walk(external, () => leading(external, "negative") >= p.negatives, true);
     // Fallbacks: only once a queue is exhausted short of its role (with early stopping the walks
     // above stop early only when the role is filled, so a shortfall means the queue was asked out).
     const needPos = p.positives - count(internal, "positive");
@@ -318,8 +369,10 @@ export class Verifier {
     }
 
     const answered = (list: readonly Candidate[], decision: QueryRecord["decision"]) => list.map((c) => answers.get(c)).filter((a): a is QueryRecord => a?.decision === decision);
-    const byConfidence = (recs: QueryRecord[], positive: boolean) =>
-      p.selectionMode === "confidence" ? recs.map((r, i) => [r, positive ? r.pYes! : 1 - r.pYes!, i] as const).sort((a, b) => b[1] - a[1] || a[2] - b[2]).map(([r]) => r) : recs;
+    // The authors' "confidence" mode: highest first, answers without a confidence last (key_fn,
+    // final 1757–1760), ties in the list's order.
+    const byConfidence = (recs: QueryRecord[], _positive: boolean) =>
+      p.selectionMode === "confidence" ? recs.map((r, i) => [r, r.confidence ?? -Infinity, i] as const).sort((a, b) => b[1] - a[1] || a[2] - b[2]).map(([r]) => r) : recs;
     const intMain = byConfidence(answered(internal, "positive"), true);
     const extMain = byConfidence(answered(external, "negative"), false);
     const posFallback = byConfidence(answered([...external].reverse(), "positive"), true);
@@ -361,4 +414,10 @@ export function roleSelectionViolations(
     if (used(own, decision) >= n) out.push(`a ${decision} from the ${from} queue although the ${own} queue gave enough`);
   }
   return out;
+}
+
+/** Python's round(): halves go to the even neighbour (the authors' `int(round(x))`). */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

@@ -54,6 +54,15 @@ const grounderKeys = {
   convention: enumOf(conventions).describe("how box coordinates in answers are read: qwen2.5 = pixels of the smart-resized image, qwen3 = 0–1000, absolute = image pixels"),
   pick: enumOf(["first", "highest-score"] as const).optional(),
   boxPrompt: z.string().min(1).optional().describe('grounding prompt: "authors" (default), "paper", or a template with {expr}'),
+  smartResize: z
+    .strictObject({
+      factor: int(1, 1024).describe("each side a multiple of this (Qwen2.5-VL: 28)"),
+      minPixels: int(1).describe("fewest pixels of the resized image (Qwen2.5-VL default 3136 = 56²)"),
+      maxPixels: int(1).describe("most pixels of the resized image (Qwen2.5-VL default 12845056; vLLM --mm-processor-kwargs max_pixels)"),
+    })
+    .partial()
+    .optional()
+    .describe("the smart-resize limits of the server's Qwen2.5-VL processor: boxes in convention qwen2.5 are pixels of the image resized this way (also in the cache key)"),
 };
 
 function backendVariants<E extends z.ZodRawShape>(extra: E) {
@@ -84,11 +93,11 @@ const VerifierSchema = z
     format: enumOf(["vbr", "vbr-multi", ...Object.keys(TEXTUAL_FORMATS).map((f) => `textual:${f}`)]).describe("how a point is shown to the MLLM: a marker (vbr), lettered markers (vbr-multi), or coordinates in text"),
     shape: enumOf(MARKER_SHAPES),
     colour: enumOf([...MARKER_COLOUR_NAMES, "random"] as const),
-    size: int(1, 512).describe("marker size in pixels"),
+    size: int(1, 512).describe("marker radius in pixels (sizeMode adaptive: the base size the authors' rule mixes in)"),
     crop: z.boolean().describe("crop around box ∪ marker before asking"),
     topK: int(1, 20).describe("top logprobs requested per answer"),
-    aggregation: enumOf(["pa", "decoded"] as const).describe("pa: P(yes) from the top-k first-token logprobs; decoded: the decoded answer only"),
-    tau: fraction().describe("confidence a point needs to be kept"),
+    aggregation: enumOf(["absolute", "pa", "normalised", "decoded"] as const).describe("absolute (= pa, the paper's PA and the authors' code): the decoded answer, with confidence = summed top-k probability of its surface forms; normalised: P(yes) = yes / (yes + no) over the top-k (this harness before issue 20); decoded: the decoded answer only"),
+    tau: fraction().describe("confidence a kept answer needs (absolute: its summed probability; normalised: P(yes) for yes, 1 - P(yes) for no)"),
     positives: int(0, 64),
     negatives: int(0, 64),
     earlyStop: z.boolean(),
@@ -97,6 +106,9 @@ const VerifierSchema = z
     select: enumOf(["roles", "interleaved"] as const).describe("roles: positives from the internal (boundary) queue, negatives from the external (centre) queue, the other queue as fallback (the authors' select_points_from_queues); interleaved: the first confident answers of either queue"),
     selectionMode: enumOf(["order", "confidence"] as const).describe("within a role: queue order, or highest confidence first"),
     prompts: enumOf(["authors", "paper"] as const).describe("question wording: the authors' code (their LoRA was trained on it) or the paper's text"),
+    sizeMode: enumOf(["fixed", "adaptive"] as const).describe("fixed: radius `size`; adaptive: the authors' multi-marker rule, mean of `size` and a tenth of min(box sides, 18% of the image sides), clamped to [sizeMin, sizeMax]"),
+    sizeMin: int(1, 512).describe("smallest adaptive marker radius in pixels (authors: 8)"),
+    sizeMax: int(1, 512).describe("largest adaptive marker radius in pixels (authors: 16)"),
   })
   .partial();
 
@@ -188,8 +200,18 @@ export const PipelineSchema = z.strictObject({
   verifierMllm: VerifierBackendSchema.optional().describe("stage 3 backend (absent: the grounding backend); oracle gives gold point labels"),
   sampler: SamplerSchema.describe("stage 2: candidate points"),
   k: int(0, 64).describe("candidates per queue (paper K); 0 = box only"),
+  kExternal: int(0, 64).nullable().optional().describe("external-queue candidates when they differ from k (the authors' release: k 10, kExternal 4); null or absent = k"),
   verifier: VerifierSchema.describe("stage 3: how points are verified"),
   decoder: DecoderSchema.describe("stage 4: box + points -> mask"),
+  decode: z
+    .strictObject({
+      fallback: enumOf(["none", "sam-score"] as const).describe("sam-score (authors' default): decode box + points and the box alone, keep the points branch only if its decoder score beats the box's by more than margin; none: box + points only"),
+      margin: z.number().min(-1).max(1).describe("how much the points branch's score must exceed the box-only score (authors: 0)"),
+      emptyPoints: enumOf(["none", "centre"] as const).describe("centre (authors): when verification leaves no point, the box centre is a positive; none: the box alone"),
+    })
+    .partial()
+    .optional()
+    .describe("how the decoder is called once the points are known (K > 0); the same for every decoder"),
   onGroundingFailure: enumOf(["empty", "full-image"] as const),
 });
 
