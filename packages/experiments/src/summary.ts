@@ -1,4 +1,4 @@
-import { PointAccumulator, SegmentationAccumulator, TimingAccumulator, type PointSummary, type SegmentationSummary, type TimingSummary } from "@resagent/metrics";
+import { BoxAccumulator, PointAccumulator, SegmentationAccumulator, TimingAccumulator, type BoxSummary, type PointSummary, type SegmentationSummary, type TimingSummary } from "@resagent/metrics";
 import type { SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 
@@ -6,6 +6,8 @@ import type { LoadedExperiment } from "./config/load.js";
 export interface CellMetrics {
   samples: number;
   segmentation: SegmentationSummary;
+  /** Predicted box vs gold box, over samples with a gold box (no box = IoU 0). */
+  box: BoxSummary;
   points: PointSummary;
   /** Mean confidence max(P(yes), P(no)) over answered queries (Fig. 1). */
   meanConfidence: number;
@@ -33,6 +35,7 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
   for (const [key, recs] of groups) {
     const [cell, col] = key.split("\u0000") as [string, string];
     const seg = new SegmentationAccumulator();
+    const boxes = new BoxAccumulator();
     const pts = new PointAccumulator();
     const time = new TimingAccumulator();
     let conf = 0;
@@ -42,6 +45,8 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
     let failures = 0;
     for (const r of recs) {
       seg.add({ intersection: r.intersection, union: r.union });
+      if (r.box === null) boxes.add(null);
+      else if (r.boxIoU !== undefined) boxes.add(r.boxIoU);
       const { mllmQueries: _q, cacheHits: _c, ...stages } = r.timing;
       time.addAll(stages);
       queries += r.timing.mllmQueries ?? 0;
@@ -62,6 +67,7 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
     (out[cell] ??= {})[col] = {
       samples: recs.length,
       segmentation: seg.summary(),
+      box: boxes.summary(),
       points: pts.summary(),
       meanConfidence: answered ? conf / answered : Number.NaN,
       available: recs.length ? retained / recs.length : 0,

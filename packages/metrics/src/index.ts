@@ -1,3 +1,4 @@
 export * from "./segmentation.js";
 export * from "./points.js";
 export * from "./timing.js";
+export * from "./boxes.js";

@@ -4,4 +4,5 @@ export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, parseChatResponse, t
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";
+export { simulateGrounding, phraseCues, phraseDifficulty, CUE_DIFFICULTY, type GroundingModel, type GroundingMode, type GroundingOutcome, type GroundingQuery, type PhraseCues } from "./simulated-grounding.js";
 export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";
