@@ -2,8 +2,10 @@ import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { maskArea, maskBox, readImage, type Sample } from "@resagent/core";
-import { SHAPES, datasetNames, openDataset } from "./index.js";
+import { maskArea, maskBox, randomStream, readImage, type Sample } from "@resagent/core";
+import { SHAPES, SYNTHREF_DEFAULTS, datasetNames, openDataset } from "./index.js";
+import { describeTarget } from "./synthref/language.js";
+import { COLOURS, generateScene, visibleMasks } from "./synthref/scene.js";
 
 const tmp = () => mkdtemp(join(tmpdir(), "resagent-synthref-"));
 
@@ -98,14 +100,46 @@ describe("synthref", () => {
     expect(named.length).toBeLessThanOrEqual(2);
   });
 
-  it("makes the paper's hard cases appear", async () => {
-    const s = await load("refcocog/test", 80, await tmp());
+  it("makes the hard cases appear at the documented rates", async () => {
+    const s = await load("refcocog/test", 120, await tmp());
     const rate = (k: string) => s.filter((x) => x.meta?.[k] === true).length / s.length;
-    expect(rate("occluded")).toBeGreaterThan(0.1);
-    expect(rate("touching")).toBeGreaterThan(0.1);
+    expect(rate("occluded")).toBeGreaterThan(0.15);
+    expect(rate("touching")).toBeGreaterThan(0.3);
+    expect(rate("sameColour")).toBeGreaterThan(0.15);
+    expect(rate("sameColour")).toBeLessThanOrEqual(rate("touching"));
+    expect(rate("twoTone")).toBeGreaterThan(0.2);
+    expect(rate("clutter")).toBeGreaterThan(0.2);
     expect(rate("camouflaged")).toBeGreaterThan(0.05);
     expect(rate("thin")).toBeGreaterThan(0.2);
-    expect(s.filter((x) => (x.distractorBoxes?.length ?? 0) > 0).length / s.length).toBeGreaterThan(0.6);
+    expect(rate("hole")).toBeGreaterThan(0.1);
+    // RefCOCO/+/g chose images with several instances of the target's category.
+    expect(s.filter((x) => (x.distractorBoxes?.length ?? 0) > 0).length / s.length).toBeGreaterThan(0.8);
+    // RefCOCO's val mixes testA's people with testB's objects.
+    const val = await load("refcoco/val", 80, await tmp());
+    const people = val.filter((x) => x.meta?.category === "person").length / val.length;
+    expect(people).toBeGreaterThan(0.3);
+    expect(people).toBeLessThan(0.7);
+  });
+
+  it("every appearance-only phrase singles out the target among its category", () => {
+    // RefCOCO+ phrases name colour, size and pattern only: no same-category object may fit all of them.
+    const colours = Object.keys(COLOURS);
+    for (let i = 0; i < 120; i++) {
+      const r = randomStream(7, "synthref-unique", String(i));
+      const scene = generateScene({ ...SYNTHREF_DEFAULTS, targetKind: "any" }, r.fork("layout"));
+      const visible = visibleMasks(scene);
+      const { text } = describeTarget(scene, visible, "refcoco+", r.fork("s"));
+      const words = new Set(text.split(/\s+/));
+      const t = scene.objects[scene.target]!;
+      const fits = (o: (typeof scene.objects)[number]) =>
+        o.category === t.category &&
+        colours.every((c) => !words.has(c) || o.colour === c) &&
+        (["small", "big"] as const).every((z) => !words.has(z) || o.size === z) &&
+        (["striped", "dotted", "plain"] as const).every((p) => !words.has(p) || o.pattern === p);
+      expect(fits(t)).toBe(true);
+      const rivals = scene.objects.filter((o, j) => j !== scene.target && fits(o));
+      expect(rivals, `"${text}" also fits another ${t.category}`).toEqual([]);
+    }
   });
 
   it("shards partition the dataset and limit keeps the order", async () => {

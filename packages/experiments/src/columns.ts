@@ -33,6 +33,11 @@ export const COLUMN_VALUES = {
   msPerSample: num((m) => m.timing.total?.mean ?? null),
   /** The decoder stage only. */
   decodeMsPerSample: num((m) => m.timing.decode?.mean ?? null),
+  /** Grounding: predicted box vs gold box (mean IoU, share at IoU >= 0.5 / 0.75 / 0.9; no box = 0). */
+  boxIoU: pct((m) => (m.box?.n ? m.box.meanIoU : null)),
+  boxAcc50: pct((m) => (m.box?.n ? m.box.acc50 : null)),
+  boxAcc75: pct((m) => (m.box?.n ? m.box.acc75 : null)),
+  boxAcc90: pct((m) => (m.box?.n ? m.box.acc90 : null)),
   samples: num((m) => m.samples),
   groundingFailures: num((m) => m.groundingFailures),
   /**

@@ -159,6 +159,7 @@ function emptyMetrics(): CellMetrics {
   return {
     samples: 0,
     segmentation: { n: 0, mIoU: Number.NaN, gIoU: Number.NaN, cIoU: Number.NaN, sumI: 0, sumU: 0 },
+    box: { n: 0, failures: 0, meanIoU: Number.NaN, acc50: Number.NaN, acc75: Number.NaN, acc90: Number.NaN },
     points: { tp: 0, fp: 0, tn: 0, fn: 0, abstained: 0, n: 0, accuracy: Number.NaN, precision: 0, recall: 0, f1: 0 },
     meanConfidence: Number.NaN,
     available: 0,

@@ -1,4 +1,5 @@
 import {
+  BoxAccumulator,
   PointAccumulator,
   RESAMPLED_METRIC_NAMES,
   SegmentationAccumulator,
@@ -7,6 +8,7 @@ import {
   bootstrap,
   meanReplicates,
   percentileInterval,
+  type BoxSummary,
   type PointSummary,
   type Replicates,
   type ResampledMetric,
@@ -20,6 +22,8 @@ import type { LoadedExperiment } from "./config/load.js";
 export interface CellMetrics {
   samples: number;
   segmentation: SegmentationSummary;
+  /** Predicted box vs gold box, over samples with a gold box (no box = IoU 0). */
+  box: BoxSummary;
   points: PointSummary;
   /** Mean confidence max(P(yes), P(no)) over answered queries (Fig. 1). */
   meanConfidence: number;
@@ -97,6 +101,7 @@ export function summarise(
   for (const [key, recs] of groups) {
     const [cell, col] = key.split("\u0000") as [string, string];
     const seg = new SegmentationAccumulator();
+    const boxes = new BoxAccumulator();
     const pts = new PointAccumulator();
     const time = new TimingAccumulator();
     let conf = 0;
@@ -106,6 +111,8 @@ export function summarise(
     let failures = 0;
     for (const r of recs) {
       seg.add({ intersection: r.intersection, union: r.union });
+      if (r.box === null) boxes.add(null);
+      else if (r.boxIoU !== undefined) boxes.add(r.boxIoU);
       const { mllmQueries: _q, cacheHits: _c, ...stages } = r.timing;
       time.addAll(stages);
       queries += r.timing.mllmQueries ?? 0;
@@ -126,6 +133,7 @@ export function summarise(
     (out[cell] ??= {})[col] = {
       samples: recs.length,
       segmentation: seg.summary(),
+      box: boxes.summary(),
       points: pts.summary(),
       meanConfidence: answered ? conf / answered : Number.NaN,
       available: recs.length ? retained / recs.length : 0,

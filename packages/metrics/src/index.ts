@@ -2,3 +2,4 @@ export * from "./segmentation.js";
 export * from "./points.js";
 export * from "./timing.js";
 export * from "./bootstrap.js";
+export * from "./boxes.js";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { InputError, sha256, suggest } from "@resagent/core";
 import { CachedBackend, ResponseCache } from "./cache.js";
 import { OpenAiCompatibleBackend, type HttpBackendOptions } from "./http.js";
-import { OracleBackend, SimulatedBackend, type Perturbation, type SimulatedPreset } from "./simulated.js";
+import { OracleBackend, SimulatedBackend, type Perturbation, type SimulatedOverrides } from "./simulated.js";
 import type { ChatBackend } from "./types.js";
 
 export interface BackendConfig {
@@ -12,8 +12,8 @@ export interface BackendConfig {
   /** simulated: preset name. */
   preset?: string;
   seed?: number;
-  /** simulated: preset overrides. */
-  overrides?: Partial<SimulatedPreset>;
+  /** simulated: preset overrides, merged field by field ({grounding: {wrongRate: 0.1}}). */
+  overrides?: SimulatedOverrides;
   /** oracle: gold-box perturbation. */
   perturbation?: Perturbation;
   /** openai: server settings. */

@@ -1,5 +1,6 @@
 import { InputError, maskArea, maskValueAt, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
-import { fromPixelBox, type BoxConvention } from "./grounding.js";
+import { BOX_PROMPT, fromPixelBox, type BoxConvention } from "./grounding.js";
+import { simulateGrounding, type GroundingModel } from "./simulated-grounding.js";
 import { markerLabel, multiAnswerText, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext, type TokenLogprob, type TopLogprob } from "./types.js";
 
 /** Paper Table 7 perturbations of a gold box: mild = +10% on one random side; severe = each side +U(5%, 15%). */
@@ -39,18 +40,68 @@ export interface JudgeModel {
 
 export interface SimulatedPreset {
   description: string;
-  /** Grounding: per-side noise as a fraction of the gold box size (normal sd). */
-  boxNoise: number;
-  /** Probability of answering with a same-category distractor's box when there is one. */
-  distractorRate: number;
-  /** Probability of an unparseable grounding answer. */
-  failureRate: number;
+  /** Grounding: how boxes come out (see GroundingModel in simulated-grounding.ts). */
+  grounding: GroundingModel;
   vbr: JudgeModel;
   textual: JudgeModel;
 }
 
+/** Preset overrides as configs write them (`mllm.overrides`): each model's fields are merged, not replaced. */
+export interface SimulatedOverrides {
+  description?: string;
+  grounding?: Partial<GroundingModel>;
+  vbr?: Partial<JudgeModel>;
+  textual?: Partial<JudgeModel>;
+}
+
 /**
- * Presets calibrated on synthref RefCOCO val/testA/testB (EBD spiral, K = 4 per queue, gold boxes,
+ * Grounders calibrated to real measurements: box IoU against gold of each model on every
+ * sentence of RefCOCO val / testA / testB (the authors' router evaluation, `router_eval_medoid/
+ * refcoco_unc_*_medoid_summary.json` in xbdxwyh/Resagent: mean / acc@0.5 / acc@0.75 / acc@0.9),
+ * fitted on synthref's refcoco splits (`pnpm exp grounding`; the RefCOCO+ and RefCOCOg columns
+ * are then predictions). Only their grounding is calibrated: their yes/no judges are the
+ * zero-shot one below.
+ */
+export const SIMULATED_GROUNDERS: Record<string, { description: string; grounding: GroundingModel }> = {
+  "qwen3-vl-8b": {
+    description: "Qwen3-VL-8B-Instruct grounding (calibrated: RefCOCO val .835/.906/.819/.632)",
+    grounding: { tightNoise: 0.0174, pixelNoise: 0.8, noiseSpread: 1.19, wrongRate: 0.0458, looseRate: 0.078, failureRate: 0.0005, personFactor: 0.4, hardness: 0.6 },
+  },
+  "qwen3-vl-4b": {
+    description: "Qwen3-VL-4B-Instruct grounding (calibrated: RefCOCO val .836/.909/.822/.635)",
+    grounding: { tightNoise: 0.0157, pixelNoise: 0.8, noiseSpread: 1.06, wrongRate: 0.0483, looseRate: 0.1, failureRate: 0.0005, personFactor: 0.478, hardness: 0.6 },
+  },
+  "qwen3-vl-30b-a3b": {
+    description: "Qwen3-VL-30B-A3B-Instruct grounding (calibrated: RefCOCO val .849/.919/.838/.656)",
+    grounding: { tightNoise: 0.0178, pixelNoise: 0.8, noiseSpread: 0.644, wrongRate: 0.0311, looseRate: 0.16, failureRate: 0.0005, personFactor: 0.461, hardness: 0.6 },
+  },
+  "glm-4.6v-flash": {
+    description: "GLM-4.6V-Flash grounding (calibrated: RefCOCO val .797/.858/.758/.574)",
+    grounding: { tightNoise: 0.0169, pixelNoise: 0.8, noiseSpread: 0.989, wrongRate: 0.0522, looseRate: 0.141, failureRate: 0.008, personFactor: 0.719, hardness: 0.6 },
+  },
+  // Not calibrated (the router evaluation only read Qwen2.5-VL as 0-1000, below): assumed a little
+  // weaker than Qwen3-VL-4B. It writes absolute pixels on its smart-resized input, as Qwen2.5-VL
+  // does: read with `convention: qwen2.5` it is fine; read as 0-1000 (`convention: qwen3`) every
+  // box shrinks towards the top-left corner, the trap behind RefCOCO val .063/.001/0/0.
+  "qwen2.5-vl-7b": {
+    description: "Qwen2.5-VL-7B-Instruct grounding (assumed, not calibrated; writes Qwen2.5 absolute coordinates)",
+    grounding: { tightNoise: 0.032, pixelNoise: 0.8, noiseSpread: 0.5, wrongRate: 0.055, looseRate: 0.12, failureRate: 0.001, personFactor: 0.7, hardness: 0.6, answerConvention: "qwen2.5" },
+  },
+  "qwen2.5-vl-3b": {
+    description: "Qwen2.5-VL-3B-Instruct grounding (assumed, not calibrated; writes Qwen2.5 absolute coordinates)",
+    grounding: { tightNoise: 0.036, pixelNoise: 0.8, noiseSpread: 0.5, wrongRate: 0.07, looseRate: 0.14, failureRate: 0.002, personFactor: 0.7, hardness: 0.6, answerConvention: "qwen2.5" },
+  },
+};
+
+// Re-fitted for issue 20's absolute aggregation (was slope 2.7, bias 0.5, noise 2.3 / textual 0.28, −0.12, 1.0 under normalised).
+const ZERO_SHOT_JUDGES = {
+  vbr: { slope: 2.6, bias: 0.6, noise: 2.9, distractorConfusion: 1.0 },
+  textual: { slope: 0.36, bias: -0.06, noise: 1.1, distractorConfusion: 0 },
+};
+const grounder = (name: string) => SIMULATED_GROUNDERS[name]!.grounding;
+
+/**
+ * Presets: a grounder (above) and yes/no judges. The judges are calibrated on synthref RefCOCO val/testA/testB (EBD spiral, K = 4 per queue, gold boxes,
  * every point asked, the default absolute aggregation: confidence = the decoded answer's summed
  * top-5 probability) to the paper's zero-shot point verification (Tables 9–10). Fitted at 100
  * samples per split; at the tables' 40 per split `zero-shot` gives VBR τ=0 acc/P/R/F1
@@ -59,47 +110,36 @@ export interface SimulatedPreset {
  * 56.0/55.5/48.4/51.7), 5.4 / 3.5 / 1.6 kept (paper 5.28 / 3.34 / 1.72). The class balance of
  * synthref's candidates bounds precision below the paper's at its recall. `finetuned` (the
  * LoRA-adapted verifier of the full system) reaches 84% at τ = 0. The backbone presets of Table 11
- * sit between the two.
+ * sit between the two. `zero-shot` and `finetuned` ground as Qwen3-VL-8B, the paper's backbone.
  */
 export const SIMULATED_PRESETS: Record<string, SimulatedPreset> = {
+  ...Object.fromEntries(Object.entries(SIMULATED_GROUNDERS).map(([name, g]) => [name, { ...g, ...ZERO_SHOT_JUDGES }])),
   "zero-shot": {
-    description: "zero-shot Qwen3-VL-like (Table 9 calibration)",
-    boxNoise: 0.06,
-    distractorRate: 0.08,
-    failureRate: 0.01,
-    // Re-fitted for issue 20's absolute aggregation (was slope 2.7, bias 0.5, noise 2.3 / textual 0.28, −0.12, 1.0 under normalised).
-    vbr: { slope: 2.6, bias: 0.6, noise: 2.9, distractorConfusion: 1.0 },
-    textual: { slope: 0.36, bias: -0.06, noise: 1.1, distractorConfusion: 0 },
+    description: "zero-shot Qwen3-VL-8B (grounding calibrated to real RefCOCO box IoU; judges to Table 9)",
+    grounding: grounder("qwen3-vl-8b"),
+    ...ZERO_SHOT_JUDGES,
   },
   finetuned: {
-    description: "LoRA-adapted verifier (full ResAgent); grounding unchanged",
-    boxNoise: 0.06,
-    distractorRate: 0.08,
-    failureRate: 0.01,
+    description: "LoRA-adapted verifier (full ResAgent); grounding as Qwen3-VL-8B",
+    grounding: grounder("qwen3-vl-8b"),
     vbr: { slope: 5.5, bias: 0.4, noise: 1.8, distractorConfusion: 0.5 },
     textual: { slope: 0.6, bias: -0.1, noise: 1.2, distractorConfusion: 0 },
   },
   "qwen2.5-3b": {
-    description: "weaker backbone: noisier boxes, weaker verifier",
-    boxNoise: 0.08,
-    distractorRate: 0.11,
-    failureRate: 0.02,
+    description: "weaker backbone: Qwen2.5-VL-3B grounding (assumed), weaker verifier",
+    grounding: grounder("qwen2.5-vl-3b"),
     vbr: { slope: 4.2, bias: 0.4, noise: 2.0, distractorConfusion: 0.7 },
     textual: { slope: 0.4, bias: -0.1, noise: 1.1, distractorConfusion: 0 },
   },
   "qwen2.5-7b": {
-    description: "mid backbone",
-    boxNoise: 0.07,
-    distractorRate: 0.1,
-    failureRate: 0.015,
+    description: "mid backbone: Qwen2.5-VL-7B grounding (assumed)",
+    grounding: grounder("qwen2.5-vl-7b"),
     vbr: { slope: 4.8, bias: 0.4, noise: 1.9, distractorConfusion: 0.6 },
     textual: { slope: 0.5, bias: -0.1, noise: 1.1, distractorConfusion: 0 },
   },
   "qwen3-4b": {
-    description: "strong backbone, slightly weaker than 8B",
-    boxNoise: 0.062,
-    distractorRate: 0.085,
-    failureRate: 0.01,
+    description: "strong backbone, slightly weaker than 8B: Qwen3-VL-4B grounding (calibrated)",
+    grounding: grounder("qwen3-vl-4b"),
     vbr: { slope: 5.2, bias: 0.4, noise: 1.85, distractorConfusion: 0.55 },
     textual: { slope: 0.55, bias: -0.1, noise: 1.2, distractorConfusion: 0 },
   },
@@ -188,11 +228,16 @@ export class SimulatedBackend implements ChatBackend {
   constructor(
     readonly presetName: string,
     readonly seed: number,
-    overrides: Partial<SimulatedPreset> = {},
+    overrides: SimulatedOverrides = {},
   ) {
     const base = SIMULATED_PRESETS[presetName];
     if (!base) throw new InputError(`unknown simulated preset "${presetName}"; known: ${Object.keys(SIMULATED_PRESETS).join(", ")}`, { field: "mllm.preset" });
-    this.preset = { ...base, ...overrides };
+    this.preset = {
+      description: overrides.description ?? base.description,
+      grounding: { ...base.grounding, ...overrides.grounding },
+      vbr: { ...base.vbr, ...overrides.vbr },
+      textual: { ...base.textual, ...overrides.textual },
+    };
   }
 
   get identity(): string {
@@ -200,7 +245,8 @@ export class SimulatedBackend implements ChatBackend {
   }
 
   describe(): string {
-    return `simulated MLLM (preset ${this.presetName}: ${this.preset.description}; seed ${this.seed})`;
+    const conv = this.preset.grounding.answerConvention;
+    return `simulated MLLM (preset ${this.presetName}: ${this.preset.description}; seed ${this.seed}${conv ? `; writes ${conv} coordinates` : ""})`;
   }
 
   stats(): Record<string, number> {
@@ -210,7 +256,7 @@ export class SimulatedBackend implements ChatBackend {
   async complete(request: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
     if (ctx.kind === "ground") {
       this.counters.groundQueries++;
-      return { text: this.ground(ctx), cached: false, latencyMs: 0 };
+      return { text: this.ground(request, ctx), cached: false, latencyMs: 0 };
     }
     this.counters.verifyQueries++;
     const gold = ctx.gold?.mask;
@@ -249,25 +295,35 @@ export class SimulatedBackend implements ChatBackend {
     return 1 / (1 + Math.exp(-z));
   }
 
-  private ground(ctx: QueryContext): string {
-    const r = randomStream(this.seed, "simulated-ground", ctx.sampleId);
+  private ground(request: ChatRequest, ctx: QueryContext): string {
     const gold = ctx.gold?.box;
     if (!gold) throw new InputError("the simulated grounder needs the gold box", { field: `sample ${ctx.sampleId}` });
-    if (r.bernoulli(this.preset.failureRate)) return "I'm sorry, I cannot determine the object in this image.";
-    const distractors = ctx.gold?.distractorBoxes ?? [];
-    const useDistractor = distractors.length > 0 && r.bernoulli(this.preset.distractorRate);
-    const base = useDistractor ? r.choice(distractors) : gold;
-    const w = base.x2 - base.x1;
-    const h = base.y2 - base.y1;
-    const n = this.preset.boxNoise;
-    const W = ctx.imageWidth;
-    const H = ctx.imageHeight;
-    let b = { x1: base.x1 + r.normal(0, n) * w, y1: base.y1 + r.normal(0, n) * h, x2: base.x2 + r.normal(0, n) * w, y2: base.y2 + r.normal(0, n) * h };
-    b = { x1: Math.max(0, Math.min(b.x1, b.x2 - 2)), y1: Math.max(0, Math.min(b.y1, b.y2 - 2)), x2: Math.min(W, Math.max(b.x2, b.x1 + 2)), y2: Math.min(H, Math.max(b.y2, b.y1 + 2)) };
-    const conv = (ctx.boxConvention ?? "qwen3") as BoxConvention;
-    const coords = fromPixelBox(b, conv, W, H);
+    const g = this.preset.grounding;
+    const out = simulateGrounding(g, {
+      model: this.presetName,
+      seed: this.seed,
+      sampleId: ctx.sampleId,
+      phrase: phraseOf(request),
+      gold,
+      peers: ctx.gold?.distractorBoxes ?? [],
+      width: ctx.imageWidth,
+      height: ctx.imageHeight,
+    });
+    if (out.mode === "failure") return "I'm sorry, I cannot determine the object in this image.";
+    // The model writes its own convention; the harness reads `ctx.boxConvention` (they differ in the coordinate trap).
+    const conv = (g.answerConvention ?? ctx.boxConvention ?? "qwen3") as BoxConvention;
+    // A served model resizes with the server's settings; `ctx.smartResize` states them when configured.
+    const coords = fromPixelBox(out.box, conv, ctx.imageWidth, ctx.imageHeight, ...(ctx.smartResize ? [ctx.smartResize] : []));
     return "```json\n" + JSON.stringify([{ bbox_2d: coords, label: "target" }]) + "\n```";
   }
+}
+
+const [PROMPT_HEAD, PROMPT_TAIL] = BOX_PROMPT.split("{expr}") as [string, string];
+
+/** The phrase of a grounding request: the paper's prompt unwrapped, or the whole text of another prompt. */
+function phraseOf(request: ChatRequest): string {
+  const text = request.content.map((c) => (c.type === "text" ? c.text : "")).join(" ");
+  return text.startsWith(PROMPT_HEAD) && text.endsWith(PROMPT_TAIL) ? text.slice(PROMPT_HEAD.length, text.length - PROMPT_TAIL.length) : text;
 }
 
 /** Answers from ground truth: the gold box (optionally perturbed as in Table 7) and yes iff the point is in the gold mask. */

@@ -32,8 +32,12 @@ function summarise(samples: readonly Sample[]): Record<string, string | number> 
     "with same-category distractors": pct(samples.filter((s) => (s.distractorBoxes?.length ?? 0) > 0).length),
     camouflaged: pct(count("camouflaged")),
     occluded: pct(count("occluded")),
-    touching: pct(count("touching")),
+    "touching same-category instance": pct(count("touching")),
+    "  ... of the target's colour": pct(count("sameColour")),
+    "two-tone (a part in the background's colour)": pct(count("twoTone")),
+    "clutter inside the box": pct(count("clutter")),
     "thin parts": pct(count("thin")),
+    holes: pct(count("hole")),
     categories: [...cats].sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c} ${k}`).join(", "),
   };
 }
@@ -71,7 +75,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
         default: ["refcoco/val", "refcoco+/val", "refcocog/val", "reasonseg/val"],
         describe: `splits to generate (${SYNTHREF_SPLITS.join(", ")})`,
       })
-      .option("count", { type: "number", default: SYNTHREF_DEFAULTS.count, describe: "sentences per split" })
+      .option("count", { type: "number", default: 200, describe: `sentences per split (the splits hold ${SYNTHREF_DEFAULTS.count}; experiments take the first --limit)` })
       .option("seed", { type: "number", default: SYNTHREF_DEFAULTS.seed, describe: "generation seed (same seed, byte-identical scenes)" })
       .option("sheet", { type: "string", describe: "write a contact sheet PNG of samples with gold masks here" })
       .option("sheet-size", { type: "number", default: 16, describe: "samples on the contact sheet (spread over the splits)" })
@@ -109,7 +113,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
       const tiles: SheetTile[] = [];
       for (const s of sheetPicks(all, args.split, args["sheet-size"])) {
         const f = s.meta ?? {};
-        const tags = ["camouflaged", "occluded", "touching", "thin"].filter((k) => f[k] === true).join(",");
+        const tags = ["camouflaged", "occluded", "touching", "sameColour", "twoTone", "clutter", "thin", "hole"].filter((k) => f[k] === true).join(",");
         tiles.push({
           image: await readImage(s.imagePath),
           mask: s.goldMask,

@@ -19,7 +19,7 @@ import { describeTarget, STYLES, type Style } from "./language.js";
 import { generateScene, renderScene, sceneAnswers, visibleMasks, type GenerationParams, type Scene } from "./scene.js";
 
 /** Bump when generation changes in any way that alters images, masks or phrases. */
-export const SYNTHREF_VERSION = 1;
+export const SYNTHREF_VERSION = 2;
 
 const SPLITS_BY_STYLE: Record<Style, readonly string[]> = {
   refcoco: ["val", "testA", "testB"],
@@ -39,23 +39,32 @@ export interface SynthrefOptions {
   height: number;
   /** Sentences per referred object (RefCOCO has ~2.8; they share one image and mask). */
   sentencesPerRef: number;
+  /** Hard cases, per scene: see GenerationParams (scene.ts) and the README's synthref section for the mix. */
   pCamouflage: number;
   pOcclusion: number;
   pTouching: number;
+  pSameColour: number;
+  pTwoTone: number;
+  pClutter: number;
+  pNoDistractors: number;
   maxDistractors: number;
   /** Where generated images and answers are cached; default `$RESAGENT_CACHE_DIR` or `./.cache`. */
   cacheDir?: string;
 }
 
 export const SYNTHREF_DEFAULTS: Omit<SynthrefOptions, "split"> = {
-  count: 200,
+  count: 1000,
   seed: 0,
   width: 480,
   height: 360,
   sentencesPerRef: 2,
-  pCamouflage: 0.2,
+  pCamouflage: 0.15,
   pOcclusion: 0.3,
-  pTouching: 0.35,
+  pTouching: 0.5,
+  pSameColour: 0.6,
+  pTwoTone: 0.35,
+  pClutter: 0.35,
+  pNoDistractors: 0.05,
   maxDistractors: 3,
 };
 
@@ -89,7 +98,7 @@ export function resolveSynthrefOptions(options: DatasetOptions): SynthrefOptions
   checkNumber(merged, "width", 64, 4096, true);
   checkNumber(merged, "height", 64, 4096, true);
   checkNumber(merged, "sentencesPerRef", 1, 10, true);
-  for (const k of ["pCamouflage", "pOcclusion", "pTouching"]) checkNumber(merged, k, 0, 1, false);
+  for (const k of ["pCamouflage", "pOcclusion", "pTouching", "pSameColour", "pTwoTone", "pClutter", "pNoDistractors"]) checkNumber(merged, k, 0, 1, false);
   checkNumber(merged, "maxDistractors", 1, 6, true);
   return merged;
 }
@@ -101,10 +110,14 @@ export async function generateRef(o: SynthrefOptions, ref: number): Promise<{ re
   const params: GenerationParams = {
     width: o.width,
     height: o.height,
-    targetKind: split === "testA" ? "person" : split === "testB" ? "object" : "any",
+    targetKind: split === "testA" ? "person" : split === "testB" ? "object" : style === "refcoco" || style === "refcoco+" ? "mixed" : "any",
     pCamouflage: o.pCamouflage,
     pOcclusion: o.pOcclusion,
     pTouching: o.pTouching,
+    pSameColour: o.pSameColour,
+    pTwoTone: o.pTwoTone,
+    pClutter: o.pClutter,
+    pNoDistractors: o.pNoDistractors,
     maxDistractors: o.maxDistractors,
   };
   const scene = generateScene(params, stream.fork("layout"));

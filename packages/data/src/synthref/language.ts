@@ -33,21 +33,24 @@ function attrWord(o: SceneObject, a: Attr): string | undefined {
   return o.pattern === "plain" ? undefined : o.pattern;
 }
 
-/** The smallest set of appearance attributes that tells the target apart from its peers. */
+/**
+ * The smallest set of appearance attributes that tells the target apart from its peers. People
+ * rarely call a thing "plain", so sets that need the word come last: only when a plain target's
+ * peers differ from it in pattern alone (a striped twin), where nothing else singles it out.
+ */
 function distinguishingAttrs(t: SceneObject, peers: readonly SceneObject[], r: RandomStream): Attr[] {
   const sets: Attr[][] = [["colour"], ["size"], ["pattern"], ["colour", "size"], ["colour", "pattern"], ["size", "pattern"], ["colour", "size", "pattern"]];
   const ok = sets.filter((set) => peers.every((p) => set.some((a) => (a === "pattern" ? p.pattern !== t.pattern : p[a] !== t[a]))));
-  // A plain target can't be called "plain": drop sets that need a word we would not say.
   const sayable = ok.filter((set) => set.every((a) => attrWord(t, a) !== undefined));
-  const minLen = Math.min(...sayable.map((s) => s.length));
-  const best = sayable.filter((s) => s.length === minLen);
-  return best.length ? r.choice(best) : ["colour", "size"];
+  const pool = sayable.length ? sayable : ok;
+  const minLen = Math.min(...pool.map((s) => s.length));
+  return r.choice(pool.filter((s) => s.length === minLen));
 }
 
 function nounPhrase(t: SceneObject, attrs: readonly Attr[], noun: string): string {
   const size = attrs.includes("size") ? `${t.size} ` : "";
   const colour = attrs.includes("colour") ? t.colour : "";
-  const pattern = attrs.includes("pattern") && t.pattern !== "plain" ? t.pattern : "";
+  const pattern = attrs.includes("pattern") ? t.pattern : "";
   if (t.category === "person") {
     // People are described by their clothes.
     const clothes = [colour, pattern].filter(Boolean).join(" ");
@@ -127,7 +130,7 @@ export function describeTarget(scene: Scene, visible: readonly Uint8Array[], sty
       const [anchor, ai] = others.reduce((best, cur) =>
         Math.hypot(cents[cur[1]]!.x - tc.x, cents[cur[1]]!.y - tc.y) < Math.hypot(cents[best[1]]!.x - tc.x, cents[best[1]]!.y - tc.y) ? cur : best,
       );
-      const occludedBy = scene.flags.occluded && anchor.depth > t.depth && Math.hypot(cents[ai]!.x - tc.x, cents[ai]!.y - tc.y) < t.scale * 1.2;
+      const occludedBy = scene.hiddenBy.includes(ai);
       const rel = relation(t, tc, anchor, cents[ai]!, occludedBy);
       const anp = nounPhrase(anchor, ["colour"], SHAPES[anchor.category].nouns[0]!);
       const lead = r.choice(["", "the ", `${article(np)} `]);
@@ -137,7 +140,7 @@ export function describeTarget(scene: Scene, visible: readonly Uint8Array[], sty
     case "reasonseg": {
       // Implicit: what the object is for, not what it is called.
       const purpose = r.choice(shape.purposes);
-      const desc = attrs.map((a) => attrWord(t, a)).filter(Boolean).join(" ");
+      const desc = attrs.map((a) => attrWord(t, a) ?? t.pattern).join(" ");
       if (r.bernoulli(0.5)) return { text: peers.length ? `${purpose}; it is the ${desc} one` : purpose, isSentence: false };
       return { text: `In this picture, can you find ${purpose}?${peers.length ? ` It is the ${desc} one.` : ""}`, isSentence: true };
     }

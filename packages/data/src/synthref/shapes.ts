@@ -21,16 +21,27 @@ const capsule = (ax: number, ay: number, bx: number, by: number, r: number): Ins
     return (x - ax - t * vx) ** 2 + (y - ay - t * vy) ** 2 <= r * r;
   };
 };
-const polygon = (pts: readonly (readonly [number, number])[]): Inside => (x, y) => {
-  let inside = false;
-  for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
-    const [xi, yi] = pts[i]!;
-    const [xj, yj] = pts[j]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
+const polygon = (pts: readonly (readonly [number, number])[]): Inside => {
+  // Flat coordinates and a bounding box: this test runs for every pixel near every sign and star.
+  const xs = Float64Array.from(pts, (q) => q[0]);
+  const ys = Float64Array.from(pts, (q) => q[1]);
+  const [xmin, xmax, ymin, ymax] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const n = xs.length;
+  return (x, y) => {
+    if (x < xmin || x > xmax || y < ymin || y > ymax) return false;
+    let inside = false;
+    for (let i = 0, j = n - 1; i < n; j = i++) {
+      const yi = ys[i]!;
+      const yj = ys[j]!;
+      if (yi > y !== yj > y && x < ((xs[j]! - xs[i]!) * (y - yi)) / (yj - yi) + xs[i]!) inside = !inside;
+    }
+    return inside;
+  };
 };
-const union = (...parts: Inside[]): Inside => (x, y) => parts.some((p) => p(x, y));
+const union = (...parts: Inside[]): Inside => (x, y) => {
+  for (const p of parts) if (p(x, y)) return true;
+  return false;
+};
 const where = (a: Inside, cond: (x: number, y: number) => boolean): Inside => (x, y) => cond(x, y) && a(x, y);
 
 function starPoints(points: number, outer: number, inner: number): [number, number][] {
@@ -53,6 +64,14 @@ export interface ShapeDef {
   rotates: boolean;
   /** Has parts a few pixels wide. */
   thin: boolean;
+  /** Has a hole the background shows through. */
+  hole: boolean;
+  /**
+   * The part a two-tone object paints in its second colour (a shirt, a lid, the lower half, the
+   * handle side...), a third to a half of it: in a two-tone target this part takes the
+   * background's colour, so the box's colour statistics miss it.
+   */
+  part: Inside;
   /** Implicit, function-based descriptions for the ReasonSeg-like split. */
   purposes: readonly string[];
 }
@@ -64,6 +83,8 @@ export const SHAPES = {
     extent: 1,
     rotates: false,
     thin: false,
+    hole: false,
+    part: (_, y) => y > 0,
     purposes: ["the thing you could roll across the floor", "what you could throw to a friend in a game of catch"],
   },
   box: {
@@ -72,6 +93,8 @@ export const SHAPES = {
     extent: 1.25,
     rotates: true,
     thin: false,
+    hole: false,
+    part: (_, y) => y < 0,
     purposes: ["something you could pack your belongings into before moving", "the container you would ship a parcel in"],
   },
   sign: {
@@ -84,6 +107,8 @@ export const SHAPES = {
     extent: 1,
     rotates: true,
     thin: false,
+    hole: false,
+    part: (_, y) => y > 0.28,
     purposes: ["the shape used on road signs to warn drivers", "what tells drivers to watch out ahead"],
   },
   star: {
@@ -92,6 +117,8 @@ export const SHAPES = {
     extent: 1,
     rotates: true,
     thin: false,
+    hole: false,
+    part: circle(0, 0.05, 0.45),
     purposes: ["the shape you might make a wish upon at night", "what a teacher might stick on a good homework"],
   },
   ring: {
@@ -100,6 +127,8 @@ export const SHAPES = {
     extent: 1,
     rotates: false,
     thin: false,
+    hole: true,
+    part: (_, y) => y > 0,
     purposes: ["the thing you could toss over a peg in a ring-toss game", "the round object with a hole in the middle"],
   },
   cup: {
@@ -111,6 +140,8 @@ export const SHAPES = {
     extent: 1,
     rotates: false,
     thin: true,
+    hole: true,
+    part: (x) => x > 0.1,
     purposes: ["what you would drink hot tea from", "the thing you hold by its handle to sip coffee"],
   },
   key: {
@@ -124,6 +155,8 @@ export const SHAPES = {
     extent: 1.1,
     rotates: true,
     thin: true,
+    hole: true,
+    part: (x) => x < -0.5,
     purposes: ["the object you would use to open a locked door", "what you need to start the lock turning"],
   },
   person: {
@@ -139,6 +172,8 @@ export const SHAPES = {
     extent: 1.05,
     rotates: false,
     thin: true,
+    hole: false,
+    part: (_, y) => y > -0.52 && y < 0.1,
     purposes: ["the one who could walk away from here", "whoever could wave back at you"],
   },
   bottle: {
@@ -147,6 +182,8 @@ export const SHAPES = {
     extent: 1,
     rotates: false,
     thin: false,
+    hole: false,
+    part: (_, y) => y < -0.1,
     purposes: ["the container you could pour water from", "what you might carry a drink in on a hike"],
   },
   umbrella: {
@@ -159,6 +196,8 @@ export const SHAPES = {
     extent: 1,
     rotates: false,
     thin: true,
+    hole: false,
+    part: (_, y) => y < -0.55,
     purposes: ["what keeps you dry when it rains", "the thing you would open over your head in a storm"],
   },
 } as const satisfies Record<string, ShapeDef>;

@@ -1,0 +1,189 @@
+import { boxIoU, randomStream, type Box, type RandomStream } from "@resagent/core";
+import type { BoxConvention } from "./grounding.js";
+
+/**
+ * How a simulated MLLM answers a grounding query. Real grounders' box IoU is bimodal: mostly a
+ * tight box (small per-side noise), sometimes a loose or partial box (a neighbour merged in, a
+ * part boxed alone), sometimes another object altogether (a same-category instance first) or no
+ * parseable answer. The rates of the error modes grow with how hard the phrase is
+ * (`phraseDifficulty`) and how many same-category instances the scene holds.
+ */
+export interface GroundingModel {
+  /** Tight boxes: standard deviation of each side's error as a fraction of the box's side. */
+  tightNoise: number;
+  /** ...plus this many pixels (coordinate quantisation: small objects suffer more). */
+  pixelNoise: number;
+  /** Standard deviation of a per-answer log factor on the noise: some answers are sharper than others. */
+  noiseSpread: number;
+  /** Hazard of answering with another object, per unit of phrase difficulty and per √(same-category instances). */
+  wrongRate: number;
+  /** Hazard of a loose or partial box (doubled when a same-category instance touches the target). */
+  looseRate: number;
+  /** Hazard of an unparseable answer, per unit of phrase difficulty. */
+  failureRate: number;
+  /** Multiplies every hazard when the phrase is about a person (people are what grounding data covers best). */
+  personFactor: number;
+  /**
+   * Standard deviation of a per-sample log-hazard shared by every simulated model: a hard sample
+   * is hard for all of them, so two models' errors are correlated without being copies.
+   */
+  hardness: number;
+  /** The coordinates the model writes, whatever the harness reads them as (default: as read). */
+  answerConvention?: BoxConvention;
+}
+
+/** What a phrase leans on to single out its object. Plain English word lists: they read REFER phrases as well as synthref's. */
+export interface PhraseCues {
+  /** A direct location word ("left man", "top right"), not a relation to another object. */
+  location: boolean;
+  /** A relation to another object ("to the left of the box", "behind", "next to"). */
+  relation: boolean;
+  colour: boolean;
+  size: boolean;
+  pattern: boolean;
+  /** The phrase is about a person. */
+  person: boolean;
+  words: number;
+}
+
+const RELATION = /\b(to the (left|right) of|in front of|on top of|next to|partly hidden behind|behind|above|below|beside|near|under|between)\b/g;
+const LOCATION = /\b(left|right|top|bottom|middle|center|centre|upper|lower|front|back|far|closest|nearest|corner|first|second|third|last)\b/;
+const COLOUR = /\b(red|green|blue|yellow|orange|purple|pink|brown|white|black|gray|grey|beige|tan|dark|light)\b/;
+const SIZE = /\b(small|big|large|little|tall|short|tiny|huge|smaller|bigger|larger|largest|smallest)\b/;
+const PATTERN = /\b(striped|stripes|stripe|dotted|dots|spotted|plaid|checkered|plain)\b/;
+const PERSON = /\b(person|man|men|woman|women|guy|guys|girl|boy|lady|kid|child|player|people|he|she|someone|whoever)\b/;
+
+export function phraseCues(phrase: string): PhraseCues {
+  const text = phrase.toLowerCase();
+  const relation = RELATION.test(text);
+  RELATION.lastIndex = 0;
+  // "to the left of the box" says where the anchor is, not where the target is in the image.
+  const direct = text.replace(RELATION, " ");
+  return {
+    location: LOCATION.test(direct),
+    relation,
+    colour: COLOUR.test(text),
+    size: SIZE.test(text),
+    pattern: PATTERN.test(text),
+    person: PERSON.test(text),
+    words: text.split(/\s+/).filter(Boolean).length,
+  };
+}
+
+/**
+ * How hard a phrase is to ground, relative to a location word (1). Set a priori, not fitted: a
+ * phrase is as easy as its strongest cue; spatial words are what MLLM grounders resolve best,
+ * colour next, relative size and texture worst (attribute binding); a relation to another object
+ * means finding that object too (× 1.25), and long sentences cost a little more to parse.
+ */
+export const CUE_DIFFICULTY = { location: 1, colour: 1.5, pattern: 2.5, size: 3, none: 2 } as const;
+
+export function phraseDifficulty(c: PhraseCues): number {
+  const present = (["location", "colour", "pattern", "size"] as const).filter((k) => c[k]).map((k) => CUE_DIFFICULTY[k]);
+  let d: number = present.length ? Math.min(...present) : CUE_DIFFICULTY.none;
+  if (c.relation) d *= 1.25;
+  if (c.words > 8) d *= 1 + 0.03 * (c.words - 8);
+  return d;
+}
+
+export type GroundingMode = "tight" | "loose" | "partial" | "merged" | "wrong" | "failure";
+
+export interface GroundingQuery {
+  /** Whose errors these are: each model draws from its own stream. */
+  model: string;
+  seed: number;
+  sampleId: string;
+  phrase: string;
+  gold: Box;
+  /** Boxes of the other instances of the target's category. */
+  peers: readonly Box[];
+  width: number;
+  height: number;
+}
+
+export type GroundingOutcome = { mode: "failure" } | { mode: Exclude<GroundingMode, "failure">; box: Box };
+
+/** Touching or overlapping (within 3% of the larger side). */
+function touches(a: Box, b: Box): boolean {
+  const m = 0.03 * Math.max(a.x2 - a.x1, a.y2 - a.y1);
+  return a.x1 - m < b.x2 && b.x1 < a.x2 + m && a.y1 - m < b.y2 && b.y1 < a.y2 + m;
+}
+
+const hazardToP = (h: number) => 1 - Math.exp(-Math.max(0, h));
+
+/**
+ * One simulated grounding answer (in pixels). The draws come from a stream keyed by the model's
+ * name, seed and sample, plus a stream keyed by seed and sample only (the sample's shared
+ * hardness and the instance a confused model reaches for first), so two models' wrong-object
+ * choices and noise are partly independent: what a box ensemble over them needs.
+ */
+export function simulateGrounding(m: GroundingModel, q: GroundingQuery): GroundingOutcome {
+  const shared = randomStream(q.seed, "simulated-ground-shared", q.sampleId);
+  const z = shared.normal();
+  const likelyPeer = q.peers.length ? shared.int(q.peers.length) : -1;
+  const r = randomStream(q.seed, `simulated-ground/${q.model}`, q.sampleId);
+  const cues = phraseCues(q.phrase);
+  const d = phraseDifficulty(cues);
+  const k = Math.exp(m.hardness * z) * (cues.person ? m.personFactor : 1);
+  if (r.bernoulli(hazardToP(m.failureRate * d * k))) return { mode: "failure" };
+  const n = q.peers.length;
+  const wrong = r.bernoulli(hazardToP(m.wrongRate * d * k * (n ? Math.sqrt(n) : 0.3)));
+  const adjacent = q.peers.filter((p) => touches(p, q.gold));
+  const loose = r.bernoulli(hazardToP(m.looseRate * k * (adjacent.length ? 2 : 1)));
+  // Per-sample precision: some answers are sharper than others.
+  const sd = m.tightNoise * Math.exp(m.noiseSpread * r.normal());
+  const gw = q.gold.x2 - q.gold.x1;
+  const gh = q.gold.y2 - q.gold.y1;
+  let mode: Exclude<GroundingMode, "failure">;
+  let base: Box;
+  if (wrong) {
+    mode = "wrong";
+    base = n ? q.peers[r.bernoulli(0.6) ? likelyPeer : r.int(n)]! : elsewhere(q, r);
+  } else if (loose) {
+    const pick = r.next();
+    if (adjacent.length && pick < 0.5) {
+      mode = "merged";
+      const p = r.choice(adjacent);
+      base = { x1: Math.min(q.gold.x1, p.x1), y1: Math.min(q.gold.y1, p.y1), x2: Math.max(q.gold.x2, p.x2), y2: Math.max(q.gold.y2, p.y2) };
+    } else if (pick < (adjacent.length ? 0.75 : 0.5)) {
+      mode = "loose";
+      const grow = () => (r.bernoulli(0.6) ? r.uniform(0.05, 0.3) : 0);
+      base = { x1: q.gold.x1 - grow() * gw, y1: q.gold.y1 - grow() * gh, x2: q.gold.x2 + grow() * gw, y2: q.gold.y2 + grow() * gh };
+    } else {
+      // A part boxed alone (the upper body, the cup without its handle): one or two sides cut.
+      mode = "partial";
+      base = { ...q.gold };
+      const sides = r.shuffle([0, 1, 2, 3]).slice(0, 1 + r.int(2));
+      for (const s of sides) {
+        const cut = r.uniform(0.1, 0.35);
+        if (s === 0) base.x1 += cut * gw;
+        else if (s === 1) base.x2 -= cut * gw;
+        else if (s === 2) base.y1 += cut * gh;
+        else base.y2 -= cut * gh;
+      }
+    }
+  } else {
+    mode = "tight";
+    base = q.gold;
+  }
+  const bw = base.x2 - base.x1;
+  const bh = base.y2 - base.y1;
+  const e = () => r.normal() * m.pixelNoise;
+  let b = { x1: base.x1 + r.normal() * sd * bw + e(), y1: base.y1 + r.normal() * sd * bh + e(), x2: base.x2 + r.normal() * sd * bw + e(), y2: base.y2 + r.normal() * sd * bh + e() };
+  b = { x1: Math.max(0, Math.min(b.x1, b.x2 - 2)), y1: Math.max(0, Math.min(b.y1, b.y2 - 2)), x2: Math.min(q.width, Math.max(b.x2, b.x1 + 2)), y2: Math.min(q.height, Math.max(b.y2, b.y1 + 2)) };
+  return { mode, box: b };
+}
+
+/** With no same-category instance to confuse it with, a wrong answer boxes something else of about the target's size. */
+function elsewhere(q: GroundingQuery, r: RandomStream): Box {
+  const w = Math.min(q.width, (q.gold.x2 - q.gold.x1) * r.uniform(0.6, 1.5));
+  const h = Math.min(q.height, (q.gold.y2 - q.gold.y1) * r.uniform(0.6, 1.5));
+  let best: Box = { x1: 0, y1: 0, x2: w, y2: h };
+  for (let t = 0; t < 10; t++) {
+    const x = r.uniform(0, q.width - w);
+    const y = r.uniform(0, q.height - h);
+    best = { x1: x, y1: y, x2: x + w, y2: y + h };
+    if (boxIoU(best, q.gold) < 0.1) break;
+  }
+  return best;
+}
