@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { addAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
-import { hostile, startTestServer, type Script, type TestServer } from "@resagent/mllm/testing";
+import { hostile, startTestServer, yesNoReply, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted, writeResults, type AccountedRunResult } from "./index.js";
 
 const root = findRoot();
@@ -34,19 +34,7 @@ const model: Script = (_n, body) => {
   const bytes = b.messages[0]!.content.find((c) => c.type === "image_url")!.image_url!.url.length;
   if (bytes % 5 === 0) return { kind: "answer", text: "Maybe", top: [{ token: "Maybe", logprob: -0.1 }, { token: "Unclear", logprob: -2 }] };
   const yes = bytes % 3 !== 0;
-  return {
-    kind: "answer",
-    text: yes ? "Yes" : "No",
-    top: yes
-      ? [
-          { token: "Yes", logprob: -0.1 },
-          { token: "No", logprob: -2.5 },
-        ]
-      : [
-          { token: "No", logprob: -0.2 },
-          { token: "ĠYes", logprob: -1.9 },
-        ],
-  };
+  return yesNoReply(yes);
 };
 
 /** Every file under `dir`, recursively. */

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { boxPrompt } from "@resagent/mllm";
-import { startTestServer, type TestServer } from "@resagent/mllm/testing";
+import { startTestServer, yesNoReply, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperiment, writeResults } from "./index.js";
 
 const root = findRoot();
@@ -50,19 +50,7 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
       const text = b.messages[0]!.content.find((c) => c.type === "text")!.text!;
       if (text.includes("bounding box")) return { kind: "answer", text: '```json\n[{"bbox_2d": [100, 100, 600, 700], "label": "thing"}]\n```' };
       const yes = b.messages[0]!.content.find((c) => c.type === "image_url")!.image_url!.url.length % 3 !== 0;
-      return {
-        kind: "answer",
-        text: yes ? "Yes" : "No",
-        top: yes
-          ? [
-              { token: "Yes", logprob: -0.1 },
-              { token: "No", logprob: -2.5 },
-            ]
-          : [
-              { token: "No", logprob: -0.2 },
-              { token: "ĠYes", logprob: -1.9 },
-            ],
-      };
+      return yesNoReply(yes);
     });
     const env = {
       RESAGENT_DATA_ROOT: data,

@@ -27,6 +27,23 @@ export type Reply =
 
 export type Script = (n: number, body: Record<string, unknown>) => Reply;
 
+/** A confident yes or no as a served model answers it: the decoded token and its top-2 logprobs (the no carries a "ĠYes" surface form). */
+export function yesNoReply(yes: boolean): Extract<Reply, { kind: "answer" }> {
+  return {
+    kind: "answer",
+    text: yes ? "Yes" : "No",
+    top: yes
+      ? [
+          { token: "Yes", logprob: -0.1 },
+          { token: "No", logprob: -2.5 },
+        ]
+      : [
+          { token: "No", logprob: -0.2 },
+          { token: "ĠYes", logprob: -1.9 },
+        ],
+  };
+}
+
 export interface TestServer {
   url: string;
   /** Requests received (parsed bodies) and their headers. */
