@@ -13,24 +13,16 @@ import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { startTestServer } from "@resagent/mllm/testing";
 import { runCli } from "./cli.js";
+import { captureCli } from "./testing.js";
 
 let out: string[] = [];
 let err: string[] = [];
 
 /** Run the CLI and return its exit status, with what it printed in `out` / `err`. */
 async function cli(...argv: string[]): Promise<number> {
-  out = [];
-  err = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true); // progress bars
-  try {
-    return await runCli(argv);
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
+  const run = await captureCli(argv);
+  ({ out, err } = run);
+  return run.code;
 }
 
 let tmp: string;

@@ -3,22 +3,15 @@
  * usage lines name a command that runs, and the version names the code.
  */
 import { execFileSync } from "node:child_process";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import yargs, { type Argv } from "yargs";
-import { COMMANDS, runCli, versionLine } from "./cli.js";
+import { COMMANDS, versionLine } from "./cli.js";
+import { captureCli } from "./testing.js";
 
 /** Run the CLI, returning its status and what it printed (yargs prints help and version with console.log). */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    return { code: await runCli(argv), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+  const run = await captureCli(argv);
+  return { code: run.code, out: run.out.join("\n"), err: run.err.join("\n") };
 }
 
 /** The options and positionals a command declares, with their descriptions, as yargs records them. */

@@ -9,9 +9,9 @@ import { copyFile, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { checkPlotSvg } from "@resagent/experiments";
-import { runCli } from "./cli.js";
+import { captureCli } from "./testing.js";
 
 const CHROMIUM = process.env.RESAGENT_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -20,20 +20,9 @@ if (!HAVE_CHROMIUM) console.warn(`report browser test skipped: no Chromium at ${
 let out: string[] = [];
 let err: string[] = [];
 async function cli(...argv: string[]): Promise<number> {
-  out = [];
-  err = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-  try {
-    return await runCli(argv);
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-    stdout.mockRestore();
-  }
+  const run = await captureCli(argv, { stdout: true });
+  ({ out, err } = run);
+  return run.code;
 }
 
 let root: string;

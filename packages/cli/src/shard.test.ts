@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "@resagent/core";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { runCli } from "./cli.js";
+import { captureCli } from "./testing.js";
 import { parseShard } from "./commands/exp.js";
 import { resolveAutoShard } from "./commands/shard.js";
 
@@ -95,15 +95,9 @@ describe("exp --shard auto", () => {
     Object.assign(process.env, vars);
   };
   async function cli(...argv: string[]): Promise<number> {
-    err = [];
-    vi.spyOn(console, "log").mockImplementation(() => undefined);
-    vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    try {
-      return await runCli(argv);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const run = await captureCli(argv);
+    err = run.err;
+    return run.code;
   }
   const records = async (dir: string) => (await readFile(join(dir, "samples.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { id: string; cell: string });
 

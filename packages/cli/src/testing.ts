@@ -1,0 +1,31 @@
+import { runCli } from "./cli.js";
+
+/** What one in-process CLI invocation printed: console lines (and raw stdout writes when captured), stderr writes dropped. */
+export interface CliRun {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+/**
+ * Run the CLI in this process with its real parser and handlers, capturing `console.log` and
+ * `console.error` line by line and swallowing raw stderr writes (progress bars); with `stdout`
+ * raw stdout writes join `out` too. For tests: the streams are restored whatever happens.
+ */
+export async function captureCli(argv: string[], opts: { stdout?: boolean } = {}): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = { log: console.log, error: console.error, stderr: process.stderr.write, stdout: process.stdout.write };
+  console.log = (...a: unknown[]) => void out.push(a.join(" "));
+  console.error = (...a: unknown[]) => void err.push(a.join(" "));
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  if (opts.stdout) process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  try {
+    return { code: await runCli(argv), out, err };
+  } finally {
+    console.log = saved.log;
+    console.error = saved.error;
+    process.stderr.write = saved.stderr;
+    process.stdout.write = saved.stdout;
+  }
+}
