@@ -22,11 +22,13 @@ export interface InvocationAccounting {
 }
 
 /** The model-call counts that live in records: abstentions (pYes null) and grounding parse failures. */
-export function recordAccounting(records: Iterable<Pick<SampleRecord, "queries" | "groundingFailure">>): Pick<ModelCallAccounting, "abstentions" | "groundingParseFailures"> {
+export function recordAccounting(records: Iterable<Pick<SampleRecord, "queries" | "groundingFailure" | "ensemble">>): Pick<ModelCallAccounting, "abstentions" | "groundingParseFailures"> {
   let abstentions = 0;
   let groundingParseFailures = 0;
   for (const r of records) {
-    if (r.groundingFailure) groundingParseFailures++;
+    // An ensemble counts each expert whose answer held no box; a grounder alone, its one answer.
+    if (r.ensemble) groundingParseFailures += r.ensemble.experts.filter((e) => e.box === null).length;
+    else if (r.groundingFailure) groundingParseFailures++;
     for (const q of r.queries) if (q.pYes === null || q.pYes === undefined) abstentions++;
   }
   return { abstentions, groundingParseFailures };

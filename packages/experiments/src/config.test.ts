@@ -14,7 +14,7 @@ import { GRAPHCUT_DEFAULTS, SAM2_DEFAULTS } from "@resagent/decoder";
 import { HTTP_DEFAULTS } from "@resagent/mllm";
 import { SPIRAL_DEFAULTS } from "@resagent/sampler";
 import { VERIFIER_DEFAULTS } from "@resagent/verifier";
-import { COMPONENT_PARAM_SCHEMAS, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
+import { COMPONENT_PARAM_SCHEMAS, buildTable, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
 
 const root = findRoot();
 const cacheDir = await mkdtemp(join(tmpdir(), "resagent-cfg-cache-"));
@@ -102,6 +102,30 @@ describe("one schema, every depth", () => {
 });
 
 describe("presets, overrides and sweeps", () => {
+  it("resolves presets in an ensemble's expert list, names the field of a bad value, and labels oracle-best rows as upper bounds (issue 17)", () => {
+    const e = loadExperiment("grounding", { root });
+    const medoid = e.cells.find((c) => c.id === "medoid")!.pipeline.grounding!;
+    expect(medoid.router).toBe("medoid");
+    expect(medoid.experts.map((x) => [x.backend, (x as { preset?: string }).preset, x.convention])).toEqual([
+      ["simulated", "qwen3-vl-8b", "qwen3"],
+      ["simulated", "qwen3-vl-4b", "qwen3"],
+      ["simulated", "qwen3-vl-30b-a3b", "qwen3"],
+      ["simulated", "glm-4.6v-flash", "qwen3"],
+    ]);
+    // The single-grounder cells have none: the default path.
+    expect(e.cells.find((c) => c.id === "Qwen3-VL-8B")!.pipeline.grounding).toBeUndefined();
+    const set = (g: unknown) => ({ set: [`pipeline.grounding=${JSON.stringify(g)}`] });
+    const two = ["@grounder-qwen3-vl-8b", "@grounder-qwen3-vl-4b"];
+    expect(error("grounding", set({ router: "medoids", experts: two }))).toMatch(/: unknown value "medoids"; did you mean "medoid"\? \(known: medoid, trimmed-mean, vote-mean, mean, first-valid, oracle-best\)$/);
+    expect(error("grounding", set({ router: "medoid", experts: ["@grounder-qwen3-vl-8b"] }))).toMatch(/: an ensemble needs at least 2 grounders/);
+    expect(error("grounding", set({ router: "medoid", experts: [two[0], { backend: "simulated", preset: "qwen3-vl-4b" }] }))).toMatch(/: grounding\.experts\[1\]\.convention: missing \(expected "qwen2\.5" \| "qwen3"/);
+    expect(error("grounding", set({ router: "vote-mean", voteIoU: 2, experts: two }))).toMatch(/: expected a number <= 1, got 2$/);
+    expect(error("grounding", set({ router: "medoid", experts: [two[0], "@grounder-qwen3-vl-9b"] }))).toMatch(/unknown preset "@grounder-qwen3-vl-9b" \(profile embedded\); did you mean "grounder-qwen3-vl-8b"/);
+    const labels = buildTable(e, {}, "t").rows.map((r) => r.label);
+    expect(labels.filter((l) => /oracle-best/.test(l))).toEqual(["oracle-best [UPPER BOUND: uses gold]", "oracle-best, +2 broken [UPPER BOUND: uses gold]"]);
+    expect(labels).toContain("medoid");
+  });
+
   it("resolves a preset first, then applies overrides inside it", () => {
     const e = loadExperiment("table4", { root, set: ["pipeline.decoder.params.maxSide=100"] });
     // K=0 runs @decoder-large (graphcut defaults), the others @decoder-adapted (maxSide 260, 4 iterations).

@@ -24,7 +24,7 @@ async function stripped(file: string): Promise<string[]> {
 describe("experiment configs", () => {
   it("every experiment resolves on the embedded and the real profile", () => {
     const names = experimentNames(root);
-    expect(names).toEqual(expect.arrayContaining(["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11", "fig1", "fig5"]));
+    expect(names).toEqual(expect.arrayContaining(["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11", "fig1", "fig5", "grounding", "ensemble"]));
     for (const n of names) {
       const emb = loadExperiment(n, { root });
       expect(emb.config.title).toMatch(/^(Table|Fig|Decoders|Authors|Grounding|Ensemble)/);

@@ -6,7 +6,7 @@ export { loadExperiment, findRoot, experimentNames, profileNames, readYaml, type
 export { parseValue } from "./config/merge.js";
 export { runExperiment, readRecords, readExistingRecords, buildPipelines, type RunOptions, type RunResult } from "./runner.js";
 export { summarise, groupRecords, SampleBootstrap, BOOTSTRAP_SETTINGS, type CellMetrics } from "./summary.js";
-export { buildTable, tableMarkdown, tableCsv, fmtWithInterval, type TableData } from "./table.js";
+export { buildTable, isUpperBound, tableMarkdown, tableCsv, fmtWithInterval, type TableData } from "./table.js";
 export { writeResults, usesSimulation, runTitle } from "./results.js";
 export { gitCommit, machine, versions } from "./provenance.js";
 export { checkPlotSvg, inkOutsideCanvas, textBoxes } from "./plots/check.js";

@@ -10,11 +10,11 @@ import { gitCommit, machine, versions } from "./provenance.js";
 import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
 import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";
-import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
+import { buildTable, isUpperBound, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
 /** Whether any component of any cell is simulated (then every title says so). */
 export function usesSimulation(exp: LoadedExperiment, pipelines: Map<string, Pipeline> = buildPipelines(exp, new ComponentPool())): boolean {
-  return [...pipelines.values()].some((p) => p.grounder.simulated || (p.config.k > 0 && p.verifierBackend.simulated)) || Object.values(exp.config.resolvedDatasets).some((d) => d.name === "synthref");
+  return [...pipelines.values()].some((p) => p.groundingBackends.some((b) => b.simulated) || (p.config.k > 0 && p.verifierBackend.simulated)) || Object.values(exp.config.resolvedDatasets).some((d) => d.name === "synthref");
 }
 
 export function runTitle(exp: LoadedExperiment, simulated = usesSimulation(exp)): string {
@@ -76,7 +76,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const mark = simulated ? "SIMULATED · " : "";
   const partial = options.partial ? `PARTIAL: ${options.partial.shards.length} of ${options.partial.of} shards · ` : "";
   const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
-  const provenance = `${mark}${partial}${standIns}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
+  const upper = exp.cells.some((c) => isUpperBound(c.pipeline)) ? "UPPER-BOUND ROWS (oracle-best looks at gold; not methods) · " : "";
+  const provenance = `${mark}${partial}${standIns}${upper}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
   const table = buildTable(exp, metrics, title, provenance, boot);
   // Which candidate and selection rules made the numbers (issue 19: a table says which it used).
   const rules = new Set([...pipelines.values()].filter((p) => p.config.k > 0).map((p) => `${p.sampler.describe?.() ?? p.sampler.name}, ${p.verifier.params.select === "roles" ? "points by queue roles" : "points interleaved"}`));
@@ -87,6 +88,17 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const aggs = new Set(verified.map((p) => AGG[p.verifier.params.aggregation]));
   const decodes = new Set(verified.map((p) => p.describe().decoding ?? ""));
   if (aggs.size) table.notes = [...table.notes, `Confidence: ${[...aggs].join(" | ")}. Decoding: ${[...decodes].join(" | ")}.`];
+  // Which cells ground with an ensemble, of which experts, through which router (issue 17).
+  const ensembles = exp.cells.filter((c) => pipelines.get(c.id)?.experts.length);
+  if (ensembles.length) {
+    const byExperts = new Map<string, string[]>();
+    for (const c of ensembles) {
+      const p = pipelines.get(c.id)!;
+      const k = p.experts.map((e) => e.name).join(", ");
+      byExperts.set(k, [...(byExperts.get(k) ?? []), `${c.row}: ${p.config.grounding!.router}${isUpperBound(c.pipeline) ? " (UPPER BOUND: uses gold)" : ""}`]);
+    }
+    for (const [experts, cells] of byExperts) table.notes = [...table.notes, `Ensemble grounding of ${experts} — ${cells.join("; ")}.`];
+  }
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {

@@ -3,6 +3,12 @@ import type { ColumnSpec } from "./config/schema.js";
 import { COLUMN_VALUES, type ColumnValueName } from "./columns.js";
 import { isResampledMetric } from "@resagent/metrics";
 import { BOOTSTRAP_SETTINGS, type CellMetrics, type SampleBootstrap } from "./summary.js";
+import type { PipelineConfig } from "@resagent/pipeline";
+
+/** A cell whose grounding router looks at the gold box (oracle-best): an upper bound, not a method. */
+export function isUpperBound(pipeline: PipelineConfig): boolean {
+  return pipeline.grounding?.router === "oracle-best";
+}
 
 export interface TableData {
   title: string;
@@ -90,8 +96,11 @@ export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record
     // The paper's numbers sit only beside the column group run with the paper's setting.
     const paperValues = groups.flatMap((g) => config.table.columns.map((_, i) => (g.paperSetting ? (paper[i] ?? null) : null)));
     const standIn = groups.some((g) => g.standIns.length > 0);
+    // A router that looks at gold is an upper bound, never a method: its row says so wherever it shows.
+    const upperBound = groups.some((g) => isUpperBound(g.pipeline));
     const note = groups.find((g) => g.note)?.note;
-    rows.push({ label: standIn ? `${cell.row} [stand-in]` : cell.row, ours, ci, n, paper: paperValues, ...(note ? { note } : {}) });
+    const label = `${cell.row}${upperBound ? " [UPPER BOUND: uses gold]" : ""}${standIn ? " [stand-in]" : ""}`;
+    rows.push({ label, ours, ci, n, paper: paperValues, ...(note ? { note } : {}) });
   }
   return {
     title: runTitle,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { boxIoU, type Box } from "@resagent/core";
 import { boxPrompt, parseGrounding } from "./grounding.js";
 import { SIMULATED_GROUNDERS, SimulatedBackend } from "./simulated.js";
-import { phraseCues, phraseDifficulty, simulateGrounding, type GroundingMode, type GroundingModel, type GroundingOutcome } from "./simulated-grounding.js";
+import { SHARED_ERRORS, phraseCues, phraseDifficulty, simulateGrounding, type GroundingMode, type GroundingModel, type GroundingOutcome } from "./simulated-grounding.js";
 
 const W = 480;
 const H = 360;
@@ -93,6 +93,36 @@ describe("simulated grounders", () => {
     expect(simulateGrounding(qwen, { model: "m", seed: 3, sampleId: "x", phrase: "red cup", gold, peers, width: W, height: H })).toEqual(
       simulateGrounding(qwen, { model: "m", seed: 3, sampleId: "x", phrase: "red cup", gold, peers, width: W, height: H }),
     );
+  });
+
+  it("line their errors up across models by the shared correlation, each model's own rates unchanged", () => {
+    const pair = (modeCorrelation: number, noiseCorrelation: number) => {
+      const m = { ...qwen, modeCorrelation, noiseCorrelation };
+      let wa = 0;
+      let both = 0;
+      let tightIoU = 0;
+      let tight = 0;
+      for (let i = 0; i < N; i++) {
+        const q = { seed: 0, sampleId: `c${i}`, phrase: "small cup", gold, peers, width: W, height: H };
+        const a = simulateGrounding(m, { ...q, model: "a" });
+        const b = simulateGrounding(m, { ...q, model: "b" });
+        if (a.mode === "wrong") wa++;
+        if (a.mode === "wrong" && b.mode === "wrong") both++;
+        if (a.mode === "tight" && b.mode === "tight") {
+          tight++;
+          tightIoU += boxIoU(a.box, b.box);
+        }
+      }
+      return { wrong: wa / N, both: both / N, agree: tightIoU / tight };
+    };
+    const independent = pair(0, 0);
+    const shared = pair(SHARED_ERRORS.modes, SHARED_ERRORS.noise);
+    // The same marginal error rate (a copula moves only how draws line up)...
+    expect(Math.abs(shared.wrong - independent.wrong)).toBeLessThan(0.025);
+    // ...but wrong together far more often, and tight boxes closer to each other than to gold.
+    expect(shared.both).toBeGreaterThan(2 * independent.both);
+    expect(shared.both).toBeLessThan(shared.wrong);
+    expect(shared.agree).toBeGreaterThan(independent.agree + 0.03);
   });
 
   it("keep the coordinate trap: Qwen2.5-VL's absolute pixels read as 0-1000 land far off, read as Qwen2.5 they fit", async () => {

@@ -1,5 +1,6 @@
 import type { BackendConfig, BoxConvention, SmartResizeOptions } from "@resagent/mllm";
 import type { VerifierParams } from "@resagent/verifier";
+import type { RouterName } from "./routers.js";
 
 /**
  * How the pipeline calls the decoder once the points are known (the authors' final eval script,
@@ -27,16 +28,35 @@ export interface DecodeConfig {
 
 export const DECODE_DEFAULTS: DecodeConfig = { fallback: "sam-score", margin: 0, emptyPoints: "centre" };
 
+/** A grounder: a backend and how its answers are read. */
+export type GrounderConfig = BackendConfig & {
+  convention: BoxConvention;
+  pick?: "first" | "highest-score";
+  boxPrompt?: string;
+  /** Qwen2.5-VL smart-resize limits the server's processor uses (convention qwen2.5); default factor 28, 56²–12,845,056 pixels. */
+  smartResize?: Partial<SmartResizeOptions>;
+};
+
+/**
+ * Stage 1 as an ensemble (issue 17): every expert grounds the phrase (concurrently, each through
+ * its response cache) and the router combines the usable boxes (see routers.ts). Replaces `mllm`
+ * for grounding only: `mllm` still verifies unless `verifierMllm` is set.
+ */
+export interface EnsembleGroundingConfig {
+  experts: GrounderConfig[];
+  router: RouterName;
+  /** trimmed-mean: how many boxes of lowest mean IoU to the others are dropped (authors: 2). */
+  trim?: number;
+  /** vote-mean: IoU at which two boxes agree (authors: 0.6). */
+  voteIoU?: number;
+}
+
 /** One pipeline variant: every ablation of the paper is a different value of this. */
 export interface PipelineConfig {
   /** Stage 1, box grounding (simulated | oracle | openai), and how its answers are read. */
-  mllm: BackendConfig & {
-    convention: BoxConvention;
-    pick?: "first" | "highest-score";
-    boxPrompt?: string;
-    /** Qwen2.5-VL smart-resize limits the server's processor uses (convention qwen2.5); default factor 28, 56²–12,845,056 pixels. */
-    smartResize?: Partial<SmartResizeOptions>;
-  };
+  mllm: GrounderConfig;
+  /** Stage 1 as an ensemble of grounders and a router; absent or null = `mllm` grounds alone. */
+  grounding?: EnsembleGroundingConfig | null;
   /** Stage 3 backend; absent = the grounding backend. `oracle` here gives gold point labels. */
   verifierMllm?: BackendConfig;
   /** Stage 2. */

@@ -1,10 +1,11 @@
 import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
 import { createDecoder, type Decoder } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
-import { CachedBackend, QWEN25_RESIZE, boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend, type SmartResizeOptions } from "@resagent/mllm";
+import { CachedBackend, QWEN25_RESIZE, boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
 import { createSampler, mergeQueues, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
-import { DECODE_DEFAULTS, type DecodeConfig, type PipelineConfig } from "./config.js";
+import { DECODE_DEFAULTS, type DecodeConfig, type GrounderConfig, type PipelineConfig } from "./config.js";
+import { ROUTER_DEFAULTS, ROUTER_DESCRIPTIONS, ROUTER_NAMES, routeBoxes, type RouterName } from "./routers.js";
 
 /** One line of samples.jsonl: everything but `timing` is deterministic for a given seed. */
 export interface SampleRecord {
@@ -16,6 +17,17 @@ export interface SampleRecord {
   box: [number, number, number, number] | null;
   groundingFailure?: string;
   boxIoU?: number;
+  /**
+   * Ensemble grounding (pipeline.grounding): every expert's box in pixels (null when its answer
+   * held no usable box, with the parse failure) and its IoU to gold, the router, and which
+   * experts the chosen box (`box`) was made from. `upperBound`: the router looked at gold.
+   */
+  ensemble?: {
+    router: RouterName;
+    upperBound?: true;
+    experts: { name: string; box: [number, number, number, number] | null; failure?: string; boxIoU?: number }[];
+    from: number[];
+  };
   candidates: { x: number; y: number; queue: string; rank: number }[];
   queries: Omit<QueryRecord, "latencyMs" | "cached">[];
   positives: [number, number][];
@@ -37,6 +49,37 @@ export interface SampleRecord {
 }
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
+const boxTuple = (b: Box): [number, number, number, number] => [r2(b.x1), r2(b.y1), r2(b.x2), r2(b.y2)];
+
+/** One grounder of a pipeline: its backend, how its answers are read, and its name in records. */
+export interface GroundingExpert {
+  name: string;
+  config: GrounderConfig;
+  backend: ChatBackend;
+  smartResize: SmartResizeOptions;
+}
+
+/** A readable name for an expert: the model (or simulated preset) and the convention it is read in. */
+function expertName(cfg: GrounderConfig): string {
+  const base =
+    cfg.backend === "simulated"
+      ? `simulated ${cfg.preset ?? "zero-shot"}`
+      : cfg.backend === "openai"
+        ? (cfg.http?.model ?? "openai")
+        : cfg.backend === "oracle"
+          ? `oracle${cfg.perturbation && cfg.perturbation !== "none" ? ` ${cfg.perturbation}` : ""}`
+          : cfg.backend;
+  return `${base} [${cfg.convention}]`;
+}
+
+/** A grounder's smart-resize limits, defaults filled in and checked. */
+function resizeOf(cfg: GrounderConfig, field: string): SmartResizeOptions {
+  const r = { ...QWEN25_RESIZE, ...cfg.smartResize };
+  if (!(Number.isInteger(r.factor) && r.factor >= 1 && r.minPixels >= 1 && r.maxPixels >= r.minPixels)) {
+    throw new InputError(`expected an integer factor >= 1 and 1 <= minPixels <= maxPixels, got ${JSON.stringify(r)}`, { field });
+  }
+  return r;
+}
 const EMPTY_RLE: CompressedRle = { size: [0, 0], counts: "" };
 
 /** Shares backends and decoders between cells with equal configs (same answers cache, same SAM embeddings). */
@@ -123,6 +166,8 @@ export class Pipeline {
   readonly decode: DecodeConfig;
   /** The grounder's smart-resize limits (convention qwen2.5), defaults filled in. */
   readonly smartResize: SmartResizeOptions;
+  /** Ensemble grounding (pipeline.grounding): the experts in config order; empty when `mllm` grounds alone. */
+  readonly experts: GroundingExpert[] = [];
 
   constructor(
     readonly config: PipelineConfig,
@@ -137,23 +182,53 @@ export class Pipeline {
     if (!["none", "sam-score"].includes(d.fallback)) throw new InputError(`expected none or sam-score, got ${JSON.stringify(d.fallback)}`, { field: "pipeline.decode.fallback" });
     if (!Number.isFinite(d.margin)) throw new InputError(`expected a number, got ${JSON.stringify(d.margin)}`, { field: "pipeline.decode.margin" });
     if (!["none", "centre"].includes(d.emptyPoints)) throw new InputError(`expected none or centre, got ${JSON.stringify(d.emptyPoints)}`, { field: "pipeline.decode.emptyPoints" });
-    this.smartResize = { ...QWEN25_RESIZE, ...config.mllm.smartResize };
-    const r = this.smartResize;
-    if (!(Number.isInteger(r.factor) && r.factor >= 1 && r.minPixels >= 1 && r.maxPixels >= r.minPixels)) {
-      throw new InputError(`expected an integer factor >= 1 and 1 <= minPixels <= maxPixels, got ${JSON.stringify(r)}`, { field: "pipeline.mllm.smartResize" });
-    }
+    this.smartResize = resizeOf(config.mllm, "pipeline.mllm.smartResize");
     // A bad grounding template fails here, before any work.
     boxPrompt("", config.mllm.boxPrompt);
     this.grounder = pool.backend(config.mllm, seed);
+    const ens = config.grounding;
+    if (ens) {
+      const field = "pipeline.grounding";
+      if (!Array.isArray(ens.experts) || ens.experts.length < 2) throw new InputError(`expected a list of at least 2 grounders (an ensemble of one is that grounder: set pipeline.mllm), got ${JSON.stringify(ens.experts)}`, { field: `${field}.experts` });
+      if (!ROUTER_NAMES.includes(ens.router)) throw new InputError(`expected one of ${ROUTER_NAMES.join(", ")}, got ${JSON.stringify(ens.router)}`, { field: `${field}.router` });
+      if (ens.trim !== undefined && !(Number.isInteger(ens.trim) && ens.trim >= 0)) throw new InputError(`expected a non-negative integer, got ${JSON.stringify(ens.trim)}`, { field: `${field}.trim` });
+      if (ens.voteIoU !== undefined && !(ens.voteIoU >= 0 && ens.voteIoU <= 1)) throw new InputError(`expected a number in [0, 1], got ${JSON.stringify(ens.voteIoU)}`, { field: `${field}.voteIoU` });
+      const names = ens.experts.map(expertName);
+      this.experts = ens.experts.map((cfg, i) => {
+        const at = `${field}.experts[${i}]`;
+        try {
+          boxPrompt("", cfg.boxPrompt);
+        } catch (err) {
+          throw err instanceof InputError ? new InputError(err.message.replace(/^mllm\.boxPrompt: /, ""), { field: `${at}.boxPrompt` }) : err;
+        }
+        // Two experts of one model (other prompts or conventions) keep apart by their place in the list.
+        const name = names.filter((n) => n === names[i]).length > 1 ? `${names[i]} #${i + 1}` : names[i]!;
+        return { name, config: cfg, backend: pool.backend(cfg, seed), smartResize: resizeOf(cfg, `${at}.smartResize`) };
+      });
+    }
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
     this.sampler = pool.sampler(config.sampler);
     this.verifier = new Verifier(this.verifierBackend, config.verifier);
     this.decoder = pool.decoder(config.decoder);
   }
 
+  /** The backends that ground: the experts of an ensemble, else the grounder. */
+  get groundingBackends(): ChatBackend[] {
+    return this.experts.length ? this.experts.map((e) => e.backend) : [this.grounder];
+  }
+
+  /** How stage 1 runs, in words; an ensemble names its experts and router (oracle-best says it is an upper bound). */
+  describeGrounding(): string {
+    const ens = this.config.grounding;
+    if (!ens || !this.experts.length) return this.grounder.describe();
+    const params = ens.router === "trimmed-mean" ? `, trim ${ens.trim ?? ROUTER_DEFAULTS.trim}` : ens.router === "vote-mean" ? `, agreement at IoU >= ${ens.voteIoU ?? ROUTER_DEFAULTS.voteIoU}` : "";
+    const head = ens.router === "oracle-best" ? "UPPER BOUND (the router looks at the gold box): " : "";
+    return `${head}ensemble of ${this.experts.length} grounders via ${ens.router} (${ROUTER_DESCRIPTIONS[ens.router]}${params}): ${this.experts.map((e) => `${e.name}: ${e.backend.describe()}`).join("; ")}`;
+  }
+
   describe(): Record<string, string> {
     return {
-      grounding: this.grounder.describe(),
+      grounding: this.describeGrounding(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
       sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}`,
       decoder: this.decoder.describe(),
@@ -174,35 +249,68 @@ export class Pipeline {
     const W = sample.width;
     const H = sample.height;
     const gold = { ...(sample.goldMask ? { mask: sample.goldMask } : {}), ...(sample.goldBox ? { box: sample.goldBox } : {}), ...(sample.distractorBoxes ? { distractorBoxes: sample.distractorBoxes } : {}) };
-    const needPixels = this.grounder.needsImages || this.verifierBackend.needsImages;
+    const needPixels = this.groundingBackends.some((b) => b.needsImages) || this.verifierBackend.needsImages;
     const imageOrFail = (): RgbImage => {
       if (!image) throw new InputError("image not loaded", { file: sample.imagePath });
       return image;
     };
 
     // 1. box grounding (the file is sent as it is when its format is one servers accept)
-    const cfg = this.config.mllm;
     const fileMime = MIME[sample.imagePath.split(".").pop()!.toLowerCase()];
-    const answer = await this.grounder.complete(
-      {
-        content: [
-          loaded.fileBytes && fileMime
-            ? { type: "image", hash: imageHash, mime: fileMime, render: async () => loaded.fileBytes! }
-            : { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
-          { type: "text", text: boxPrompt(sample.expression, cfg.boxPrompt) },
-        ],
-        maxTokens: 128,
-        topLogprobs: 0,
-        // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
-        keyParams: { smartResize: this.smartResize },
-      },
-      { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: this.smartResize },
-    );
-    timing.mllmQueries = 1;
-    timing.cacheHits = answer.cached ? 1 : 0;
+    const ask = async (backend: ChatBackend, cfg: GrounderConfig, resize: SmartResizeOptions): Promise<{ g: GroundingResult; cached: boolean }> => {
+      const answer = await backend.complete(
+        {
+          content: [
+            loaded.fileBytes && fileMime
+              ? { type: "image", hash: imageHash, mime: fileMime, render: async () => loaded.fileBytes! }
+              : { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
+            { type: "text", text: boxPrompt(sample.expression, cfg.boxPrompt) },
+          ],
+          maxTokens: 128,
+          topLogprobs: 0,
+          // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
+          keyParams: { smartResize: resize },
+        },
+        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize } satisfies QueryContext,
+      );
+      return { g: parseGrounding(answer.text, cfg.convention, W, H, cfg.pick, resize), cached: answer.cached };
+    };
+    let chosen: Box | undefined;
+    let failure: string | undefined;
+    let ensemble: SampleRecord["ensemble"];
+    if (this.experts.length) {
+      // Every expert at once, each through its own response cache.
+      const ens = this.config.grounding!;
+      const answers = await Promise.all(this.experts.map((e) => ask(e.backend, e.config, e.smartResize)));
+      timing.mllmQueries = answers.length;
+      timing.cacheHits = answers.filter((a) => a.cached).length;
+      const valid = answers.flatMap((a, i) => (a.g.ok ? [{ i, box: a.g.box }] : []));
+      const routed = routeBoxes(
+        ens.router,
+        valid.map((v) => v.box),
+        { ...(ens.trim !== undefined ? { trim: ens.trim } : {}), ...(ens.voteIoU !== undefined ? { voteIoU: ens.voteIoU } : {}), ...(sample.goldBox ? { gold: sample.goldBox } : {}) },
+      );
+      ensemble = {
+        router: ens.router,
+        ...(ens.router === "oracle-best" ? { upperBound: true as const } : {}),
+        experts: answers.map((a, i) =>
+          a.g.ok
+            ? { name: this.experts[i]!.name, box: boxTuple(a.g.box), ...(sample.goldBox ? { boxIoU: r2(boxIoU(a.g.box, sample.goldBox) * 100) / 100 } : {}) }
+            : { name: this.experts[i]!.name, box: null, failure: a.g.failure },
+        ),
+        from: routed ? routed.from.map((k) => valid[k]!.i) : [],
+      };
+      if (routed) chosen = routed.box;
+      else failure = `every expert failed (${answers.length} of ${answers.length}); the first: ${(answers[0]!.g as { failure: string }).failure}`;
+    } else {
+      const a = await ask(this.grounder, this.config.mllm, this.smartResize);
+      timing.mllmQueries = 1;
+      timing.cacheHits = a.cached ? 1 : 0;
+      if (a.g.ok) chosen = a.g.box;
+      else failure = a.g.failure;
+    }
     lap("ground");
-    const g = parseGrounding(answer.text, cfg.convention, W, H, cfg.pick, this.smartResize);
-    let box: Box | undefined = g.ok ? g.box : undefined;
+    let box: Box | undefined = chosen;
     if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W, y2: H };
 
     const record: SampleRecord = {
@@ -211,8 +319,9 @@ export class Pipeline {
       dataset: sample.source,
       expression: sample.expression,
       box: box ? [r2(box.x1), r2(box.y1), r2(box.x2), r2(box.y2)] : null,
-      ...(g.ok ? {} : { groundingFailure: g.failure }),
+      ...(failure === undefined ? {} : { groundingFailure: failure }),
       ...(box && sample.goldBox ? { boxIoU: r2(boxIoU(box, sample.goldBox) * 100) / 100 } : {}),
+      ...(ensemble ? { ensemble } : {}),
       candidates: [],
       queries: [],
       positives: [],

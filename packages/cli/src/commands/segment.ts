@@ -59,7 +59,7 @@ export const segmentCommand: CommandModule<object, Args> = {
       const stem = segmentStem(args);
       const mask = rleDecode(record.mask);
       const simulated = [
-        ...(pipeline.grounder.simulated ? ["grounding MLLM"] : []),
+        ...(pipeline.groundingBackends.some((b) => b.simulated) ? ["grounding MLLM"] : []),
         ...(cell.pipeline.k > 0 && pipeline.verifierBackend.simulated ? ["verifier MLLM"] : []),
         ...(sample.source.startsWith("synthref") ? ["synthetic scene (synthref)"] : []),
       ];

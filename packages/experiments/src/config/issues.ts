@@ -150,6 +150,8 @@ export function issueError(schema: z.ZodType, value: unknown, issues: readonly I
   const loc = where([...base, ...at]);
   // "in verifier" helps after a flag; after a file's key path it only repeats it.
   if (inside && loc.field.endsWith(formatPath(at))) msg = msg.replace(inside, "");
+  // A flag that set a whole map (an ensemble's experts, inline) names only itself: say where inside it.
+  else if (at.length && issue.code !== "unrecognized_keys" && loc.field.startsWith("--") && !loc.field.includes(formatPath(at).replace(/(\[\d+\])+$/, ""))) msg = `${formatPath(at)}: ${msg}`;
   return new InputError(msg, loc);
 }
 

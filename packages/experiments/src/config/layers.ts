@@ -145,6 +145,21 @@ export class LayeredConfig {
       this.put(path, structuredClone(preset.value), { source: preset.source, at: path });
       return;
     }
+    if (Array.isArray(v) && this.inPresetRoot(path) && v.some(isPresetRef)) {
+      // A list of components (an ensemble's experts): each "@name" item is that preset, and its
+      // values remember the preset they came from, as a component's do.
+      this.forget(path);
+      const items = v.map((x, i) => {
+        if (!isPresetRef(x)) return x;
+        const at = [...path, String(i)];
+        const preset = this.resolvePreset(x.slice(1), locate(origin, [...path, i]));
+        this.origins.set(key(at), { source: preset.source, at });
+        return structuredClone(preset.value);
+      });
+      this.set(path, items);
+      this.origins.set(key(path), origin);
+      return;
+    }
     if (isObject(v)) {
       const cur = this.get(path);
       const replaced = !isObject(cur) || DISCRIMINATORS.some((d) => typeof v[d] === "string" && typeof cur[d] === "string" && v[d] !== cur[d]);
@@ -164,4 +179,8 @@ export class LayeredConfig {
 
 function key(path: readonly PropertyKey[]): string {
   return path.map(String).join("\u0000");
+}
+
+function isPresetRef(v: unknown): v is string {
+  return typeof v === "string" && v.startsWith("@");
 }

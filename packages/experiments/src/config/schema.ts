@@ -1,6 +1,6 @@
 import { SAM2_EXPORT_STYLES } from "@resagent/decoder";
 import { SIMULATED_PRESETS } from "@resagent/mllm";
-import type { PipelineConfig } from "@resagent/pipeline";
+import { ROUTER_NAMES, type PipelineConfig } from "@resagent/pipeline";
 import { DIRECTIONS, END_POINTS, SPIRAL_DEFAULTS, SPIRAL_RANKS } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, TEXTUAL_FORMATS } from "@resagent/verifier";
 import { z } from "zod";
@@ -87,6 +87,18 @@ function backendVariants<E extends z.ZodRawShape>(extra: E) {
 
 const GrounderSchema = z.discriminatedUnion("backend", backendVariants(grounderKeys)).meta(COMPONENT);
 const VerifierBackendSchema = z.discriminatedUnion("backend", backendVariants({})).meta(COMPONENT);
+
+const EnsembleSchema = z.strictObject({
+  experts: z
+    .array(GrounderSchema)
+    .min(2, "an ensemble needs at least 2 grounders (one grounder alone: set pipeline.mllm)")
+    .describe('the grounders asked, each a full grounder config or a preset "@name" (other models, endpoints, prompts or conventions)'),
+  router: enumOf(ROUTER_NAMES).describe(
+    "how the experts' boxes become one: medoid (highest summed IoU to the others), trimmed-mean (mean after dropping the `trim` least central), vote-mean (mean of the largest set agreeing at voteIoU), mean (plain coordinate mean), first-valid, oracle-best (UPPER BOUND: the box closest to gold; uses ground truth)",
+  ),
+  trim: int(0, 64).optional().describe("trimmed-mean: boxes of lowest mean IoU to the others dropped before the mean (authors: 2)"),
+  voteIoU: fraction().optional().describe("vote-mean: IoU at which two boxes agree (authors: 0.6)"),
+});
 
 const VerifierSchema = z
   .strictObject({
@@ -196,7 +208,8 @@ const DecoderSchema = z
 
 /** What a cell runs. */
 export const PipelineSchema = z.strictObject({
-  mllm: GrounderSchema.describe("stage 1: box grounding"),
+  mllm: GrounderSchema.describe("stage 1: box grounding (with `grounding` set: the verifier backend only, unless verifierMllm)"),
+  grounding: EnsembleSchema.nullable().optional().describe("stage 1 as an ensemble: several grounders asked at once and a router over their boxes; absent or null: mllm grounds alone"),
   verifierMllm: VerifierBackendSchema.optional().describe("stage 3 backend (absent: the grounding backend); oracle gives gold point labels"),
   sampler: SamplerSchema.describe("stage 2: candidate points"),
   k: int(0, 64).describe("candidates per queue (paper K); 0 = box only"),
@@ -232,6 +245,7 @@ interface NodeDef {
   shape?: Record<string, z.ZodType>;
   innerType?: z.ZodType;
   options?: z.ZodType[];
+  element?: z.ZodType;
 }
 
 /**
@@ -247,6 +261,12 @@ function fileMode(schema: z.ZodType): z.ZodType {
   switch (def.type) {
     case "optional":
       out = fileMode(def.innerType!);
+      break;
+    case "nullable":
+      out = fileMode(def.innerType!).nullable();
+      break;
+    case "array":
+      out = z.array(fileMode(def.element!));
       break;
     case "object":
       out = z.strictObject(Object.fromEntries(Object.entries(def.shape ?? {}).map(([k, v]) => [k, fileMode(v).optional()])));
