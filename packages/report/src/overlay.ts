@@ -118,6 +118,40 @@ export function overlayKey(r: RunRecord, ref: DatasetRef | undefined): string {
   return sha256(stableStringify({ v: OVERLAY_VERSION, side: OVERLAY_SIDE, ref: ref ?? null, drawn })).slice(0, 20);
 }
 
+/**
+ * Default cap on the overlays one report draws: a 1000-per-split grounding run with 15 cells would
+ * otherwise draw 120,000 pictures (about 40 ms each) that nobody pages through.
+ */
+export const DEFAULT_MAX_OVERLAYS = 4000;
+
+/** Whole samples (all their cells), in order and round-robin over datasets, until `max` records are covered; 0 = all. */
+export function pickSamples<T extends { dataset: string }>(groups: T[][], max: number): { drawn: T[][]; skipped: T[][] } {
+  const total = groups.reduce((n, g) => n + g.length, 0);
+  if (max <= 0 || total <= max) return { drawn: groups, skipped: [] };
+  const byDataset = new Map<string, T[][]>();
+  for (const g of groups) {
+    const k = g[0]!.dataset;
+    let l = byDataset.get(k);
+    if (!l) byDataset.set(k, (l = []));
+    l.push(g);
+  }
+  const queues = [...byDataset.values()];
+  const drawn = new Set<T[]>();
+  let count = 0;
+  for (let i = 0; count < max; i++) {
+    let any = false;
+    for (const q of queues) {
+      const g = q[i];
+      if (!g || count >= max) continue;
+      drawn.add(g);
+      count += g.length;
+      any = true;
+    }
+    if (!any) break;
+  }
+  return { drawn: groups.filter((g) => drawn.has(g)), skipped: groups.filter((g) => !drawn.has(g)) };
+}
+
 interface LoadedImage {
   image: RgbImage | undefined;
   sample: Sample | undefined;
@@ -128,9 +162,11 @@ interface LoadedImage {
  * Draw every record's overlay (image from the dataset, predicted and gold masks as outlines,
  * boxes, queried and chosen points) into `<runDir>/report-assets/`, reusing files already there,
  * and remove overlays no record uses any more. Images load once per sample and are shared by
- * its cells. Nothing is recomputed: masks, boxes and points are the record's.
+ * its cells. Nothing is recomputed: masks, boxes and points are the record's. With more records
+ * than `maxOverlays` (0 = no cap), whole samples are taken in order, round-robin over the datasets,
+ * until the cap is reached; the other cards say why they have no picture.
  */
-export async function writeOverlays(runDir: string, records: readonly RunRecord[], datasets: Record<string, DatasetRef>, options: { concurrency?: number } = {}): Promise<Map<RunRecord, OverlayResult>> {
+export async function writeOverlays(runDir: string, records: readonly RunRecord[], datasets: Record<string, DatasetRef>, options: { concurrency?: number; maxOverlays?: number } = {}): Promise<Map<RunRecord, OverlayResult>> {
   const out = new Map<RunRecord, OverlayResult>();
   const dir = join(runDir, ASSET_DIR);
   await mkdir(dir, { recursive: true });
@@ -158,7 +194,21 @@ export async function writeOverlays(runDir: string, records: readonly RunRecord[
     g.push(r);
   }
   const keep = new Set<string>();
-  const groups = [...bySample.values()];
+  const { drawn: groups, skipped } = pickSamples([...bySample.values()], options.maxOverlays ?? DEFAULT_MAX_OVERLAYS);
+  if (skipped.length) {
+    const note = `overlay not drawn: the run has ${records.length} records and overlays are drawn for the first samples of each dataset up to ${options.maxOverlays ?? DEFAULT_MAX_OVERLAYS} (resagent report <run> --max-overlays 0 draws all)`;
+    for (const g of skipped) {
+      const ref = refOf.get(g[0]!.dataset);
+      for (const r of g) {
+        // One drawn earlier (by a report without the cap) stays in use.
+        const file = `${ASSET_DIR}/ov-${overlayKey(r, ref)}.jpg`;
+        if (existsSync(join(runDir, file))) {
+          keep.add(file);
+          out.set(r, { file });
+        } else out.set(r, { file: null, note });
+      }
+    }
+  }
   let next = 0;
   const worker = async () => {
     for (;;) {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError, boxIoU, rleEncode, type Mask, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { ASSET_DIR, compareRuns, comparisonText, listRuns, readRunFolder, runsText, tableLatex, updateLatest, writeReport, type GalleryData, type RunRecord, type SummaryTable } from "./index.js";
+import { ASSET_DIR, compareRuns, pickSamples, comparisonText, listRuns, readRunFolder, runsText, tableLatex, updateLatest, writeReport, type GalleryData, type RunRecord, type SummaryTable } from "./index.js";
 
 const tmp = await mkdtemp(join(tmpdir(), "resagent-report-"));
 process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
@@ -175,6 +175,30 @@ describe("report.html", () => {
     const g = galleryOf(readFileSync(join(dir, "report.html"), "utf8"));
     expect(g.cards[2]!.note).toMatch(/dataset nowhere\/val is not in the run's config/);
     expect(g.cards[2]!.img).toMatch(/^report-assets\/ov-/);
+  });
+
+  it("caps the overlays at whole samples round-robin over datasets; the rest say why, and --max-overlays 0 draws them", async () => {
+    const recs = samples.slice(0, 3).flatMap((s) => [record(s, "K=0", "ok"), record(s, "K=4", "ok")]);
+    const dir = await makeRun(join(tmp, "runs", "tx", "run-cap"), recs);
+    const capped = await writeReport(dir, { maxOverlays: 3 });
+    // Whole samples: the first two (4 records) reach the cap of 3; the third sample's two cards have none.
+    expect(capped.overlays).toBe(4);
+    expect(capped.missingImages).toBe(0);
+    const g = galleryOf(readFileSync(join(dir, "report.html"), "utf8"));
+    expect(g.cards.filter((c) => c.img === null).map((c) => c.id)).toEqual([samples[2]!.id, samples[2]!.id]);
+    expect(g.cards[5]!.note).toMatch(/overlay not drawn: the run has 6 records .* --max-overlays 0 draws all/);
+    const all = await writeReport(dir, { maxOverlays: 0 });
+    expect(all.overlays).toBe(6);
+    // Drawn once, kept: a capped report afterwards still shows them.
+    expect((await writeReport(dir, { maxOverlays: 3 })).overlays).toBe(6);
+  });
+
+  it("picks samples round-robin over datasets", () => {
+    const g = (d: string, n: number) => Array.from({ length: n }, (_, i) => [{ dataset: d, i }, { dataset: d, i }]);
+    const { drawn, skipped } = pickSamples([...g("a", 5), ...g("b", 5)], 7);
+    expect(drawn.map((x) => `${x[0]!.dataset}${x[0]!.i}`)).toEqual(["a0", "a1", "b0", "b1"]);
+    expect(skipped).toHaveLength(6);
+    expect(pickSamples(g("a", 5), 0).skipped).toHaveLength(0);
   });
 
   it("reads records with optional fields missing", async () => {

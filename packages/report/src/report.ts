@@ -14,6 +14,8 @@ const PAGE_SIZE = 200;
 export interface ReportOptions {
   /** Parallel overlay workers (sharp has its own thread pool; a few suffice). */
   concurrency?: number;
+  /** At most this many overlay pictures (whole samples, round-robin over datasets); 0 = all. Default DEFAULT_MAX_OVERLAYS. */
+  maxOverlays?: number;
 }
 
 export interface ReportResult {
@@ -31,7 +33,10 @@ export interface ReportResult {
  */
 export async function writeReport(runDir: string, options: ReportOptions = {}): Promise<ReportResult> {
   const run = readRunFolder(runDir);
-  const overlays = await writeOverlays(run.dir, run.records, run.datasets, options.concurrency ? { concurrency: options.concurrency } : {});
+  const overlays = await writeOverlays(run.dir, run.records, run.datasets, {
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.maxOverlays !== undefined ? { maxOverlays: options.maxOverlays } : {}),
+  });
   const cells = cellOrder(run);
   const cards: GalleryCard[] = run.records.map((r, i) => {
     const o = overlays.get(r);
@@ -69,7 +74,7 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
     await writeFileAtomic(join(run.dir, "table.tex"), tableLatex(run.summary.table, { simulated: run.summary.simulated === true }));
     files.push(join(run.dir, "table.tex"));
   }
-  return { files, records: run.records.length, overlays: [...overlays.values()].filter((o) => o.file).length, missingImages: [...overlays.values()].filter((o) => o.note).length };
+  return { files, records: run.records.length, overlays: [...overlays.values()].filter((o) => o.file).length, missingImages: [...overlays.values()].filter((o) => o.note && !o.note.startsWith("overlay not drawn")).length };
 }
 
 function fmt(v: number | null | undefined, percent: boolean, ci?: [number, number] | null): string {

@@ -2,19 +2,20 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomic } from "@resagent/core";
 import { findRoot } from "@resagent/experiments";
-import { compareRuns, comparisonHtml, comparisonText, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
+import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
 import type { CommandModule } from "yargs";
 
-export const reportCommand: CommandModule<object, { run: string; concurrency: number }> = {
+export const reportCommand: CommandModule<object, { run: string; concurrency: number; "max-overlays": number }> = {
   command: "report <run>",
   describe: "(Re)write report.html and table.tex of a run folder from its files (samples.jsonl, summary.json, plots); `exp` and `merge` do this already",
   builder: (y) =>
     y
       .positional("run", { type: "string", demandOption: true, describe: "run folder (results/<experiment>/<run>)" })
-      .option("concurrency", { type: "number", default: 4, describe: "overlay images drawn at once" }) as never,
+      .option("concurrency", { type: "number", default: 4, describe: "overlay images drawn at once" })
+      .option("max-overlays", { type: "number", default: DEFAULT_MAX_OVERLAYS, describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" }) as never,
   handler: async (args) => {
     const t0 = performance.now();
-    const out = await writeReport(resolve(args.run), { concurrency: args.concurrency });
+    const out = await writeReport(resolve(args.run), { concurrency: args.concurrency, maxOverlays: args["max-overlays"] });
     console.log(`${out.records} records, ${out.overlays} overlays${out.missingImages ? ` (${out.missingImages} without their image: the cards say why)` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n${out.files.map((f) => `  ${f}`).join("\n")}`);
   },
 };
