@@ -45,6 +45,10 @@ describe("one schema, every depth", () => {
     expect(error("table4", { set: ["pipeline.sampler.params.rank=topk"] })).toMatch(/^--set pipeline\.sampler\.params\.rank=topk: unknown value "topk"/);
     expect(error("table4", { set: ["pipeline.sampler.params.coeffMin=2"] })).toMatch(/^--set pipeline\.sampler\.params\.coeffMin=2: expected coeffMin <= coeffMax \(2 > 1\.5\)/);
     expect(error("table4", { set: ["pipeline.sampler.params.queues=shared"] })).toMatch(/unknown value "shared"; known: independent, split/);
+    // Simulated-model overrides are the preset's own fields, merged one by one.
+    expect(error("table4", { set: ["mllm.overrides.boxNoise=0.1"] })).toMatch(/unknown key "boxNoise" in mllm\.overrides; known: description, grounding, vbr, textual/);
+    expect(error("table4", { set: ["mllm.overrides.grounding.wrongRat=0.1"] })).toMatch(/unknown key "wrongRat" in mllm\.overrides\.grounding; did you mean "wrongRate"/);
+    expect(error("table4", { set: ["mllm.overrides.grounding.modeCorrelation=0.5", "mllm.overrides.vbr.slope=3"] })).toBe("no error");
     // A key of one component is unknown to another: table7 has random-sampler cells.
     expect(error("table7", { set: ["pipeline.sampler.params.queues=split"] })).toMatch(/unknown key "queues" in sampler\.params; known: merge/);
   });

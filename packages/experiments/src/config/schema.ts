@@ -44,6 +44,20 @@ const HttpSchema = z.strictObject({
 
 // All four together: the simulated backend replaces a judge model whole.
 const JudgeSchema = z.strictObject({ slope: z.number(), bias: z.number(), noise: nonNegative(), distractorConfusion: z.number() });
+/** A simulated grounder's error model (packages/mllm/src/simulated-grounding.ts, GroundingModel). */
+const GroundingModelSchema = z.strictObject({
+  tightNoise: nonNegative().describe("tight boxes: per-side error sd as a fraction of the box side"),
+  pixelNoise: nonNegative().describe("plus this many pixels of per-side error"),
+  noiseSpread: nonNegative().describe("sd of a per-answer log factor on the noise"),
+  wrongRate: nonNegative().describe("hazard of answering another object"),
+  looseRate: nonNegative().describe("hazard of a loose or partial box"),
+  failureRate: nonNegative().describe("hazard of an unparseable answer"),
+  personFactor: nonNegative().describe("multiplies every hazard for phrases about people"),
+  hardness: nonNegative().describe("sd of the per-sample log-hazard shared by all simulated models"),
+  answerConvention: enumOf(conventions).describe("the coordinates the model writes, whatever the harness reads"),
+  modeCorrelation: fraction().describe("correlation of error-mode draws with other models'"),
+  noiseCorrelation: fraction().describe("correlation of box-noise draws with other models'"),
+});
 
 const backendCommon = {
   seed: int(0).optional().describe("backend seed (default: the experiment's)"),
@@ -70,7 +84,11 @@ function backendVariants<E extends z.ZodRawShape>(extra: E) {
     z.strictObject({
       backend: z.literal("simulated"),
       preset: enumOf(Object.keys(SIMULATED_PRESETS)).optional().describe("simulated model preset"),
-      overrides: z.strictObject({ description: z.string(), boxNoise: nonNegative(), distractorRate: fraction(), failureRate: fraction(), vbr: JudgeSchema, textual: JudgeSchema }).partial().optional(),
+      overrides: z
+        .strictObject({ description: z.string(), grounding: GroundingModelSchema.partial(), vbr: JudgeSchema.partial(), textual: JudgeSchema.partial() })
+        .partial()
+        .optional()
+        .describe("fields of the preset to change (each model's fields merge into the preset's)"),
       ...backendCommon,
       ...extra,
     }),
