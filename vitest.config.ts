@@ -1,6 +1,6 @@
 import { readdirSync, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests run against the TypeScript sources, not dist/, so `pnpm test` never sees a stale build.
 // Every entry of a package's exports map (".", "./testing") gets an alias from its public name to
@@ -21,17 +21,41 @@ const alias = packages.flatMap((d) => {
   });
 });
 
+// Slow test files get a project of their own, `<package>-slow` (its own turbo task `test:slow`,
+// run by `pnpm test` and CI, skipped by `pnpm test:fast`): the experiments runner and the smoke
+// run of every experiment take most of the suite's time.
+const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts"] };
+// Tests that run experiments with a "learned (tfjs)" row need the learned backend registered and a
+// model to load: an untrained fixture (see packages/learned/src/test-setup.ts).
+const learnedSetup = [`${root}packages/learned/src/test-setup.ts`];
+const setupFiles: Record<string, string[]> = { experiments: learnedSetup, cli: learnedSetup };
+
+const project = (d: string, name: string, include: string[], exclude: string[] = []) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: `${root}packages/${d}`,
+    include,
+    exclude: [...configDefaults.exclude, ...exclude],
+    setupFiles: setupFiles[d] ?? [],
+    testTimeout: 60_000,
+  },
+});
+
+// A JSON report per turbo task when RESAGENT_TEST_REPORT names a folder (CI): each package's
+// script runs its own vitest, so the file is named after the package and the script.
+const reportDir = process.env.RESAGENT_TEST_REPORT;
+const reportName = `${(process.env.npm_package_name ?? "resagent").replace("@resagent/", "")}-${(process.env.npm_lifecycle_event ?? "test").replace(":", "-")}`;
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    projects: packages.map((d) => ({
-      resolve: { alias },
-      test: {
-        name: d,
-        root: `${root}packages/${d}`,
-        include: ["src/**/*.test.ts"],
-        testTimeout: 60_000,
-      },
-    })),
+    // pipeline has no test files of its own; its workflow is tested through experiments and cli.
+    passWithNoTests: true,
+    ...(reportDir ? { reporters: ["default", "json"], outputFile: { json: `${reportDir}/${reportName}.json` } } : {}),
+    projects: packages.flatMap((d) => [
+      project(d, d, ["src/**/*.test.ts"], slow[d] ?? []),
+      ...(slow[d] ? [project(d, `${d}-slow`, slow[d])] : []),
+    ]),
   },
 });

@@ -1,6 +1,9 @@
 import { InputError } from "@resagent/core";
 import { HttpError } from "@resagent/mllm";
-import yargs from "yargs";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { gitCommit } from "@resagent/experiments";
+import yargs, { type CommandModule } from "yargs";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
 import { genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
@@ -8,9 +11,40 @@ import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
 import { lsCommand } from "./commands/ls.js";
 import { mergeCommand } from "./commands/merge.js";
+import { schemaCommand } from "./commands/schema.js";
+import { compareCommand, reportCommand, runsCommand } from "./commands/report.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
+import { trainVerifierCommand } from "./commands/train-verifier.js";
 import { validateCommand } from "./commands/validate.js";
+
+/** Every command, in the order `--help` lists them (a test checks each option has a description). */
+export const COMMANDS: readonly CommandModule<object, never>[] = [
+  expCommand,
+  lsCommand,
+  validateCommand,
+  mergeCommand,
+  reportCommand,
+  compareCommand,
+  runsCommand,
+  segmentCommand,
+  dataCommand,
+  genVbrCommand,
+  toSa1bCommand,
+  synthrefCommand,
+  benchCommand,
+  fig4Command,
+  schemaCommand,
+  trainVerifierCommand,
+] as unknown as CommandModule<object, never>[];
+
+/** `resagent 0.1.0 (commit <sha>[-dirty])`: the package version and the code it runs. */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  // The commit of the code that runs (where this file is), not of the current directory.
+  const commit = gitCommit(fileURLToPath(new URL(".", import.meta.url)));
+  return `resagent ${pkg.version} (commit ${commit === "unknown" ? "unknown: not a git checkout" : commit})`;
+}
 
 /** A command that has said what went wrong and wants this exit status (validate: 1 when something is missing). */
 export class ExitStatus extends Error {
@@ -28,19 +62,11 @@ class UsageError extends Error {}
  * Anything else is a bug and is thrown.
  */
 export async function runCli(argv: string[]): Promise<number> {
-  const cli = yargs(argv)
-    .scriptName("resagent")
-    .command(expCommand)
-    .command(lsCommand)
-    .command(validateCommand)
-    .command(mergeCommand)
-    .command(segmentCommand)
-    .command(dataCommand)
-    .command(genVbrCommand)
-    .command(toSa1bCommand)
-    .command(synthrefCommand)
-    .command(benchCommand)
-    .command(fig4Command)
+  let cli = yargs(argv).scriptName("pnpm resagent").usage("$0 <command> [options]\n\nResAgent research harness (`pnpm exec resagent` and `npx resagent` run the last build; `pnpm resagent` builds first)");
+  for (const c of COMMANDS) cli = cli.command(c);
+  cli = cli
+    // git is asked only when the version is asked for.
+    .version("version", "print the package version and the code commit (-dirty: the tree has uncommitted changes)", argv.includes("--version") ? versionLine() : "")
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .help()
@@ -58,6 +84,11 @@ export async function runCli(argv: string[]): Promise<number> {
     if (err instanceof InputError) {
       console.error(`error: ${err.message}`);
       return 2;
+    }
+    if (err instanceof HttpError && err.kind === "missingLogprobs") {
+      // Not a server that is down: the message names the server and the fix, in one line.
+      console.error(`error: MLLM server: ${err.message}`);
+      return 1;
     }
     if (err instanceof HttpError) {
       // A server that is down or refuses us is the user's to fix, not a bug: one line, and what

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { stableStringify } from "./hash.js";
 import { decodeImage, encodePng, maskFromPng, maskToPng, readImage } from "./image.js";
 import { assertMask, boxToMask, intersectionUnion, maskArea, maskBox, maskIoU, resizeMask } from "./mask.js";
 import { Lru } from "./lru.js";
+import { readJsonLinesTolerant, repairJsonLines } from "./fs.js";
 import { randomStream } from "./random.js";
 
 describe("random streams", () => {
@@ -106,5 +107,54 @@ describe("Lru", () => {
     expect([lru.get("a"), lru.get("b"), lru.get("c"), lru.size]).toEqual([1, undefined, 3, 2]);
     lru.delete("a");
     expect(lru.size).toBe(1);
+  });
+});
+
+describe("JSON-lines files with torn lines", () => {
+  const rec = (i: number) => JSON.stringify({ id: `s${i}`, cell: "K=4", box: [i, i, i + 1, i + 1], nested: { a: [{ b: i }] } });
+  const tmpFile = async (text: string) => {
+    const f = join(await mkdtemp(join(tmpdir(), "resagent-jsonl-")), "x.jsonl");
+    await writeFile(f, text);
+    return f;
+  };
+
+  it("cut a torn tail off, as a kill leaves it, and keep every line before it", async () => {
+    const f = await tmpFile(`${rec(0)}\n${rec(1)}\n{"id":"s2","ce`);
+    const { values, dropped } = await repairJsonLines<{ id: string }>(f);
+    expect(values.map((v) => v.id)).toEqual(["s0", "s1"]);
+    expect(dropped).toBe(1);
+    expect(await readFile(f, "utf8")).toBe(`${rec(0)}\n${rec(1)}\n`);
+  });
+
+  it("keep the valid lines after a torn line in the middle, and rewrite the file without it", async () => {
+    const text = `${rec(0)}\n{"id":"s1","cell":"K=4","bo\n${rec(2)}\n\n${rec(3)}\n`;
+    const f = await tmpFile(text);
+    expect(readJsonLinesTolerant(f)).toMatchObject({ skipped: 1, values: [{ id: "s0" }, { id: "s2" }, { id: "s3" }] });
+    const { values, dropped } = await repairJsonLines<{ id: string }>(f);
+    expect(values.map((v) => v.id)).toEqual(["s0", "s2", "s3"]);
+    expect(dropped).toBe(1);
+    expect(await readFile(f, "utf8")).toBe(`${rec(0)}\n${rec(2)}\n${rec(3)}\n`);
+    // Repaired: nothing more to drop, and appends start on a line of their own.
+    expect((await repairJsonLines(f)).dropped).toBe(0);
+  });
+
+  it("salvage a complete line that was appended onto a torn one", async () => {
+    const f = await tmpFile(`${rec(0)}\n{"id":"s1","cell":"K=4","box":[1,${rec(2)}\n${rec(3)}\n`);
+    expect(readJsonLinesTolerant<{ id: string }>(f).values.map((v) => v.id)).toEqual(["s0", "s2", "s3"]);
+    const { values, dropped } = await repairJsonLines<{ id: string }>(f);
+    expect(values.map((v) => v.id)).toEqual(["s0", "s2", "s3"]);
+    expect(dropped).toBe(1);
+    expect((await readFile(f, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown)).toEqual([rec(0), rec(2), rec(3)].map((l) => JSON.parse(l) as unknown));
+  });
+
+  it("give a complete last line its newline before appending, and drop lines the caller rejects", async () => {
+    const f = await tmpFile(rec(0));
+    expect((await repairJsonLines(f)).dropped).toBe(0);
+    await appendFile(f, `${rec(1)}\n`);
+    expect((await repairJsonLines<{ id: string }>(f)).values.map((v) => v.id)).toEqual(["s0", "s1"]);
+    const g = await tmpFile(`${rec(0)}\n[1,2]\n${rec(1)}\n`);
+    const isRec = (v: unknown): v is { id: string } => typeof (v as { id?: unknown } | null)?.id === "string";
+    expect(readJsonLinesTolerant(g, isRec)).toMatchObject({ skipped: 1, values: [{ id: "s0" }, { id: "s1" }] });
+    expect(await repairJsonLines(g, isRec)).toMatchObject({ dropped: 1, values: [{ id: "s0" }, { id: "s1" }] });
   });
 });

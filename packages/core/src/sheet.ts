@@ -31,7 +31,7 @@ function wrap(text: string, width: number, maxLines: number): string[] {
   return lines;
 }
 
-/** Outline the mask in magenta over a light tint, so the object's own colour stays readable. */
+/** Outline the mask in magenta over a faint tint, so the object's own colour (the one its phrase names) stays readable. */
 function overlay(img: RgbImage, mask: Mask | undefined): Uint8Array {
   const out = new Uint8Array(img.data);
   if (!mask) return out;
@@ -47,9 +47,15 @@ function overlay(img: RgbImage, mask: Mask | undefined): Uint8Array {
       const v = data[k]!;
       if (v === 255) paint(k, 80, 120, 255, 0.35);
       if (v !== 1) continue;
-      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || data[k - 1] !== 1 || data[k + 1] !== 1 || data[k - w] !== 1 || data[k + w] !== 1;
+      // A 2-pixel outline (it survives the downscale to a tile) over a faint fill.
+      let edge = false;
+      for (let dy = -2; dy <= 2 && !edge; dy++) for (let dx = -2; dx <= 2 && !edge; dx++) {
+        const xx = x + dx;
+        const yy = y + dy;
+        edge = xx < 0 || yy < 0 || xx >= w || yy >= h || data[yy * w + xx] !== 1;
+      }
       if (edge) paint(k, 255, 0, 220, 1);
-      else paint(k, 255, 0, 220, 0.18);
+      else paint(k, 255, 0, 220, 0.08);
     }
   }
   return out;
@@ -59,10 +65,13 @@ function overlay(img: RgbImage, mask: Mask | undefined): Uint8Array {
  * A grid of images with optional mask tints, boxes and captions, as one PNG: the quickest way
  * for a person to check that data, prompts or predictions are sensible.
  */
-export async function contactSheet(tiles: readonly SheetTile[], options: { columns?: number; tileWidth?: number; title?: string } = {}): Promise<Buffer> {
+export async function contactSheet(tiles: readonly SheetTile[], options: { columns?: number; tileWidth?: number; title?: string; maxCaptionLines?: number } = {}): Promise<Buffer> {
   const columns = options.columns ?? 4;
   const tileW = options.tileWidth ?? 320;
-  const captionH = 46;
+  // Captions are wrapped, not cut: the caption row is as tall as the longest one needs.
+  const charsPerLine = Math.floor(tileW / 7.2);
+  const captions = tiles.map((t) => wrap(t.caption, charsPerLine, options.maxCaptionLines ?? 12));
+  const captionH = 10 + 14 * Math.max(1, ...captions.map((c) => c.length));
   const titleH = options.title ? 34 : 0;
   const layers: sharp.OverlayOptions[] = [];
   let tileH = 0;
@@ -81,7 +90,7 @@ export async function contactSheet(tiles: readonly SheetTile[], options: { colum
       .png()
       .toBuffer();
     layers.push({ input: pic, left: x, top: y });
-    const lines = wrap(t.caption, Math.floor(tileW / 7.2), 3);
+    const lines = captions[i]!;
     const box = t.box
       ? `<rect x="${(t.box.x1 * scale).toFixed(1)}" y="${(t.box.y1 * scale).toFixed(1)}" width="${((t.box.x2 - t.box.x1) * scale).toFixed(1)}" height="${((t.box.y2 - t.box.y1) * scale).toFixed(1)}" fill="none" stroke="#00ff66" stroke-width="2"/>`
       : "";

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { maskArea, maskBox, randomStream, readImage, type Sample } from "@resagent/core";
 import { SHAPES, SYNTHREF_DEFAULTS, datasetNames, openDataset } from "./index.js";
 import { describeTarget } from "./synthref/language.js";
@@ -45,6 +45,34 @@ describe("synthref", () => {
     const again = await load("refcoco/testB", 4, dir);
     expect(again).toEqual(first);
     expect(await Promise.all(again.map(async (s) => (await stat(s.imagePath)).mtimeMs))).toEqual(mtimes);
+  });
+
+  it("regenerates a corrupt cache file (truncated record, non-PNG or truncated image) with a one-line warning", async () => {
+    const dir = await tmp();
+    const small = { width: 160, height: 120 };
+    const first = await load("refcoco/testA", 6, dir, small); // refs 0, 1, 2 (two sentences each)
+    const json = (s: Sample) => s.imagePath.replace(/\.png$/, ".json");
+    const record = await readFile(json(first[0]!), "utf8");
+    const png = await readFile(first[4]!.imagePath);
+    await writeFile(json(first[0]!), record.slice(0, record.length >> 1)); // a kill mid-write, by hand
+    await writeFile(first[2]!.imagePath, "<html>not an image</html>");
+    await writeFile(first[4]!.imagePath, png.subarray(0, png.length - 100));
+    const warnings: string[] = [];
+    const warn = vi.spyOn(console, "warn").mockImplementation((...a: unknown[]) => void warnings.push(a.join(" ")));
+    try {
+      const again = await load("refcoco/testA", 6, dir, small);
+      expect(again).toEqual(first);
+      expect(await readFile(json(first[0]!), "utf8")).toBe(record);
+      expect(Buffer.compare(await readFile(first[4]!.imagePath), png)).toBe(0);
+      await readImage(first[2]!.imagePath);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(warnings).toHaveLength(3);
+    expect(warnings.every((w) => !w.includes("\n"))).toBe(true);
+    expect(warnings[0]).toMatch(/^synthref cache: .*r0\.json is not valid JSON .*; regenerating ref 0$/);
+    expect(warnings[1]).toMatch(/r1\.png is not a PNG; regenerating ref 1$/);
+    expect(warnings[2]).toMatch(/r2\.png is a truncated PNG/);
   });
 
   it("gold box is the tight box of the gold mask, the image matches the stated size", async () => {

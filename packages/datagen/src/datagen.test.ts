@@ -2,9 +2,9 @@ import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
+import { decodeImage, encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { cocoToSa1b, generateVbr, streamTopLevelArrays, type VbrRecord } from "./index.js";
+import { cocoToSa1b, generateVbr, histogramSvg, streamTopLevelArrays, vbrStamp, type VbrRecord } from "./index.js";
 
 const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
 process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-datagen-cache");
@@ -33,7 +33,8 @@ describe("gen-vbr", () => {
     const data = JSON.parse(await readFile(join(a, "data.json"), "utf8")) as { messages: { role: string; content: string }[]; images: string[] }[];
     const recs = await records(a);
     expect(data).toEqual(recs.map((r) => r.entry));
-    expect(data[0]!.messages[0]!.content).toMatch(/^<image>Answer strictly yes or no: Is the \w+-colored (star|circle|hexagon) on the object referred to by '.+' in the picture\?$/);
+    // The authors' question, byte for byte: a backtick opens the expression, an apostrophe closes it.
+    expect(data[0]!.messages[0]!.content).toMatch(/^<image>Answer strictly yes or no: Is the \w+-colored (star|circle|hexagon) on the object referred to by `.+' in the picture\?$/);
     const info = JSON.parse(await readFile(join(a, "dataset_info.json"), "utf8")) as Record<string, { formatting: string }>;
     expect(info.resagent_vbr!.formatting).toBe("sharegpt");
     // reload the source and check every label against the gold mask
@@ -65,6 +66,98 @@ describe("gen-vbr", () => {
     await writeFile(join(cut, "records.jsonl"), `${keep.join("\n")}\n{"sampleId":"torn`);
     await generateVbr(options(cut));
     expect(await readFile(join(cut, "data.json"), "utf8")).toBe(want);
+  });
+});
+
+describe("gen-vbr --max", () => {
+  const two = (out: string, maxSamples: number) => ({
+    ...options(out),
+    sources: [
+      { name: "synthref", split: "refcoco/val", options: { count: 24 } },
+      { name: "synthref", split: "refcocog/val", options: { count: 24 } },
+    ],
+    maxSamples,
+  });
+
+  it("draws across instances and sources first: a small cap takes one candidate from each of many scenes", async () => {
+    const dir = await tmp("vbr-max");
+    let planned = 0;
+    const s = await generateVbr({ ...two(dir, 10), onStart: (i) => void (planned = i.instances) });
+    expect(s.samples).toBe(10);
+    expect(s.instances).toBe(10);
+    expect(planned).toBe(10);
+    expect(new Set(s.records.map((r) => r.sampleId.split(":")[1])).size).toBe(2);
+    // Not only the first (centre-proximal) candidate of each: both answers, as in the whole set.
+    expect(new Set(s.records.map((r) => r.candidate)).size).toBeGreaterThan(5);
+    expect(s.yes).toBeGreaterThan(0);
+    expect(s.no).toBeGreaterThan(0);
+    // A larger cap: every selected instance's first sample before any instance's second.
+    let selected = 0;
+    await expect(generateVbr({ ...two(await tmp("vbr-max"), 100_000), onStart: (i) => { selected = i.instances; throw new Error("planned"); } })).rejects.toThrow("planned");
+    expect(selected).toBeGreaterThan(10);
+    const mid = await generateVbr(two(await tmp("vbr-max"), selected + 3));
+    const per = new Map<string, number>();
+    for (const r of mid.records) per.set(r.sampleId, (per.get(r.sampleId) ?? 0) + 1);
+    expect(per.size).toBe(selected);
+    expect([...per.values()].sort().join("")).toBe(`${"1".repeat(selected - 3)}222`);
+    // The small cap's samples are a prefix of the same seeded order.
+    const key = (r: VbrRecord) => `${r.sampleId}/${r.candidate}`;
+    const midKeys = new Set(mid.records.map(key));
+    expect(s.records.every((r) => midKeys.has(key(r)))).toBe(true);
+  });
+
+  it("raising the cap extends a folder to exactly what a fresh run at that cap writes; lowering it gives the fresh run's prefix", async () => {
+    const fresh = await tmp("vbr-max");
+    await generateVbr(two(fresh, 30));
+    const grown = await tmp("vbr-max");
+    await generateVbr(two(grown, 7));
+    let resumed = -1;
+    await generateVbr({ ...two(grown, 30), onStart: (i) => void (resumed = i.resumedSamples) });
+    expect(resumed).toBe(7);
+    expect(await readFile(join(grown, "data.json"), "utf8")).toBe(await readFile(join(fresh, "data.json"), "utf8"));
+    const small = await tmp("vbr-max");
+    await generateVbr(two(small, 12));
+    await generateVbr(two(grown, 12));
+    expect(await readFile(join(grown, "data.json"), "utf8")).toBe(await readFile(join(small, "data.json"), "utf8"));
+  });
+});
+
+describe("gen-vbr sizes.png", () => {
+  it("has a labelled y axis with round ticks up to the tallest bar, and says SIMULATED for synthetic sources only", () => {
+    const svg = histogramSvg({ "12": 3, "13": 7, "20": 11 }, 12, 32, vbrStamp([{ name: "synthref", split: "refcoco/val" }]));
+    expect(svg).toContain(">samples</text>");
+    expect(svg).toContain(">marker radius (px)</text>");
+    for (const t of [0, 5, 10, 15]) expect(svg).toContain(`text-anchor="end" font-family="DejaVu Sans, sans-serif">${t}</text>`);
+    expect(svg).toContain("SIMULATED data: synthetic synthref scenes");
+    expect(vbrStamp([{ name: "refcoco", split: "train" }])).toBeUndefined();
+    expect(vbrStamp([{ name: "refcoco", split: "train" }, { name: "synthref", split: "refcoco/val" }])).toMatch(/^SIMULATED in part: 1 of 2 sources/);
+  });
+});
+
+describe("gen-vbr records for learners", () => {
+  it("name every picture uniquely across splits and say where the box and crop lie", async () => {
+    const dir = await tmp("vbr");
+    await generateVbr({ ...options(dir), sources: ["refcoco/val", "refcoco+/val"].map((split) => ({ name: "synthref", split, options: { count: 4 } })), fraction: 1, candidates: 2 });
+    const recs = await records(dir);
+    // "refcoco/val" and "refcoco+/val" ids used to map to one file name: one split's pictures overwrote the other's
+    expect(new Set(recs.map((r) => r.entry.images[0])).size).toBe(recs.length);
+    for (const r of recs) {
+      const g = r.image!;
+      const [x1, y1, x2, y2] = g.box;
+      expect(r.point.x >= x1 && r.point.x <= x2 && r.point.y >= y1 && r.point.y <= y2).toBe(true);
+      expect(g.crop !== null).toBe(r.cropped);
+      const pic = await decodeImage(await readFile(join(dir, r.entry.images[0]!)));
+      const [w, h] = g.crop ? [g.crop[2] - g.crop[0], g.crop[3] - g.crop[1]] : [g.width, g.height];
+      expect([pic.width, pic.height]).toEqual([w, h]);
+    }
+    // two sentences of one referred object share its image
+    const byRef = new Map<string, Set<string>>();
+    for (const r of recs) {
+      const ref = r.sampleId.replace(/\.\d+$/, "");
+      byRef.set(ref, (byRef.get(ref) ?? new Set()).add(r.image!.hash));
+    }
+    for (const hashes of byRef.values()) expect(hashes.size).toBe(1);
+    expect(new Set(recs.map((r) => r.image!.hash)).size).toBe(4);
   });
 });
 

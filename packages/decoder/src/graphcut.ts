@@ -510,14 +510,8 @@ export class GraphCutDecoder implements Decoder {
       }
     }
     const fgLabel = result.labels;
-    // Confidence: mean foreground posterior over the predicted mask.
-    let post = 0;
-    let cnt = 0;
-    for (let k = 0; k < n; k++) {
-      if (!fgLabel[k] || result.seed[k] === 1) continue;
-      post += 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
-      cnt++;
-    }
+    // Quality score (comparable between masks of one image and box: the sam-score fallback).
+    const score = colourSeparation(px, cropIdx, ringIdx, fgLabel, P.components);
     const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
     const cellOf = (x: number, y: number) => {
       const v = Math.min(ch - 1, Math.floor((y + 0.5 - cy0) * sy)) - wy0;
@@ -533,7 +527,7 @@ export class GraphCutDecoder implements Decoder {
     if (P.refine && s < 1 && result.fitted && count(fgLabel) > 0) {
       refineBoundary(image, mask, { x0: rx0, y0: ry0, x1: rx1, y1: ry1 }, cellOf, { rw, rh, labels: fgLabel, hard, seed: result.seed, terms: result.terms }, result.fg, result.bg, P);
     }
-    return { mask, score: cnt ? post / cnt : 1 };
+    return { mask, score };
   }
 }
 
@@ -585,6 +579,47 @@ const FULL_NEIGHBOURS: readonly [number, number, number][] = [
   [1, 1, Math.SQRT1_2],
   [-1, 1, Math.SQRT1_2],
 ];
+
+/**
+ * The graphcut decoder's quality score of a mask, in [0, 1], the counterpart of SAM2's predicted
+ * IoU for the sam-score fallback (box + points vs the box alone): fresh colour GMMs (the decoder's
+ * `components`) fitted to the mask's pixels and to the rest of the region plus the background
+ * ring, then the mean over the region of the colour posterior of the label each pixel got,
+ * rescaled so 0 = colour says nothing (posterior 1/2) and 1 = colour separates the mask from its
+ * surroundings perfectly. Every mask is scored by the same procedure whatever produced it (seeds,
+ * spatial prior), so two masks of one image and box are comparable; like SAM2's score it can
+ * prefer a wrong mask (a same-coloured distractor merged in looks more separable). 0 for an
+ * empty mask; 0 also when nothing is left outside the mask to learn the background from.
+ */
+function colourSeparation(px: Float32Array, roi: Int32Array, ring: readonly number[], labels: Uint8Array, components: number): number {
+  const fgIdx: number[] = [];
+  const bgIdx: number[] = [...ring];
+  for (let k = 0; k < roi.length; k++) (labels[k] ? fgIdx : bgIdx).push(roi[k]!);
+  if (fgIdx.length === 0 || bgIdx.length === 0) return 0;
+  const fit = (all: number[]) => {
+    const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
+    const idx = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
+    const g = new ColourGmm(components);
+    g.fit(px, idx, ColourGmm.kmeansLabels(px, idx, components));
+    return g;
+  };
+  const fg = fit(fgIdx);
+  const bg = fit(bgIdx);
+  // A strided subset of the region estimates the mean as well as all of it.
+  const stride = Math.max(1, Math.floor(roi.length / 20_000));
+  let sum = 0;
+  let n = 0;
+  for (let k = 0; k < roi.length; k += stride) {
+    const i = 3 * roi[k]!;
+    // Posterior of foreground with equal priors: a logistic of the log-likelihood ratio.
+    const t = fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!) - bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
+    const pFg = t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t));
+    sum += labels[k] ? pFg : 1 - pFg;
+    n++;
+  }
+  return Math.max(0, Math.min(1, 2 * (sum / n) - 1));
+}
+
 
 /**
  * Coarse-to-fine: the cut ran on a downsampled crop, so its boundary is blocky at full size.

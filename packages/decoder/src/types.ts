@@ -26,6 +26,11 @@ export interface Decoder {
   describe(): string;
   /** Throw an InputError now if this decoder cannot run (model files missing), before any work. */
   check?(): void;
+  /**
+   * Open the model files and match them against what this decoder reads (no image is decoded);
+   * returns one line saying what was found, or throws an InputError naming the file. For `validate`.
+   */
+  inspect?(): Promise<string>;
   /** Per-image work (SAM's image encoder). Optional; `segment` calls it when needed. */
   prepare?(input: DecoderImage): Promise<void>;
   segment(input: DecoderImage, prompt: Prompt): Promise<DecodeResult>;

@@ -2,11 +2,12 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 
-/** The git commit of the working tree, with "-dirty" when it has uncommitted changes. */
-export function gitCommit(): string {
+/** The git commit of the working tree (of `cwd`, default the current directory), with "-dirty" when it has uncommitted changes. */
+export function gitCommit(cwd?: string): string {
   try {
-    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const opts = { encoding: "utf8" as const, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], ...(cwd ? { cwd } : {}) };
+    const head = execFileSync("git", ["rev-parse", "HEAD"], opts).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], opts).trim();
     return dirty ? `${head}-dirty` : head;
   } catch {
     return "unknown";

@@ -92,7 +92,7 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
       expect(summary.simulated).toBe(false);
       expect(summary.title).not.toMatch(/SIMULATED/);
 
-      const records = (await readFile(join(dir, "samples.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { cell: string; expression: string; box: number[]; queries: { pYes: number; decision: string }[]; positives: unknown[]; negatives: unknown[]; mask: { size: number[] }; union: number });
+      const records = (await readFile(join(dir, "samples.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { cell: string; expression: string; box: number[]; queries: { pYes: number; decision: string }[]; positives: unknown[]; negatives: unknown[]; mask: { size: number[] }; union: number; decode?: { branch: string; boxScore?: number } });
       for (const r of records) {
         // 0-1000 grid -> pixels of the 64x48 image
         expect(r.box).toEqual([6.4, 4.8, 38.4, 33.6]);
@@ -120,7 +120,9 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
       // SAM2: one encoder call per distinct image, whatever the number of prompts.
       const samStats = summary.decoders.find((d) => d.description.startsWith("sam2"))!.stats;
       expect(samStats!.encoderCalls).toBe(2); // testA ref 2 (image 3), testB ref 3 (image 1), two sentences each
-      expect(samStats!.decoderCalls).toBe(8);
+      // K=0: one decode per sentence; K=4: box + points and the box alone (decode.fallback sam-score).
+      expect(samStats!.decoderCalls).toBe(4 + 2 * 4);
+      expect(records.filter((r) => r.cell === "K=4").every((r) => r.decode?.boxScore !== undefined && ["points", "box"].includes(r.decode.branch))).toBe(true);
       expect(summary.decoders.find((d) => d.description.startsWith("sam2"))!.description).toMatch(/ort export, 3 mask outputs, the highest predicted IoU taken/);
 
       // A rerun into a fresh folder answers everything from the disk cache.

@@ -1,11 +1,15 @@
-import { join } from "node:path";
-import { sha256, stableStringify, writeFileAtomic } from "@resagent/core";
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { writeReport } from "@resagent/report";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
+import type { PlotSpec } from "./config/schema.js";
+import { codeHash, configHash } from "./identity.js";
 import { gitCommit, machine, versions } from "./provenance.js";
+import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, type RunResult } from "./runner.js";
-import { summarise, type CellMetrics } from "./summary.js";
+import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";
 import { buildTable, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
 /** Whether any component of any cell is simulated (then every title says so). */
@@ -23,11 +27,33 @@ export interface Written {
   files: string[];
 }
 
+/** A plot per --sweep column group: the same columns, suffixed as the table suffixes them. */
+function sweptPlots(exp: LoadedExperiment): PlotSpec[] {
+  const groups = exp.config.columnSweeps;
+  if (!groups.length) return exp.config.plots;
+  return exp.config.plots.flatMap((p) =>
+    p.kind === "confusion"
+      ? [p]
+      : groups.map((g) => ({
+          ...p,
+          ...(p.column ? { column: `${p.column} (${g})` } : {}),
+          ...(p.columns ? { columns: p.columns.map((c) => `${c} (${g})`) } : {}),
+          file: `${p.file}-${g.replace(/[^\w.+=-]+/g, "_")}`,
+          title: `${p.title ?? exp.config.title} (${g})`,
+        })),
+  );
+}
+
+export interface WriteOptions {
+  /** A merge of some shards only (--allow-partial): said in the provenance line and the summary. */
+  partial?: { shards: number[]; of: number };
+}
+
 /**
  * Draw summary.json, table.md, table.csv and the plots from samples.jsonl files (one, or several
  * shards for `merge`). Nothing here is recomputed from memory.
  */
-export async function writeResults(exp: LoadedExperiment, runDir: string, sampleFiles: string[], run?: RunResult): Promise<Written> {
+export async function writeResults(exp: LoadedExperiment, runDir: string, sampleFiles: string[], run?: RunResult, options: WriteOptions = {}): Promise<Written> {
   const seen = new Set<string>();
   const records: SampleRecord[] = [];
   for (const f of sampleFiles) {
@@ -38,7 +64,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       records.push(r);
     }
   }
-  const metrics = summarise(exp, records);
+  const boot = new SampleBootstrap(groupRecords(exp, records), exp.config.seed);
+  const metrics = summarise(exp, records, boot);
   const pipelines = buildPipelines(exp, new ComponentPool());
   const simulated = usesSimulation(exp, pipelines);
   const title = runTitle(exp, simulated);
@@ -47,8 +74,19 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const shortCommit = `${commit.slice(0, 10)}${commit.endsWith("-dirty") ? "-dirty" : ""}`;
   // Plots may carry their own titles: the SIMULATED mark travels with the provenance line too.
   const mark = simulated ? "SIMULATED · " : "";
-  const provenance = `${mark}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
-  const table = buildTable(exp, metrics, title, provenance);
+  const partial = options.partial ? `PARTIAL: ${options.partial.shards.length} of ${options.partial.of} shards · ` : "";
+  const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
+  const provenance = `${mark}${partial}${standIns}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
+  const table = buildTable(exp, metrics, title, provenance, boot);
+  // Which candidate and selection rules made the numbers (issue 19: a table says which it used).
+  const rules = new Set([...pipelines.values()].filter((p) => p.config.k > 0).map((p) => `${p.sampler.describe?.() ?? p.sampler.name}, ${p.verifier.params.select === "roles" ? "points by queue roles" : "points interleaved"}`));
+  if (rules.size) table.notes = [...table.notes, `Candidates and point selection: ${[...rules].join(" | ")}.`];
+  // Which confidence rule and decoding made them (issue 20: say which aggregation each table used).
+  const verified = [...pipelines.values()].filter((p) => p.config.k > 0);
+  const AGG = { absolute: "absolute (the decoded answer's summed top-k probability, the authors' rule)", pa: "absolute (the decoded answer's summed top-k probability, the authors' rule)", normalised: "normalised (P(yes) over yes + no of the top-k)", decoded: "decoded answer only" } as const;
+  const aggs = new Set(verified.map((p) => AGG[p.verifier.params.aggregation]));
+  const decodes = new Set(verified.map((p) => p.describe().decoding ?? ""));
+  if (aggs.size) table.notes = [...table.notes, `Confidence: ${[...aggs].join(" | ")}. Decoding: ${[...decodes].join(" | ")}.`];
   const totalQueries = records.reduce((a, r) => a + (r.timing.mllmQueries ?? 0), 0);
   const cacheHits = records.reduce((a, r) => a + (r.timing.cacheHits ?? 0), 0);
   const summary = {
@@ -59,15 +97,19 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     profile: exp.config.profile,
     seed: exp.config.seed,
     limitPerDataset: exp.config.limit,
-    configHash: sha256(stableStringify({ cells: exp.cells, datasets: exp.config.resolvedDatasets, seed: exp.config.seed })).slice(0, 16),
+    configHash: configHash(exp),
+    codeHash: codeHash(),
     gitCommit: commit,
+    ...(options.partial ? { partial: options.partial } : {}),
     versions: versions(),
     machine: machine(),
     createdAt,
     datasets: exp.config.resolvedDatasets,
     sampleCounts: Object.fromEntries(Object.entries(metrics).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m).map(([d, x]) => [d, x.samples]))])),
     records: records.length,
-    cells: Object.fromEntries(exp.cells.map((c) => [c.id, { pipeline: c.pipeline, components: pipelines.get(c.id)!.describe(), ...(c.note ? { note: c.note } : {}) }])),
+    /** Records copied from identical cells (same pipeline, seed, dataset, code) rather than computed for this run. */
+    sharedRecords: records.filter((r) => r.timing.shared).length,
+    cells: Object.fromEntries(exp.cells.map((c) => [c.id, { pipeline: c.pipeline, components: pipelines.get(c.id)!.describe(), ...(c.note ? { note: c.note } : {}), ...(c.standIns.length ? { standIns: c.standIns } : {}) }])),
     mllmRequests: {
       // From samples.jsonl: queries the pipeline made and how many the response cache answered.
       queries: totalQueries,
@@ -76,8 +118,11 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
       // From the backends of the last invocation (a resumed run counts only its own requests).
       lastInvocation: run?.backendStats ?? [],
     },
+    // Every invocation's model-call accounting (model-calls.jsonl) and their sum.
+    modelCalls: readModelCalls([...new Set(sampleFiles.map((f) => dirname(f)))]),
     decoders: run?.decoderStats ?? [],
     skippedSamples: run?.skipped ?? [],
+    intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, where: "metrics.<cell>.<dataset>.ci95.<metric> = [low, high], in the metric's units" },
     metrics,
     table,
   };
@@ -90,19 +135,23 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   await put("summary.json", `${JSON.stringify(summary, null, 2)}\n`);
   await put("table.md", tableMarkdown(table));
   await put("table.csv", tableCsv(table));
-  for (const spec of exp.config.plots) {
+  for (const spec of sweptPlots(exp)) {
+    // Short enough to sit under the title.
+    const plotProvenance = `${mark}${partial}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`;
     const plot =
       spec.kind === "confusion"
         ? confusionChart(
             [...new Set(exp.cells.map((c) => c.row))].map((row) => ({ label: row, metrics: metrics[row]?.all ?? emptyMetrics() })),
             spec.title ?? title,
+            { provenance: plotProvenance },
           )
-        : comparisonChart(table, spec);
-    // Short enough to sit under the title, left of the legend.
-    plot.provenance(`${mark}${exp.config.profile} · seed ${exp.config.seed} · n≤${exp.config.limit} · ${shortCommit} · ${createdAt.slice(0, 10)}`, spec.kind === "confusion" ? 20 : 60);
+        : comparisonChart(table, spec, { provenance: plotProvenance });
     const saved = await plot.save(join(runDir, spec.file));
     files.push(saved.svg, saved.png);
   }
+  // report.html (+ table.tex) is drawn from the files just written, as `resagent report` would.
+  // It reads <runDir>/samples.jsonl; a merge writes its combined samples there first.
+  if (sampleFiles.some((f) => f === join(runDir, "samples.jsonl"))) files.push(...(await writeReport(runDir)).files);
   return { table, metrics, files };
 }
 

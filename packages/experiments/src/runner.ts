@@ -1,11 +1,13 @@
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, readJsonLinesRepairing, readJsonLinesTolerant, sha256, stableStringify, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
-import { gitCommit } from "./provenance.js";
+import { findRoot } from "./config/load.js";
+import { acquireRunLock, checkResumable, codeHash, configHash, writeManifest, type RunManifest } from "./identity.js";
+import { RecordStore } from "./record-store.js";
 
 export interface RunOptions {
   runDir: string;
@@ -15,44 +17,50 @@ export interface RunOptions {
   concurrency?: number;
   /** Called after each sample (all cells) with done / total. */
   progress?: (done: number, total: number) => void;
+  /** Called once before any work: samples in total, samples already done (resumed) and their records. */
+  onStart?: (info: { total: number; done: number; resumedRecords: number }) => void;
   /** Stop after this many new samples (tests use it to simulate a kill). */
   stopAfter?: number;
   /** Called with a line of text for warnings (bad samples skipped, etc.). */
   log?: (line: string) => void;
   /** Record a sample whose loading fails and go on, instead of stopping the run. */
   skipBadSamples?: boolean;
+  /**
+   * Reuse records of identical cells (same resolved pipeline, seed, dataset and code) from the
+   * shared record store, and add new ones to it (default true). Tests of the computation itself
+   * turn it off.
+   */
+  shareRecords?: boolean;
+  /** Components to build the cells from (default: a fresh pool); the caller reads their counters after the run. */
+  pool?: ComponentPool;
+  /** Called with each new record as it is made (model-call accounting counts abstentions here). */
+  onRecord?: (record: SampleRecord) => void;
   /** How the experiment was loaded (name, profile, --set, --sweep), saved so `merge` can reload it. */
-  source?: { experiment: string; profile: string; set: string[]; sweep: string[] };
+  source?: RunManifest["source"];
 }
 
 export interface RunResult {
   runDir: string;
   newRecords: number;
+  /** New records copied from identical cells (the shared record store) instead of computed. */
+  sharedRecords: number;
   resumedRecords: number;
   backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
   decoderStats: { description: string; stats: Record<string, number> }[];
   skipped: { id: string; error: string }[];
 }
 
-/**
- * A run's id: the experiment, profile and a hash of everything that changes results, the code's
- * git commit included, so a rerun resumes only a run made by the same code and config.
- */
-export function defaultRunId(exp: LoadedExperiment): string {
-  const { config, cells } = exp;
-  const key = sha256(stableStringify({ cells, datasets: config.resolvedDatasets, seed: config.seed, limit: config.limit, code: gitCommit() })).slice(0, 10);
-  return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
-}
+const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).cell === "string";
 
-/** Existing records of a run (a torn last line is cut off) as done (sample, cell) keys. */
-export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number }> {
-  const recs = await readJsonLinesRepairing<SampleRecord>(file);
-  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length };
+/** Existing records of a run as done (sample, cell) keys; torn lines, anywhere in the file, are dropped (and counted). */
+export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number; dropped: number }> {
+  const { values: recs, dropped } = await repairJsonLines(file, isRecord);
+  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length, dropped };
 }
 
 /** Read every record of a run (or several, for `merge`). */
 export function readRecords(file: string): SampleRecord[] {
-  // A torn last line from a kill is ignored (the next run cuts it off).
+  // Torn lines (a kill, anywhere in the file) are skipped; the lines after them are read (the next run repairs the file).
   return readJsonLinesTolerant<SampleRecord>(file).values;
 }
 
@@ -63,7 +71,8 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
     try {
       out.set(cell.id, new Pipeline(cell.pipeline, exp.config.seed, pool));
     } catch (err) {
-      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`, { file: exp.file });
+      // The component names the field; where the value came from was checked with the schema.
+      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`);
       throw err;
     }
   }
@@ -76,10 +85,36 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
  * the file is the same at any concurrency; a rerun skips what is already there.
  */
 export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
-  const { config } = exp;
   await mkdir(opts.runDir, { recursive: true });
+  const release = await acquireRunLock(opts.runDir, opts.log);
+  const pool = opts.pool ?? new ComponentPool();
+  try {
+    return await runLocked(exp, { ...opts, pool });
+  } catch (err) {
+    // A finished run releases its pool itself; a failed one's (file handles, model sessions) here.
+    await pool.dispose().catch(() => undefined);
+    throw err;
+  } finally {
+    await release();
+  }
+}
+
+async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
+  const { config } = exp;
+  const previous = checkResumable(opts.runDir, exp, opts.shard);
+  const manifest: RunManifest = {
+    experiment: config.name,
+    profile: config.profile,
+    configHash: configHash(exp),
+    codeHash: codeHash(),
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    complete: false,
+  };
+  await writeManifest(opts.runDir, manifest);
   await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
-  const pool = new ComponentPool();
+  const pool = opts.pool ?? new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
   // Missing model files fail here, not after the first model requests.
   for (const d of pool.allDecoders()) d.check?.();
@@ -91,10 +126,15 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
     datasets.push([col, ds]);
   }
   const samplesFile = join(opts.runDir, "samples.jsonl");
-  const { done, count: resumed } = await readExistingRecords(samplesFile);
+  const { done, count: resumed, dropped } = await readExistingRecords(samplesFile);
+  if (dropped) opts.log?.(`${samplesFile}: dropped ${dropped} torn line(s), kept ${resumed} record(s); the dropped samples run again`);
+  const store = opts.shareRecords === false ? undefined : new RecordStore(join(process.env.RESAGENT_CACHE_DIR ?? join(findRoot(), ".cache"), "records"), codeHash());
+  const storeKeys = new Map(datasets.map(([col]) => [col, new Map(exp.cells.map((c) => [c.id, RecordStore.key(c.pipeline, config.seed, config.resolvedDatasets[col]!)]))]));
+  let sharedRecords = 0;
   const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
   for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
   const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
+  opts.onStart?.({ total: work.length, done: work.length - todo.length, resumedRecords: resumed });
   const handle = await open(samplesFile, "a");
   const skipped: RunResult["skipped"] = [];
   let newRecords = 0;
@@ -114,14 +154,40 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
     const limit = Math.min(todo.length, opts.stopAfter ?? Infinity);
     let cursor = 0;
     let finished = 0;
+    // The first fatal error stops every worker from taking new samples; the file is closed only
+    // after all of them have returned, and that first error is the one reported.
+    let failed = false;
+    let firstError: unknown;
     const worker = async () => {
       for (;;) {
         const i = cursor++;
-        if (i >= limit) return;
+        if (failed || i >= limit) return;
         const w = todo[i]!;
         let sample: Sample;
         let lines = "";
         try {
+          // Cells whose record another cell (of this run or another) already computed are copied.
+          const keys = storeKeys.get(w.col)!;
+          const shared = new Map(exp.cells.flatMap((c) => {
+            const r = done.has(`${w.id}\u0000${c.id}`) ? undefined : store?.get(keys.get(c.id)!, w.id, c.id);
+            return r ? [[c.id, r] as const] : [];
+          }));
+          const needed = exp.cells.filter((c) => !done.has(`${w.id}\u0000${c.id}`) && !shared.has(c.id));
+          if (needed.length === 0) {
+            for (const cell of exp.cells) {
+              const rec = shared.get(cell.id);
+              if (!rec) continue;
+              opts.onRecord?.(rec);
+              lines += `${JSON.stringify(rec)}\n`;
+              newRecords++;
+              sharedRecords++;
+            }
+            ready.set(i, lines);
+            flush();
+            finished++;
+            opts.progress?.(finished + (work.length - todo.length), work.length);
+            continue;
+          }
           sample = await w.ds.get(w.index);
           const bytes = await readFile(sample.imagePath).catch(() => {
             throw new InputError("image file missing or unreadable", { file: sample.imagePath });
@@ -133,12 +199,23 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
           const loaded = { sample, image, imageHash: sha256(bytes), fileBytes: bytes };
           for (const cell of exp.cells) {
             if (done.has(`${w.id}\u0000${cell.id}`)) continue;
-            const rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+            // An identical cell earlier in this loop may have just computed it.
+            let rec = shared.get(cell.id) ?? store?.get(keys.get(cell.id)!, w.id, cell.id);
+            if (rec) sharedRecords++;
+            else {
+              rec = await pipelines.get(cell.id)!.run(loaded, cell.id);
+              await store?.put(keys.get(cell.id)!, rec);
+            }
+            opts.onRecord?.(rec);
             lines += `${JSON.stringify(rec)}\n`;
             newRecords++;
           }
         } catch (err) {
-          if (!(opts.skipBadSamples && err instanceof InputError)) throw err;
+          if (!(opts.skipBadSamples && err instanceof InputError)) {
+            if (!failed) firstError = err;
+            failed = true;
+            return;
+          }
           skipped.push({ id: w.id, error: (err as Error).message });
           opts.log?.(`skipped ${w.id}: ${(err as Error).message}`);
         }
@@ -151,12 +228,15 @@ export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Pr
     const n = Math.max(1, opts.concurrency ?? config.concurrency);
     await Promise.all(Array.from({ length: n }, worker));
     await writing;
+    if (failed) throw firstError;
+    if (finished === todo.length) await writeManifest(opts.runDir, { ...manifest, complete: true });
   } finally {
     await handle.close();
   }
   const result: RunResult = {
     runDir: opts.runDir,
     newRecords,
+    sharedRecords,
     resumedRecords: resumed,
     backendStats: pool.allBackends().map((b) => ({ description: b.describe(), simulated: b.simulated, stats: b.stats?.() ?? {} })),
     decoderStats: pool.allDecoders().map((d) => ({ description: d.describe(), stats: d.stats?.() ?? {} })),

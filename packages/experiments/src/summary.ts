@@ -1,4 +1,20 @@
-import { BoxAccumulator, PointAccumulator, SegmentationAccumulator, TimingAccumulator, type BoxSummary, type PointSummary, type SegmentationSummary, type TimingSummary } from "@resagent/metrics";
+import {
+  BoxAccumulator,
+  PointAccumulator,
+  RESAMPLED_METRIC_NAMES,
+  SegmentationAccumulator,
+  TimingAccumulator,
+  answerConfidence,
+  bootstrap,
+  meanReplicates,
+  percentileInterval,
+  type BoxSummary,
+  type PointSummary,
+  type Replicates,
+  type ResampledMetric,
+  type SegmentationSummary,
+  type TimingSummary,
+} from "@resagent/metrics";
 import type { SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 
@@ -16,10 +32,18 @@ export interface CellMetrics {
   queriesPerSample: number;
   groundingFailures: number;
   timing: Record<string, TimingSummary>;
+  /**
+   * 95% percentile-bootstrap interval of each resampled metric over this cell's samples (same
+   * units as the metric: fractions for IoU and point metrics); absent with fewer than 2 samples.
+   */
+  ci95?: Partial<Record<ResampledMetric, [number, number]>>;
 }
 
-/** Records grouped by cell and dataset column; every number of a run is derived from here. */
-export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[]): Record<string, Record<string, CellMetrics>> {
+/** How intervals are computed; written to summary.json beside them. */
+export const BOOTSTRAP_SETTINGS = { replicates: 1000, level: 0.95, method: "percentile bootstrap interval over samples" } as const;
+
+/** Records grouped by "cell\u0000column", every record also under its cell's "all" column. */
+export function groupRecords(exp: LoadedExperiment, records: readonly SampleRecord[]): Map<string, SampleRecord[]> {
   const colOf = new Map<string, string>();
   for (const [col, ref] of Object.entries(exp.config.resolvedDatasets)) colOf.set(`${ref.name}/${ref.split}`, col);
   const groups = new Map<string, SampleRecord[]>();
@@ -31,6 +55,48 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
       g.push(r);
     }
   }
+  return groups;
+}
+
+/**
+ * Seeded bootstrap replicates per (cell, dataset column), computed on first use and kept, so the
+ * table's average columns reuse the per-dataset resamples (an average's replicate is the mean of
+ * its datasets' replicates: a stratified bootstrap).
+ */
+export class SampleBootstrap {
+  private readonly cache = new Map<string, Replicates | null>();
+
+  constructor(
+    private readonly groups: Map<string, SampleRecord[]>,
+    private readonly seed: number,
+    readonly replicates: number = BOOTSTRAP_SETTINGS.replicates,
+  ) {}
+
+  /** Replicates of one group; null with fewer than 2 samples (no spread to estimate). */
+  of(cell: string, col: string): Replicates | null {
+    const key = `${cell}\u0000${col}`;
+    if (!this.cache.has(key)) {
+      const recs = this.groups.get(key) ?? [];
+      this.cache.set(key, recs.length < 2 ? null : bootstrap(recs, { seed: this.seed, label: `${cell}|${col}`, replicates: this.replicates }));
+    }
+    return this.cache.get(key)!;
+  }
+
+  /** 95% interval of a metric on one column, or on the average of several (stratified). */
+  interval(cell: string, cols: readonly string[], metric: ResampledMetric): [number, number] | null {
+    const reps = cols.map((c) => this.of(cell, c)?.[metric]);
+    if (!reps.length || reps.some((r) => !r)) return null;
+    return percentileInterval(meanReplicates(reps as Float64Array[]), BOOTSTRAP_SETTINGS.level);
+  }
+}
+
+/** Records grouped by cell and dataset column; every number of a run is derived from here. */
+export function summarise(
+  exp: LoadedExperiment,
+  records: readonly SampleRecord[],
+  boot: SampleBootstrap | null = new SampleBootstrap(groupRecords(exp, records), exp.config.seed),
+): Record<string, Record<string, CellMetrics>> {
+  const groups = groupRecords(exp, records);
   const out: Record<string, Record<string, CellMetrics>> = {};
   for (const [key, recs] of groups) {
     const [cell, col] = key.split("\u0000") as [string, string];
@@ -57,7 +123,7 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
           continue;
         }
         answered++;
-        conf += Math.max(q.pYes, 1 - q.pYes);
+        conf += answerConfidence(q);
         if (q.decision === "positive" || q.decision === "negative") {
           retained++;
           if (q.gold !== undefined) pts.add(q.decision === "positive", q.gold);
@@ -75,6 +141,11 @@ export function summarise(exp: LoadedExperiment, records: readonly SampleRecord[
       groundingFailures: failures,
       timing: time.summary(),
     };
+    const ci = boot ? Object.fromEntries(RESAMPLED_METRIC_NAMES.flatMap((m) => {
+      const iv = boot.interval(cell, [col], m);
+      return iv ? [[m, iv]] : [];
+    })) : {};
+    if (Object.keys(ci).length) out[cell]![col]!.ci95 = ci;
   }
   return out;
 }

@@ -1,10 +1,24 @@
 import { InputError, type Box } from "@resagent/core";
 
-/** The paper's box prompt (§3.2). */
-export const BOX_PROMPT = "Identify the object referred to by '{expr}' in the image and return its bounding box in JSON format.";
+/**
+ * The grounding question. "authors": byte for byte `tools.py` `inference_bbox` (RefCOCO/+/g and
+ * ReasonSeg), which says "target"; "paper": §3.2's wording, "object" (this harness before issue 19).
+ */
+export const BOX_PROMPTS = {
+  authors: "Identify the target referred to by '{expr}' in the image and return its bounding box in JSON format.",
+  paper: "Identify the object referred to by '{expr}' in the image and return its bounding box in JSON format.",
+} as const;
+export const BOX_PROMPT = BOX_PROMPTS.authors;
 
-export function boxPrompt(expression: string, template = BOX_PROMPT): string {
-  return template.replace("{expr}", expression);
+/**
+ * The grounding prompt for an expression. `template` (the pipeline's `mllm.boxPrompt`) is
+ * "authors" (the default), "paper", or a template of your own with an {expr} slot.
+ */
+export function boxPrompt(expression: string, template: string = "authors"): string {
+  const t = Object.hasOwn(BOX_PROMPTS, template) ? BOX_PROMPTS[template as keyof typeof BOX_PROMPTS] : template;
+  if (!t.includes("{expr}")) throw new InputError(`expected "authors", "paper" or a template with an {expr} slot, got ${JSON.stringify(template)}`, { field: "mllm.boxPrompt" });
+  // A function replacement inserts the expression as written ("$'" stays "$'").
+  return t.replace("{expr}", () => expression);
 }
 
 /** How the model writes coordinates. */

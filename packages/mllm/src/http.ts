@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { InputError, randomStream } from "@resagent/core";
+import { emptyAccounting, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 import { Semaphore } from "./semaphore.js";
-import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TopLogprob } from "./types.js";
+import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TokenLogprob, TopLogprob } from "./types.js";
 
 export interface HttpBackendOptions {
   /** One or more base URLs ending in /v1 (round-robin), e.g. http://localhost:8000/v1. */
@@ -11,11 +12,22 @@ export interface HttpBackendOptions {
   apiKeyEnv?: string;
   timeoutMs: number;
   concurrency: number;
-  /** Retries after the first attempt, on timeouts, network errors, 429 and 5xx. */
+  /**
+   * Retries after the first attempt, on timeouts, network errors, 429 and 5xx, bodies that are not
+   * a chat completion, and answers without the logprobs the request asked for.
+   */
   retries: number;
   backoffMs: number;
   maxBackoffMs: number;
   temperature: number;
+  /**
+   * With several base URLs: an endpoint whose last `restAfterFailures` attempts all failed
+   * (timeouts, network errors, 429, 5xx, broken bodies) is rested, skipped for `restMs`, while the
+   * others take the load; then it is tried again (one more failure rests it again). 0: never rest.
+   * Calls find every endpoint resting wait for the first to come back. One base URL is never rested.
+   */
+  restAfterFailures: number;
+  restMs: number;
 }
 
 export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
@@ -25,17 +37,53 @@ export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
   backoffMs: 500,
   maxBackoffMs: 20_000,
   temperature: 0,
+  restAfterFailures: 3,
+  restMs: 30_000,
 };
+
+/** One base URL's health and what it served. */
+interface Endpoint {
+  url: string;
+  /** The URL without credentials, for accounting and messages. */
+  label: string;
+  /** Failed attempts in a row (a success resets it). */
+  streak: number;
+  /** Resting until this time (ms since the epoch); 0 when not resting. */
+  restUntil: number;
+  requests: number;
+  failed: number;
+  rests: number;
+}
+
+function endpointLabel(url: string): string {
+  const u = new URL(url);
+  u.username = "";
+  u.password = "";
+  return u.toString().replace(/\/+$/, "");
+}
 
 export class HttpError extends Error {
   constructor(
     message: string,
     readonly status: number | undefined,
     readonly retryable: boolean,
+    /** What failed; on the error that ends a call, what failed on every attempt (else undefined). */
+    readonly kind?: FailureKind,
   ) {
     super(message);
     this.name = "HttpError";
   }
+}
+
+/** The kind of a failed attempt and whether another attempt may help. */
+function classify(err: unknown): { kind: FailureKind; retryable: boolean } {
+  if (err instanceof HttpError) return { kind: err.kind ?? "other", retryable: err.retryable };
+  const name = (err as Error | undefined)?.name;
+  if (name === "TimeoutError" || name === "AbortError") return { kind: "timeout", retryable: true };
+  // undici reports a refused, reset or closed connection (before or in the middle of a body) as
+  // a TypeError ("fetch failed", "terminated") with the socket error as its cause.
+  if (name === "TypeError") return { kind: "socket", retryable: true };
+  return { kind: "other", retryable: false };
 }
 
 interface OpenAiLogprobEntry {
@@ -44,23 +92,34 @@ interface OpenAiLogprobEntry {
   top_logprobs?: unknown;
 }
 
-/** Parse an OpenAI / vLLM chat-completions response body into text and first-token top-k logprobs. */
-export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[] } {
+/**
+ * Parse an OpenAI / vLLM chat-completions response body into text, the first token's top-k
+ * logprobs and every generated token with its top-k (both absent when the body has none). Throws a
+ * retryable HttpError when the body is no chat completion.
+ */
+export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[]; tokens?: TokenLogprob[] } {
   const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
-  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, false);
+  // A 200 that is not a chat completion is a broken answer, retried like a 5xx.
+  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, true, "malformedBody");
   const text = typeof choice.message?.content === "string" ? choice.message.content : "";
   const content = choice.logprobs?.content;
   if (!Array.isArray(content) || content.length === 0) return { text };
-  const first = content[0] as OpenAiLogprobEntry;
-  const list: TopLogprob[] = [];
-  if (Array.isArray(first.top_logprobs)) {
-    for (const t of first.top_logprobs as OpenAiLogprobEntry[]) {
-      if (typeof t.token === "string" && typeof t.logprob === "number") list.push({ token: t.token, logprob: t.logprob });
+  const tokens: TokenLogprob[] = [];
+  for (const entry of content as OpenAiLogprobEntry[]) {
+    const top: TopLogprob[] = [];
+    if (Array.isArray(entry?.top_logprobs)) {
+      for (const t of entry.top_logprobs as OpenAiLogprobEntry[]) {
+        if (typeof t?.token === "string" && typeof t.logprob === "number") top.push({ token: t.token, logprob: t.logprob });
+      }
     }
+    tokens.push({ token: typeof entry?.token === "string" ? entry.token : "", logprob: typeof entry?.logprob === "number" ? entry.logprob : Number.NaN, top });
   }
-  // Some servers omit top_logprobs but give the chosen token's own logprob.
-  if (list.length === 0 && typeof first.token === "string" && typeof first.logprob === "number") list.push({ token: first.token, logprob: first.logprob });
-  return { text, firstTokenTopLogprobs: list };
+  // Only top_logprobs counts. Some servers leave it out and give the chosen token's own logprob:
+  // a softmax over that one token is 1, P(yes) would be 0 or 1 (the decoded answer passed off as
+  // a probability), so that is an answer without the requested logprobs.
+  const first = tokens[0]!.top;
+  if (!first.length) return { text };
+  return { text, firstTokenTopLogprobs: first, tokens };
 }
 
 /**
@@ -74,7 +133,9 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   readonly options: HttpBackendOptions;
   private readonly gate: Semaphore;
   private next = 0;
-  private readonly counters = { requests: 0, retries: 0, failures: 0 };
+  private readonly endpoints: Endpoint[];
+  private readonly counters = { calls: 0, requests: 0, retries: 0, failures: 0, restWaits: 0 };
+  private readonly failed = emptyAccounting().failed;
 
   constructor(options: Partial<HttpBackendOptions> & Pick<HttpBackendOptions, "baseUrls" | "model">) {
     this.options = { ...HTTP_DEFAULTS, ...options };
@@ -89,6 +150,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     }
     if (!o.model) throw new InputError("expected the served model name (as the server lists it under /v1/models)", { field: "mllm.model" });
     this.gate = new Semaphore(o.concurrency);
+    this.endpoints = o.baseUrls.map((url) => ({ url: url.replace(/\/+$/, ""), label: endpointLabel(url), streak: 0, restUntil: 0, requests: 0, failed: 0, rests: 0 }));
   }
 
   get identity(): string {
@@ -105,7 +167,83 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    const f = this.failed;
+    const kinds = { timeout: f.timeout, socket: f.socket, malformedBody: f.malformedBody, missingLogprobs: f.missingLogprobs, other: f.other };
+    return {
+      ...this.counters,
+      endpointRests: this.endpoints.reduce((n, e) => n + e.rests, 0),
+      ...Object.fromEntries(Object.entries(f.http).map(([s, n]) => [`failedHttp${s}`, n])),
+      ...Object.fromEntries(Object.entries(kinds).map(([k, n]) => [`failed${k[0]!.toUpperCase()}${k.slice(1)}`, n])),
+    };
+  }
+
+  accounting(): ModelCallAccounting {
+    const c = this.counters;
+    return {
+      ...emptyAccounting(),
+      queries: c.calls,
+      requests: c.requests,
+      retries: c.retries,
+      gaveUp: c.failures,
+      failed: { ...this.failed, http: { ...this.failed.http } },
+      endpoints: Object.fromEntries(this.endpoints.map((e) => [e.label, { requests: e.requests, failed: e.failed, rests: e.rests }])),
+      restWaits: c.restWaits,
+    };
+  }
+
+  /** Which endpoints are resting now (for tests and progress lines). */
+  resting(now = Date.now()): string[] {
+    return this.endpoints.filter((e) => e.restUntil > now).map((e) => e.label);
+  }
+
+  /**
+   * The next endpoint, round-robin over those not resting, preferring one this call has not failed
+   * on yet (`tried`); when every endpoint rests, wait for the first to come back.
+   */
+  private async pick(tried: ReadonlySet<number>): Promise<number> {
+    const n = this.endpoints.length;
+    let waited = false;
+    for (;;) {
+      const now = Date.now();
+      let again = -1;
+      for (let i = 0; i < n; i++) {
+        const j = (this.next + i) % n;
+        if (this.endpoints[j]!.restUntil > now) continue;
+        if (tried.has(j)) {
+          if (again < 0) again = j;
+          continue;
+        }
+        this.next = j + 1;
+        return j;
+      }
+      if (again >= 0) {
+        this.next = again + 1;
+        return again;
+      }
+      if (!waited) this.counters.restWaits++;
+      waited = true;
+      const soonest = Math.min(...this.endpoints.map((e) => e.restUntil));
+      await new Promise((r) => setTimeout(r, Math.max(1, soonest - now)));
+    }
+  }
+
+  /** Count an attempt's outcome on its endpoint; rest the endpoint after too many failures in a row. */
+  private settle(j: number, ok: boolean, retryable: boolean): void {
+    const e = this.endpoints[j]!;
+    if (ok) {
+      e.streak = 0;
+      return;
+    }
+    e.failed++;
+    // A request the server refuses as such (400) says nothing about the endpoint's health.
+    if (!retryable) return;
+    e.streak++;
+    const o = this.options;
+    const now = Date.now();
+    if (this.endpoints.length > 1 && o.restAfterFailures > 0 && e.streak >= o.restAfterFailures && e.restUntil <= now) {
+      e.restUntil = now + o.restMs;
+      e.rests++;
+    }
   }
 
   private apiKey(): string | undefined {
@@ -114,6 +252,19 @@ export class OpenAiCompatibleBackend implements ChatBackend {
     const key = process.env[env];
     if (!key) throw new InputError(`environment variable ${env} is not set (it should hold the API key)`, { field: "mllm.apiKeyEnv" });
     return key;
+  }
+
+  /**
+   * Every field of the request body apart from the model and the messages, exactly as sent: the
+   * response cache keys on them, so a change of any of them (temperature, max tokens, logprobs)
+   * never reuses an answer given under other settings.
+   */
+  requestSettings(request: ChatRequest): Record<string, unknown> {
+    return {
+      max_tokens: request.maxTokens,
+      temperature: this.options.temperature,
+      ...(request.topLogprobs > 0 ? { logprobs: true, top_logprobs: request.topLogprobs } : {}),
+    };
   }
 
   async buildBody(request: ChatRequest): Promise<Record<string, unknown>> {
@@ -139,64 +290,94 @@ export class OpenAiCompatibleBackend implements ChatBackend {
         urls.push(`data:${part.mime ?? "image/jpeg"};base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}`);
       }
     }
-    const body: Record<string, unknown> = {
-      model: this.options.model,
-      messages: [{ role: "user", content }],
-      max_tokens: request.maxTokens,
-      temperature: this.options.temperature,
-    };
-    if (request.topLogprobs > 0) {
-      body.logprobs = true;
-      body.top_logprobs = request.topLogprobs;
-    }
+    const body: Record<string, unknown> = { model: this.options.model, messages: [{ role: "user", content }], ...this.requestSettings(request) };
     return JSON.stringify(body).replace(new RegExp(`"${slot}(\\d+)"`, "g"), (_, i: string) => `"${urls[Number(i)]!}"`);
   }
 
   async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
+    this.counters.calls++;
     const body = await this.serializeBody(request);
     const key = this.apiKey();
     return this.gate.use(async () => {
       const jitter = randomStream(0, "http-backoff", `${context.sampleId}/${body.length}`);
       let lastErr: unknown;
+      const kinds: FailureKind[] = [];
+      /** Endpoints this call failed on: a retry goes elsewhere when it can, without backing off. */
+      const tried = new Set<number>();
       for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+        let j = await this.pick(tried);
         if (attempt > 0) {
           this.counters.retries++;
-          const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1));
-          await new Promise((r) => setTimeout(r, base * (0.5 + jitter.next())));
+          const wait = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1)) * (0.5 + jitter.next());
+          if (tried.has(j)) {
+            await new Promise((r) => setTimeout(r, wait));
+            j = await this.pick(tried);
+          }
         }
-        const url = `${this.options.baseUrls[this.next++ % this.options.baseUrls.length]!.replace(/\/+$/, "")}/chat/completions`;
+        const endpoint = this.endpoints[j]!;
+        const url = `${endpoint.url}/chat/completions`;
         const t0 = performance.now();
         try {
           this.counters.requests++;
+          endpoint.requests++;
           const res = await fetch(url, {
             method: "POST",
             headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
             body,
             signal: AbortSignal.timeout(this.options.timeoutMs),
           });
-          if (!res.ok) {
-            const text = (await res.text()).slice(0, 300);
-            const retryable = res.status === 429 || res.status >= 500;
-            throw new HttpError(`${url} answered ${res.status}: ${text}`, res.status, retryable);
+          // The whole body first: a connection closed in the middle of it is a socket failure,
+          // text that is not JSON a malformed body.
+          const raw = await res.text();
+          if (!res.ok) throw new HttpError(`${url} answered ${res.status}: ${raw.slice(0, 300)}`, res.status, res.status === 429 || res.status >= 500, "http");
+          let json: unknown;
+          try {
+            json = JSON.parse(raw);
+          } catch {
+            throw new HttpError(`${url} answered ${res.status} with a body that is not JSON (${raw.length} bytes: ${JSON.stringify(raw.slice(0, 80))})`, res.status, true, "malformedBody");
           }
-          const parsed = parseChatResponse(await res.json());
+          const parsed = parseChatResponse(json);
+          // Asked for top-k logprobs and got none: P(yes) would silently fall back to the decoded
+          // token (0 or 1). A failed attempt, never an answer (so never cached as one).
+          if (request.topLogprobs > 0 && !parsed.firstTokenTopLogprobs?.length) throw new HttpError(`${url} answered without the requested logprobs`, res.status, true, "missingLogprobs");
+          this.settle(j, true, true);
           return { ...parsed, cached: false, latencyMs: performance.now() - t0 };
         } catch (err) {
           lastErr = err;
-          const name = (err as Error).name;
-          const retryable = err instanceof HttpError ? err.retryable : name === "TimeoutError" || name === "AbortError" || name === "TypeError";
+          const { kind, retryable } = classify(err);
+          kinds.push(kind);
+          tried.add(j);
+          this.settle(j, false, retryable);
+          if (kind === "http") {
+            const status = String((err as HttpError).status);
+            this.failed.http[status] = (this.failed.http[status] ?? 0) + 1;
+          } else this.failed[kind]++;
           if (!retryable) break;
         }
       }
       this.counters.failures++;
+      const where = `${this.options.baseUrls.join(", ")} (model ${this.options.model})`;
+      if (kinds.every((k) => k === "missingLogprobs")) {
+        throw new HttpError(
+          `${where} returns no logprobs: ${kinds.length} attempt(s) asked for the top-${request.topLogprobs} first-token logprobs and got none. ` +
+            `Fix: serve with logprobs enabled (vLLM: --max-logprobs ${request.topLogprobs} or more), or set pipeline.verifier.aggregation=decoded (P(yes) from the decoded token only).`,
+          undefined,
+          false,
+          "missingLogprobs",
+        );
+      }
+      const tally = [...new Set(kinds)].map((k) => `${kinds.filter((x) => x === k).length} ${KIND_WORDS[k]}`).join(", ");
       throw new HttpError(
-        `${this.options.baseUrls.join(", ")} (model ${this.options.model}): request failed after ${this.options.retries + 1} attempt(s): ${describeFailure(lastErr)}`,
+        `${where}: request failed after ${kinds.length} attempt(s)${kinds.length > 1 ? ` (${tally})` : ""}: ${describeFailure(lastErr)}`,
         lastErr instanceof HttpError ? lastErr.status : undefined,
         false,
+        new Set(kinds).size === 1 ? kinds[0] : undefined,
       );
     });
   }
 }
+
+const KIND_WORDS: Record<FailureKind, string> = { http: "HTTP status", timeout: "timeout", socket: "socket", malformedBody: "malformed body", missingLogprobs: "missing logprobs", other: "other" };
 
 /** fetch's "fetch failed" says nothing; its cause (ECONNREFUSED, ENOTFOUND, a TLS error) does. */
 function describeFailure(err: unknown): string {

@@ -4,5 +4,7 @@ export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, parseChatResponse, t
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";
+export { createBackend, registerBackend, backendNames, BACKEND_NAMES, type BackendConfig, type BackendFactory } from "./registry.js";
+export { probeEndpoint, type ProbeResult } from "./probe.js";
+export { addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type AccountedBackend, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 export { simulateGrounding, phraseCues, phraseDifficulty, CUE_DIFFICULTY, type GroundingModel, type GroundingMode, type GroundingOutcome, type GroundingQuery, type PhraseCues } from "./simulated-grounding.js";
-export { createBackend, BACKEND_NAMES, type BackendConfig } from "./registry.js";

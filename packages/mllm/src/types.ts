@@ -1,4 +1,5 @@
 import type { Box, Mask, Point } from "@resagent/core";
+import type { SmartResizeOptions } from "./grounding.js";
 
 /** An image in a request: identified by a content hash; encoded (JPEG) only when a server needs it. */
 export interface ImagePart {
@@ -19,8 +20,13 @@ export interface ChatRequest {
   /** One user turn: images first, then the text, as Qwen-VL chat templates expect. */
   content: (ImagePart | TextPart)[];
   maxTokens: number;
-  /** Top-k first-token logprobs to ask for (0 = none). */
+  /** Top-k logprobs to ask for at every generated token (0 = none). */
   topLogprobs: number;
+  /**
+   * Settings outside the messages that change the answer and belong in the cache key (the
+   * server's smart-resize limits for grounding). Not sent.
+   */
+  keyParams?: Record<string, unknown>;
 }
 
 export interface TopLogprob {
@@ -28,10 +34,19 @@ export interface TopLogprob {
   logprob: number;
 }
 
+/** A generated token, its logprob and its top-k alternatives (OpenAI `logprobs.content[i]`). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  top: TopLogprob[];
+}
+
 export interface ChatCompletion {
   text: string;
   /** Top-k alternatives of the first generated token, when asked for. */
   firstTokenTopLogprobs?: TopLogprob[];
+  /** Every generated token with its top-k alternatives, when asked for (VBR-multi reads each label's answer token). */
+  tokens?: TokenLogprob[];
   /** Whether the answer came from the response cache. */
   cached: boolean;
   /** Time the backend spent (0 for cache hits). */
@@ -56,6 +71,10 @@ export interface QueryContext {
   format?: string;
   /** Coordinate convention the simulated grounder should answer in. */
   boxConvention?: string;
+  /** Qwen2.5-VL smart-resize limits the grounder's answers are in (convention qwen2.5). */
+  smartResize?: SmartResizeOptions;
+  /** VBR-multi: the label of each point, in answer order (default A, B, C, ...). */
+  labels?: string[];
 }
 
 export interface ChatBackend {
@@ -68,13 +87,23 @@ export interface ChatBackend {
   readonly identity: string;
   describe(): string;
   complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion>;
+  /** Request fields sent beside the model and messages (sampling, max tokens, logprobs): part of the cache key. */
+  requestSettings?(request: ChatRequest): Record<string, unknown>;
   stats?(): Record<string, number>;
 }
 
 /** VBR-multi (the authors' batched variant): markers are lettered A–H, one answer line per letter. */
 export const MULTI_LETTERS = "ABCDEFGH";
 
+/**
+ * A marker's label as the authors' `marker_token` writes it: A–Z, then P27, P28, ... Labels
+ * continue across a queue's batches (the second batch of 10 candidates is I, J).
+ */
+export function markerLabel(i: number): string {
+  return i < 26 ? String.fromCharCode(65 + i) : `P${i + 1}`;
+}
+
 /** The answer lines a model gives to a VBR-multi question ("A: yes", "B: no", ...). */
-export function multiAnswerText(yes: readonly boolean[]): string {
-  return yes.map((v, i) => `${MULTI_LETTERS[i]}: ${v ? "yes" : "no"}`).join("\n");
+export function multiAnswerText(yes: readonly boolean[], labels?: readonly string[]): string {
+  return yes.map((v, i) => `${labels?.[i] ?? markerLabel(i)}: ${v ? "yes" : "no"}`).join("\n");
 }

@@ -1,5 +1,4 @@
 import type { Box, Point, RandomStream } from "@resagent/core";
-import { InputError } from "@resagent/core";
 import { checkK, insideBox, normalise, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
 import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
@@ -29,9 +28,6 @@ abstract class Baseline implements Sampler {
   readonly params: BaselineParams;
   constructor(params: Partial<BaselineParams> = {}) {
     this.params = { ...BASELINE_DEFAULTS, ...params };
-    if (!["interleave", "external-first", "internal-first"].includes(this.params.merge)) {
-      throw new InputError(`expected interleave, external-first or internal-first, got ${JSON.stringify(this.params.merge)}`, { field: "sampler.params.merge" });
-    }
   }
   abstract sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
 }

@@ -1,5 +1,5 @@
 import type { Box, Point, RandomStream } from "@resagent/core";
-import { InputError, Lru } from "@resagent/core";
+import { Lru } from "@resagent/core";
 import { entropyScore, type MembershipParams, DEFAULT_MEMBERSHIP } from "./entropy.js";
 import { checkK, insideBox, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
@@ -39,10 +39,27 @@ export interface SpiralParams {
   /** Uniform jitter as a fraction of the base step. */
   jitter: number;
   merge: MergeOrder;
-  /** "spiral": queue order as sampled; "entropy": each queue re-ranked by H(p), highest first. */
-  rank: "spiral" | "entropy";
+  /**
+   * Which samples form the queues. "spiral" (the authors' code): external = the first K samples,
+   * internal = the last K reversed. "entropy": the same K, re-ranked by H(p), highest first.
+   * "entropy-topk" (the paper, §3.3 "rank visited locations by H and retain the top-K"): the K
+   * highest-H samples of the queue's half of its draw (external: the centre half, internal: the
+   * boundary half), highest first.
+   */
+  rank: SpiralRank;
+  /**
+   * "independent" (the authors' code: `generate_internal_candidate_points` and
+   * `generate_external_candidate_points` each call the spiral generator): each queue comes from
+   * its own draw (own direction, end point, start offset and jitter, from its own random stream),
+   * so the queues never share a point. "split": one draw split in two (the harness before issue 19;
+   * on a 400×80 box at K = 5 the two queues share a point in most draws).
+   */
+  queues: "independent" | "split";
   membership: MembershipParams;
 }
+
+export type SpiralRank = "spiral" | "entropy" | "entropy-topk";
+export const SPIRAL_RANKS: readonly SpiralRank[] = ["spiral", "entropy", "entropy-topk"];
 
 export const SPIRAL_DEFAULTS: SpiralParams = {
   turns: 8,
@@ -60,6 +77,7 @@ export const SPIRAL_DEFAULTS: SpiralParams = {
   jitter: 0.2,
   merge: "interleave",
   rank: "spiral",
+  queues: "independent",
   membership: DEFAULT_MEMBERSHIP,
 };
 
@@ -200,22 +218,6 @@ function interpolate(track: Track, d: number): Point {
   return { x: x[i - 1]! + f * (x[i]! - x[i - 1]!), y: y[i - 1]! + f * (y[i]! - y[i - 1]!) };
 }
 
-export function checkSpiralParams(p: SpiralParams): void {
-  const bad = (field: string, msg: string) => new InputError(msg, { field: `sampler.params.${field}` });
-  if (!Number.isInteger(p.points) || p.points < 2 || p.points > 1_000_000) throw bad("points", `expected an integer in [2, 1e6], got ${p.points}`);
-  if (!(p.turns > 0) || !Number.isFinite(p.turns)) throw bad("turns", `expected a positive number, got ${p.turns}`);
-  if (!(p.exponent > 0) || !Number.isFinite(p.exponent)) throw bad("exponent", `expected a positive number, got ${p.exponent}`);
-  if (!(p.stepScale > 0)) throw bad("stepScale", `expected a positive number, got ${p.stepScale}`);
-  if (!(p.coeffMin > 0 && p.coeffMax >= p.coeffMin)) throw bad("coeffMin", `expected 0 < coeffMin <= coeffMax, got ${p.coeffMin}, ${p.coeffMax}`);
-  if (!(p.jitter >= 0 && p.jitter < 1)) throw bad("jitter", `expected a fraction in [0, 1), got ${p.jitter}`);
-  if (!["sigmoid", "linear"].includes(p.growth)) throw bad("growth", `expected "sigmoid" or "linear", got ${JSON.stringify(p.growth)}`);
-  if (![...DIRECTIONS, "random"].includes(p.direction)) throw bad("direction", `expected cw, ccw or random, got ${JSON.stringify(p.direction)}`);
-  if (![...END_POINTS, "random"].includes(p.end)) throw bad("end", `expected top, bottom, left, right or random, got ${JSON.stringify(p.end)}`);
-  if (!["fast-growth", "code"].includes(p.densify)) throw bad("densify", `expected "fast-growth" or "code", got ${JSON.stringify(p.densify)}`);
-  if (!["interleave", "external-first", "internal-first"].includes(p.merge)) throw bad("merge", `expected interleave, external-first or internal-first, got ${JSON.stringify(p.merge)}`);
-  if (!["spiral", "entropy"].includes(p.rank)) throw bad("rank", `expected "spiral" or "entropy", got ${JSON.stringify(p.rank)}`);
-}
-
 /** The samples of one call along with the spiral it walked (for plots such as Fig. 4). */
 export interface SpiralDraw {
   box: Box;
@@ -235,8 +237,14 @@ export class SpiralSampler implements Sampler {
   private readonly tracks = new Lru<Track>(256);
 
   constructor(params: Partial<SpiralParams> = {}) {
+    // Values are checked where configs load (the config schema, packages/experiments); code passes typed ones.
     this.params = { ...SPIRAL_DEFAULTS, ...params, membership: { ...DEFAULT_MEMBERSHIP, ...params.membership } };
-    checkSpiralParams(this.params);
+  }
+
+  describe(): string {
+    const p = this.params;
+    const rank = { spiral: "queues by spiral position (authors' code)", entropy: "queues by spiral position, re-ranked by entropy", "entropy-topk": "top-K by entropy in each queue's half (paper §3.3)" }[p.rank];
+    return `ebd-spiral (${p.queues === "independent" ? "one draw per queue" : "one draw split into the two queues"}; ${rank}; densify ${p.densify})`;
   }
 
   /** Draw the samples for a box (no queue split); exposed for plotting and analysis. */
@@ -279,20 +287,37 @@ export class SpiralSampler implements Sampler {
 
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates {
     checkK(k);
-    const d = this.draw(box, rng, image);
-    const all = d.samples;
-    let external = all.slice(0, k);
-    let internal = all.slice().reverse().slice(0, k);
-    if (this.params.rank === "entropy") {
-      const byH = (pts: Point[]) => pts.map((pt) => [pt, entropyScore(pt, d.box, this.params.membership)] as const).sort((x, y) => y[1] - x[1]).map(([pt]) => pt);
-      external = byH(external);
-      internal = byH(internal);
+    if (this.params.queues === "split") {
+      // One draw: the external queue from its start, the internal queue from its end.
+      const d = this.draw(box, rng, image);
+      const half = Math.ceil(d.samples.length / 2);
+      return this.queues(d.box, this.pick(d, k, "external", half), this.pick(d, k, "internal", half), { direction: d.direction, end: d.end, samples: d.samples.length });
     }
-    return {
-      external,
-      internal,
-      ordered: mergeQueues(external, internal, this.params.merge, d.box, this.params.membership),
-      info: { direction: d.direction, end: d.end, samples: all.length },
-    };
+    // One draw per queue, each from its own stream (as the authors call the generator once per queue).
+    const e = this.draw(box, rng.fork("external"), image);
+    const i = this.draw(box, rng.fork("internal"), image);
+    const info = { direction: e.direction, end: e.end, samples: e.samples.length, internalDirection: i.direction, internalEnd: i.end, internalSamples: i.samples.length };
+    return this.queues(e.box, this.pick(e, k, "external", Math.ceil(e.samples.length / 2)), this.pick(i, k, "internal", Math.ceil(i.samples.length / 2)), info);
+  }
+
+  /**
+   * A queue's K points from a draw (samples ordered centre -> boundary). `half` is where the
+   * boundary half starts (entropy-topk draws from the queue's half only, so a split draw's two
+   * queues stay disjoint).
+   */
+  private pick(d: SpiralDraw, k: number, queue: "external" | "internal", half: number): Point[] {
+    const s = d.samples;
+    const byH = (pts: Point[]) =>
+      pts
+        .map((pt, order) => [pt, entropyScore(pt, d.box, this.params.membership), order] as const)
+        .sort((x, y) => y[1] - x[1] || x[2] - y[2])
+        .map(([pt]) => pt);
+    if (this.params.rank === "entropy-topk") return byH(queue === "external" ? s.slice(0, half) : s.slice(half).reverse()).slice(0, k);
+    const chosen = queue === "external" ? s.slice(0, k) : s.slice().reverse().slice(0, k);
+    return this.params.rank === "entropy" ? byH(chosen) : chosen;
+  }
+
+  private queues(box: Box, external: Point[], internal: Point[], info: Record<string, string | number>): Candidates {
+    return { external, internal, ordered: mergeQueues(external, internal, this.params.merge, box, this.params.membership), info };
   }
 }

@@ -38,6 +38,8 @@ export interface Sampler {
    * (box, K, params, random stream). K = 0 gives no candidates (the box-only baseline).
    */
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
+  /** What ran, in words (tables say which queue and ranking rules made their numbers). */
+  describe?(): string;
 }
 
 export type MergeOrder = "interleave" | "external-first" | "internal-first";

@@ -26,7 +26,7 @@ export const benchCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .option("only", { type: "string", array: true, describe: `suites to run (${BENCH_SUITES.map((s) => s.name).join(", ")})` })
-      .option("out", { type: "string", default: "results/bench/latest.json" }) as never,
+      .option("out", { type: "string", default: "results/bench/latest.json", describe: "where to write the results JSON (machine, commit, versions, every timing)" }) as never,
   handler: async (args) => {
     const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES;
     const rows: BenchRow[] = [];

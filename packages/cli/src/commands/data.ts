@@ -15,9 +15,9 @@ export const dataCommand: CommandModule<object, Args> = {
   describe: "Dataset tools: `data stats <dataset> --split <s>` prints refs, sentences and images of a split",
   builder: (y) =>
     y
-      .positional("action", { type: "string", choices: ["stats"], demandOption: true })
-      .positional("dataset", { type: "string", demandOption: true, describe: "refcoco, refcoco+, refcocog, synthref (see `resagent ls datasets`)" })
-      .option("split", { type: "string", demandOption: true })
+      .positional("action", { type: "string", choices: ["stats"], demandOption: true, describe: "stats: refs, sentences and images of a split" })
+      .positional("dataset", { type: "string", demandOption: true, describe: "refcoco, refcoco+, refcocog, synthref (see `pnpm resagent ls datasets`)" })
+      .option("split", { type: "string", demandOption: true, describe: "split to read: val, testA, testB, test, train (synthref: e.g. refcoco/val)" })
       .option("root", { type: "string", describe: "data root (default $RESAGENT_DATA_ROOT)" })
       .option("split-by", { type: "string", describe: "REFER splitBy (default unc, unc, umd)" })
       .option("unit", { type: "string", choices: ["sentence", "ref"], describe: "REFER evaluation unit" }) as never,

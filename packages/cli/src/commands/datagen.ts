@@ -1,9 +1,9 @@
 import { join, resolve } from "node:path";
 import { readFile } from "node:fs/promises";
-import { InputError, contactSheet, decodeImage, readJsonLinesRepairing, writeFileAtomic, type SheetTile } from "@resagent/core";
-import { VBR_DEFAULTS, cocoToSa1b, generateVbr, type VbrRecord } from "@resagent/datagen";
+import { InputError, contactSheet, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
+import { VBR_DEFAULTS, cocoToSa1b, generateVbr, vbrStamp } from "@resagent/datagen";
 import type { CommandModule } from "yargs";
-import { Progress } from "../progress.js";
+import { Progress, progressIntervalSeconds } from "../progress.js";
 
 interface VbrArgs {
   source: string[];
@@ -30,14 +30,14 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
         default: ["synthref:refcoco/val", "synthref:refcoco+/val", "synthref:refcocog/val"],
         describe: "<dataset>:<split>; real data: refcoco:train refcoco+:train refcocog:train (with --root); synthref has no train split, so its val splits stand in",
       })
-      .option("out", { type: "string", default: "results/vbr-data" })
+      .option("out", { type: "string", default: "results/vbr-data", describe: "output folder (data.json, dataset_info.json, images/, stats.json, sizes.png, sheet.png); rerunning resumes it" })
       .option("fraction", { type: "number", default: VBR_DEFAULTS.fraction, describe: "share of instances per split" })
       .option("candidates", { type: "number", default: VBR_DEFAULTS.candidates, describe: "EBD candidates per queue (2 x inference K)" })
-      .option("size-min", { type: "number", default: VBR_DEFAULTS.sizeMin })
-      .option("size-max", { type: "number", default: VBR_DEFAULTS.sizeMax })
-      .option("crop-share", { type: "number", default: VBR_DEFAULTS.cropShare })
-      .option("max", { type: "number", default: VBR_DEFAULTS.maxSamples, describe: "cap on generated samples" })
-      .option("seed", { type: "number", default: 0 })
+      .option("size-min", { type: "number", default: VBR_DEFAULTS.sizeMin, describe: "smallest marker radius in pixels" })
+      .option("size-max", { type: "number", default: VBR_DEFAULTS.sizeMax, describe: "largest marker radius in pixels" })
+      .option("crop-share", { type: "number", default: VBR_DEFAULTS.cropShare, describe: "share of samples cropped around box and marker (paper: half)" })
+      .option("max", { type: "number", default: VBR_DEFAULTS.maxSamples, describe: "cap on generated samples, spread over all selected instances (each instance's first candidate before any second one); raising it extends a folder" })
+      .option("seed", { type: "number", default: 0, describe: "seed of instance selection, order, candidates and markers" })
       .option("root", { type: "string", describe: "data root for REFER sources (default $RESAGENT_DATA_ROOT)" })
       .option("sheet", { type: "number", default: 16, describe: "samples on the contact sheet (0 = none)" }) as never,
   handler: async (args) => {
@@ -47,6 +47,7 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
       return { name: s.slice(0, i), split: s.slice(i + 1), options: args.root ? { root: args.root } : {} };
     });
     const out = resolve(args.out);
+    const intervalSeconds = progressIntervalSeconds(); // a bad value stops here, before any work
     let bar: Progress | undefined;
     const summary = await generateVbr({
       sources,
@@ -59,16 +60,17 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
       maxSamples: args.max,
       seed: args.seed,
       datasetName: VBR_DEFAULTS.datasetName,
-      progress: (_done, total) => {
-        bar ??= new Progress("gen-vbr", total);
-        bar.tick();
+      onStart: ({ instances, done, resumedSamples }) => {
+        if (resumedSamples) console.error(`resumed: ${resumedSamples} samples were already written (${done} of ${instances} instances complete)`);
+        if (done < instances) bar = new Progress("gen-vbr instances", instances, { start: done, intervalSeconds });
       },
+      progress: (done, total) => bar?.update(done, total),
     });
     bar?.finish();
     console.log(`${summary.samples} samples from ${summary.instances} instances: ${summary.yes} yes / ${summary.no} no, ${summary.cropped} cropped`);
     console.log(`colours ${JSON.stringify(summary.colours)}\nshapes ${JSON.stringify(summary.shapes)}`);
     if (args.sheet > 0) {
-      const recs = await readJsonLinesRepairing<VbrRecord>(join(out, "records.jsonl"));
+      const recs = summary.records;
       const step = Math.max(1, Math.floor(recs.length / args.sheet));
       const tiles: SheetTile[] = [];
       for (let i = 0; i < recs.length && tiles.length < args.sheet; i += step) {
@@ -76,7 +78,8 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
         const q = r.entry.messages[0]!.content.replace("<image>", "");
         tiles.push({ image: await decodeImage(await readFile(join(out, r.entry.images[0]!))), caption: `${r.answer.toUpperCase()}${r.cropped ? " (cropped)" : ""}: ${q}` });
       }
-      await writeFileAtomic(join(out, "sheet.png"), await contactSheet(tiles, { columns: 4, tileWidth: 260, title: "VBR training samples (synthref: simulated data) — question → gold answer" }));
+      const stamp = vbrStamp(sources);
+      await writeFileAtomic(join(out, "sheet.png"), await contactSheet(tiles, { columns: 4, tileWidth: 260, title: `VBR training samples: question → gold answer${stamp ? ` — ${stamp}` : ""}` }));
     }
     console.log(`written ${join(out, "data.json")}, dataset_info.json, stats.json, sizes.png${args.sheet > 0 ? ", sheet.png" : ""}`);
   },
@@ -97,9 +100,9 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
     y
       .option("instances", { type: "string", demandOption: true, describe: "COCO instances_*.json (streamed)" })
       .option("images", { type: "string", demandOption: true, describe: "folder with the images named by file_name" })
-      .option("out", { type: "string", demandOption: true })
-      .option("image-mode", { type: "string", choices: ["symlink", "hardlink", "copy", "none"], default: "symlink" })
-      .option("seed", { type: "number", default: 0 }) as never,
+      .option("out", { type: "string", demandOption: true, describe: "output folder (one JSON per image, the images, summary.json)" })
+      .option("image-mode", { type: "string", choices: ["symlink", "hardlink", "copy", "none"], default: "symlink", describe: "how images get into the output folder (none: JSON only)" })
+      .option("seed", { type: "number", default: 0, describe: "seed of the point drawn inside each mask" }) as never,
   handler: async (args) => {
     let bar: Progress | undefined;
     const t0 = performance.now();
@@ -109,9 +112,9 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
       out: resolve(args.out),
       imageMode: args["image-mode"],
       seed: args.seed,
-      progress: (_done, total) => {
-        bar ??= new Progress("to-sa1b", total);
-        bar.tick();
+      progress: (done, total) => {
+        bar ??= new Progress("to-sa1b images", total);
+        bar.update(done, total);
       },
     });
     bar?.finish();

@@ -15,7 +15,7 @@ export const fig4Command: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .option("out", { type: "string", default: "results/fig4/fig4", describe: "output path without extension" })
-      .option("seed", { type: "number", default: FIG4_DEFAULTS.seed })
+      .option("seed", { type: "number", default: FIG4_DEFAULTS.seed, describe: "seed of the spiral jitter and sampling" })
       .option("k", { type: "number", default: FIG4_DEFAULTS.k, describe: "candidates per queue to highlight" }) as never,
   handler: async (args) => {
     const options = { ...FIG4_DEFAULTS, seed: args.seed, k: args.k };

@@ -1,7 +1,7 @@
 import { datasetNames, getDatasetFactory } from "@resagent/data";
 import { describeDecoders } from "@resagent/decoder";
 import { experimentNames, findRoot, loadExperiment, profileNames } from "@resagent/experiments";
-import { BACKEND_NAMES, SIMULATED_PRESETS } from "@resagent/mllm";
+import { SIMULATED_PRESETS, backendNames } from "@resagent/mllm";
 import { describeSamplers } from "@resagent/sampler";
 import type { CommandModule } from "yargs";
 
@@ -10,7 +10,7 @@ const WHAT = ["experiments", "profiles", "datasets", "samplers", "decoders", "ml
 export const lsCommand: CommandModule<object, { what?: string }> = {
   command: "ls [what]",
   describe: `List what can be named in configs: ${WHAT.join(", ")} (all when omitted)`,
-  builder: (y) => y.positional("what", { type: "string", choices: WHAT as unknown as string[] }) as never,
+  builder: (y) => y.positional("what", { type: "string", choices: WHAT as unknown as string[], describe: "what to list (all when omitted)" }) as never,
   handler: (args) => {
     const show = (w: string) => !args.what || args.what === w;
     const root = findRoot();
@@ -36,7 +36,7 @@ export const lsCommand: CommandModule<object, { what?: string }> = {
       for (const d of describeDecoders()) console.log(`  ${d.name.padEnd(10)} ${d.description}\n             params: ${d.params.join(", ") || "none"}`);
     }
     if (show("mllm")) {
-      console.log(`mllm backends (pipeline.mllm.backend): ${BACKEND_NAMES.join(", ")}`);
+      console.log(`mllm backends (pipeline.mllm.backend): ${backendNames().join(", ")}`);
       console.log("simulated presets (pipeline.mllm.preset):");
       for (const [k, p] of Object.entries(SIMULATED_PRESETS)) console.log(`  ${k.padEnd(12)} ${p.description}`);
     }

@@ -42,6 +42,28 @@ function summarise(samples: readonly Sample[]): Record<string, string | number> 
   };
 }
 
+/**
+ * The samples a contact sheet shows: `size` of them, taken from the splits in turn, each split
+ * showing distinct scenes (a ref's first sentence) before it repeats a scene with another phrase.
+ */
+export function sheetPicks(samples: readonly Sample[], splits: readonly string[], size: number): Sample[] {
+  const queues = splits.map((split) => {
+    const mine = samples.filter((s) => s.source === `synthref/${split}`);
+    const seen = new Set<string>();
+    const first: Sample[] = [];
+    const rest: Sample[] = [];
+    for (const s of mine) {
+      const ref = String(s.meta?.ref ?? s.id);
+      (seen.has(ref) ? rest : first).push(s);
+      seen.add(ref);
+    }
+    return [...first, ...rest];
+  });
+  const picks: Sample[] = [];
+  for (let i = 0; picks.length < size && queues.some((q) => i < q.length); i++) for (const q of queues) if (i < q.length && picks.length < size) picks.push(q[i]!);
+  return picks;
+}
+
 export const synthrefCommand: CommandModule<object, Args> = {
   command: "synthref",
   describe: "Generate (or load from cache) the embedded synthetic benchmark, print a summary, optionally write a contact sheet",
@@ -54,7 +76,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
         describe: `splits to generate (${SYNTHREF_SPLITS.join(", ")})`,
       })
       .option("count", { type: "number", default: 200, describe: `sentences per split (the splits hold ${SYNTHREF_DEFAULTS.count}; experiments take the first --limit)` })
-      .option("seed", { type: "number", default: SYNTHREF_DEFAULTS.seed })
+      .option("seed", { type: "number", default: SYNTHREF_DEFAULTS.seed, describe: "generation seed (same seed, byte-identical scenes)" })
       .option("sheet", { type: "string", describe: "write a contact sheet PNG of samples with gold masks here" })
       .option("sheet-size", { type: "number", default: 16, describe: "samples on the contact sheet (spread over the splits)" })
       .option("coco", { type: "string", describe: "also write the first split's gold masks as COCO instances JSON (uncompressed RLE) here, for to-sa1b" }) as never,
@@ -88,11 +110,8 @@ export const synthrefCommand: CommandModule<object, Args> = {
       console.log(`COCO instances: ${file} (images in ${dirname([...refs.values()][0]!.imagePath)})`);
     }
     if (args.sheet) {
-      const per = Math.max(1, Math.ceil(args["sheet-size"] / args.split.length));
-      const picks: Sample[] = [];
-      for (const split of args.split) picks.push(...all.filter((s) => s.source === `synthref/${split}`).filter((_, i) => i % 2 === 0).slice(0, per));
       const tiles: SheetTile[] = [];
-      for (const s of picks.slice(0, args["sheet-size"])) {
+      for (const s of sheetPicks(all, args.split, args["sheet-size"])) {
         const f = s.meta ?? {};
         const tags = ["camouflaged", "occluded", "touching", "sameColour", "twoTone", "clutter", "thin", "hole"].filter((k) => f[k] === true).join(",");
         tiles.push({
@@ -102,7 +121,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
           caption: `[${f.style}/${f.split}${tags ? ` ${tags}` : ""}] ${s.expression}`,
         });
       }
-      const png = await contactSheet(tiles, { columns: 4, tileWidth: 300, title: "synthref (simulated data): gold mask outlined magenta, gold box green" });
+      const png = await contactSheet(tiles, { columns: 4, tileWidth: 300, title: "synthref — SIMULATED data (synthetic scenes): gold mask outlined magenta, gold box green" });
       const out = resolve(args.sheet);
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, png);

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   InputError,
@@ -15,6 +14,7 @@ import {
   type Sample,
 } from "@resagent/core";
 import { IndexedDataset, type Dataset, type DatasetFactory, type DatasetOptions } from "../dataset.js";
+import { readCachedRef } from "./cached.js";
 import { describeTarget, STYLES, type Style } from "./language.js";
 import { generateScene, renderScene, sceneAnswers, visibleMasks, type GenerationParams, type Scene } from "./scene.js";
 
@@ -160,8 +160,9 @@ export async function openSynthref(options: DatasetOptions): Promise<Dataset> {
         const jsonPath = join(dir, `r${ref}.json`);
         const pngPath = join(dir, `r${ref}.png`);
         if (existsSync(jsonPath) && existsSync(pngPath)) {
-          const rec = JSON.parse(await readFile(jsonPath, "utf8")) as RefRecord;
-          if (rec.version === SYNTHREF_VERSION && rec.sentences.length === o.sentencesPerRef) return rec;
+          const cached = await readCachedRef<RefRecord>(jsonPath, pngPath);
+          if ("problem" in cached) console.warn(`synthref cache: ${cached.problem}; regenerating ref ${ref}`);
+          else if (cached.record.version === SYNTHREF_VERSION && cached.record.sentences.length === o.sentencesPerRef) return cached.record;
         }
         const { record, png } = await generateRef(o, ref);
         // Image first, then the record: a record on disk always has its image.

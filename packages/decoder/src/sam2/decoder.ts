@@ -114,6 +114,19 @@ export class Sam2OnnxDecoder implements Decoder {
     return { ...this.counters };
   }
 
+  /**
+   * One line on the files: the export style, its outputs and how many masks the decoder returns.
+   * Starts a clause with "warning:" when the export cannot give SAM2's single-mask output
+   * (`multimask_output=False`, what the authors ran): `validate` prints it as a warning.
+   */
+  async inspect(): Promise<string> {
+    const { style, files, decoder } = await this.load();
+    const meta = decoder.outputMetadata?.find((m) => m.name === style.lowResOutput);
+    const dim = meta?.isTensor ? meta.shape[1] : undefined;
+    const masks = typeof dim === "number" ? dim : undefined;
+    return `${files.encoder} + ${files.decoder}: ${style.name} export (decoder outputs ${decoder.outputNames.join(", ")}); ${singleMaskNote(masks, this.params.multimask)}`;
+  }
+
   private load() {
     this.sessions ??= (async () => {
       const files = this.source ? { encoder: "<memory>", decoder: "<memory>" } : locateSam2Files(this.params);
@@ -211,6 +224,18 @@ export class Sam2OnnxDecoder implements Decoder {
     await s?.decoder.release();
     this.cache.clear();
   }
+}
+
+/** Whether an export with `masks` outputs gives SAM2's `multimask_output=False` mask under `mode`. */
+export function singleMaskNote(masks: number | undefined, mode: Sam2Params["multimask"]): string {
+  if (masks === undefined) return "mask outputs not declared in the file (the summary names them after the first decode)";
+  if (masks === 1) return "1 mask output (the export chose inside the graph; ORT's default export is SAM2's multimask_output=False)";
+  if (masks === 4) {
+    return mode === "stability"
+      ? "4 mask outputs (single-mask token + 3 multimask): multimask stability reproduces SAM2's multimask_output=False"
+      : `4 mask outputs; warning: multimask ${mode} is not SAM2's multimask_output=False (set decoder.params.multimask: stability)`;
+  }
+  return `${masks} mask outputs; warning: no single-mask output, so SAM2's multimask_output=False (the authors' setting) cannot be reproduced and the ${mode === "single" ? "first multimask output" : "highest predicted IoU of the multimask outputs"} is used; export with tools/export_sam2_onnx.py for all four masks`;
 }
 
 /** How a mask is chosen among an export's M outputs (see selectMask), in words for summaries. */

@@ -71,6 +71,91 @@ describe.each(["samexporter", "ort"] as TinyStyle[])("sam2-onnx with a tiny %s-s
   });
 });
 
+/**
+ * SAM2's MaskDecoder._dynamic_multimask_via_stability (sam2/modeling/sam/mask_decoder.py), as the
+ * predictor runs it with multimask_output=False: the best of tokens 1–3 by predicted IoU
+ * (torch.argmax: the first of equal maxima), replaced by token 0 when token 0's stability score
+ * area(logits > δ) / area(logits > −δ) (1 when both are empty) is ≥ the threshold. Config values
+ * of every sam2 / sam2.1 YAML: δ = 0.05, threshold 0.98. Written from that code, independently of
+ * selectMask, to check that `multimask: stability` on an export with all four masks is this rule.
+ */
+function sam2SingleMask(logits: Float32Array, iou: ArrayLike<number>): number {
+  const size = logits.length / 4;
+  let best = 1;
+  for (let m = 2; m < 4; m++) if (iou[m]! > iou[best]!) best = m;
+  let i = 0;
+  let u = 0;
+  for (let k = 0; k < size; k++) {
+    if (logits[k]! > 0.05) i++;
+    if (logits[k]! > -0.05) u++;
+  }
+  return (u > 0 ? i / u : 1) >= 0.98 ? 0 : best;
+}
+
+describe("the resagent export (tools/export_sam2_onnx.py): all four masks", () => {
+  const { image, rect } = redRect(320, 240, { x0: 100, y0: 60, x1: 220, y1: 180 });
+  const box = { x1: 90, y1: 50, x2: 230, y2: 190 };
+
+  it("is recognised by its output names and reads all four masks", async () => {
+    const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    await dec.segment({ image }, { box, positives: [{ x: 150, y: 100 }], negatives: [] });
+    expect(dec.describe()).toMatch(/resagent export, 4 mask outputs, SAM2's stability rule/);
+    expect(await dec.inspect()).toMatch(/resagent export .*all_low_res_masks, all_iou_predictions.*4 mask outputs \(single-mask token \+ 3 multimask\): multimask stability reproduces SAM2's multimask_output=False$/);
+    expect(await dec.inspect()).not.toMatch(/warning/);
+  });
+
+  it("multimask: stability picks what SAM2's multimask_output=False picks, stable or not", async () => {
+    const dec = new Sam2OnnxDecoder({ multimask: "stability" }, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    const flat = redRect(320, 240, { x0: 0, y0: 0, x1: 320, y1: 240 }, 124).image;
+    const prompts = [
+      { box, positives: [{ x: 150, y: 100 }], negatives: [] },
+      { box, positives: [{ x: 300, y: 100 }], negatives: [{ x: 20, y: 20 }] },
+      { box: { x1: 250, y1: 10, x2: 310, y2: 60 }, positives: [], negatives: [] },
+    ];
+    const picked = new Set<number>();
+    for (const img of [image, flat]) {
+      for (const prompt of prompts) {
+        // The reference rule on the raw outputs of the same export, run directly.
+        const ort = await import("onnxruntime-node");
+        const enc = await ort.InferenceSession.create(tinyEncoder("resagent"));
+        const raw = await ort.InferenceSession.create(tinyDecoder("resagent"));
+        const { preprocessImage } = await import("./processing.js");
+        const feats = await enc.run({ image: new ort.Tensor("float32", preprocessImage(img, "stretch"), [1, 3, 1024, 1024]) });
+        const { coords, labels } = encodePrompt(prompt, img.width, img.height, "stretch", false);
+        const out = await raw.run({
+          image_embed: feats.image_embed!,
+          high_res_feats_0: feats.high_res_feats_0!,
+          high_res_feats_1: feats.high_res_feats_1!,
+          point_coords: new ort.Tensor("float32", coords, [1, labels.length, 2]),
+          point_labels: new ort.Tensor("float32", Float32Array.from(labels), [1, labels.length]),
+          mask_input: new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]),
+          has_mask_input: new ort.Tensor("float32", Float32Array.from([0]), [1]),
+        });
+        const logits = out.all_low_res_masks!.data as Float32Array;
+        const iou = out.all_iou_predictions!.data as Float32Array;
+        const want = sam2SingleMask(logits, iou);
+        picked.add(want);
+        expect(selectMask(logits, iou, 4, "stability", 0.98, 0.05)).toBe(want);
+        const got = await dec.segment({ image: img }, prompt);
+        expect(got.score).toBeCloseTo(iou[want]!, 6);
+      }
+    }
+    // Both branches of the rule are exercised: the red image is stable (mask 0), the flat one is not.
+    expect(picked.has(0)).toBe(true);
+    expect([...picked].some((m) => m > 0)).toBe(true);
+  });
+
+  it("validate warns when an export has no single-mask output", async () => {
+    const multi = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 3) });
+    expect(await multi.inspect()).toMatch(/samexporter export .*; 3 mask outputs; warning: no single-mask output, so SAM2's multimask_output=False \(the authors' setting\) cannot be reproduced .* tools\/export_sam2_onnx\.py/);
+    const one = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("ort"), decoder: tinyDecoder("ort", 1) });
+    expect(await one.inspect()).toMatch(/1 mask output \(the export chose inside the graph/);
+    const best = new Sam2OnnxDecoder({ multimask: "best" }, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    expect(await best.inspect()).toMatch(/4 mask outputs; warning: multimask best is not SAM2's multimask_output=False/);
+    void rect;
+  });
+});
+
 describe("sam2-onnx pre/post-processing", () => {
   it("puts the box first (labels 2, 3), then positives, negatives and the padding point", () => {
     const { coords, labels } = encodePrompt({ box: { x1: 10, y1: 20, x2: 110, y2: 220 }, positives: [{ x: 50, y: 60 }], negatives: [{ x: 70, y: 80 }] }, 640, 480, "stretch", true);
@@ -84,6 +169,7 @@ describe("sam2-onnx pre/post-processing", () => {
     expect(STYLES.map((st) => [st.name, st.padPoint])).toEqual([
       ["samexporter", false],
       ["ort", false],
+      ["resagent", false],
     ]);
     expect(encodePrompt({ box: { x1: 1, y1: 2, x2: 3, y2: 4 }, positives: [], negatives: [] }, 640, 480, "stretch", false).labels).toEqual([2, 3]);
   });

@@ -5,7 +5,7 @@
 export type LabelDtype = "float32" | "int32";
 
 export interface ExportStyle {
-  name: "samexporter" | "ort";
+  name: "samexporter" | "ort" | "resagent";
   description: string;
   encoderInput: string;
   /** Encoder outputs, fed to the decoder under the same names. */
@@ -57,6 +57,20 @@ export const STYLES: readonly ExportStyle[] = [
     },
     lowResOutput: "low_res_masks",
     iouOutput: "iou_predictions",
+    padPoint: false,
+    resize: "stretch",
+  },
+  {
+    // tools/export_sam2_onnx.py: samexporter's inputs, but every mask SAM2's decoder computes (the
+    // single-mask token's and the three multimask ones) with their predicted IoUs, unclamped, so
+    // the client applies SAM2's own choice: `multimask: stability` is `multimask_output=False`.
+    name: "resagent",
+    description: "tools/export_sam2_onnx.py export (image -> high_res_feats_0/1, image_embed; float labels; all four low-res masks and IoUs out)",
+    encoderInput: "image",
+    features: ["high_res_feats_0", "high_res_feats_1", "image_embed"],
+    decoderInputs: { coords: "point_coords", labels: "point_labels", labelDtype: "float32", maskInput: "mask_input", hasMaskInput: "has_mask_input" },
+    lowResOutput: "all_low_res_masks",
+    iouOutput: "all_iou_predictions",
     padPoint: false,
     resize: "stretch",
   },

@@ -51,11 +51,13 @@ function copyRed(out: number): Float32Array {
   return w;
 }
 
-export type TinyStyle = "samexporter" | "ort";
+export type TinyStyle = "samexporter" | "ort" | "resagent";
 
 const NAMES = {
   samexporter: { image: "image", f0: "high_res_feats_0", f1: "high_res_feats_1", emb: "image_embed" },
   ort: { image: "image", f0: "image_features_0", f1: "image_features_1", emb: "image_embeddings" },
+  // tools/export_sam2_onnx.py: samexporter's encoder and decoder inputs, its own decoder outputs.
+  resagent: { image: "image", f0: "high_res_feats_0", f1: "high_res_feats_1", emb: "image_embed" },
 } as const;
 
 export function tinyEncoder(style: TinyStyle): Uint8Array {
@@ -77,8 +79,11 @@ export function tinyEncoder(style: TinyStyle): Uint8Array {
   });
 }
 
-/** `multimask` outputs: 3 (multimask tokens), 4 (single + multimask) or 1. */
-export function tinyDecoder(style: TinyStyle, masks: 1 | 3 | 4 = 3): Uint8Array {
+/**
+ * `masks` outputs: 3 (multimask tokens), 4 (single + multimask) or 1. The resagent style (our
+ * export) always has 4, named all_low_res_masks / all_iou_predictions.
+ */
+export function tinyDecoder(style: TinyStyle, masks: 1 | 3 | 4 = style === "resagent" ? 4 : 3): Uint8Array {
   const n = NAMES[style];
   const F = onnx.TensorProto.DataType.FLOAT;
   const I32 = onnx.TensorProto.DataType.INT32;
@@ -114,9 +119,10 @@ export function tinyDecoder(style: TinyStyle, masks: 1 | 3 | 4 = 3): Uint8Array 
     body.push(node("Shape", ["iou_raw"], ["iou_shape"]), node("Slice", ["iou_shape", "zero1", "one1"], ["L2"]), node("Concat", ["L2", "one1"], ["pad_shape"], { axis: 0 }), node("Expand", ["half", "pad_shape"], ["pad"]), node("Concat", ["pad", "iou_raw"], ["iou_out"], { axis: 1 }));
     common.push(tensor("half", [], [0.5]));
   } else body.push(node("Identity", ["iou_raw"], ["iou_out"]));
-  if (style === "samexporter") {
+  if (style === "samexporter" || style === "resagent") {
+    const [lowName, iouName] = style === "resagent" ? ["all_low_res_masks", "all_iou_predictions"] : ["masks", "iou_predictions"];
     return model({
-      name: "tiny-sam2-decoder-samexporter",
+      name: `tiny-sam2-decoder-${style}`,
       input: [
         valueInfo(n.emb, F, [1, 256, 64, 64]),
         valueInfo(n.f0, F, [1, 32, 256, 256]),
@@ -126,9 +132,9 @@ export function tinyDecoder(style: TinyStyle, masks: 1 | 3 | 4 = 3): Uint8Array 
         valueInfo("mask_input", F, ["num_labels", 1, 256, 256]),
         valueInfo("has_mask_input", F, ["num_labels"]),
       ],
-      output: [valueInfo("masks", F, ["num_labels", masks, 256, 256]), valueInfo("iou_predictions", F, ["num_labels", masks])],
+      output: [valueInfo(lowName, F, ["num_labels", masks, 256, 256]), valueInfo(iouName, F, ["num_labels", masks])],
       initializer: [...common, ...shapeInit],
-      node: [...body, node("Identity", ["low"], ["masks"]), node("Identity", ["iou_out"], ["iou_predictions"])],
+      node: [...body, node("Identity", ["low"], [lowName]), node("Identity", ["iou_out"], [iouName])],
     });
   }
   const B = onnx.TensorProto.DataType.BOOL;

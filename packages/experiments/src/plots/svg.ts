@@ -14,16 +14,19 @@ export class Plot {
     this.root.append("rect").attr("width", width).attr("height", height).attr("fill", "#ffffff");
   }
 
-  text(x: number, y: number, s: string, opts: { size?: number; anchor?: "start" | "middle" | "end"; weight?: string; fill?: string } = {}): Selection {
-    return this.root
+  /** A text line at baseline (x, y); `rotate` turns it (degrees, clockwise) about that point; `cls` tags it for the plot checks. */
+  text(x: number, y: number, s: string, opts: { size?: number; anchor?: "start" | "middle" | "end"; weight?: string; fill?: string; rotate?: number; cls?: string } = {}): Selection {
+    const t = this.root
       .append("text")
       .attr("x", x)
       .attr("y", y)
       .attr("font-size", opts.size ?? 11)
       .attr("text-anchor", opts.anchor ?? "start")
       .attr("font-weight", opts.weight ?? "normal")
-      .attr("fill", opts.fill ?? "#222")
-      .text(s);
+      .attr("fill", opts.fill ?? "#222");
+    if (opts.rotate) t.attr("transform", `rotate(${opts.rotate} ${x} ${y})`);
+    if (opts.cls) t.attr("class", opts.cls);
+    return t.text(s);
   }
 
   /** A small grey line saying what made the figure (seed, samples, commit); under the title by default. */

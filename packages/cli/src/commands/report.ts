@@ -1,0 +1,69 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { writeFileAtomic } from "@resagent/core";
+import { findRoot } from "@resagent/experiments";
+import { compareRuns, comparisonHtml, comparisonText, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
+import type { CommandModule } from "yargs";
+
+export const reportCommand: CommandModule<object, { run: string; concurrency: number }> = {
+  command: "report <run>",
+  describe: "(Re)write report.html and table.tex of a run folder from its files (samples.jsonl, summary.json, plots); `exp` and `merge` do this already",
+  builder: (y) =>
+    y
+      .positional("run", { type: "string", demandOption: true, describe: "run folder (results/<experiment>/<run>)" })
+      .option("concurrency", { type: "number", default: 4, describe: "overlay images drawn at once" }) as never,
+  handler: async (args) => {
+    const t0 = performance.now();
+    const out = await writeReport(resolve(args.run), { concurrency: args.concurrency });
+    console.log(`${out.records} records, ${out.overlays} overlays${out.missingImages ? ` (${out.missingImages} without their image: the cards say why)` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n${out.files.map((f) => `  ${f}`).join("\n")}`);
+  },
+};
+
+interface CompareArgs {
+  runA: string;
+  runB: string;
+  html?: string;
+  metric: string;
+  seed: number;
+  replicates: number;
+}
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: "compare <runA> <runB>",
+  describe: "Paired difference A − B per cell and dataset on the samples both runs share, with a paired-bootstrap 95% interval (* when it excludes 0)",
+  builder: (y) =>
+    y
+      .positional("runA", { type: "string", demandOption: true, describe: "run folder A" })
+      .positional("runB", { type: "string", demandOption: true, describe: "run folder B" })
+      .option("html", { type: "string", describe: "also write the comparison as a self-contained HTML page to this file" })
+      .option("metric", { type: "string", default: "mIoU", describe: "mIoU, gIoU, cIoU, acc, precision, recall, f1, conf, available, queriesPerSample or groundingFailureRate" })
+      .option("seed", { type: "number", default: 0, describe: "seed of the bootstrap resampling" })
+      .option("replicates", { type: "number", default: 1000, describe: "bootstrap resamples" }) as never,
+  handler: async (args) => {
+    const c = compareRuns(args.runA, args.runB, { metric: args.metric, seed: args.seed, replicates: args.replicates });
+    console.log(comparisonText(c));
+    if (args.html) {
+      const file = resolve(args.html);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFileAtomic(file, comparisonHtml(c));
+      console.log(`written ${file}`);
+    }
+  },
+};
+
+export const runsCommand: CommandModule<object, { out?: string }> = {
+  command: "runs",
+  describe: "List every run under the results root (experiment, profile, seed, n, commit, config hash, date, headline, complete or not), point <exp>/latest at the newest, write runs.json and index.html there",
+  builder: (y) => y.option("out", { type: "string", describe: "results root (default <repo>/results, as for `exp --out`)" }) as never,
+  handler: async (args) => {
+    const root = args.out ? resolve(args.out) : join(findRoot(), "results");
+    const runs = listRuns(root);
+    const latest = await updateLatest(root, runs);
+    process.stdout.write(runsText(runs, root));
+    if (runs.length) {
+      await writeFileAtomic(join(root, "runs.json"), `${JSON.stringify(runs, null, 2)}\n`);
+      await writeFileAtomic(join(root, "index.html"), runsHtml(runs, root, latest));
+      console.log(`\n${[...latest].map(([e, r]) => `${join(root, e, "latest")} -> ${r}`).join("\n")}\nwritten ${join(root, "runs.json")}, ${join(root, "index.html")}`);
+    }
+  },
+};

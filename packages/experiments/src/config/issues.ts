@@ -1,0 +1,161 @@
+import { InputError, suggest } from "@resagent/core";
+import type { z } from "zod";
+import { formatPath } from "./layers.js";
+import { isObject } from "./merge.js";
+
+type Issue = z.core.$ZodIssue;
+type Located = (path: readonly PropertyKey[]) => { file?: string; field: string };
+
+/** The zod definition of a schema node, as far as walking it needs. */
+interface Def {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  options?: z.ZodType[];
+  discriminator?: string;
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+  in?: z.ZodType;
+  values?: unknown[];
+}
+const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
+
+/** The schema node that describes `path` inside `value`, choosing union options by the value found there. */
+function schemaAt(schema: z.ZodType, value: unknown, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let s: z.ZodType | undefined = schema;
+  let v = value;
+  for (let i = 0; ; i++) {
+    s = unwrap(s, v);
+    if (!s || i === path.length) return s;
+    const p = path[i]!;
+    const d = defOf(s);
+    if (d.type === "object") s = d.shape?.[String(p)];
+    else if (d.type === "record") s = d.valueType;
+    else if (d.type === "array") s = d.element;
+    else return undefined;
+    v = isObject(v) || Array.isArray(v) ? (v as Record<string, unknown>)[p as string] : undefined;
+  }
+}
+
+function unwrap(s: z.ZodType | undefined, v: unknown): z.ZodType | undefined {
+  while (s) {
+    const d = defOf(s);
+    if (d.type === "optional" || d.type === "nullable" || d.type === "default" || d.type === "readonly") s = d.innerType;
+    else if (d.type === "pipe") s = d.in;
+    else if (d.type === "union") s = pickOption(d, v);
+    else return s;
+  }
+  return s;
+}
+
+/** The union option a value means: by its discriminator, else the first object option for a map, else the first. */
+function pickOption(d: Def, v: unknown): z.ZodType | undefined {
+  const opts = d.options ?? [];
+  if (isObject(v)) {
+    const objects = opts.map((o) => unwrap(o, v)).filter((o): o is z.ZodType => !!o && defOf(o).type === "object");
+    for (const o of objects) {
+      const shape = defOf(o).shape ?? {};
+      const match = Object.entries(shape).find(([k, f]) => {
+        const lit = defOf(unwrap(f, undefined) ?? f);
+        return lit.type === "literal" && k in v && (lit.values ?? []).includes(v[k]);
+      });
+      if (match) return o;
+    }
+    return objects[0];
+  }
+  return opts.find((o) => defOf(unwrap(o, v) ?? o).type !== "object") ?? opts[0];
+}
+
+function knownKeys(schema: z.ZodType, value: unknown, path: readonly PropertyKey[]): string[] {
+  const s = schemaAt(schema, value, path);
+  const d = s ? defOf(s) : undefined;
+  return d?.type === "object" ? Object.keys(d.shape ?? {}) : [];
+}
+
+function received(value: unknown): string {
+  return value === undefined ? "nothing" : JSON.stringify(value);
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const p of path) v = isObject(v) || Array.isArray(v) ? (v as Record<string, unknown>)[p as string] : undefined;
+  return v;
+}
+
+/**
+ * The most specific issue inside a union failure: the branch the value was meant for, i.e. the
+ * one with the fewest problems (a map is not meant for a string branch); on a tie, a branch that
+ * names an unknown key, since a typo is the likeliest cause.
+ */
+function innermost(issue: Issue, value: unknown, base: readonly PropertyKey[]): { issue: Issue; path: PropertyKey[] } {
+  const path = [...base, ...issue.path];
+  if (issue.code !== "invalid_union" || !("errors" in issue) || issue.errors.length === 0) return { issue, path };
+  const branches = issue.errors
+    .filter((errs) => errs.length > 0)
+    .map((errs) => errs.map((e) => innermost(e, value, path)))
+    .map((b) => ({ b, wrongType: b.some((x) => x.issue.code === "invalid_type" && x.path.length === path.length), typo: b.some((x) => x.issue.code === "unrecognized_keys") }));
+  const ranked = branches.sort((x, y) => Number(x.wrongType) - Number(y.wrongType) || x.b.length - y.b.length || Number(y.typo) - Number(x.typo));
+  const best = ranked[0];
+  if (!best) return { issue, path };
+  return best.b.find((x) => x.issue.code === "unrecognized_keys") ?? best.b[0]!;
+}
+
+/**
+ * One plain line for the first problem zod found: where it is (file and key path, or the flag),
+ * what was found, what was expected, and the nearest known key for a typo.
+ */
+export function issueError(schema: z.ZodType, value: unknown, issues: readonly Issue[], where: Located, base: readonly PropertyKey[] = []): InputError {
+  const { issue, path } = innermost(issues[0]!, value, []);
+  const found = valueAt(value, path);
+  let inside = path.length ? ` in ${formatPath(path)}` : "";
+  let msg: string;
+  let at = path;
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const k = issue.keys[0]!;
+      at = [...path, k];
+      msg = `unknown key "${k}"${inside}; ${suggest(k, knownKeys(schema, value, path))}`;
+      break;
+    }
+    case "invalid_value":
+      if (found === undefined) msg = `missing (expected ${issue.values.map((x) => JSON.stringify(x)).join(" | ")})`;
+      else if (typeof found === "string") msg = `unknown value ${received(found)}; ${suggest(found, issue.values.map(String))}`;
+      else msg = `expected ${issue.values.map((x) => JSON.stringify(x)).join(" | ")}, got ${received(found)}`;
+      break;
+    case "invalid_union":
+      if ("discriminator" in issue && issue.discriminator) {
+        const opts = ((issue as unknown as { options?: unknown[] }).options ?? []).map(String);
+        // "unknown decoder" reads better than "unknown name": the key above the discriminator says what it is.
+        const kind = issue.discriminator === "name" && path.length >= 2 ? String(path[path.length - 2]) : issue.discriminator;
+        msg = found === undefined ? `missing ${issue.discriminator} (one of ${opts.join(", ")})` : `unknown ${kind} ${received(found)}; ${suggest(String(found), opts)}`;
+      } else msg = `expected ${describeExpected(schemaAt(schema, value, path))}, got ${received(found)}`;
+      break;
+    case "invalid_type":
+      if (found === undefined) msg = `missing (expected ${issue.expected === "object" ? "a map" : issue.expected})`;
+      else if (issue.expected === "object") msg = `expected a map of settings, got ${received(found)}${inside ? "" : ""}`;
+      else msg = `expected ${issue.expected === "int" ? "an integer" : issue.expected}, got ${received(found)}${issue.expected === "number" && typeof found === "string" ? " (a number, without quotes)" : ""}`;
+      break;
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? `${issue.inclusive === false ? ">" : ">="} ${String(issue.minimum)}` : `${issue.inclusive === false ? "<" : "<="} ${String(issue.maximum)}`;
+      msg = issue.origin === "array" || issue.origin === "string" ? `${issue.message.replace(/^Too (small|big): /, "")}, got ${received(found)}` : `expected a number ${bound}, got ${received(found)}`;
+      break;
+    }
+    case "invalid_format":
+      msg = `expected ${issue.format === "regex" ? "a string of the form the key needs" : issue.format}, got ${received(found)}`;
+      break;
+    default:
+      msg = `${issue.message}, got ${received(found)}`;
+  }
+  const loc = where([...base, ...at]);
+  // "in verifier" helps after a flag; after a file's key path it only repeats it.
+  if (inside && loc.field.endsWith(formatPath(at))) msg = msg.replace(inside, "");
+  return new InputError(msg, loc);
+}
+
+function describeExpected(s: z.ZodType | undefined): string {
+  if (!s) return "a valid value";
+  const d = defOf(s);
+  if (d.type === "object") return `a map with keys ${Object.keys(d.shape ?? {}).join(", ")}`;
+  return d.type;
+}

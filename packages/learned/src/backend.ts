@@ -1,0 +1,155 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InputError, decodeImage, sha256 } from "@resagent/core";
+import { registerBackend, type BackendConfig, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
+import type * as tfjs from "@tensorflow/tfjs";
+import { CHANNELS, SCALARS, encodeView, pictureOrigin, transformEncoded, type FeatureSpec } from "./features.js";
+import { loadModel } from "./model.js";
+import { loadTf, type Tf, type TfInfo } from "./tf.js";
+import { LEARNED_MODEL_VERSION } from "./train.js";
+
+/** Where `pnpm train-verifier` writes by default, and where the `learned` backend looks by default. */
+export const DEFAULT_MODEL_DIR = "results/train-verifier";
+
+export function defaultModelDir(): string {
+  return resolve(process.env.RESAGENT_LEARNED_MODEL ?? DEFAULT_MODEL_DIR);
+}
+
+/** What model.json's userDefinedMetadata.resagent carries (written by trainVerifier). */
+export interface LearnedModelMeta {
+  version: number;
+  features: FeatureSpec;
+  /** Symmetries of the square averaged over (1: none). */
+  symmetries?: number;
+  trainedOn: string;
+  heldOutAccuracy: number;
+  heldOutN: number;
+  seed: number;
+  backend: string;
+  gitCommit: string;
+}
+
+/** Read a model folder's metadata and a hash of its files (the backend's identity), or undefined when absent. */
+export function readModelMeta(dir: string): { meta: LearnedModelMeta; hash: string } | undefined {
+  const file = join(dir, "model.json");
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, "utf8");
+  let json: { userDefinedMetadata?: { resagent?: LearnedModelMeta } };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch (err) {
+    throw new InputError(`not JSON: ${(err as Error).message}`, { file });
+  }
+  const meta = json.userDefinedMetadata?.resagent;
+  if (!meta || typeof meta.features?.size !== "number") throw new InputError("not a learned verifier model (no userDefinedMetadata.resagent); train one with `pnpm train-verifier`", { file });
+  if (meta.version !== LEARNED_MODEL_VERSION) throw new InputError(`model version ${meta.version}, this harness reads ${LEARNED_MODEL_VERSION}; retrain with \`pnpm train-verifier --out ${dir}\``, { file });
+  const weights = existsSync(join(dir, "weights.bin")) ? readFileSync(join(dir, "weights.bin")) : Buffer.alloc(0);
+  return { meta, hash: sha256(Buffer.concat([Buffer.from(text), weights])).slice(0, 16) };
+}
+
+/** Trains the default model when the default folder has none (set by the CLI: it owns the progress bar). */
+export type AutoTrain = (dir: string) => Promise<void>;
+let autoTrain: AutoTrain | undefined;
+export function setAutoTrain(f: AutoTrain | undefined): void {
+  autoTrain = f;
+}
+
+/**
+ * The learned verifier as an MLLM backend: it answers single-marker VBR questions ("is the
+ * marker on the referred object") from the trained tfjs model, as a first token with yes/no
+ * top-logprobs, so Eq. 6 aggregation and τ work unchanged. It looks at the picture the verifier
+ * renders, the box the candidates came from and the marker position; not at the phrase. It is a
+ * learned model, not a simulation (`simulated: false`), but trained on whatever data its
+ * metadata names (by default synthref's simulated scenes), and its description says so.
+ */
+export class LearnedVerifierBackend implements ChatBackend {
+  readonly name = "learned";
+  readonly simulated = false;
+  readonly needsImages = true;
+  private model?: Promise<{ tf: Tf; info: TfInfo; model: tfjs.LayersModel; meta: LearnedModelMeta }>;
+  private loadedInfo?: TfInfo;
+  private queries = 0;
+  private known: { meta: LearnedModelMeta; hash: string } | undefined;
+
+  constructor(readonly modelDir: string) {
+    this.known = readModelMeta(modelDir);
+  }
+
+  get identity(): string {
+    return `learned:${this.known?.hash ?? `untrained:${this.modelDir}`}`;
+  }
+
+  describe(): string {
+    const m = this.known?.meta;
+    const trained = m ? `trained on ${m.trainedOn}, held-out acc ${(100 * m.heldOutAccuracy).toFixed(1)}% (n=${m.heldOutN}), seed ${m.seed}` : "not trained yet";
+    const backend = this.loadedInfo ? `; ${this.loadedInfo.package}@${this.loadedInfo.version} (${this.loadedInfo.backend})` : "";
+    return `learned (tfjs) VBR verifier, ${trained}; sees the marker picture, the box and the marker position, not the phrase; ${this.modelDir}${backend}`;
+  }
+
+  stats(): Record<string, number> {
+    return { learnedQueries: this.queries };
+  }
+
+  private load() {
+    this.model ??= (async () => {
+      if (!this.known) {
+        const isDefault = this.modelDir === defaultModelDir();
+        if (!isDefault || !autoTrain) {
+          throw new InputError(`no trained verifier here; train it with \`pnpm train-verifier${isDefault ? "" : ` --out ${this.modelDir}`}\` (about 10 min on 2 cores)`, { file: this.modelDir });
+        }
+        await autoTrain(this.modelDir);
+        this.known = readModelMeta(this.modelDir);
+        if (!this.known) throw new InputError("training finished but wrote no model", { file: this.modelDir });
+      }
+      const { tf, info } = await loadTf();
+      this.loadedInfo = info;
+      return { tf, info, model: await loadModel(tf, this.modelDir), meta: this.known.meta };
+    })();
+    return this.model;
+  }
+
+  async complete(request: ChatRequest, context: QueryContext): Promise<ChatCompletion> {
+    const t0 = performance.now();
+    if (context.kind !== "verify") throw new InputError("the learned backend is a point verifier; ground boxes with another backend (pipeline.mllm)", { field: "pipeline.mllm.backend" });
+    if (context.format !== "vbr") throw new InputError(`the learned verifier answers single-marker VBR questions only, not "${context.format ?? "?"}"`, { field: "pipeline.verifier.format" });
+    const point = context.points?.[0];
+    const box = context.box;
+    if (!point || context.points!.length !== 1 || !box) throw new InputError("a VBR query needs one marker position and the box (QueryContext.points, .box)", { field: `sample ${context.sampleId}` });
+    const part = request.content.find((p) => p.type === "image");
+    if (!part) throw new InputError("a VBR query needs the marker picture", { field: `sample ${context.sampleId}` });
+    const { tf, model, meta } = await this.load();
+    const picture = await decodeImage(await part.render(), `marker picture of ${context.sampleId}`);
+    const origin = pictureOrigin(picture.width, picture.height, context.imageWidth, context.imageHeight, box, point);
+    const S = meta.features.size;
+    const per = S * S * CHANNELS;
+    const T = Math.max(1, Math.min(8, meta.symmetries ?? 1));
+    const grid = new Float32Array(T * per);
+    const scalars = new Float32Array(T * SCALARS);
+    encodeView({ picture, origin, width: context.imageWidth, height: context.imageHeight, box, point }, meta.features, grid, scalars);
+    // The same view under T symmetries of the square, averaged, as the held-out metrics were measured.
+    for (let t = 1; t < T; t++) {
+      grid.copyWithin(t * per, 0, per);
+      scalars.copyWithin(t * SCALARS, 0, SCALARS);
+      transformEncoded(grid, scalars, S, t, t * per, t * SCALARS);
+    }
+    const p = tf.tidy(() => {
+      const out = (model.predict([tf.tensor4d(grid, [T, S, S, CHANNELS]), tf.tensor2d(scalars, [T, SCALARS])]) as tfjs.Tensor).dataSync();
+      return Array.from(out).reduce((a, b) => a + b, 0) / T;
+    });
+    this.queries++;
+    const q = Math.min(1 - 1e-6, Math.max(1e-6, p));
+    const yes = { token: "yes", logprob: Math.log(q) };
+    const no = { token: "no", logprob: Math.log(1 - q) };
+    return { text: q >= 0.5 ? "yes" : "no", firstTokenTopLogprobs: q >= 0.5 ? [yes, no] : [no, yes], cached: false, latencyMs: performance.now() - t0 };
+  }
+}
+
+/** Register `learned` with the MLLM backend registry (done when this package is imported). */
+export function registerLearnedBackend(): void {
+  registerBackend({
+    name: "learned",
+    description: "learned (tfjs) VBR verifier trained by `pnpm train-verifier` (modelDir: its folder)",
+    create: (cfg: BackendConfig) => new LearnedVerifierBackend(resolve(cfg.modelDir ?? defaultModelDir())),
+    uncached: true,
+  });
+}

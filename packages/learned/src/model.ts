@@ -1,0 +1,204 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { InputError, randomStream, writeFileAtomic } from "@resagent/core";
+import type * as tfjs from "@tensorflow/tfjs";
+import type { EncodedSet } from "./data.js";
+import { CHANNELS, SCALARS, transformEncoded, type FeatureSpec } from "./features.js";
+import type { Tf } from "./tf.js";
+
+export interface ModelSpec {
+  features: FeatureSpec;
+  /** Filters of the strided 3×3 convolutions (each halves the grid). */
+  filters: number[];
+  /** Units of the hidden dense layer (after the convolutions and the scalars are joined). */
+  dense: number;
+  /** L2 weight penalty on the dense layers. */
+  l2: number;
+}
+
+export interface TrainSpec {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Learning rate is multiplied by this over the last third of the epochs (a simple step decay). */
+  finalDecay: number;
+  /** Show each training example under a random symmetry of the square per epoch (the answer does not change). */
+  augment: boolean;
+  seed: number;
+}
+
+/**
+ * A small CNN: the box-region grid through strided 3×3 convolutions, flattened, joined with the
+ * scalar features, one hidden dense layer, and a sigmoid P(yes). Every initialiser is seeded, and
+ * there is no dropout (tfjs re-uses a seeded dropout mask on every batch), so a seed fixes it.
+ */
+export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersModel {
+  const S = spec.features.size;
+  let k = 0;
+  const init = () => tf.initializers.glorotUniform({ seed: seed * 1000 + k++ });
+  const grid = tf.input({ shape: [S, S, CHANNELS], name: "grid" });
+  const scalars = tf.input({ shape: [SCALARS], name: "scalars" });
+  let x = grid as tfjs.SymbolicTensor;
+  for (const [i, f] of spec.filters.entries()) {
+    x = tf.layers.conv2d({ name: `conv${i + 1}`, filters: f, kernelSize: 3, strides: 2, padding: "same", activation: "relu", kernelInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+  }
+  const flat = tf.layers.flatten({ name: "flatten" }).apply(x) as tfjs.SymbolicTensor;
+  const joined = tf.layers.concatenate({ name: "join" }).apply([flat, scalars]) as tfjs.SymbolicTensor;
+  const reg = spec.l2 > 0 ? { kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 }) } : {};
+  const hidden = tf.layers.dense({ name: "hidden", units: spec.dense, activation: "relu", kernelInitializer: init(), ...reg }).apply(joined) as tfjs.SymbolicTensor;
+  const out = tf.layers.dense({ name: "p_yes", units: 1, activation: "sigmoid", kernelInitializer: init(), ...reg }).apply(hidden) as tfjs.SymbolicTensor;
+  return tf.model({ inputs: [grid, scalars], outputs: out, name: "vbr_verifier" });
+}
+
+export interface EpochLog {
+  epoch: number;
+  /** Running means over the epoch's batches (augmented, each measured before its update), as Keras reports them. */
+  trainLoss: number;
+  trainAccuracy: number;
+  heldOutLoss: number;
+  heldOutAccuracy: number;
+  seconds: number;
+}
+
+/** Copy examples `idx` into batch buffers, transformed where `transforms` says so (see transformEncoded). */
+function gather(set: EncodedSet, idx: readonly number[], per: number, transforms?: readonly number[]): { grid: Float32Array; scalars: Float32Array; labels: Float32Array } {
+  const grid = new Float32Array(idx.length * per);
+  const scalars = new Float32Array(idx.length * SCALARS);
+  const labels = new Float32Array(idx.length);
+  idx.forEach((i, b) => {
+    grid.set(set.grid.subarray(i * per, (i + 1) * per), b * per);
+    scalars.set(set.scalars.subarray(i * SCALARS, (i + 1) * SCALARS), b * SCALARS);
+    labels[b] = set.labels[i]!;
+  });
+  if (transforms) {
+    const size = Math.round(Math.sqrt(per / CHANNELS));
+    transforms.forEach((t, b) => transformEncoded(grid, scalars, size, t, b * per, b * SCALARS));
+  }
+  return { grid, scalars, labels };
+}
+
+/**
+ * P(yes) for examples `idx` (all by default), in batches. `symmetries` > 1 averages the model over
+ * that many of the 8 symmetries of the square (test-time augmentation: the model was trained
+ * under all of them, and the answer does not depend on them).
+ */
+export function predict(tf: Tf, model: tfjs.LayersModel, set: EncodedSet, idx?: readonly number[], batchSize = 256, symmetries = 1): Float32Array {
+  const ids = idx ?? Array.from({ length: set.n }, (_, i) => i);
+  const S = (model.inputs[0]!.shape[1] as number) ?? 0;
+  const per = S * S * CHANNELS;
+  const out = new Float32Array(ids.length);
+  for (let t = 0; t < symmetries; t++) {
+    for (let s = 0; s < ids.length; s += batchSize) {
+      const chunk = ids.slice(s, s + batchSize);
+      const b = gather(set, chunk, per, t ? chunk.map(() => t) : undefined);
+      const p = tf.tidy(() => (model.predict([tf.tensor4d(b.grid, [chunk.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [chunk.length, SCALARS])]) as tfjs.Tensor).dataSync());
+      for (let k = 0; k < chunk.length; k++) out[s + k]! += p[k]! / symmetries;
+    }
+  }
+  return out;
+}
+
+function lossAndAccuracy(p: Float32Array, set: EncodedSet, idx: readonly number[]): { loss: number; accuracy: number } {
+  let loss = 0;
+  let right = 0;
+  idx.forEach((i, k) => {
+    const q = Math.min(1 - 1e-7, Math.max(1e-7, p[k]!));
+    const y = set.labels[i]! === 1;
+    loss -= y ? Math.log(q) : Math.log(1 - q);
+    if (q >= 0.5 === y) right++;
+  });
+  return { loss: loss / Math.max(1, idx.length), accuracy: right / Math.max(1, idx.length) };
+}
+
+/**
+ * Mini-batch Adam on binary cross-entropy. The order of examples and their symmetries come from
+ * seeded streams per epoch; on the CPU backend the whole run is bit-reproducible for a seed.
+ */
+export async function trainModel(
+  tf: Tf,
+  model: tfjs.LayersModel,
+  set: EncodedSet,
+  split: { train: number[]; test: number[] },
+  spec: TrainSpec,
+  onBatch?: (done: number, total: number) => void,
+  onEpoch?: (log: EpochLog) => void,
+): Promise<EpochLog[]> {
+  const S = model.inputs[0]!.shape[1] as number;
+  const per = S * S * CHANNELS;
+  const optimizer = tf.train.adam(spec.learningRate);
+  model.compile({ optimizer, loss: "binaryCrossentropy", metrics: ["accuracy"] });
+  const logs: EpochLog[] = [];
+  const batchesPerEpoch = Math.ceil(split.train.length / spec.batchSize);
+  let done = 0;
+  for (let epoch = 1; epoch <= spec.epochs; epoch++) {
+    const t0 = performance.now();
+    if (epoch > Math.ceil((2 * spec.epochs) / 3)) (optimizer as unknown as { learningRate: number }).learningRate = spec.learningRate * spec.finalDecay;
+    const rng = randomStream(spec.seed, "learned/epoch", String(epoch));
+    const order = rng.shuffle(split.train);
+    let lossSum = 0;
+    let accSum = 0;
+    for (let s = 0; s < order.length; s += spec.batchSize) {
+      const idx = order.slice(s, s + spec.batchSize);
+      const transforms = spec.augment ? idx.map(() => rng.int(8)) : undefined;
+      const b = gather(set, idx, per, transforms);
+      const xs = [tf.tensor4d(b.grid, [idx.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [idx.length, SCALARS])];
+      const ys = tf.tensor2d(b.labels, [idx.length, 1]);
+      const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
+      lossSum += loss! * idx.length;
+      accSum += acc! * idx.length;
+      tf.dispose([...xs, ys]);
+      onBatch?.(++done, batchesPerEpoch * spec.epochs);
+    }
+    // The held-out side in one view only: the per-epoch curve, not the reported figure.
+    const te = lossAndAccuracy(predict(tf, model, set, split.test), set, split.test);
+    const n = Math.max(1, order.length);
+    const log: EpochLog = { epoch, trainLoss: lossSum / n, trainAccuracy: accSum / n, heldOutLoss: te.loss, heldOutAccuracy: te.accuracy, seconds: (performance.now() - t0) / 1000 };
+    logs.push(log);
+    onEpoch?.(log);
+  }
+  return logs;
+}
+
+/**
+ * Save in TensorFlow.js layers format (model.json + weights.bin, what tfjs-node's `file://`
+ * handler writes and `tf.loadLayersModel` reads) through our own IO handler: pure tfjs has no
+ * file system handler.
+ */
+export async function saveModel(tf: Tf, model: tfjs.LayersModel, dir: string, userDefinedMetadata: Record<string, unknown>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      const parts = data === undefined ? [] : Array.isArray(data) ? data : [data];
+      const weights = Buffer.concat(parts.map((b) => Buffer.from(b)));
+      await writeFileAtomic(join(dir, "weights.bin"), weights);
+      const json = {
+        format: "layers-model",
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ["./weights.bin"], weights: artifacts.weightSpecs ?? [] }],
+        userDefinedMetadata,
+      };
+      await writeFileAtomic(join(dir, "model.json"), `${JSON.stringify(json)}\n`);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: weights.length } };
+    }),
+  );
+}
+
+/** Load a model saved by saveModel (or by tfjs-node's file:// handler with one weights file). */
+export async function loadModel(tf: Tf, dir: string): Promise<tfjs.LayersModel> {
+  const file = join(dir, "model.json");
+  let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tfjs.io.WeightsManifestEntry[] }[] };
+  try {
+    json = JSON.parse(await readFile(file, "utf8")) as typeof json;
+  } catch (err) {
+    throw new InputError(`cannot read the model: ${(err as Error).message}`, { file });
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw new InputError("expected a tfjs layers model (modelTopology, weightsManifest)", { file });
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const buffers = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p))));
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
+}

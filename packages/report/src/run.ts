@@ -1,0 +1,167 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { InputError, readJsonLinesTolerant, type CompressedRle } from "@resagent/core";
+import { parse } from "yaml";
+
+/**
+ * One line of samples.jsonl as the report reads it: the fields it uses, each optional where a
+ * record may lack it (failed grounding, no gold, older or newer writers). Unknown keys are kept
+ * and ignored.
+ */
+export interface RunRecord {
+  id: string;
+  cell: string;
+  dataset: string;
+  expression?: string;
+  box?: [number, number, number, number] | null;
+  groundingFailure?: string;
+  boxIoU?: number;
+  candidates?: { x: number; y: number; queue?: string; rank?: number }[];
+  queries?: { point: { x: number; y: number }; queue?: string; rank?: number; pYes?: number | null; decision?: string; used?: boolean; gold?: boolean }[];
+  positives?: [number, number][];
+  negatives?: [number, number][];
+  mask?: CompressedRle;
+  score?: number;
+  iou: number;
+  intersection: number;
+  union: number;
+  timing?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** A dataset reference as configs resolve them: registry name, split and loader options. */
+export interface DatasetRef {
+  name: string;
+  split: string;
+  [key: string]: unknown;
+}
+
+/** The table as summary.json stores it (experiments' TableData; every newer field optional). */
+export interface SummaryTable {
+  title: string;
+  headers: string[];
+  rows: {
+    label: string;
+    ours: (number | null)[];
+    paper: (number | string | null)[];
+    ci?: ([number, number] | null)[];
+    n?: (number | null)[];
+    paperOnly?: boolean;
+    note?: string;
+  }[];
+  percent: boolean[];
+  metrics?: string[];
+  notes?: string[];
+  provenance?: string;
+  intervals?: { replicates: number; level: number; seed: number; method: string };
+}
+
+/** summary.json, read tolerantly: what the report shows by name, everything else shown generically. */
+export interface RunSummary {
+  experiment?: string;
+  version?: number;
+  title?: string;
+  simulated?: boolean;
+  profile?: string;
+  seed?: number;
+  limitPerDataset?: number;
+  configHash?: string;
+  gitCommit?: string;
+  versions?: Record<string, string>;
+  machine?: string;
+  createdAt?: string;
+  datasets?: Record<string, DatasetRef>;
+  records?: number;
+  cells?: Record<string, { components?: Record<string, string>; note?: string; pipeline?: unknown }>;
+  mllmRequests?: unknown;
+  metrics?: Record<string, Record<string, Record<string, unknown>>>;
+  table?: SummaryTable;
+  [key: string]: unknown;
+}
+
+export interface RunFolder {
+  dir: string;
+  summary: RunSummary | undefined;
+  config: Record<string, unknown> | undefined;
+  records: RunRecord[];
+  /** Lines of samples.jsonl that could not be read (a torn last line of a killed run). */
+  badLines: number;
+  /** Dataset column of a record's `dataset` ("synthref/refcoco/val" -> "val"). */
+  columnOf: (datasetName: string) => string;
+  datasets: Record<string, DatasetRef>;
+}
+
+function isRecord(v: unknown): v is RunRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.id === "string" && typeof r.cell === "string" && typeof r.dataset === "string" && typeof r.iou === "number";
+}
+
+/** Read a run folder: summary.json, config.resolved.yaml and samples.jsonl (each optional, but not all). */
+export function readRunFolder(dir: string, options: { records?: boolean } = {}): RunFolder {
+  const abs = resolve(dir);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new InputError("not a folder", { file: abs });
+  const summaryFile = join(abs, "summary.json");
+  const configFile = join(abs, "config.resolved.yaml");
+  const samplesFile = join(abs, "samples.jsonl");
+  if (![summaryFile, configFile, samplesFile].some((f) => existsSync(f))) {
+    throw new InputError("not a run folder (no summary.json, config.resolved.yaml or samples.jsonl)", { file: abs });
+  }
+  let summary: RunSummary | undefined;
+  if (existsSync(summaryFile)) {
+    try {
+      summary = JSON.parse(readFileSync(summaryFile, "utf8")) as RunSummary;
+    } catch (err) {
+      throw new InputError(`cannot parse JSON (${(err as Error).message})`, { file: summaryFile });
+    }
+  }
+  let config: Record<string, unknown> | undefined;
+  if (existsSync(configFile)) {
+    try {
+      config = parse(readFileSync(configFile, "utf8")) as Record<string, unknown>;
+    } catch (err) {
+      throw new InputError(`cannot parse YAML (${(err as Error).message.split("\n")[0]})`, { file: configFile });
+    }
+  }
+  const { values: records, skipped } = options.records === false || !existsSync(samplesFile) ? { values: [], skipped: 0 } : readJsonLinesTolerant(samplesFile, isRecord);
+  const datasets = (summary?.datasets ?? (config?.resolvedDatasets as Record<string, DatasetRef> | undefined) ?? {}) as Record<string, DatasetRef>;
+  const cols = new Map(Object.entries(datasets).map(([col, ref]) => [`${ref.name}/${ref.split}`, col]));
+  return { dir: abs, summary, config, records, badLines: skipped, columnOf: (d) => cols.get(d) ?? d, datasets };
+}
+
+/** Cells in the order the run defines them (summary, then config), then any others records name. */
+export function cellOrder(run: RunFolder): string[] {
+  const fromSummary = Object.keys(run.summary?.cells ?? {});
+  const fromConfig = Object.keys((run.config?.cellPipelines as Record<string, unknown> | undefined) ?? {});
+  return [...new Set([...fromSummary, ...fromConfig, ...run.records.map((r) => r.cell)])];
+}
+
+/** Verifier answers that contradict the gold label (a decided point whose decision is wrong). */
+export function verifierErrors(r: RunRecord): { wrong: number; wrongUsed: number; scored: number } {
+  let wrong = 0;
+  let wrongUsed = 0;
+  let scored = 0;
+  for (const q of r.queries ?? []) {
+    if ((q.decision !== "positive" && q.decision !== "negative") || q.gold === undefined) continue;
+    scored++;
+    if ((q.decision === "positive") !== q.gold) {
+      wrong++;
+      if (q.used) wrongUsed++;
+    }
+  }
+  return { wrong, wrongUsed, scored };
+}
+
+/** Box IoU below which a grounded box counts as the wrong object (REC's Acc@0.5 criterion). */
+export const WRONG_OBJECT_BOX_IOU = 0.5;
+
+export type FailureKind = "grounding-failure" | "wrong-object" | "verifier-error" | "none";
+
+/** Failure kinds of a record, checked against gold: grounding failed, wrong object boxed, a verifier answer contradicted its gold label. */
+export function failureKinds(r: RunRecord): FailureKind[] {
+  const kinds: FailureKind[] = [];
+  if (r.groundingFailure || r.box === null) kinds.push("grounding-failure");
+  else if (typeof r.boxIoU === "number" && r.boxIoU < WRONG_OBJECT_BOX_IOU) kinds.push("wrong-object");
+  if (verifierErrors(r).wrong > 0) kinds.push("verifier-error");
+  return kinds.length ? kinds : ["none"];
+}
