@@ -124,25 +124,55 @@ describe("graphcut decoder", () => {
     expect(out.mask.data[100 * 240 + 160]).toBe(0);
   });
 
-  it("a negative on a stripe coloured like the object does not turn the object into background; an empty box-only cut is retried from the seeds", async () => {
-    // Background stripes share the object's colour, so the box's colour models cannot tell them
-    // apart: the box-only cut is empty. The negative sits on a stripe inside the box. Counted as a
-    // global colour vote (as before), it made the object's colour background and wiped the mask
-    // out (IoU 0.02); as a local constraint it only removes the stripe near it.
-    const stripes = (x: number, y: number) => Math.floor((x + y * 0.3) / 12) % 2 === 0;
-    const { image, gold } = shapes([
+  // Background stripes share the object's colour, so the box's colour models cannot tell the
+  // object from them. A negative on a stripe inside the box, counted as a global colour vote (what
+  // the decoder did before, and what agreementScale -> 0 still does: every seed pixel votes in
+  // full), makes the object's colour background and wipes the mask out. As a local constraint,
+  // with its seed pixels voting only as far as they are unlike the positives, it removes only
+  // the stripe near it.
+  const stripeScene = (period: number) => {
+    const stripes = (x: number, y: number) => Math.floor((x + y * 0.3) / period) % 2 === 0;
+    return shapes([
       { inside: stripes, rgb: [160, 55, 55] },
       { inside: disc(120, 100, 40), rgb: [160, 55, 55], gold: true },
     ]);
-    const box = { x1: 78, y1: 58, x2: 162, y2: 142 };
-    let neg = { x: 0, y: 0 };
-    for (let y = 62; y < 140 && !neg.x; y++) for (let x = 82; x < 160 && !neg.x; x++) if (stripes(x + 0.5, y + 0.5) && (x - 120) ** 2 + (y - 100) ** 2 > 44 * 44) neg = { x: x + 0.5, y: y + 0.5 };
+  };
+  const stripeBox = { x1: 78, y1: 58, x2: 162, y2: 142 };
+  const stripePositives = [{ x: 110, y: 90 }, { x: 135, y: 115 }];
+
+  it("an empty box-only cut is retried from the seeds; a negative on an object-coloured stripe does not wipe the object out", async () => {
+    // Thin stripes: nothing in the box stands out, the box-only cut is empty.
+    const { image, gold } = stripeScene(6);
+    const neg = { x: 91.5, y: 62.5 }; // on a stripe, inside the box, off the object
+    const at = (m: Mask) => m.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)];
+    expect(at(gold)).toBe(0);
+    expect(image.data[3 * (62 * 240 + 91)]).toBeGreaterThan(125); // the stripe's red
     const dec = new GraphCutDecoder();
-    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
     expect(maskArea(boxOnly.mask)).toBe(0);
-    const out = await dec.segment({ image }, { box, positives: [{ x: 110, y: 90 }, { x: 135, y: 115 }], negatives: [neg] });
-    expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.85);
-    expect(out.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
+    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.9);
+    expect(at(out.mask)).toBe(0);
+    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
+  });
+
+  it("a negative on an object-coloured stripe that the box-only mask took in cuts the stripe, not the object", async () => {
+    // Wider stripes: the box-only cut finds the disc and the stripes that touch it.
+    const { image, gold } = stripeScene(12);
+    const neg = { x: 156.5, y: 70.5 };
+    const at = (m: Mask) => m.data[70 * 240 + 156];
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
+    expect(at(boxOnly.mask)).toBe(1);
+    expect(at(gold)).toBe(0);
+    const a = maskIoU(boxOnly.mask, gold);
+    expect(a).toBeLessThan(0.8);
+    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(Math.max(0.9, a + 0.1));
+    expect(at(out.mask)).toBe(0);
+    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
   });
 
   it("a negative in a ring's hole removes what shows through the hole and leaves the ring whole", async () => {

@@ -25,9 +25,10 @@ export interface GraphCutParams {
   ringMin: number;
   /**
    * Most colour-model mass the positive seeds can carry, relative to the rest of the model's
-   * samples. Each point votes in proportion to how unlike the other label's points (or, without
-   * any, the other label's colour model) its patch is: a negative on a stripe coloured like the
-   * object, or on a same-coloured neighbour, does not turn the object's colour into background.
+   * samples. Each pixel of a point's seed disc votes in proportion to how unlike the other
+   * label's points' patches (or, without any, the other label's colour model) its colour is: a
+   * negative on a stripe coloured like the object, or on a same-coloured neighbour, does not turn
+   * the object's colour into background.
    */
   seedWeight: number;
   /** The same for negative seeds in the background model. */
@@ -338,16 +339,18 @@ export class GraphCutDecoder implements Decoder {
         const pFg = 1 / (1 + Math.exp(lb - lf));
         return otherLabelIsFg ? 1 - pFg : pFg;
       };
-      const votes = (pts: Point[], patches: [number, number, number][], others: [number, number, number][], otherIsFg: boolean, weight: number): Votes => {
+      const votes = (pts: Point[], others: [number, number, number][], otherIsFg: boolean, weight: number): Votes => {
         const idx: number[] = [];
         const share: number[] = [];
         for (const q of pts) {
-          const c = patches[pointIndex(q)]!;
-          const mass = (weight * unlike(c, others, otherIsFg)) / pts.length;
+          // Each pixel of the seed disc votes by its own colour, not the patch's mean: a negative
+          // on a thin object-coloured stripe has a patch that is half background, and its
+          // object-coloured pixels must not teach the background model the object's colour.
           const disc = discOf(q);
           for (const k of disc) {
+            const i = 3 * cropIdx[k]!;
             idx.push(cropIdx[k]!);
-            share.push(mass / disc.length);
+            share.push((weight * unlike([px[i]!, px[i + 1]!, px[i + 2]!], others, otherIsFg)) / (pts.length * disc.length));
           }
         }
         return { idx, share };
@@ -408,8 +411,8 @@ export class GraphCutDecoder implements Decoder {
         bgCost,
         negZone,
         posZone,
-        posVotes: votes(acting.pos, posPatches, negPatches, false, P.seedWeight),
-        negVotes: votes(acting.neg, negPatches, posPatches, true, P.negativeSeedWeight),
+        posVotes: votes(acting.pos, negPatches, false, P.seedWeight),
+        negVotes: votes(acting.neg, posPatches, true, P.negativeSeedWeight),
       };
     };
 
@@ -505,7 +508,10 @@ export class GraphCutDecoder implements Decoder {
           const seed = paintSeeds(p.positives, p.negatives);
           // A missed positive says the box-only colour models are wrong: refit them from the box.
           // Otherwise start from the box-only mask, whose models only need the negatives' correction.
-          result = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongPos, neg: wrongNeg }, result));
+          // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
+          // where colour cannot separate object from distractor, cutting the distractor must not
+          // take the object with it.
+          result = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
         }
       }
     }
