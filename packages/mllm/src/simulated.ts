@@ -322,7 +322,9 @@ const [PROMPT_HEAD, PROMPT_TAIL] = BOX_PROMPT.split("{expr}") as [string, string
 
 /** The phrase of a grounding request: the paper's prompt unwrapped, or the whole text of another prompt. */
 function phraseOf(request: ChatRequest): string {
-  const text = request.content.map((c) => (c.type === "text" ? c.text : "")).join(" ");
+  // Text parts only: an image part joined in as "" would prefix a space, the prompt would not be
+  // recognised, and the whole prompt (its template words included) would be read as the phrase.
+  const text = request.content.flatMap((c) => (c.type === "text" ? [c.text] : [])).join(" ");
   return text.startsWith(PROMPT_HEAD) && text.endsWith(PROMPT_TAIL) ? text.slice(PROMPT_HEAD.length, text.length - PROMPT_TAIL.length) : text;
 }
 
