@@ -124,6 +124,7 @@ export class GraphCutDecoder implements Decoder {
     if (!["corrective", "direct"].includes(p.points)) throw bad("points", "corrective or direct");
     if (!["cut", "always"].includes(p.slack)) throw bad("slack", "cut or always");
     if (!(p.agreementScale > 0)) throw bad("agreementScale", "a number > 0");
+    if (!(p.positiveReach > 0)) throw bad("positiveReach", "a number > 0");
     if (!(p.geodesic >= 0)) throw bad("geodesic", "a number >= 0");
     for (const k of ["seedWeight", "negativeSeedWeight", "spatialWeight", "positiveWeight", "outsideBias", "seedStrength"] as const) if (!(p[k] >= 0)) throw bad(k, "a number >= 0");
     if (typeof p.refine !== "boolean") throw bad("refine", "true or false");
