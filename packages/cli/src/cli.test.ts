@@ -264,7 +264,7 @@ describe("resagent CLI", () => {
     expect(await cli("segment", "--sample", "synthref:refcoco/val")).toBe(2);
     expect(err.join("\n")).toMatch(/--sample: expected <dataset>:<split>:<index>/);
     expect(await cli("segment", "--sample", "synthref:refcoco/val:99999")).toBe(2);
-    expect(err.join("\n")).toMatch(/--sample: synthref:refcoco\/val has 200 samples \(indices 0-199\), not 99999/);
+    expect(err.join("\n")).toMatch(/--sample: synthref:refcoco\/val has 1000 samples \(indices 0-999\), not 99999/);
   });
 
   it("synthref writes a contact sheet and fig4 its figure with a provenance JSON", async () => {
