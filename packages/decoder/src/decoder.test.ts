@@ -23,6 +23,28 @@ function scene(rects: { x0: number; y0: number; x1: number; y1: number; rgb: [nu
   return { image: { width: W, height: H, data }, gold: { width: W, height: H, data: gold } };
 }
 
+/** Like `scene`, for any shapes drawn in order (later on top); `gold` marks the target's. */
+function shapes(list: { inside: (x: number, y: number) => boolean; rgb: [number, number, number]; gold?: boolean }[], W = 240, H = 200): { image: RgbImage; gold: Mask } {
+  const r = randomStream(0, "decoder-test");
+  const data = new Uint8Array(W * H * 3);
+  const gold = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const k = y * W + x;
+      let rgb: [number, number, number] = [90, 130, 90];
+      for (const q of list) {
+        if (!q.inside(x + 0.5, y + 0.5)) continue;
+        rgb = q.rgb;
+        gold[k] = q.gold ? 1 : 0;
+      }
+      for (let c = 0; c < 3; c++) data[3 * k + c] = Math.max(0, Math.min(255, Math.round(rgb[c]! + r.normal(0, 10))));
+    }
+  }
+  return { image: { width: W, height: H, data }, gold: { width: W, height: H, data: gold } };
+}
+const disc = (cx: number, cy: number, r: number) => (x: number, y: number) => (x - cx) ** 2 + (y - cy) ** 2 <= r * r;
+const annulus = (cx: number, cy: number, r0: number, r1: number) => (x: number, y: number) => disc(cx, cy, r1)(x, y) && !disc(cx, cy, r0)(x, y);
+
 describe("box decoder", () => {
   it("returns the clipped box", async () => {
     const { image } = scene([]);
@@ -100,6 +122,91 @@ describe("graphcut decoder", () => {
     const out = await dec.segment({ image }, { box, positives: [{ x: 80, y: 100 }, { x: 100, y: 100 }], negatives: [{ x: 160, y: 100 }] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThan(maskIoU(boxOnly.mask, gold) + 0.15);
     expect(out.mask.data[100 * 240 + 160]).toBe(0);
+  });
+
+  // Background stripes share the object's colour, so the box's colour models cannot tell the
+  // object from them. A negative on a stripe inside the box, counted as a global colour vote (what
+  // the decoder did before, and what agreementScale -> 0 still does: every seed pixel votes in
+  // full), makes the object's colour background and wipes the mask out. As a local constraint,
+  // with its seed pixels voting only as far as they are unlike the positives, it removes only
+  // the stripe near it.
+  const stripeScene = (period: number) => {
+    const stripes = (x: number, y: number) => Math.floor((x + y * 0.3) / period) % 2 === 0;
+    return shapes([
+      { inside: stripes, rgb: [160, 55, 55] },
+      { inside: disc(120, 100, 40), rgb: [160, 55, 55], gold: true },
+    ]);
+  };
+  const stripeBox = { x1: 78, y1: 58, x2: 162, y2: 142 };
+  const stripePositives = [{ x: 110, y: 90 }, { x: 135, y: 115 }];
+
+  it("an empty box-only cut is retried from the seeds; a negative on an object-coloured stripe does not wipe the object out", async () => {
+    // Thin stripes: nothing in the box stands out, the box-only cut is empty.
+    const { image, gold } = stripeScene(6);
+    const neg = { x: 91.5, y: 62.5 }; // on a stripe, inside the box, off the object
+    const at = (m: Mask) => m.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)];
+    expect(at(gold)).toBe(0);
+    expect(image.data[3 * (62 * 240 + 91)]).toBeGreaterThan(125); // the stripe's red
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
+    expect(maskArea(boxOnly.mask)).toBe(0);
+    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.9);
+    expect(at(out.mask)).toBe(0);
+    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
+  });
+
+  it("a negative on an object-coloured stripe that the box-only mask took in cuts the stripe, not the object", async () => {
+    // Wider stripes: the box-only cut finds the disc and the stripes that touch it.
+    const { image, gold } = stripeScene(12);
+    const neg = { x: 156.5, y: 70.5 };
+    const at = (m: Mask) => m.data[70 * 240 + 156];
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
+    expect(at(boxOnly.mask)).toBe(1);
+    expect(at(gold)).toBe(0);
+    const a = maskIoU(boxOnly.mask, gold);
+    expect(a).toBeLessThan(0.8);
+    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(Math.max(0.9, a + 0.1));
+    expect(at(out.mask)).toBe(0);
+    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
+  });
+
+  it("a negative in a ring's hole removes what shows through the hole and leaves the ring whole", async () => {
+    // Something of nearly the ring's colour shows through the hole, so the box-only cut fills it.
+    const { image, gold } = shapes([
+      { inside: disc(120, 100, 30), rgb: [170, 50, 50] },
+      { inside: annulus(120, 100, 28, 60), rgb: [200, 40, 40], gold: true },
+    ]);
+    const box = { x1: 60, y1: 40, x2: 180, y2: 160 };
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    expect(boxOnly.mask.data[100 * 240 + 120]).toBe(1);
+    const out = await dec.segment({ image }, { box, positives: [{ x: 120, y: 45 }, { x: 75, y: 100 }], negatives: [{ x: 120, y: 100 }] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.95);
+    // The ring's inner edge, nearest the negative, is still there.
+    for (const [x, y] of [[120, 69], [151, 100], [120, 131], [89, 100]] as const) expect(out.mask.data[y * 240 + x]).toBe(1);
+  });
+
+  it("keeps a tight box's walls around a whole object, and opens the side a box cuts through", async () => {
+    // Two same-coloured discs touching: nothing in colour separates them.
+    const { image, gold } = shapes([
+      { inside: disc(147, 100, 30), rgb: red },
+      { inside: disc(90, 100, 30), rgb: red, gold: true },
+    ]);
+    const dec = new GraphCutDecoder();
+    // Tight on the target: its outline meets each side at a point, so the walls stay.
+    const box = { x1: 60, y1: 70, x2: 120, y2: 130 };
+    const tight = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(tight.mask, gold)).toBeGreaterThan(0.95);
+    // A partial box cutting the target at x = 96: the mask runs on past the cut, into the slack
+    // (15% of the box's width), where GrabCut's hard box would stop it, or here even find nothing.
+    const partial = await dec.segment({ image }, { box: { x1: 60, y1: 70, x2: 96, y2: 130 }, positives: [], negatives: [] });
+    expect(partial.mask.data[100 * 240 + 100]).toBe(1);
+    expect(maskIoU(partial.mask, gold)).toBeGreaterThan(0.7);
   });
 
   it("is deterministic and downsamples large crops", async () => {

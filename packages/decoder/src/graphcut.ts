@@ -1,12 +1,14 @@
-import { InputError, cropRgb, resizeRgbFloat, type Mask, type Point } from "@resagent/core";
+import { InputError, cropRgb, resizeRgbFloat, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { ColourGmm } from "./gmm.js";
+import { colourAffinity, geodesicDistance, patchColour, type GridPoint, type WorkGrid } from "./local.js";
 import { MaxflowGraph } from "./maxflow.js";
 import { validatePrompt } from "./prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "./types.js";
 
 /**
- * GrabCut-style parameters. The box bounds the object (outside = background), positive points
- * are hard foreground discs, negative points hard background discs.
+ * GrabCut-style parameters. The box bounds the object (outside = background), points are clicks:
+ * hard seeds where they are, local constraints around them, and colour-model votes only as far as
+ * their colour agrees with the local evidence.
  */
 export interface GraphCutParams {
   /** Longest side of the working crop (box + background ring); larger crops are downsampled. */
@@ -22,20 +24,43 @@ export interface GraphCutParams {
   ringFraction: number;
   ringMin: number;
   /**
-   * Mass of the seed discs in their colour model, relative to the rest of its samples. Upweighting
-   * makes a negative point on a same-coloured distractor ambiguous in colour, so that...
+   * Most colour-model mass the positive seeds can carry, relative to the rest of the model's
+   * samples. Each pixel of a point's seed disc votes in proportion to how unlike the other
+   * label's points' patches (or, without any, the other label's colour model) its colour is: a
+   * negative on a stripe coloured like the object, or on a same-coloured neighbour, does not turn
+   * the object's colour into background.
    */
   seedWeight: number;
-  /** The same for negative seeds in the background model (kept high: it is what makes a same-coloured touching distractor ambiguous). */
+  /** The same for negative seeds in the background model. */
   negativeSeedWeight: number;
-  /** ...the spatial prior decides: pixels nearer a negative point than a positive lean background. */
+  /** τ in RGB units: patches this far apart count as unlike (affinity e^(−d²/2τ²)). */
+  agreementScale: number;
+  /**
+   * Local constraint of a negative: pixels geodesically nearer it than the positives (or the box
+   * centre), and coloured like its patch, lean background by up to this many nats (× −ln 2p of the
+   * soft geodesic Voronoi split). This is what cuts a touching same-coloured neighbour away and
+   * leaves a ring alone when the negative sits in its hole.
+   */
   spatialWeight: number;
+  /** Local constraint of a positive the box-only cut missed: nearby pixels coloured like its patch lean foreground by up to this many nats... */
+  positiveWeight: number;
+  /** ...decaying as e^(−d/reach) with the geodesic distance d; reach as a fraction of the region's longer side. */
+  positiveReach: number;
+  /** How much a colour edge lengthens a geodesic path (κ; 0 = straight-line distances). */
+  geodesic: number;
   /**
    * Like SAM, do not treat the box as a hard wall: the region grows by this fraction of the box
    * size on each side, where pixels are background-leaning (`outsideBias` nats) but free.
    */
   boxSlack: number;
   outsideBias: number;
+  /**
+   * Where the slack applies. "cut" (default): only on the sides where the box cuts the object:
+   * the box-only cut runs inside the box (as GrabCut does) and a side opens when a quarter of its
+   * length is mask running into the edge with no colour edge there (or a positive lies beyond it);
+   * a tight box around a whole object keeps its walls. "always": on every side from the start.
+   */
+  slack: "cut" | "always";
   /**
    * "hard": seed discs are fixed labels (GrabCut). "soft": they add `seedStrength` nats towards
    * their label, so one wrong point on a clearly different colour is overruled, as SAM tends to.
@@ -45,11 +70,13 @@ export interface GraphCutParams {
   /**
    * How points act. "corrective" (default), as a user clicks in an interactive segmenter: cut
    * from the box alone, then only the points that disagree with that mask (a positive outside
-   * it, a negative inside) reshape it, through seeds, colour-model weight and the spatial prior;
-   * points that agree are kept as hard seeds, which leaves an optimum that already agrees where it
-   * was. "direct": every point acts from the start (the classic GrabCut seeding).
+   * it, a negative inside) reshape it; points that agree are kept as hard seeds, which leaves an
+   * optimum that already agrees where it was. When the box-only cut is empty, the positives seed
+   * a second cut. "direct": every point acts from the start (the classic GrabCut seeding).
    */
   points: "corrective" | "direct";
+  /** When the crop was downsampled, re-cut a band around the boundary at full resolution. */
+  refine: boolean;
 }
 
 export const GRAPHCUT_DEFAULTS: GraphCutParams = {
@@ -62,12 +89,18 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   ringMin: 8,
   seedWeight: 0.2,
   negativeSeedWeight: 1,
+  agreementScale: 30,
   spatialWeight: 4,
+  positiveWeight: 4,
+  positiveReach: 0.15,
+  geodesic: 2,
   boxSlack: 0.15,
   outsideBias: 2,
+  slack: "cut",
   seeds: "hard",
   seedStrength: 8,
   points: "corrective",
+  refine: true,
 };
 
 const HARD = 1e9;
@@ -89,6 +122,12 @@ export class GraphCutDecoder implements Decoder {
     if (!(p.boxSlack >= 0 && p.boxSlack <= 1)) throw bad("boxSlack", "a fraction in [0, 1]");
     if (!["hard", "soft"].includes(p.seeds)) throw bad("seeds", "hard or soft");
     if (!["corrective", "direct"].includes(p.points)) throw bad("points", "corrective or direct");
+    if (!["cut", "always"].includes(p.slack)) throw bad("slack", "cut or always");
+    if (!(p.agreementScale > 0)) throw bad("agreementScale", "a number > 0");
+    if (!(p.positiveReach > 0)) throw bad("positiveReach", "a number > 0");
+    if (!(p.geodesic >= 0)) throw bad("geodesic", "a number >= 0");
+    for (const k of ["seedWeight", "negativeSeedWeight", "spatialWeight", "positiveWeight", "outsideBias", "seedStrength"] as const) if (!(p[k] >= 0)) throw bad(k, "a number >= 0");
+    if (typeof p.refine !== "boolean") throw bad("refine", "true or false");
   }
 
   describe(): string {
@@ -128,6 +167,7 @@ export class GraphCutDecoder implements Decoder {
     const ch = Math.max(1, Math.round((cy1 - cy0) * s));
     const sx = cw / (cx1 - cx0);
     const sy = ch / (cy1 - cy0);
+
     const px = resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
     // Working-grid ROI and where each pixel lies: 0 inside the box, 3 in the slack around it
     // (background-leaning but free), 2 outside (fixed background; only without slack).
@@ -138,18 +178,27 @@ export class GraphCutDecoder implements Decoder {
     const rw = wx1 - wx0;
     const rh = wy1 - wy0;
     const n = rw * rh;
+    const grid: WorkGrid = { px, cw, wx0, wy0, rw, rh };
     const hard = new Uint8Array(n);
+    // Which sides of the box each ROI pixel lies beyond (bits: 1 left, 2 right, 4 top, 8 bottom).
+    const beyond = new Uint8Array(n);
     const toImgX = (u: number) => cx0 + (u + 0.5) / sx;
     const toImgY = (v: number) => cy0 + (v + 0.5) / sy;
     for (let v = 0; v < rh; v++) {
       for (let u = 0; u < rw; u++) {
         const x = toImgX(u + wx0);
         const y = toImgY(v + wy0);
-        if (x < box.x1 || x >= box.x2 || y < box.y1 || y >= box.y2) hard[v * rw + u] = P.boxSlack > 0 ? 3 : 2;
+        const b = (x < box.x1 ? 1 : 0) | (x >= box.x2 ? 2 : 0) | (y < box.y1 ? 4 : 0) | (y >= box.y2 ? 8 : 0);
+        beyond[v * rw + u] = b;
+        if (b) hard[v * rw + u] = P.boxSlack > 0 && P.slack === "always" ? 3 : 2;
       }
     }
+    /** Free the slack beyond the given sides (a corner pixel opens when all its sides are open). */
+    const openSides = (sides: number) => {
+      for (let k = 0; k < n; k++) if (beyond[k] && (beyond[k]! & ~sides) === 0) hard[k] = 3;
+    };
     const rs = Math.max(0.75, P.seedRadius * Math.min(sx, sy));
-    const toWork = (q: { x: number; y: number }) => ({ u: (q.x - cx0) * sx - wx0, v: (q.y - cy0) * sy - wy0 });
+    const toWork = (q: { x: number; y: number }): GridPoint => ({ u: (q.x - cx0) * sx - wx0, v: (q.y - cy0) * sy - wy0 });
     /** The ROI pixel under a point, or -1 outside the ROI (only negatives can be: it holds the positives). */
     const pixelOf = (q: { x: number; y: number }) => {
       const { u, v } = toWork(q);
@@ -158,25 +207,26 @@ export class GraphCutDecoder implements Decoder {
       const V = Math.floor(Math.min(v, rh - 0.5));
       return U >= 0 && V >= 0 && u < rw + 1 && v < rh + 1 ? V * rw + U : -1;
     };
+    /** ROI pixels of a point's seed disc. */
+    const discOf = (q: Point): number[] => {
+      if (pixelOf(q) < 0) return [];
+      const { u: cu, v: cv } = toWork(q);
+      const out: number[] = [];
+      for (let v = Math.max(0, Math.floor(cv - rs)); v <= Math.min(rh - 1, Math.ceil(cv + rs)); v++) {
+        for (let u = Math.max(0, Math.floor(cu - rs)); u <= Math.min(rw - 1, Math.ceil(cu + rs)); u++) {
+          if ((u + 0.5 - cu) ** 2 + (v + 0.5 - cv) ** 2 <= rs * rs) out.push(v * rw + u);
+        }
+      }
+      // A point always marks at least its own pixel.
+      if (!out.includes(pixelOf(q))) out.push(pixelOf(q));
+      return out;
+    };
     /** Seed discs of the points: 1 foreground, 2 background, 0 none (a positive wins an overlap). */
     const paintSeeds = (pos: Point[], neg: Point[]) => {
       const seed = new Uint8Array(n);
-      const paint = (pts: Point[], value: number) => {
-        for (const q of pts) {
-          // Everything outside the ROI is background already.
-          if (pixelOf(q) < 0) continue;
-          const { u: cu, v: cv } = toWork(q);
-          for (let v = Math.max(0, Math.floor(cv - rs)); v <= Math.min(rh - 1, Math.ceil(cv + rs)); v++) {
-            for (let u = Math.max(0, Math.floor(cu - rs)); u <= Math.min(rw - 1, Math.ceil(cu + rs)); u++) {
-              if ((u + 0.5 - cu) ** 2 + (v + 0.5 - cv) ** 2 <= rs * rs) seed[v * rw + u] = value;
-            }
-          }
-          // A point always marks at least its own pixel.
-          seed[pixelOf(q)] = value;
-        }
-      };
-      paint(neg, 2);
-      paint(pos, 1);
+      // Everything outside the ROI is background already.
+      for (const q of neg) for (const k of discOf(q)) seed[k] = 2;
+      for (const q of pos) for (const k of discOf(q)) seed[k] = 1;
       return seed;
     };
 
@@ -187,21 +237,24 @@ export class GraphCutDecoder implements Decoder {
     for (let v = 0; v < ch; v++) for (let u = 0; u < cw; u++) if (u < wx0 || u >= wx1 || v < wy0 || v >= wy1) ringIdx.push(v * cw + u);
 
     const beta = contrastBeta(px, cw, ch);
-    // Pairwise terms do not change across iterations or passes: compute them once.
-    const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma);
+    // Pairwise terms do not change across iterations or passes: compute them once. On a crop
+    // downsampled by s, a region has s² times the pixels but its outline only s times the edges:
+    // γ·s keeps the balance between colour and smoothness that GrabCut has at full size.
+    const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma * s);
     const dfg = new Float64Array(n);
     const dbg = new Float64Array(n);
+    const soft = P.seeds === "soft";
 
     /**
      * GrabCut iterations from an initial labelling: fit the colour models to the current labels
-     * (seed pixels upweighted as configured), min-cut, repeat. Returns the final labels.
+     * (plus the points' votes), min-cut with the points' local priors, repeat.
      */
-    const cut = (seed: Uint8Array, init: Uint8Array, spatial: SpatialPrior | undefined, posSeeds: number[], negSeeds: number[]) => {
-      const soft = P.seeds === "soft";
+    const cut = (seed: Uint8Array, init: Uint8Array, terms: PointTerms | undefined, freeBorder = false): Cut => {
       const fixedBg = (k: number) => seed[k] !== 1 && (hard[k] === 2 || (seed[k] === 2 && !soft));
       const fgLabel = Uint8Array.from(init, (l, k) => (fixedBg(k) ? 0 : seed[k] === 1 ? 1 : l));
       const fg = new ColourGmm(P.components);
       const bg = new ColourGmm(P.components);
+      let fitted = false;
       for (let it = 0; it < P.iterations; it++) {
         let nfg = 0;
         for (let k = 0; k < n; k++) nfg += fgLabel[k]!;
@@ -215,34 +268,34 @@ export class GraphCutDecoder implements Decoder {
         // Nothing left in the box, or the box is the whole image and nothing says what background
         // looks like: keep what we have.
         if (fgIdx.length === 0 || bgIdx.length === 0) break;
-        const fit = (g: ColourGmm, all: Int32Array, seeds: number[], seedWeight: number) => {
+        const fit = (g: ColourGmm, all: Int32Array, votes: Votes | undefined) => {
           // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
           // well as all of them, at a fraction of the cost on large boxes.
           const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
           const sub = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
-          const idx = new Int32Array(sub.length + seeds.length);
+          const extra = votes?.idx.length ?? 0;
+          const idx = new Int32Array(sub.length + extra);
           idx.set(sub);
-          idx.set(seeds, sub.length);
           const weights = new Float32Array(idx.length).fill(1);
-          if (seeds.length) weights.fill((seedWeight * Math.max(1, sub.length)) / seeds.length, sub.length);
+          for (let t = 0; t < extra; t++) {
+            idx[sub.length + t] = votes!.idx[t]!;
+            weights[sub.length + t] = votes!.share[t]! * Math.max(1, sub.length);
+          }
           const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
           g.fit(px, idx, labels, weights);
         };
-        fit(fg, fgIdx, posSeeds, P.seedWeight);
-        fit(bg, bgIdx, negSeeds, P.negativeSeedWeight);
+        fit(fg, fgIdx, terms?.posVotes);
+        fit(bg, bgIdx, terms?.negVotes);
+        fitted = true;
         const graph = new MaxflowGraph(n, smooth.edgeCount);
         for (let k = 0; k < n; k++) {
           const i = 3 * cropIdx[k]!;
           if (seed[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
           else if (fixedBg(k)) graph.addTweights(k, 0, HARD);
           else {
-            dfg[k] = -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
-            dbg[k] = -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!);
-            if (spatial) {
-              // Where colour cannot tell (posterior near 1/2), position relative to the points decides.
-              const post = 1 / (1 + Math.exp(dfg[k]! - dbg[k]!));
-              dfg[k]! += (1 - Math.abs(2 * post - 1)) * spatial[k]!;
-            }
+            const [f, b] = localUnary(terms, k, -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!), -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!));
+            dfg[k] = f;
+            dbg[k] = b;
             if (hard[k] === 3) dfg[k]! += P.outsideBias;
             if (seed[k] === 1) dbg[k]! += P.seedStrength;
             else if (seed[k] === 2) dfg[k]! += P.seedStrength;
@@ -250,8 +303,14 @@ export class GraphCutDecoder implements Decoder {
             graph.addTweights(k, dbg[k]!, dfg[k]!);
           }
         }
-        for (let e = 0; e < smooth.edgeCount; e++) graph.addEdge(smooth.from[e]!, smooth.to[e]!, smooth.weight[e]!, smooth.weight[e]!);
-        for (let k = 0; k < n; k++) if (smooth.toBackground[k]! > 0) graph.addTweights(k, 0, smooth.toBackground[k]!);
+        for (let e = 0; e < smooth.edgeCount; e++) {
+          const a = smooth.from[e]!;
+          const b = smooth.to[e]!;
+          // A free border: no smoothness across the box's edge, as if it were the image's.
+          if (freeBorder && (hard[a] === 2) !== (hard[b] === 2)) continue;
+          graph.addEdge(a, b, smooth.weight[e]!, smooth.weight[e]!);
+        }
+        if (!freeBorder) for (let k = 0; k < n; k++) if (smooth.toBackground[k]! > 0) graph.addTweights(k, 0, smooth.toBackground[k]!);
         graph.maxflow();
         let any = false;
         for (let k = 0; k < n; k++) {
@@ -260,55 +319,273 @@ export class GraphCutDecoder implements Decoder {
         }
         if (!any) break;
       }
-      return fgLabel;
+      return { labels: fgLabel, fg, bg, fitted, seed, terms };
     };
-    const seedPixels = (seed: Uint8Array, value: number) => {
-      const out: number[] = [];
-      for (let k = 0; k < n; k++) if (seed[k] === value) out.push(cropIdx[k]!);
-      return out;
+
+    /**
+     * What the points do besides their hard seed discs. `acting` are the points that reshape the
+     * mask (corrective: those the box-only cut got wrong); every point shapes the geodesic split.
+     */
+    const pointTerms = (acting: { pos: Point[]; neg: Point[] }, models: Cut | undefined): PointTerms => {
+      const patch = (q: Point) => patchColour(grid, toWork(q), Math.max(1, rs));
+      const posPatches = p.positives.map(patch);
+      const negPatches = p.negatives.map(patch);
+      // Agreement with the local evidence: how unlike the other label's points this point's patch
+      // is (without any, how unlikely its colour is under the other label's box-only model).
+      const unlike = (c: [number, number, number], others: [number, number, number][], otherLabelIsFg: boolean) => {
+        if (others.length) return 1 - Math.max(...others.map((o) => colourAffinity(c, o, P.agreementScale)));
+        if (!models?.fitted) return 1;
+        const lf = models.fg.logLikelihood(c[0], c[1], c[2]);
+        const lb = models.bg.logLikelihood(c[0], c[1], c[2]);
+        const pFg = 1 / (1 + Math.exp(lb - lf));
+        return otherLabelIsFg ? 1 - pFg : pFg;
+      };
+      const votes = (pts: Point[], others: [number, number, number][], otherIsFg: boolean, weight: number): Votes => {
+        const idx: number[] = [];
+        const share: number[] = [];
+        for (const q of pts) {
+          // Each pixel of the seed disc votes by its own colour, not the patch's mean: a negative
+          // on a thin object-coloured stripe has a patch that is half background, and its
+          // object-coloured pixels must not teach the background model the object's colour.
+          const disc = discOf(q);
+          for (const k of disc) {
+            const i = 3 * cropIdx[k]!;
+            idx.push(cropIdx[k]!);
+            share.push((weight * unlike([px[i]!, px[i + 1]!, px[i + 2]!], others, otherIsFg)) / (pts.length * disc.length));
+          }
+        }
+        return { idx, share };
+      };
+      const pointIndex = (q: Point) => {
+        const i = p.positives.indexOf(q);
+        return i >= 0 ? i : p.negatives.indexOf(q);
+      };
+      const fgCost = new Float64Array(n);
+      const bgCost = new Float64Array(n);
+      const negZone = new Float32Array(n);
+      const posZone = new Float32Array(n);
+      const kappaScale = beta > 0 ? Math.sqrt(1 / (2 * beta)) : 1;
+      const geo = (q: Point) => geodesicDistance(grid, [toWork(q)], P.geodesic, kappaScale);
+      const anchorPts = p.positives.length ? p.positives.map(toWork) : [toWork({ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 })];
+      const dAnchor = acting.neg.length ? geodesicDistance(grid, anchorPts, P.geodesic, kappaScale) : undefined;
+      const negMaps = acting.neg.map(geo);
+      const posMaps = acting.pos.map(geo);
+      const negCols = acting.neg.map((q) => negPatches[pointIndex(q)]!);
+      const posCols = acting.pos.map((q) => posPatches[pointIndex(q)]!);
+      const reach = P.positiveReach * Math.max(rw, rh);
+      for (let k = 0; k < n; k++) {
+        const i = 3 * cropIdx[k]!;
+        const c = [px[i]!, px[i + 1]!, px[i + 2]!];
+        let dn = Infinity;
+        let jn = -1;
+        negMaps.forEach((m, j) => {
+          if (m[k]! < dn) {
+            dn = m[k]!;
+            jn = j;
+          }
+        });
+        if (jn >= 0 && dAnchor) {
+          // Soft geodesic Voronoi split between the negatives and the positives (or the box centre).
+          const pf = Math.min(0.98, Math.max(0.02, dn / (dAnchor[k]! + dn + 1e-9)));
+          if (pf < 0.5) {
+            const a = colourAffinity(c, negCols[jn]!, P.agreementScale);
+            fgCost[k] = -P.spatialWeight * Math.log(2 * pf) * a;
+            negZone[k] = a * Math.min(1, (0.5 - pf) / 0.25);
+          }
+        }
+        let dp = Infinity;
+        let jp = -1;
+        posMaps.forEach((m, j) => {
+          if (m[k]! < dp) {
+            dp = m[k]!;
+            jp = j;
+          }
+        });
+        if (jp >= 0 && dp < dn) {
+          const z = Math.exp(-dp / reach) * colourAffinity(c, posCols[jp]!, P.agreementScale);
+          bgCost[k] = P.positiveWeight * z;
+          posZone[k] = z;
+        }
+      }
+      return {
+        fgCost,
+        bgCost,
+        negZone,
+        posZone,
+        posVotes: votes(acting.pos, negPatches, false, P.seedWeight),
+        negVotes: votes(acting.neg, posPatches, true, P.negativeSeedWeight),
+      };
     };
+
+    /** Sides beyond which a positive lies: the object reaches past them. */
+    const sidesOf = (pts: Point[]) => pts.reduce((acc, q) => acc | (q.x < box.x1 ? 1 : 0) | (q.x >= box.x2 ? 2 : 0) | (q.y < box.y1 ? 4 : 0) | (q.y >= box.y2 ? 8 : 0), 0);
+    /**
+     * Sides where the box cuts the object: along a quarter of the side or more, the mask runs into
+     * the edge and the pixels just beyond look like the ones just inside (no colour edge) and like
+     * the object rather than the background. An object's own outline shows an edge; a box drawn
+     * through the object does not.
+     */
+    const edgeScale = beta > 0 ? Math.sqrt(1 / (2 * beta)) : 1;
+    const cutSides = ({ labels, fg, bg, fitted }: Cut) => {
+      if (!fitted) return 0;
+      let sides = 0;
+      // Inside and outside ROI indices of each side's edge pixels, walking along the side.
+      const bu0 = Math.max(0, Math.ceil((box.x1 - cx0) * sx - 0.5) - wx0);
+      const bu1 = Math.min(rw - 1, Math.floor((box.x2 - cx0) * sx - 0.5) - wx0);
+      const bv0 = Math.max(0, Math.ceil((box.y1 - cy0) * sy - 0.5) - wy0);
+      const bv1 = Math.min(rh - 1, Math.floor((box.y2 - cy0) * sy - 0.5) - wy0);
+      const test = (bit: number, len: number, at: (t: number) => [number, number, number, number]) => {
+        let cutPx = 0;
+        for (let t = 0; t < len; t++) {
+          const [ui, vi, uo, vo] = at(t);
+          if (uo < 0 || uo >= rw || vo < 0 || vo >= rh || !labels[vi * rw + ui]) continue;
+          const a = 3 * cropIdx[vi * rw + ui]!;
+          const b = 3 * cropIdx[vo * rw + uo]!;
+          const diff = Math.sqrt((px[a]! - px[b]!) ** 2 + (px[a + 1]! - px[b + 1]!) ** 2 + (px[a + 2]! - px[b + 2]!) ** 2);
+          // ...and beyond the edge it is the object's colour, not the background's (a part painted
+          // like the background shows no edge either, but the box's background model claims it).
+          if (diff < 2 * edgeScale && fg.logLikelihood(px[b]!, px[b + 1]!, px[b + 2]!) > bg.logLikelihood(px[b]!, px[b + 1]!, px[b + 2]!)) cutPx++;
+        }
+        if (len > 0 && cutPx >= 0.25 * len) sides |= bit;
+      };
+      const h = bv1 - bv0 + 1;
+      const w = bu1 - bu0 + 1;
+      test(1, h, (t) => [bu0, bv0 + t, bu0 - 2, bv0 + t]);
+      test(2, h, (t) => [bu1, bv0 + t, bu1 + 2, bv0 + t]);
+      test(4, w, (t) => [bu0 + t, bv0, bu0 + t, bv0 - 2]);
+      test(8, w, (t) => [bu0 + t, bv1, bu0 + t, bv1 + 2]);
+      return sides;
+    };
+    const count = (l: Uint8Array) => l.reduce((a, b) => a + b, 0);
     const boxInit = Uint8Array.from(hard, (h) => (h === 2 || h === 3 ? 0 : 1));
     const noSeeds = new Uint8Array(n);
-    let fgLabel: Uint8Array;
-    let seed = noSeeds;
-    // The spatial prior splits the ROI between the positives (or the box centre) and negatives.
-    const anchors = (p.positives.length ? p.positives : [{ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 }]).map(toWork);
+    let result: Cut;
     if (P.points === "direct") {
-      // Every point is a hard seed, weighs in its colour model and (negatives) sets the spatial prior.
-      seed = paintSeeds(p.positives, p.negatives);
-      const spatial = spatialPrior(rw, rh, anchors, p.negatives.map(toWork), P.spatialWeight);
-      fgLabel = cut(seed, boxInit, spatial, seedPixels(seed, 1), seedPixels(seed, 2));
+      // Every point is a hard seed, votes and sets its local prior from the start.
+      const seed = paintSeeds(p.positives, p.negatives);
+      const terms = p.positives.length || p.negatives.length ? pointTerms({ pos: p.positives, neg: p.negatives }, undefined) : undefined;
+      if (P.boxSlack > 0 && P.slack === "cut") openSides(sidesOf(p.positives));
+      result = cut(seed, boxInit, terms);
+      if (P.boxSlack > 0 && P.slack === "cut") {
+        const sides = cutSides(result);
+        if (sides) {
+          openSides(sides);
+          result = cut(seed, result.labels, terms);
+        }
+      }
     } else {
       // Corrective, as an interactive user clicks: segment from the box alone, then let the points
       // that disagree with that mask correct it. Points that agree confirm it and change nothing;
       // a hard seed where the cut already put that label leaves the optimum where it was.
-      fgLabel = cut(noSeeds, boxInit, undefined, [], []);
-      const wrongPos = p.positives.filter((q) => fgLabel[pixelOf(q)] !== 1);
-      const wrongNeg = p.negatives.filter((q) => fgLabel[pixelOf(q)] === 1);
-      if (wrongPos.length || wrongNeg.length) {
-        seed = paintSeeds(p.positives, p.negatives);
-        const corrections = paintSeeds(wrongPos, wrongNeg);
-          const spatial = spatialPrior(rw, rh, anchors, wrongNeg.map(toWork), P.spatialWeight);
-        // A missed positive says the box-only colour models are wrong: refit them from the box.
-        // Otherwise start from the box-only mask, whose models only need the negatives' correction.
-        const init = wrongPos.length ? boxInit : fgLabel;
-        fgLabel = cut(seed, init, spatial, seedPixels(corrections, 1), seedPixels(corrections, 2));
+      result = cut(noSeeds, boxInit, undefined);
+      // Empty: either nothing in the box stands out from its surroundings, or the box cuts through
+      // a uniform object and the box edge's smoothness cost outweighs it. Try the box edge as a
+      // free border (no cost for a mask that runs into it); the slack test below then sees the cut.
+      let freeBorder = false;
+      if (count(result.labels) === 0 && result.fitted) {
+        const retry = cut(noSeeds, boxInit, undefined, true);
+        if (count(retry.labels) > 0) [result, freeBorder] = [retry, true];
+      }
+      if (P.boxSlack > 0 && P.slack === "cut") {
+        const sides = cutSides(result) | sidesOf(p.positives);
+        if (sides) {
+          openSides(sides);
+          result = cut(noSeeds, result.labels, undefined, freeBorder);
+        }
+      }
+      const L0 = result.labels;
+      if (count(L0) === 0 && p.positives.length) {
+        // The box alone found nothing (a camouflaged object): start again from the positives.
+        const seed = paintSeeds(p.positives, p.negatives);
+        const terms = pointTerms({ pos: p.positives, neg: p.negatives }, undefined);
+        const dPos = geodesicDistance(grid, p.positives.map(toWork), P.geodesic, beta > 0 ? Math.sqrt(1 / (2 * beta)) : 1);
+        const near = 0.2 * Math.max(rw, rh);
+        const init = Uint8Array.from(boxInit, (b, k) => (b && dPos[k]! < near ? 1 : 0));
+        result = cut(seed, init, terms);
+      } else {
+        const wrongPos = p.positives.filter((q) => L0[pixelOf(q)] !== 1);
+        const wrongNeg = p.negatives.filter((q) => L0[pixelOf(q)] === 1);
+        if (wrongPos.length || wrongNeg.length) {
+          const seed = paintSeeds(p.positives, p.negatives);
+          // A missed positive says the box-only colour models are wrong: refit them from the box.
+          // Otherwise start from the box-only mask, whose models only need the negatives' correction.
+          // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
+          // where colour cannot separate object from distractor, cutting the distractor must not
+          // take the object with it.
+          result = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
+        }
       }
     }
+    const fgLabel = result.labels;
     // Quality score (comparable between masks of one image and box: the sam-score fallback).
     const score = colourSeparation(px, cropIdx, ringIdx, fgLabel, P.components);
     const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
-    for (let y = ry0; y < ry1; y++) {
+    const cellOf = (x: number, y: number) => {
       const v = Math.min(ch - 1, Math.floor((y + 0.5 - cy0) * sy)) - wy0;
-      if (v < 0 || v >= rh) continue;
+      const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
+      return u >= 0 && u < rw && v >= 0 && v < rh ? v * rw + u : -1;
+    };
+    for (let y = ry0; y < ry1; y++) {
       for (let x = rx0; x < rx1; x++) {
-        const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
-        if (u >= 0 && u < rw && fgLabel[v * rw + u]) mask.data[y * W + x] = 1;
+        const k = cellOf(x, y);
+        if (k >= 0 && fgLabel[k]) mask.data[y * W + x] = 1;
       }
+    }
+    if (P.refine && s < 1 && result.fitted && count(fgLabel) > 0) {
+      refineBoundary(image, mask, { x0: rx0, y0: ry0, x1: rx1, y1: ry1 }, cellOf, { rw, rh, labels: fgLabel, hard, seed: result.seed, terms: result.terms }, result.fg, result.bg, P);
     }
     return { mask, score };
   }
 }
+
+/** Colour-model votes of points: crop pixel indices and each one's share of the model's sample mass. */
+interface Votes {
+  idx: number[];
+  share: number[];
+}
+
+/** The points' local priors (extra nats for labelling a ROI pixel fore/background) and their votes. */
+interface PointTerms {
+  fgCost: Float64Array;
+  bgCost: Float64Array;
+  /**
+   * How far (0..1) a pixel lies in a negative's zone (geodesically nearer it than the positives,
+   * coloured like its patch): there the background may explain its colour as well as the
+   * foreground does. Where a same-coloured neighbour touches the object, colour cannot decide,
+   * so it must not; position then does. The same for a missed positive's zone.
+   */
+  negZone: Float32Array;
+  posZone: Float32Array;
+  posVotes: Votes;
+  negVotes: Votes;
+}
+
+/** A pixel's unary costs (−log likelihoods) with the points' local evidence applied. */
+function localUnary(terms: PointTerms | undefined, k: number, f: number, b: number): [number, number] {
+  if (!terms) return [f, b];
+  const zn = terms.negZone[k]!;
+  const zp = terms.posZone[k]!;
+  const nb = zn > 0 && b > f ? b - zn * (b - f) : b;
+  const nf = zp > 0 && f > b ? f - zp * (f - b) : f;
+  return [nf + terms.fgCost[k]!, nb + terms.bgCost[k]!];
+}
+
+interface Cut {
+  labels: Uint8Array;
+  fg: ColourGmm;
+  bg: ColourGmm;
+  /** Whether the colour models were fitted at all (not when the box holds nothing to fit). */
+  fitted: boolean;
+  seed: Uint8Array;
+  terms: PointTerms | undefined;
+}
+
+const FULL_NEIGHBOURS: readonly [number, number, number][] = [
+  [1, 0, 1],
+  [0, 1, 1],
+  [1, 1, Math.SQRT1_2],
+  [-1, 1, Math.SQRT1_2],
+];
 
 /**
  * The graphcut decoder's quality score of a mask, in [0, 1], the counterpart of SAM2's predicted
@@ -350,32 +627,110 @@ function colourSeparation(px: Float32Array, roi: Int32Array, ring: readonly numb
   return Math.max(0, Math.min(1, 2 * (sum / n) - 1));
 }
 
-/** Extra cost, per ROI pixel, of labelling it foreground because of where the negative points are. */
-type SpatialPrior = Float64Array;
 
 /**
- * Costs from where the points are: with d+ the distance to the nearest positive (or the box
- * centre) and d- to the nearest negative, p = d- / (d+ + d-) is a soft Voronoi split between them;
- * labelling a pixel with p < 1/2 foreground costs λ·(−ln 2p). One-sided: only pixels nearer a
- * negative than the positives are pushed (to background); pushing the others towards foreground
- * leaks masks into similar-looking surroundings. Absent without negatives.
+ * Coarse-to-fine: the cut ran on a downsampled crop, so its boundary is blocky at full size.
+ * Re-cut, at full resolution, the band of pixels whose working cell touches a cell of the other
+ * label, with the final colour models, the same priors and GrabCut's pairwise terms; pixels off
+ * the band keep their label and act as fixed neighbours. Costs a graph of a few thousand nodes.
  */
-function spatialPrior(rw: number, rh: number, pos: { u: number; v: number }[], neg: { u: number; v: number }[], lambda: number): SpatialPrior | undefined {
-  if (neg.length === 0 || lambda <= 0) return undefined;
-  const fg = new Float64Array(rw * rh);
+function refineBoundary(
+  image: RgbImage,
+  mask: Mask,
+  roi: { x0: number; y0: number; x1: number; y1: number },
+  cellOf: (x: number, y: number) => number,
+  work: { rw: number; rh: number; labels: Uint8Array; hard: Uint8Array; seed: Uint8Array; terms: PointTerms | undefined },
+  fg: ColourGmm,
+  bg: ColourGmm,
+  P: GraphCutParams,
+): void {
+  const { rw, rh, labels } = work;
+  // Cells on the boundary: a different label among the 8 neighbours.
+  const edgeCell = new Uint8Array(rw * rh);
   for (let v = 0; v < rh; v++) {
     for (let u = 0; u < rw; u++) {
-      let dp = Infinity;
-      let dn = Infinity;
-      for (const q of pos) dp = Math.min(dp, (u + 0.5 - q.u) ** 2 + (v + 0.5 - q.v) ** 2);
-      for (const q of neg) dn = Math.min(dn, (u + 0.5 - q.u) ** 2 + (v + 0.5 - q.v) ** 2);
-      dp = Math.sqrt(dp);
-      dn = Math.sqrt(dn);
-      const pf = Math.min(0.98, Math.max(0.02, dn / (dp + dn + 1e-9)));
-      if (pf < 0.5) fg[v * rw + u] = -lambda * Math.log(2 * pf);
+      const l = labels[v * rw + u]!;
+      for (let dv = -1; dv <= 1 && !edgeCell[v * rw + u]; dv++) {
+        for (let du = -1; du <= 1; du++) {
+          const U = u + du;
+          const V = v + dv;
+          if (U >= 0 && U < rw && V >= 0 && V < rh && labels[V * rw + U] !== l) {
+            edgeCell[v * rw + u] = 1;
+            break;
+          }
+        }
+      }
     }
   }
-  return fg;
+  const W = image.width;
+  const bw = roi.x1 - roi.x0;
+  const bh = roi.y1 - roi.y0;
+  const node = new Int32Array(bw * bh).fill(-1);
+  const cells: number[] = [];
+  const pix: number[] = [];
+  for (let y = roi.y0; y < roi.y1; y++) {
+    for (let x = roi.x0; x < roi.x1; x++) {
+      const k = cellOf(x, y);
+      if (k < 0 || !edgeCell[k] || work.hard[k] === 2 || work.seed[k] !== 0) continue;
+      node[(y - roi.y0) * bw + (x - roi.x0)] = pix.length;
+      pix.push(y * W + x);
+      cells.push(k);
+    }
+  }
+  const m = pix.length;
+  if (m === 0) return;
+  const d = image.data;
+  // β over the band's own neighbour pairs: full-resolution colours vary more than the crop's averages.
+  let sum = 0;
+  let cnt = 0;
+  for (const i of pix) {
+    const x = i % W;
+    if (x + 1 < W) {
+      sum += (d[3 * i]! - d[3 * i + 3]!) ** 2 + (d[3 * i + 1]! - d[3 * i + 4]!) ** 2 + (d[3 * i + 2]! - d[3 * i + 5]!) ** 2;
+      cnt++;
+    }
+  }
+  const beta = sum > 0 ? cnt / (2 * sum) : 0;
+  const graph = new MaxflowGraph(m, 4 * m);
+  for (let t = 0; t < m; t++) {
+    const i = pix[t]!;
+    const k = cells[t]!;
+    const r = d[3 * i]!;
+    const g = d[3 * i + 1]!;
+    const b = d[3 * i + 2]!;
+    let [cf, cb] = localUnary(work.terms, k, -fg.logLikelihood(r, g, b), -bg.logLikelihood(r, g, b));
+    if (work.hard[k] === 3) cf += P.outsideBias;
+    graph.addTweights(t, cb, cf);
+  }
+  for (let t = 0; t < m; t++) {
+    const i = pix[t]!;
+    const x = i % W;
+    const y = (i - x) / W;
+    for (const [dx, dy, dist] of FULL_NEIGHBOURS) {
+      for (const sgn of [1, -1]) {
+        const X = x + sgn * dx;
+        const Y = y + sgn * dy;
+        if (X < roi.x0 || X >= roi.x1 || Y < roi.y0 || Y >= roi.y1) {
+          // Outside the ROI is background.
+          if (X >= 0 && X < W && Y >= 0 && Y < image.height) graph.addTweights(t, 0, P.gamma * dist * Math.exp(-beta * colourDist2(d, i, Y * W + X)));
+          continue;
+        }
+        const j = Y * W + X;
+        const wgt = P.gamma * dist * Math.exp(-beta * colourDist2(d, i, j));
+        const o = node[(Y - roi.y0) * bw + (X - roi.x0)]!;
+        if (o >= 0) {
+          if (sgn === 1) graph.addEdge(t, o, wgt, wgt);
+        } else if (mask.data[j]) graph.addTweights(t, wgt, 0);
+        else graph.addTweights(t, 0, wgt);
+      }
+    }
+  }
+  graph.maxflow();
+  for (let t = 0; t < m; t++) mask.data[pix[t]!] = graph.inSource(t) ? 1 : 0;
+}
+
+function colourDist2(d: Uint8Array, i: number, j: number): number {
+  return (d[3 * i]! - d[3 * j]!) ** 2 + (d[3 * i + 1]! - d[3 * j + 1]!) ** 2 + (d[3 * i + 2]! - d[3 * j + 2]!) ** 2;
 }
 
 const NEIGHBOURS: readonly [number, number, number][] = [

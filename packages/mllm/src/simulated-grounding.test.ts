@@ -154,4 +154,20 @@ describe("simulated grounders", () => {
     expect(g.ok && g.box).toEqual(gold);
     expect(() => new SimulatedBackend("qwen3-vl-9b", 0)).toThrow(/unknown simulated preset "qwen3-vl-9b"; known: .*qwen3-vl-8b/);
   });
+
+  it("read the phrase from a request that carries the image, as the pipeline sends it", async () => {
+    // The template's own words must not count as the phrase's cues: with the image part in front,
+    // every answer is the one the phrase alone gets.
+    const b = new SimulatedBackend("qwen3-vl-8b", 0);
+    const image = { type: "image" as const, hash: "h", mime: "image/png", render: async () => new Uint8Array(0) };
+    let differ = 0;
+    for (let i = 0; i < 400; i++) {
+      const ctx = { kind: "ground" as const, sampleId: `img${i}`, imageWidth: W, imageHeight: H, gold: { box: gold, distractorBoxes: peers }, boxConvention: "qwen3" as const };
+      const text = { type: "text" as const, text: boxPrompt("left cup") };
+      const withImage = await b.complete({ content: [image, text], maxTokens: 128, topLogprobs: 0 }, ctx);
+      const textOnly = await b.complete({ content: [text], maxTokens: 128, topLogprobs: 0 }, ctx);
+      if (withImage.text !== textOnly.text) differ++;
+    }
+    expect(differ).toBe(0);
+  });
 });

@@ -65,19 +65,19 @@ export interface SimulatedOverrides {
 export const SIMULATED_GROUNDERS: Record<string, { description: string; grounding: GroundingModel }> = {
   "qwen3-vl-8b": {
     description: "Qwen3-VL-8B-Instruct grounding (calibrated: RefCOCO val .835/.906/.819/.632)",
-    grounding: { tightNoise: 0.0174, pixelNoise: 0.8, noiseSpread: 1.19, wrongRate: 0.0458, looseRate: 0.078, failureRate: 0.0005, personFactor: 0.4, hardness: 0.6 },
+    grounding: { tightNoise: 0.0178, pixelNoise: 0.8, noiseSpread: 1.09, wrongRate: 0.046, looseRate: 0.0807, failureRate: 0.0005, personFactor: 0.42, hardness: 0.6 },
   },
   "qwen3-vl-4b": {
     description: "Qwen3-VL-4B-Instruct grounding (calibrated: RefCOCO val .836/.909/.822/.635)",
-    grounding: { tightNoise: 0.0157, pixelNoise: 0.8, noiseSpread: 1.06, wrongRate: 0.0483, looseRate: 0.1, failureRate: 0.0005, personFactor: 0.478, hardness: 0.6 },
+    grounding: { tightNoise: 0.0156, pixelNoise: 0.8, noiseSpread: 1.06, wrongRate: 0.0478, looseRate: 0.1, failureRate: 0.0005, personFactor: 0.482, hardness: 0.6 },
   },
   "qwen3-vl-30b-a3b": {
     description: "Qwen3-VL-30B-A3B-Instruct grounding (calibrated: RefCOCO val .849/.919/.838/.656)",
-    grounding: { tightNoise: 0.0178, pixelNoise: 0.8, noiseSpread: 0.644, wrongRate: 0.0311, looseRate: 0.16, failureRate: 0.0005, personFactor: 0.461, hardness: 0.6 },
+    grounding: { tightNoise: 0.0173, pixelNoise: 0.8, noiseSpread: 0.65, wrongRate: 0.0331, looseRate: 0.156, failureRate: 0.0005, personFactor: 0.477, hardness: 0.6 },
   },
   "glm-4.6v-flash": {
     description: "GLM-4.6V-Flash grounding (calibrated: RefCOCO val .797/.858/.758/.574)",
-    grounding: { tightNoise: 0.0169, pixelNoise: 0.8, noiseSpread: 0.989, wrongRate: 0.0522, looseRate: 0.141, failureRate: 0.008, personFactor: 0.719, hardness: 0.6 },
+    grounding: { tightNoise: 0.0163, pixelNoise: 0.8, noiseSpread: 1.11, wrongRate: 0.0601, looseRate: 0.146, failureRate: 0.008, personFactor: 0.701, hardness: 0.6 },
   },
   // Not calibrated (the router evaluation only read Qwen2.5-VL as 0-1000, below): assumed a little
   // weaker than Qwen3-VL-4B. It writes absolute pixels on its smart-resized input, as Qwen2.5-VL
@@ -322,7 +322,9 @@ const [PROMPT_HEAD, PROMPT_TAIL] = BOX_PROMPT.split("{expr}") as [string, string
 
 /** The phrase of a grounding request: the paper's prompt unwrapped, or the whole text of another prompt. */
 function phraseOf(request: ChatRequest): string {
-  const text = request.content.map((c) => (c.type === "text" ? c.text : "")).join(" ");
+  // Text parts only: an image part joined in as "" would prefix a space, the prompt would not be
+  // recognised, and the whole prompt (its template words included) would be read as the phrase.
+  const text = request.content.flatMap((c) => (c.type === "text" ? [c.text] : [])).join(" ");
   return text.startsWith(PROMPT_HEAD) && text.endsWith(PROMPT_TAIL) ? text.slice(PROMPT_HEAD.length, text.length - PROMPT_TAIL.length) : text;
 }
 

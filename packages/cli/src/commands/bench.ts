@@ -6,13 +6,14 @@ import { dataBench } from "../bench/data.js";
 import { datagenBench } from "../bench/datagen.js";
 import { decoderBench } from "../bench/decoder.js";
 import { mllmBench } from "../bench/mllm.js";
+import { opencvBench } from "../bench/opencv.js";
 import { pipelineBench } from "../bench/pipeline.js";
 import { referBench } from "../bench/refer.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { gitCommit, machine, versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, mllmBench, pipelineBench, datagenBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench];
 
 interface Args {
   only?: string[];

@@ -282,7 +282,7 @@ function tryScene(p: GenerationParams, r: RandomStream): Scene | undefined {
       depth: r.int(20),
     };
     // Touching instances overlap (people in a group, stacked boxes), not only kiss.
-    if (place(o, touch ? target : undefined, touch ? [0.45, 0.85] : undefined)) {
+    if (place(o, touch ? target : undefined, touch ? [0.3, 0.8] : undefined)) {
       objects.push(o);
       touching ||= touch;
       sameColour ||= touch && colour === target.colour;
@@ -323,7 +323,7 @@ function tryScene(p: GenerationParams, r: RandomStream): Scene | undefined {
         pattern: "plain",
         cx: Math.min(width - 2, Math.max(2, target.cx + d * Math.cos(a))),
         cy: Math.min(height - 2, Math.max(2, target.cy + d * Math.sin(a))),
-        scale: target.scale * r.uniform(0.22, 0.4),
+        scale: target.scale * r.uniform(0.3, 0.5),
         rotation: rotationFor(cat, r),
         depth: r.bernoulli(0.6) ? r.int(10) : 11 + r.int(19),
       });

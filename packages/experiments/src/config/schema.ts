@@ -191,12 +191,18 @@ const GraphcutParamsSchema = z
     ringMin: nonNegative(),
     seedWeight: nonNegative(),
     negativeSeedWeight: nonNegative(),
+    agreementScale: positive(),
     spatialWeight: nonNegative(),
+    positiveWeight: nonNegative(),
+    positiveReach: positive(),
+    geodesic: nonNegative(),
     boxSlack: fraction(),
     outsideBias: z.number(),
+    slack: enumOf(["cut", "always"] as const),
     seeds: enumOf(["hard", "soft"] as const),
     seedStrength: nonNegative(),
     points: enumOf(["corrective", "direct"] as const),
+    refine: z.boolean(),
   })
   .partial();
 const Sam2ParamsSchema = z
