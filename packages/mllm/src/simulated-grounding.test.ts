@@ -46,7 +46,8 @@ describe("simulated grounders", () => {
 
   it("answer with a mixture: mostly tight boxes, some loose, partial or merged, some another object", () => {
     const { share, ious } = modes(qwen, "red cup");
-    expect(share.tight).toBeGreaterThan(0.7) // mostly (0.749 at N = 3000 with the shared-error copula; the rates are fitted in grounding.yaml, not here);
+    // Mostly (0.749 of 3000 with the shared-error copula); the rates themselves are fitted in grounding.yaml.
+    expect(share.tight).toBeGreaterThan(0.7);
     expect(share.wrong).toBeGreaterThan(0.03);
     expect(share.wrong).toBeLessThan(0.2);
     expect(share.loose + share.partial + share.merged).toBeGreaterThan(0.03);
