@@ -5,15 +5,15 @@
  * fault is counted by kind, and the API key is written nowhere. Same fixture as real-path.test.ts:
  * REFER files written by python3, tiny SAM2 ONNX models, a vLLM-shaped local server.
  */
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
-import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
+import { pythonAvailable } from "@resagent/data/testing";
 import { addAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
 import { hostile, startTestServer, yesNoReply, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted, writeResults, type AccountedRunResult } from "./index.js";
+import { makeRealProfileFixture } from "./real-fixture.js";
 
 const root = findRoot();
 const python = pythonAvailable();
@@ -55,15 +55,7 @@ describe("real profile against a hostile model server", () => {
   });
 
   it.skipIf(!python)("finishes in one invocation with the well-behaved server's records, counts every fault by kind, and writes the API key nowhere (skipped without python3, which writes the REFER fixture)", async () => {
-    const data = await makeReferFixture((k) => {
-      const px = new Uint8Array(64 * 48 * 3);
-      for (let i = 0; i < 64 * 48; i++) [px[3 * i], px[3 * i + 2]] = [(i % 64) * 4, 40 * k];
-      return { width: 64, height: 48, data: px };
-    });
-    const sam = join(data, "sam2");
-    await mkdir(sam);
-    await writeFile(join(sam, "sam2.encoder.onnx"), tinyEncoder("ort"));
-    await writeFile(join(sam, "sam2.decoder.onnx"), tinyDecoder("ort", 3));
+    const { data, sam } = await makeRealProfileFixture();
 
     const calm = await startTestServer(model);
     const faults = hostile(model, { seed: 3, rates: { status500: 0.1, status429: 0.05, hang: 0.05, malformed: 0.1, noLogprobs: 0.15, drop: 0.1 }, hangMs: 2_500 });

@@ -6,15 +6,15 @@
  * markers, logprob aggregation, SAM2 pre/post-processing, disk response cache, results) is the
  * code a real run uses.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
-import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
+import { pythonAvailable } from "@resagent/data/testing";
 import { boxPrompt } from "@resagent/mllm";
 import { startTestServer, yesNoReply, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperiment, writeResults } from "./index.js";
+import { makeRealProfileFixture } from "./real-fixture.js";
 
 const root = findRoot();
 
@@ -32,16 +32,7 @@ describe("real profile, end to end against a local vLLM-shaped server and tiny S
   afterAll(async () => server?.close());
 
   it.skipIf(!python)("runs Table 4 (K = 0 and 4) on REFER files, then reruns from the disk cache with no requests (skipped without python3, which writes the REFER fixture)", async () => {
-    // A red ramp (what the tiny encoder sees), and a blue level per image so each has its own content key.
-    const data = await makeReferFixture((k) => {
-      const px = new Uint8Array(64 * 48 * 3);
-      for (let i = 0; i < 64 * 48; i++) [px[3 * i], px[3 * i + 2]] = [(i % 64) * 4, 40 * k];
-      return { width: 64, height: 48, data: px };
-    });
-    const sam = join(data, "sam2");
-    await mkdir(sam);
-    await writeFile(join(sam, "sam2.encoder.onnx"), tinyEncoder("ort"));
-    await writeFile(join(sam, "sam2.decoder.onnx"), tinyDecoder("ort", 3));
+    const { data, sam } = await makeRealProfileFixture();
 
     // Grounding: a Qwen3 box (0-1000 grid). Verification: yes or no by a property of the marked
     // image, so answers are a deterministic function of the request, as a model's would be.
