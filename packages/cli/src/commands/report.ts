@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { writeFileAtomic } from "@resagent/core";
+import { InputError, writeFileAtomic } from "@resagent/core";
 import { findRoot } from "@resagent/experiments";
 import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
 import type { CommandModule } from "yargs";
@@ -14,6 +14,8 @@ export const reportCommand: CommandModule<object, { run: string; concurrency: nu
       .option("concurrency", { type: "number", default: 4, describe: "overlay images drawn at once" })
       .option("max-overlays", { type: "number", default: DEFAULT_MAX_OVERLAYS, describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" }) as never,
   handler: async (args) => {
+    const max = args["max-overlays"];
+    if (!Number.isInteger(max) || max < 0) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got ${String(max)}`, { field: "--max-overlays" });
     const t0 = performance.now();
     const out = await writeReport(resolve(args.run), { concurrency: args.concurrency, maxOverlays: args["max-overlays"] });
     console.log(`${out.records} records, ${out.overlays} overlays${out.missingImages ? ` (${out.missingImages} without their image: the cards say why)` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n${out.files.map((f) => `  ${f}`).join("\n")}`);
