@@ -5,12 +5,11 @@
  * against local vLLM-shaped servers.
  */
 import { readFile, mkdtemp } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatAccounting } from "@resagent/mllm";
-import { startTestServer, type Script, type TestServer } from "@resagent/mllm/testing";
+import { deadUrl, startTestServer, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted } from "./index.js";
 
 const root = findRoot();
@@ -28,14 +27,6 @@ const model: Script = (_n, body) => {
   const yes = bytes % 3 !== 0;
   return { kind: "answer", text: yes ? "Yes" : "No", top: [{ token: yes ? "Yes" : "No", logprob: -0.1 - (bytes % 7) / 10 }, { token: yes ? "No" : "Yes", logprob: -2.5 }] };
 };
-
-async function deadUrl(): Promise<string> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return `http://127.0.0.1:${port}/v1`;
-}
 
 describe("a run against two endpoints, one down or failing", () => {
   const servers: TestServer[] = [];

@@ -3,11 +3,9 @@
  * while the others take the load, tried again later, and the answers never depend on which
  * endpoint gave them.
  */
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { addAccounting, emptyAccounting, formatAccounting, OpenAiCompatibleBackend, type ChatRequest, type QueryContext } from "./index.js";
-import { startTestServer, type Reply, type Script, type TestServer } from "./test-server.js";
+import { deadUrl, startTestServer, type Reply, type Script, type TestServer } from "./test-server.js";
 
 const ctx = (i: number): QueryContext => ({ kind: "verify", sampleId: `s${i}`, imageWidth: 64, imageHeight: 48 });
 const req = (i: number): ChatRequest => ({
@@ -34,15 +32,6 @@ async function serve(script: Script): Promise<TestServer> {
   const s = await startTestServer(script);
   servers.push(s);
   return s;
-}
-
-/** A URL where nothing listens (connections refused): a server that is down. */
-async function deadUrl(): Promise<string> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return `http://127.0.0.1:${port}/v1`;
 }
 
 async function runAll(b: OpenAiCompatibleBackend, n: number) {

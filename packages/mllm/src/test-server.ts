@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { randomStream, sha256 } from "@resagent/core";
 
 /**
@@ -216,4 +216,13 @@ export function hostile(script: Script, options: HostileOptions): HostileScript 
     }
   };
   return Object.assign(wrapped, { injected });
+}
+
+/** A URL where nothing listens (connections refused): a server that is down. */
+export async function deadUrl(): Promise<string> {
+  const srv = createTcpServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return `http://127.0.0.1:${port}/v1`;
 }
