@@ -140,6 +140,10 @@ describe("graphcut decoder", () => {
   const stripeBox = { x1: 78, y1: 58, x2: 162, y2: 142 };
   const stripePositives = [{ x: 110, y: 90 }, { x: 135, y: 115 }];
 
+  // With the box's walls opened (boxSlack) the thin-stripe box shows nothing that stands out:
+  // the box-only cut is empty and the positives seed a second cut.
+  const SLACK = { boxSlack: 0.15 };
+
   it("an empty box-only cut is retried from the seeds; a negative on an object-coloured stripe does not wipe the object out", async () => {
     // Thin stripes: nothing in the box stands out, the box-only cut is empty.
     const { image, gold } = stripeScene(6);
@@ -147,14 +151,28 @@ describe("graphcut decoder", () => {
     const at = (m: Mask) => m.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)];
     expect(at(gold)).toBe(0);
     expect(image.data[3 * (62 * 240 + 91)]).toBeGreaterThan(125); // the stripe's red
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(SLACK);
     const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
     expect(maskArea(boxOnly.mask)).toBe(0);
     const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.9);
     expect(at(out.mask)).toBe(0);
-    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    const global = await new GraphCutDecoder({ ...SLACK, agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
+  });
+
+  it("with the default hard box, a correction that collapses to the seeds keeps the box-only mask (points do no harm)", async () => {
+    // Behind hard walls the thin-stripe box is all alike: the box-only mask is the whole box, and
+    // the negative's correction leaves nothing but the positives' seed discs (IoU 0.02 before this
+    // guard). The box-only mask is kept instead, without the negative's disc.
+    const { image, gold } = stripeScene(6);
+    const neg = { x: 91.5, y: 62.5 };
+    const dec = new GraphCutDecoder();
+    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
+    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(out.mask, gold)).toBeGreaterThanOrEqual(maskIoU(boxOnly.mask, gold));
+    expect(maskArea(out.mask)).toBeGreaterThan(0.9 * maskArea(boxOnly.mask));
+    expect(out.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
   });
 
   it("a negative on an object-coloured stripe that the box-only mask took in cuts the stripe, not the object", async () => {
@@ -162,17 +180,22 @@ describe("graphcut decoder", () => {
     const { image, gold } = stripeScene(12);
     const neg = { x: 156.5, y: 70.5 };
     const at = (m: Mask) => m.data[70 * 240 + 156];
-    const dec = new GraphCutDecoder();
-    const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
-    expect(at(boxOnly.mask)).toBe(1);
-    expect(at(gold)).toBe(0);
-    const a = maskIoU(boxOnly.mask, gold);
-    expect(a).toBeLessThan(0.8);
-    const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
-    expect(maskIoU(out.mask, gold)).toBeGreaterThan(Math.max(0.9, a + 0.1));
-    expect(at(out.mask)).toBe(0);
-    const global = await new GraphCutDecoder({ agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
-    expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
+    for (const params of [{}, SLACK]) {
+      const dec = new GraphCutDecoder(params);
+      const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
+      expect(at(boxOnly.mask)).toBe(1);
+      expect(at(gold)).toBe(0);
+      const a = maskIoU(boxOnly.mask, gold);
+      expect(a).toBeLessThan(0.85);
+      const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+      const b = maskIoU(out.mask, gold);
+      expect(b).toBeGreaterThan(Math.max(0.9, a + 0.1));
+      expect(at(out.mask)).toBe(0);
+      // Counted as a global colour vote, the negative makes the object's colour background: the
+      // cut loses the object (or, by the guard above, keeps the uncorrected box-only mask).
+      const global = await new GraphCutDecoder({ ...params, agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+      expect(maskIoU(global.mask, gold)).toBeLessThan(b - 0.1);
+    }
   });
 
   it("a negative in a ring's hole removes what shows through the hole and leaves the ring whole", async () => {
@@ -191,22 +214,48 @@ describe("graphcut decoder", () => {
     for (const [x, y] of [[120, 69], [151, 100], [120, 131], [89, 100]] as const) expect(out.mask.data[y * 240 + x]).toBe(1);
   });
 
-  it("keeps a tight box's walls around a whole object, and opens the side a box cuts through", async () => {
+  it("keeps a tight box's walls around a whole object; with boxSlack, opens the side a box cuts through", async () => {
     // Two same-coloured discs touching: nothing in colour separates them.
     const { image, gold } = shapes([
       { inside: disc(147, 100, 30), rgb: red },
       { inside: disc(90, 100, 30), rgb: red, gold: true },
     ]);
-    const dec = new GraphCutDecoder();
-    // Tight on the target: its outline meets each side at a point, so the walls stay.
     const box = { x1: 60, y1: 70, x2: 120, y2: 130 };
+    const partialBox = { x1: 60, y1: 70, x2: 96, y2: 130 };
+    // Default: GrabCut's hard box. Tight on the target, the neighbour stays out; a partial box
+    // keeps the mask inside it.
+    const dec = new GraphCutDecoder();
     const tight = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(tight.mask, gold)).toBeGreaterThan(0.95);
-    // A partial box cutting the target at x = 96: the mask runs on past the cut, into the slack
-    // (15% of the box's width), where GrabCut's hard box would stop it, or here even find nothing.
-    const partial = await dec.segment({ image }, { box: { x1: 60, y1: 70, x2: 96, y2: 130 }, positives: [], negatives: [] });
+    const inside = await dec.segment({ image }, { box: partialBox, positives: [], negatives: [] });
+    for (let y = 0; y < 200; y++) for (let x = 96; x < 240; x++) expect(inside.mask.data[y * 240 + x]).toBe(0);
+    // With slack, a tight box's outline meets each side at a point, so the walls stay...
+    const slack = new GraphCutDecoder(SLACK);
+    const tightSlack = await slack.segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(tightSlack.mask, gold)).toBeGreaterThan(0.95);
+    // ...and a partial box cutting the target at x = 96 lets the mask run on past the cut, into
+    // the slack (15% of the box's width), where the hard box stops it.
+    const partial = await slack.segment({ image }, { box: partialBox, positives: [], negatives: [] });
     expect(partial.mask.data[100 * 240 + 100]).toBe(1);
     expect(maskIoU(partial.mask, gold)).toBeGreaterThan(0.7);
+  });
+
+  it("sampling: nearest keeps a flat part coloured like a fine-textured background's average; area loses it", async () => {
+    // A 1-pixel checkerboard of blue and red averages, on a downsampled crop, to the purple of the
+    // target's left half; its right half is yellow. Nearest sampling keeps the checker's two colours
+    // apart, so the purple half stands out from them as it does at full size.
+    const checker = (x: number, y: number) => (Math.floor(x) + Math.floor(y)) % 2 === 0;
+    const { image, gold } = shapes([
+      { inside: checker, rgb: [60, 60, 180] },
+      { inside: (x, y) => !checker(x, y), rgb: [180, 60, 60] },
+      { inside: (x, y) => disc(120, 100, 50)(x, y) && x < 120, rgb: [120, 60, 120], gold: true },
+      { inside: (x, y) => disc(120, 100, 50)(x, y) && x >= 120, rgb: [220, 210, 40], gold: true },
+    ]);
+    const box = { x1: 68, y1: 48, x2: 172, y2: 152 };
+    const nearest = await new GraphCutDecoder({ maxSide: 64 }).segment({ image }, { box, positives: [], negatives: [] });
+    const area = await new GraphCutDecoder({ maxSide: 64, sampling: "area" }).segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(nearest.mask, gold)).toBeGreaterThan(0.85);
+    expect(maskIoU(area.mask, gold)).toBeLessThan(maskIoU(nearest.mask, gold) - 0.2);
   });
 
   it("is deterministic and downsamples large crops", async () => {

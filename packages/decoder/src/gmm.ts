@@ -27,8 +27,8 @@ export class ColourGmm {
     const db = b - this.means[3 * c + 2]!;
     const m = this.inv;
     const o = 9 * c;
-    const q =
-      dr * (dr * m[o]! + dg * m[o + 3]! + db * m[o + 6]!) + dg * (dr * m[o + 1]! + dg * m[o + 4]! + db * m[o + 7]!) + db * (dr * m[o + 2]! + dg * m[o + 5]! + db * m[o + 8]!);
+    // The inverse covariance is symmetric: six distinct entries.
+    const q = dr * dr * m[o]! + dg * dg * m[o + 4]! + db * db * m[o + 8]! + 2 * (dr * dg * m[o + 1]! + dr * db * m[o + 2]! + dg * db * m[o + 5]!);
     return this.logNorm[c]! - 0.5 * q;
   }
 
@@ -43,7 +43,11 @@ export class ColourGmm {
     }
     if (best === -Infinity) return -1e6;
     let s = 0;
-    for (let c = 0; c < this.k; c++) s += Math.exp(logs[c]! - best);
+    // Components more than 40 nats below the best add less than e^-40 relative: skip the exp.
+    for (let c = 0; c < this.k; c++) {
+      const d = logs[c]! - best;
+      if (d > -40) s += Math.exp(d);
+    }
     return best + Math.log(s);
   }
 
@@ -78,8 +82,14 @@ export class ColourGmm {
       s[3 * c]! += wt * r;
       s[3 * c + 1]! += wt * g;
       s[3 * c + 2]! += wt * b;
-      const v = [r, g, b];
-      for (let a = 0; a < 3; a++) for (let d = 0; d < 3; d++) ss[9 * c + 3 * a + d]! += wt * v[a]! * v[d]!;
+      // Upper triangle only (the covariance is symmetric); no per-sample allocation.
+      const o = 9 * c;
+      ss[o]! += wt * r * r;
+      ss[o + 1]! += wt * r * g;
+      ss[o + 2]! += wt * r * b;
+      ss[o + 4]! += wt * g * g;
+      ss[o + 5]! += wt * g * b;
+      ss[o + 8]! += wt * b * b;
     }
     let total = 0;
     for (let c = 0; c < k; c++) total += n[c]!;
@@ -93,7 +103,7 @@ export class ColourGmm {
       const mu = [s[3 * c]! / n[c]!, s[3 * c + 1]! / n[c]!, s[3 * c + 2]! / n[c]!];
       for (let a = 0; a < 3; a++) this.means[3 * c + a] = mu[a]!;
       const cov = new Float64Array(9);
-      for (let a = 0; a < 3; a++) for (let d = 0; d < 3; d++) cov[3 * a + d] = ss[9 * c + 3 * a + d]! / n[c]! - mu[a]! * mu[d]!;
+      for (let a = 0; a < 3; a++) for (let d = a; d < 3; d++) cov[3 * a + d] = cov[3 * d + a] = ss[9 * c + 3 * a + d]! / n[c]! - mu[a]! * mu[d]!;
       // Regularise: flat patches (synthetic colours, JPEG blocks) have near-singular covariances.
       for (let a = 0; a < 3; a++) cov[4 * a]! += 4;
       const det =
@@ -118,19 +128,23 @@ export class ColourGmm {
    * samples (enough for 3-D colour clusters), then every sample gets its nearest centre.
    */
   static kmeansLabels(px: Float32Array, idx: ArrayLike<number>, k: number, steps = 6, maxFit = 4000): Uint8Array {
+    if (maxFit >= 8192) throw new RangeError("kmeansLabels: maxFit must be below 8192");
     const n = idx.length;
     const labels = new Uint8Array(n);
     if (n === 0) return labels;
     const stride = Math.max(1, Math.floor(n / maxFit));
-    const fitIdx: number[] = [];
-    for (let t = 0; t < n; t += stride) fitIdx.push(idx[t]!);
-    const m = fitIdx.length;
-    const lum = new Float64Array(m);
+    const m = Math.ceil(n / stride);
+    const fitIdx = new Int32Array(m);
+    for (let t = 0, j = 0; t < n; t += stride) fitIdx[j++] = idx[t]!;
+    // Luminance order, ties by sample order: sort keys lum·2^13 + t in a typed array (a native
+    // numeric sort, no comparator calls; m ≤ maxFit < 2^13).
+    const keys = new Float64Array(m);
     for (let t = 0; t < m; t++) {
       const i = fitIdx[t]! * 3;
-      lum[t] = px[i]! * 0.299 + px[i + 1]! * 0.587 + px[i + 2]! * 0.114;
+      keys[t] = Math.round((px[i]! * 0.299 + px[i + 1]! * 0.587 + px[i + 2]! * 0.114) * 1024) * 8192 + t;
     }
-    const order = Array.from({ length: m }, (_, t) => t).sort((a, b) => lum[a]! - lum[b]!);
+    keys.sort();
+    const order = Int32Array.from(keys, (key) => key % 8192);
     const centres = new Float64Array(3 * k);
     for (let c = 0; c < k; c++) {
       const t = order[Math.min(m - 1, Math.floor(((c + 0.5) * m) / k))]!;
@@ -140,7 +154,10 @@ export class ColourGmm {
       let best = 0;
       let bd = Infinity;
       for (let c = 0; c < k; c++) {
-        const d = (px[i]! - centres[3 * c]!) ** 2 + (px[i + 1]! - centres[3 * c + 1]!) ** 2 + (px[i + 2]! - centres[3 * c + 2]!) ** 2;
+        const dr = px[i]! - centres[3 * c]!;
+        const dg = px[i + 1]! - centres[3 * c + 1]!;
+        const db = px[i + 2]! - centres[3 * c + 2]!;
+        const d = dr * dr + dg * dg + db * db;
         if (d < bd) {
           bd = d;
           best = c;
@@ -148,15 +165,44 @@ export class ColourGmm {
       }
       return best;
     };
+    // The fit samples' colours, contiguous: the refinement reads them `steps` times.
+    const col = new Float64Array(3 * m);
+    for (let t = 0; t < m; t++) for (let a = 0; a < 3; a++) col[3 * t + a] = px[fitIdx[t]! * 3 + a]!;
+    const assigned = new Uint8Array(m).fill(255);
+    const sum = new Float64Array(3 * k);
+    const cnt = new Float64Array(k);
     for (let step = 0; step < steps; step++) {
-      const sum = new Float64Array(3 * k);
-      const cnt = new Float64Array(k);
+      sum.fill(0);
+      cnt.fill(0);
+      let changed = false;
       for (let t = 0; t < m; t++) {
-        const i = fitIdx[t]! * 3;
-        const c = nearest(i);
+        const r = col[3 * t]!;
+        const g = col[3 * t + 1]!;
+        const b = col[3 * t + 2]!;
+        let c = 0;
+        let bd = Infinity;
+        for (let q = 0; q < k; q++) {
+          const dr = r - centres[3 * q]!;
+          const dg = g - centres[3 * q + 1]!;
+          const db = b - centres[3 * q + 2]!;
+          const d = dr * dr + dg * dg + db * db;
+          if (d < bd) {
+            bd = d;
+            c = q;
+          }
+        }
+        if (assigned[t] !== c) {
+          assigned[t] = c;
+          changed = true;
+        }
         cnt[c]! += 1;
-        for (let a = 0; a < 3; a++) sum[3 * c + a]! += px[i + a]!;
+        sum[3 * c]! += r;
+        sum[3 * c + 1]! += g;
+        sum[3 * c + 2]! += b;
       }
+      // Same assignment as the step before: the centres are already its means, and every
+      // further step would repeat this one.
+      if (!changed) break;
       for (let c = 0; c < k; c++) if (cnt[c]! > 0) for (let a = 0; a < 3; a++) centres[3 * c + a] = sum[3 * c + a]! / cnt[c]!;
     }
     for (let t = 0; t < n; t++) labels[t] = nearest(idx[t]! * 3);

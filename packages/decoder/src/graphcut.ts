@@ -49,8 +49,9 @@ export interface GraphCutParams {
   /** How much a colour edge lengthens a geodesic path (κ; 0 = straight-line distances). */
   geodesic: number;
   /**
-   * Like SAM, do not treat the box as a hard wall: the region grows by this fraction of the box
-   * size on each side, where pixels are background-leaning (`outsideBias` nats) but free.
+   * Optionally, like SAM, do not treat the box as a hard wall: the region grows by this fraction of
+   * the box size on each side, where pixels are background-leaning (`outsideBias` nats) but free.
+   * 0 (default) keeps GrabCut's hard box; see GRAPHCUT_DEFAULTS for why.
    */
   boxSlack: number;
   outsideBias: number;
@@ -77,6 +78,14 @@ export interface GraphCutParams {
   points: "corrective" | "direct";
   /** When the crop was downsampled, re-cut a band around the boundary at full resolution. */
   refine: boolean;
+  /**
+   * How the working crop is downsampled. "nearest" (default): each cell takes one source pixel,
+   * so the colour models see pixel-level spread (texture) as GrabCut does at full size, and a flat
+   * part coloured like a textured background stays distinguishable from it. "area": cells average
+   * their pixels, which smooths texture away (measured on the decoders experiment's tight boxes:
+   * box-only 83.9 mIoU with "area", 85.0 with "nearest").
+   */
+  sampling: "area" | "nearest";
 }
 
 export const GRAPHCUT_DEFAULTS: GraphCutParams = {
@@ -90,17 +99,21 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   seedWeight: 0.2,
   negativeSeedWeight: 1,
   agreementScale: 30,
-  spatialWeight: 4,
+  spatialWeight: 8,
   positiveWeight: 4,
   positiveReach: 0.15,
   geodesic: 2,
-  boxSlack: 0.15,
+  // No slack by default: on the decoders experiment it cost 2–3 mIoU on tight and on severely
+  // perturbed boxes alike (a touching same-coloured neighbour or an occluder at the box edge reads
+  // as the object running on), and points from inside the box never ask for it.
+  boxSlack: 0,
   outsideBias: 2,
   slack: "cut",
   seeds: "hard",
   seedStrength: 8,
   points: "corrective",
   refine: true,
+  sampling: "nearest",
 };
 
 const HARD = 1e9;
@@ -128,6 +141,7 @@ export class GraphCutDecoder implements Decoder {
     if (!(p.geodesic >= 0)) throw bad("geodesic", "a number >= 0");
     for (const k of ["seedWeight", "negativeSeedWeight", "spatialWeight", "positiveWeight", "outsideBias", "seedStrength"] as const) if (!(p[k] >= 0)) throw bad(k, "a number >= 0");
     if (typeof p.refine !== "boolean") throw bad("refine", "true or false");
+    if (!["area", "nearest"].includes(p.sampling)) throw bad("sampling", "area or nearest");
   }
 
   describe(): string {
@@ -168,7 +182,7 @@ export class GraphCutDecoder implements Decoder {
     const sx = cw / (cx1 - cx0);
     const sy = ch / (cy1 - cy0);
 
-    const px = resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
+    const px = P.sampling === "nearest" ? sampleNearest(image, cx0, cy0, cx1, cy1, cw, ch) : resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
     // Working-grid ROI and where each pixel lies: 0 inside the box, 3 in the slack around it
     // (background-leaning but free), 2 outside (fixed background; only without slack).
     const wx0 = Math.max(0, Math.floor((rx0 - cx0) * sx));
@@ -293,9 +307,7 @@ export class GraphCutDecoder implements Decoder {
           if (seed[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
           else if (fixedBg(k)) graph.addTweights(k, 0, HARD);
           else {
-            const [f, b] = localUnary(terms, k, -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!), -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!));
-            dfg[k] = f;
-            dbg[k] = b;
+            localUnary(terms, k, -fg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!), -bg.logLikelihood(px[i]!, px[i + 1]!, px[i + 2]!), dfg, dbg);
             if (hard[k] === 3) dfg[k]! += P.outsideBias;
             if (seed[k] === 1) dbg[k]! += P.seedStrength;
             else if (seed[k] === 2) dfg[k]! += P.seedStrength;
@@ -512,7 +524,20 @@ export class GraphCutDecoder implements Decoder {
           // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
           // where colour cannot separate object from distractor, cutting the distractor must not
           // take the object with it.
-          result = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
+          const corrected = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
+          // Do no harm: a correction that keeps nothing but the positives' own seed discs (the
+          // colour models could not tell the object from what a negative marked, so the cut
+          // collapsed) is worse than the box-only mask; keep that, without the negatives' discs.
+          let beyondSeeds = 0;
+          let seedPx = 0;
+          for (let k = 0; k < n; k++) {
+            if (seed[k] === 1) seedPx++;
+            else if (corrected.labels[k]) beyondSeeds++;
+          }
+          result =
+            beyondSeeds >= seedPx || count(L0) <= 2 * seedPx
+              ? corrected
+              : { ...result, labels: Uint8Array.from(L0, (l, k) => (seed[k] === 2 ? 0 : seed[k] === 1 ? 1 : l)), seed };
         }
       }
     }
@@ -560,14 +585,19 @@ interface PointTerms {
   negVotes: Votes;
 }
 
-/** A pixel's unary costs (−log likelihoods) with the points' local evidence applied. */
-function localUnary(terms: PointTerms | undefined, k: number, f: number, b: number): [number, number] {
-  if (!terms) return [f, b];
+/** A pixel's unary costs (−log likelihoods) with the points' local evidence applied, written to f[k], b[k]. */
+function localUnary(terms: PointTerms | undefined, k: number, f: number, b: number, outF: Float64Array, outB: Float64Array): void {
+  if (!terms) {
+    outF[k] = f;
+    outB[k] = b;
+    return;
+  }
   const zn = terms.negZone[k]!;
   const zp = terms.posZone[k]!;
   const nb = zn > 0 && b > f ? b - zn * (b - f) : b;
   const nf = zp > 0 && f > b ? f - zp * (f - b) : f;
-  return [nf + terms.fgCost[k]!, nb + terms.bgCost[k]!];
+  outF[k] = nf + terms.fgCost[k]!;
+  outB[k] = nb + terms.bgCost[k]!;
 }
 
 interface Cut {
@@ -692,13 +722,18 @@ function refineBoundary(
   }
   const beta = sum > 0 ? cnt / (2 * sum) : 0;
   const graph = new MaxflowGraph(m, 4 * m);
+  // Scratch for localUnary, by working cell.
+  const cellF = new Float64Array(rw * rh);
+  const cellB = new Float64Array(rw * rh);
   for (let t = 0; t < m; t++) {
     const i = pix[t]!;
     const k = cells[t]!;
     const r = d[3 * i]!;
     const g = d[3 * i + 1]!;
     const b = d[3 * i + 2]!;
-    let [cf, cb] = localUnary(work.terms, k, -fg.logLikelihood(r, g, b), -bg.logLikelihood(r, g, b));
+    localUnary(work.terms, k, -fg.logLikelihood(r, g, b), -bg.logLikelihood(r, g, b), cellF, cellB);
+    let cf = cellF[k]!;
+    const cb = cellB[k]!;
     if (work.hard[k] === 3) cf += P.outsideBias;
     graph.addTweights(t, cb, cf);
   }
@@ -807,4 +842,23 @@ function smoothnessTerms(px: Float32Array, cw: number, ch: number, wx0: number, 
     }
   }
   return { from, to, weight, toBackground, edgeCount: e };
+}
+
+/** Crop [x0, x1) × [y0, y1) resampled to w × h by taking each cell's centre pixel (RGB floats). */
+function sampleNearest(img: RgbImage, x0: number, y0: number, x1: number, y1: number, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h * 3);
+  const sx = (x1 - x0) / w;
+  const sy = (y1 - y0) / h;
+  for (let y = 0; y < h; y++) {
+    const Y = Math.min(y1 - 1, Math.floor(y0 + (y + 0.5) * sy));
+    for (let x = 0; x < w; x++) {
+      const X = Math.min(x1 - 1, Math.floor(x0 + (x + 0.5) * sx));
+      const k = (Y * img.width + X) * 3;
+      const o = (y * w + x) * 3;
+      out[o] = img.data[k]!;
+      out[o + 1] = img.data[k + 1]!;
+      out[o + 2] = img.data[k + 2]!;
+    }
+  }
+  return out;
 }

@@ -203,6 +203,7 @@ const GraphcutParamsSchema = z
     seedStrength: nonNegative(),
     points: enumOf(["corrective", "direct"] as const),
     refine: z.boolean(),
+    sampling: enumOf(["area", "nearest"] as const),
   })
   .partial();
 const Sam2ParamsSchema = z
