@@ -13,9 +13,9 @@ import { curvesSvg, reliabilitySvg } from "./plots.js";
 import { loadTf, type TfInfo } from "./tf.js";
 
 /** Bumped when the model's inputs or format change: a backend refuses models of another version. */
-export const LEARNED_MODEL_VERSION = 1;
+export const LEARNED_MODEL_VERSION = 2;
 
-export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], dense: 64, l2: 1e-4 };
+export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], patchFilters: [16, 32, 32], dense: 64, l2: 1e-4 };
 export const TRAIN_DEFAULTS: Omit<TrainSpec, "seed"> = { epochs: 10, batchSize: 64, learningRate: 3e-3, finalDecay: 0.2, augment: true };
 
 /** Symmetries of the square averaged over when the verifier answers (held-out metrics and the backend). */
