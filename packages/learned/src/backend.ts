@@ -96,7 +96,7 @@ export class LearnedVerifierBackend implements ChatBackend {
       if (!this.known) {
         const isDefault = this.modelDir === defaultModelDir();
         if (!isDefault || !autoTrain) {
-          throw new InputError(`no trained verifier here; train it with \`pnpm train-verifier${isDefault ? "" : ` --out ${this.modelDir}`}\` (about 10 min on 2 cores)`, { file: this.modelDir });
+          throw new InputError(`no trained verifier here; train it with \`pnpm train-verifier${isDefault ? "" : ` --out ${this.modelDir}`}\` (about 15 min of CPU on 2 cores)`, { file: this.modelDir });
         }
         await autoTrain(this.modelDir);
         this.known = readModelMeta(this.modelDir);
