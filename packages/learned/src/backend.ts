@@ -3,8 +3,9 @@ import { join, resolve } from "node:path";
 import { InputError, decodeImage, sha256 } from "@resagent/core";
 import { registerBackend, type BackendConfig, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
 import type * as tfjs from "@tensorflow/tfjs";
-import { CHANNELS, SCALARS, encodeView, pictureOrigin, transformEncoded, type FeatureSpec } from "./features.js";
-import { loadModel } from "./model.js";
+import type { Box, Point, RgbImage } from "@resagent/core";
+import { allocEncoded, encodeView, encodedSizes, pictureOrigin, transformEncoded, type EncodedBuffers, type FeatureSpec } from "./features.js";
+import { inputTensors, loadModel } from "./model.js";
 import { loadTf, type Tf, type TfInfo } from "./tf.js";
 import { LEARNED_MODEL_VERSION } from "./train.js";
 
@@ -95,7 +96,7 @@ export class LearnedVerifierBackend implements ChatBackend {
       if (!this.known) {
         const isDefault = this.modelDir === defaultModelDir();
         if (!isDefault || !autoTrain) {
-          throw new InputError(`no trained verifier here; train it with \`pnpm train-verifier${isDefault ? "" : ` --out ${this.modelDir}`}\` (about 10 min on 2 cores)`, { file: this.modelDir });
+          throw new InputError(`no trained verifier here; train it with \`pnpm train-verifier${isDefault ? "" : ` --out ${this.modelDir}`}\` (about 15 min of CPU on 2 cores)`, { file: this.modelDir });
         }
         await autoTrain(this.modelDir);
         this.known = readModelMeta(this.modelDir);
@@ -119,21 +120,11 @@ export class LearnedVerifierBackend implements ChatBackend {
     if (!part) throw new InputError("a VBR query needs the marker picture", { field: `sample ${context.sampleId}` });
     const { tf, model, meta } = await this.load();
     const picture = await decodeImage(await part.render(), `marker picture of ${context.sampleId}`);
-    const origin = pictureOrigin(picture.width, picture.height, context.imageWidth, context.imageHeight, box, point);
-    const S = meta.features.size;
-    const per = S * S * CHANNELS;
     const T = Math.max(1, Math.min(8, meta.symmetries ?? 1));
-    const grid = new Float32Array(T * per);
-    const scalars = new Float32Array(T * SCALARS);
-    encodeView({ picture, origin, width: context.imageWidth, height: context.imageHeight, box, point }, meta.features, grid, scalars);
+    const buf = encodeQuery({ picture, width: context.imageWidth, height: context.imageHeight, box, point }, meta.features, T);
     // The same view under T symmetries of the square, averaged, as the held-out metrics were measured.
-    for (let t = 1; t < T; t++) {
-      grid.copyWithin(t * per, 0, per);
-      scalars.copyWithin(t * SCALARS, 0, SCALARS);
-      transformEncoded(grid, scalars, S, t, t * per, t * SCALARS);
-    }
     const p = tf.tidy(() => {
-      const out = (model.predict([tf.tensor4d(grid, [T, S, S, CHANNELS]), tf.tensor2d(scalars, [T, SCALARS])]) as tfjs.Tensor).dataSync();
+      const out = (model.predict(inputTensors(tf, buf, meta.features, T)) as tfjs.Tensor).dataSync();
       return Array.from(out).reduce((a, b) => a + b, 0) / T;
     });
     this.queries++;
@@ -142,6 +133,25 @@ export class LearnedVerifierBackend implements ChatBackend {
     const no = { token: "no", logprob: Math.log(1 - q) };
     return { text: q >= 0.5 ? "yes" : "no", firstTokenTopLogprobs: q >= 0.5 ? [yes, no] : [no, yes], cached: false, latencyMs: performance.now() - t0 };
   }
+}
+
+/**
+ * Encode a VBR query as the backend does: the picture's place in the image recovered from its
+ * size (see pictureOrigin), then example t of the result is the view under symmetry t (t < T).
+ * Training encodes gen-vbr records with encodeExamples; both must give the same numbers (tested).
+ */
+export function encodeQuery(q: { picture: RgbImage; width: number; height: number; box: Box; point: Point }, spec: FeatureSpec, symmetries = 1): EncodedBuffers {
+  const origin = pictureOrigin(q.picture.width, q.picture.height, q.width, q.height, q.box, q.point);
+  const buf = allocEncoded(spec, symmetries);
+  encodeView({ ...q, origin }, spec, buf, 0);
+  const z = encodedSizes(spec);
+  for (let t = 1; t < symmetries; t++) {
+    buf.grid.copyWithin(t * z.grid, 0, z.grid);
+    buf.patch.copyWithin(t * z.patch, 0, z.patch);
+    buf.scalars.copyWithin(t * z.scalars, 0, z.scalars);
+    transformEncoded(buf, spec, t, t);
+  }
+  return buf;
 }
 
 /** Register `learned` with the MLLM backend registry (done when this package is imported). */

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, decodeImage, randomStream, readJsonLinesRepairing, sha256 } from "@resagent/core";
 import type { VbrRecord } from "@resagent/datagen";
-import { CHANNELS, SCALARS, encodeView, type FeatureSpec } from "./features.js";
+import { allocEncoded, encodeView, type EncodedBuffers, type FeatureSpec } from "./features.js";
 
 /** One gen-vbr example with what the learner needs (see VbrRecord.image). */
 export interface VbrExample {
@@ -55,19 +55,17 @@ export function splitByImage(examples: readonly VbrExample[], heldOut: number, s
   return { train, test };
 }
 
-/** Encoded examples: one grid (size² × CHANNELS) and SCALARS numbers per example, labels 0/1. */
-export interface EncodedSet {
+/** Encoded examples (see encodeView) with the spec that encoded them, labels 0/1. */
+export interface EncodedSet extends EncodedBuffers {
   n: number;
-  grid: Float32Array;
-  scalars: Float32Array;
+  spec: FeatureSpec;
   labels: Float32Array;
 }
 
 /** Decode and encode the pictures (a few at a time: decoding is libvips' work on its threads). */
 export async function encodeExamples(examples: readonly VbrExample[], spec: FeatureSpec, progress?: (done: number, total: number) => void): Promise<EncodedSet> {
   const n = examples.length;
-  const per = spec.size * spec.size * CHANNELS;
-  const out: EncodedSet = { n, grid: new Float32Array(n * per), scalars: new Float32Array(n * SCALARS), labels: new Float32Array(n) };
+  const out: EncodedSet = { n, spec, ...allocEncoded(spec, n), labels: new Float32Array(n) };
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -81,7 +79,7 @@ export async function encodeExamples(examples: readonly VbrExample[], spec: Feat
         throw new InputError(`picture is ${picture.width}x${picture.height} but its record says ${wantW}x${wantH}`, { file: e.file });
       }
       const [x1, y1, x2, y2] = e.box;
-      encodeView({ picture, origin, width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point }, spec, out.grid, out.scalars, i * per, i * SCALARS);
+      encodeView({ picture, origin, width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point }, spec, out, i);
       out.labels[i] = e.yes ? 1 : 0;
       progress?.(++done, n);
     }

@@ -26,25 +26,58 @@ export interface FeatureSpec {
   margin: number;
   /** Width of the marker-position channel's Gaussian, in grid cells. */
   markerSigma: number;
+  /** Side of the marker patch's grid (0: no patch). */
+  patchSize: number;
+  /**
+   * Side, in source pixels, of the square the patch covers, centred on the marker. Fixed in pixels,
+   * not in marker radii: the pipeline's queries do not say how big their marker is.
+   */
+  patchSpan: number;
 }
 
-export const FEATURE_DEFAULTS: FeatureSpec = { size: 32, margin: 0.15, markerSigma: 1.5 };
+export const FEATURE_DEFAULTS: FeatureSpec = { size: 32, margin: 0.15, markerSigma: 1.5, patchSize: 24, patchSpan: 96 };
 
-/** Image channels (RGB + marker position) and scalar features per sample. */
+/** Image channels per grid cell: RGB + marker position (box grid), RGB + inside-the-box share (patch). */
 export const CHANNELS = 4;
 export const SCALARS = 4;
 
 /** Sub-samples per grid-cell side: a cheap box filter, so small boxes and big ones look alike. */
 const SUB = 3;
+/** The patch's cells are a few source pixels wide: fewer sub-samples do. */
+const PATCH_SUB = 2;
+
+/** Encoded queries, example after example: the box grid (size² × CHANNELS), the patch (patchSize² × CHANNELS, empty without one) and SCALARS numbers. */
+export interface EncodedBuffers {
+  grid: Float32Array;
+  patch: Float32Array;
+  scalars: Float32Array;
+}
+
+/** Numbers per example in each buffer. */
+export function encodedSizes(spec: FeatureSpec): { grid: number; patch: number; scalars: number } {
+  return { grid: spec.size * spec.size * CHANNELS, patch: spec.patchSize * spec.patchSize * CHANNELS, scalars: SCALARS };
+}
+
+/** Buffers for n encoded examples. */
+export function allocEncoded(spec: FeatureSpec, n: number): EncodedBuffers {
+  const z = encodedSizes(spec);
+  return { grid: new Float32Array(n * z.grid), patch: new Float32Array(n * z.patch), scalars: new Float32Array(n * z.scalars) };
+}
 
 /**
- * Encode a query: the box region plus a margin, resampled to size × size (RGB in [-1, 1]; pixels
- * outside the picture are 0, mid-grey), a channel with a Gaussian at the marker centre, and
- * scalars: the marker position in box coordinates (u, v), the box's log aspect ratio and its
- * scale relative to the image. Writes into `grid` (size·size·4, channels last) and `scalars` (4).
+ * Encode a query as example `index` of `out`:
+ * - the box grid: the box region plus a margin, resampled to size × size (RGB in [-1, 1]; pixels
+ *   outside the picture are 0, mid-grey), and a channel with a Gaussian at the marker centre;
+ * - the marker patch: patchSpan × patchSpan source pixels centred on the marker, resampled to
+ *   patchSize × patchSize (a few pixels a cell, where the box grid may have tens), and a channel
+ *   with the share of each cell inside the box. The answer rests on where the object's boundary
+ *   runs near (often under) the marker, which the coarse box grid blurs;
+ * - scalars: the marker position in box coordinates (u, v), the box's log aspect ratio and its
+ *   scale relative to the image.
  */
-export function encodeView(v: VbrView, spec: FeatureSpec, grid: Float32Array, scalars: Float32Array, gridOffset = 0, scalarOffset = 0): void {
-  const { picture, origin, box, point } = v;
+export function encodeView(v: VbrView, spec: FeatureSpec, out: EncodedBuffers, index = 0): void {
+  const { box, point } = v;
+  const z = encodedSizes(spec);
   const S = spec.size;
   const bw = Math.max(1, box.x2 - box.x1);
   const bh = Math.max(1, box.y2 - box.y1);
@@ -52,23 +85,57 @@ export function encodeView(v: VbrView, spec: FeatureSpec, grid: Float32Array, sc
   const vy = box.y1 - spec.margin * bh;
   const cw = (bw * (1 + 2 * spec.margin)) / S;
   const ch = (bh * (1 + 2 * spec.margin)) / S;
-  const pw = picture.width;
-  const ph = picture.height;
-  const data = picture.data;
   // Marker centre in grid cells (cell centres at i + 0.5).
   const mx = (point.x - vx) / cw;
   const my = (point.y - vy) / ch;
   const inv2s2 = 1 / (2 * spec.markerSigma * spec.markerSigma);
+  const grid = out.grid;
+  resample(v, vx, vy, cw, ch, S, SUB, grid, index * z.grid, () => 0);
   for (let i = 0; i < S; i++) {
     for (let j = 0; j < S; j++) {
+      const dx = j + 0.5 - mx;
+      const dy = i + 0.5 - my;
+      grid[index * z.grid + (i * S + j) * CHANNELS + 3] = Math.exp(-(dx * dx + dy * dy) * inv2s2);
+    }
+  }
+  if (spec.patchSize > 0) {
+    const P = spec.patchSize;
+    const c = spec.patchSpan / P;
+    const inBox = (x: number, y: number) => (x >= box.x1 && x < box.x2 && y >= box.y1 && y < box.y2 ? 1 : 0);
+    resample(v, point.x - spec.patchSpan / 2, point.y - spec.patchSpan / 2, c, c, P, PATCH_SUB, out.patch, index * z.patch, inBox);
+  }
+  const s = index * z.scalars;
+  out.scalars[s] = (point.x - box.x1) / bw;
+  out.scalars[s + 1] = (point.y - box.y1) / bh;
+  out.scalars[s + 2] = Math.log(bw / bh);
+  out.scalars[s + 3] = Math.sqrt((bw * bh) / Math.max(1, v.width * v.height));
+}
+
+/**
+ * Resample the source region with top-left (x0, y0) and cells cw × ch source pixels into an
+ * n × n grid at `offset` (channels last): RGB as the mean of sub × sub samples (outside the
+ * picture: 0), channel 3 the mean of `extra` over the same samples (in source coordinates).
+ */
+function resample(v: VbrView, x0: number, y0: number, cw: number, ch: number, n: number, sub: number, out: Float32Array, offset: number, extra: (x: number, y: number) => number): void {
+  const { picture, origin } = v;
+  const pw = picture.width;
+  const ph = picture.height;
+  const data = picture.data;
+  const k2 = sub * sub;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let si = 0; si < SUB; si++) {
-        const py = Math.floor(vy + (i + (si + 0.5) / SUB) * ch - origin.y);
-        if (py < 0 || py >= ph) continue;
-        for (let sj = 0; sj < SUB; sj++) {
-          const px = Math.floor(vx + (j + (sj + 0.5) / SUB) * cw - origin.x);
+      let e = 0;
+      for (let si = 0; si < sub; si++) {
+        const sy = y0 + (i + (si + 0.5) / sub) * ch;
+        const py = Math.floor(sy - origin.y);
+        for (let sj = 0; sj < sub; sj++) {
+          const sx = x0 + (j + (sj + 0.5) / sub) * cw;
+          e += extra(sx, sy);
+          if (py < 0 || py >= ph) continue;
+          const px = Math.floor(sx - origin.x);
           if (px < 0 || px >= pw) continue;
           const k = (py * pw + px) * 3;
           // Sum of (value/127.5 - 1): outside pixels add 0, i.e. mid-grey.
@@ -77,56 +144,59 @@ export function encodeView(v: VbrView, spec: FeatureSpec, grid: Float32Array, sc
           b += data[k + 2]! / 127.5 - 1;
         }
       }
-      const o = gridOffset + (i * S + j) * CHANNELS;
-      const n = SUB * SUB;
-      grid[o] = r / n;
-      grid[o + 1] = g / n;
-      grid[o + 2] = b / n;
-      const dx = j + 0.5 - mx;
-      const dy = i + 0.5 - my;
-      grid[o + 3] = Math.exp(-(dx * dx + dy * dy) * inv2s2);
+      const o = offset + (i * n + j) * CHANNELS;
+      out[o] = r / k2;
+      out[o + 1] = g / k2;
+      out[o + 2] = b / k2;
+      out[o + 3] = e / k2;
     }
   }
-  scalars[scalarOffset] = (point.x - box.x1) / bw;
-  scalars[scalarOffset + 1] = (point.y - box.y1) / bh;
-  scalars[scalarOffset + 2] = Math.log(bw / bh);
-  scalars[scalarOffset + 3] = Math.sqrt((bw * bh) / Math.max(1, v.width * v.height));
+}
+
+/** Apply symmetry t (see transformEncoded) to one n × n × CHANNELS grid at `offset`, in place. */
+function transformGrid(grid: Float32Array, n: number, t: number, offset: number): void {
+  const per = n * n * CHANNELS;
+  const src = grid.slice(offset, offset + per);
+  const mirror = (t & 1) !== 0;
+  const flip = (t & 2) !== 0;
+  const transpose = (t & 4) !== 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      // Output (i, j) takes the input cell that the transform maps onto it.
+      let si = transpose ? j : i;
+      let sj = transpose ? i : j;
+      if (flip) si = n - 1 - si;
+      if (mirror) sj = n - 1 - sj;
+      const o = offset + (i * n + j) * CHANNELS;
+      const k = (si * n + sj) * CHANNELS;
+      for (let c = 0; c < CHANNELS; c++) grid[o + c] = src[k + c]!;
+    }
+  }
 }
 
 /**
  * Apply one of the 8 symmetries of the square (bit 0: mirror left-right, bit 1: flip up-down,
- * bit 2: transpose) to an encoded sample in place, scalars included. Whether a point lies on an
- * object does not change under any of them, so they are free training data.
+ * bit 2: transpose) to encoded example `index` in place: the box grid, the marker patch (about
+ * the marker, its centre) and the scalars. Whether a point lies on an object does not change
+ * under any of them, so they are free training data.
  */
-export function transformEncoded(grid: Float32Array, scalars: Float32Array, size: number, t: number, gridOffset = 0, scalarOffset = 0): void {
+export function transformEncoded(buf: EncodedBuffers, spec: FeatureSpec, t: number, index = 0): void {
   if (t === 0) return;
-  const per = size * size * CHANNELS;
-  const src = grid.slice(gridOffset, gridOffset + per);
-  const mirror = (t & 1) !== 0;
-  const flip = (t & 2) !== 0;
-  const transpose = (t & 4) !== 0;
-  for (let i = 0; i < size; i++) {
-    for (let j = 0; j < size; j++) {
-      // Output (i, j) takes the input cell that the transform maps onto it.
-      let si = transpose ? j : i;
-      let sj = transpose ? i : j;
-      if (flip) si = size - 1 - si;
-      if (mirror) sj = size - 1 - sj;
-      const o = gridOffset + (i * size + j) * CHANNELS;
-      const k = (si * size + sj) * CHANNELS;
-      for (let c = 0; c < CHANNELS; c++) grid[o + c] = src[k + c]!;
-    }
-  }
-  let u = scalars[scalarOffset]!;
-  let v = scalars[scalarOffset + 1]!;
-  if (transpose) {
+  const z = encodedSizes(spec);
+  transformGrid(buf.grid, spec.size, t, index * z.grid);
+  if (spec.patchSize > 0) transformGrid(buf.patch, spec.patchSize, t, index * z.patch);
+  const s = index * z.scalars;
+  const scalars = buf.scalars;
+  let u = scalars[s]!;
+  let v = scalars[s + 1]!;
+  if (t & 4) {
     [u, v] = [v, u];
-    scalars[scalarOffset + 2] = -scalars[scalarOffset + 2]!;
+    scalars[s + 2] = -scalars[s + 2]!;
   }
-  if (flip) v = 1 - v;
-  if (mirror) u = 1 - u;
-  scalars[scalarOffset] = u;
-  scalars[scalarOffset + 1] = v;
+  if (t & 2) v = 1 - v;
+  if (t & 1) u = 1 - u;
+  scalars[s] = u;
+  scalars[s + 1] = v;
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { randomStream, readImage, sha256 } from "@resagent/core";
+import { decodeImage, randomStream, readImage, sha256 } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { generateVbr, VBR_DEFAULTS } from "@resagent/datagen";
 import { createBackend, type ChatBackend } from "@resagent/mllm";
@@ -13,10 +13,18 @@ import {
   CHANNELS,
   FEATURE_DEFAULTS,
   LearnedVerifierBackend,
-  SCALARS,
+  allocEncoded,
+  encodeExamples,
+  encodeQuery,
+  encodedSizes,
+  loadModel,
+  predict,
+  readModelMeta,
   binaryMetrics,
   clusterBootstrapAccuracy,
   conv2dFilterGradient,
+  conv2dForward,
+  conv2dInputGradient,
   encodeView,
   loadTf,
   transformEncoded,
@@ -144,6 +152,100 @@ describe("conv filter gradient", () => {
   });
 });
 
+describe("fast CPU kernels", () => {
+  // The textbook sums, in float64: y = conv(x, w) (NHWC, filter [3, 3, C, F]), and its input gradient.
+  const geometryOf = (H: number, W: number, stride: number, pad: "same" | "valid") => {
+    const OH = pad === "same" ? Math.ceil(H / stride) : Math.ceil((H - 2) / stride);
+    const OW = pad === "same" ? Math.ceil(W / stride) : Math.ceil((W - 2) / stride);
+    const padTop = pad === "same" ? Math.floor(Math.max(0, (OH - 1) * stride + 3 - H) / 2) : 0;
+    const padLeft = pad === "same" ? Math.floor(Math.max(0, (OW - 1) * stride + 3 - W) / 2) : 0;
+    return { OH, OW, padTop, padLeft };
+  };
+
+  it("convolve (with bias and ReLU, as the fused layer does) and back-propagate to the input as the direct sums do", async () => {
+    const { tf } = await loadTf();
+    const rng = randomStream(0, "kernels");
+    const [B, H, W, C, F] = [2, 7, 6, 3, 5];
+    for (const [stride, pad] of [[2, "same"], [1, "same"], [1, "valid"], [2, "valid"]] as const) {
+      // a few exact zeros, as after a ReLU (the kernels skip them)
+      const x = Float32Array.from({ length: B * H * W * C }, () => (rng.uniform(0, 1) < 0.3 ? 0 : rng.normal()));
+      const w = Float32Array.from({ length: 9 * C * F }, () => rng.normal());
+      const bias = Float32Array.from({ length: F }, () => rng.normal());
+      const { OH, OW, padTop, padLeft } = geometryOf(H, W, stride, pad);
+      const at = (r: number, c: number) => r >= 0 && r < H && c >= 0 && c < W;
+      const want = new Float64Array(B * OH * OW * F);
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < OH; i++)
+          for (let j = 0; j < OW; j++)
+            for (let f = 0; f < F; f++) {
+              let v = 0;
+              for (let kr = 0; kr < 3; kr++)
+                for (let kc = 0; kc < 3; kc++) {
+                  const r = i * stride + kr - padTop;
+                  const c = j * stride + kc - padLeft;
+                  if (at(r, c)) for (let ci = 0; ci < C; ci++) v += x[((b * H + r) * W + c) * C + ci]! * w[((kr * 3 + kc) * C + ci) * F + f]!;
+                }
+              want[((b * OH + i) * OW + j) * F + f] = v;
+            }
+      const xs = tf.tensor4d(x, [B, H, W, C]);
+      const ws = tf.tensor4d(w, [3, 3, C, F]);
+      const plain = tf.conv2d(xs, ws, stride, pad);
+      expect(plain.shape).toEqual([B, OH, OW, F]);
+      const p = plain.dataSync();
+      for (let k = 0; k < want.length; k++) expect(p[k]).toBeCloseTo(want[k]!, 4);
+      const fused = tf.fused.conv2d({ x: xs, filter: ws, strides: stride, pad, bias: tf.tensor1d(bias), activation: "relu" }).dataSync();
+      for (let k = 0; k < want.length; k++) expect(fused[k]).toBeCloseTo(Math.max(0, want[k]! + bias[k % F]!), 4);
+      // input gradient: dx[b, r, c, ci] = Σ dy[b, i, j, f] · w[kr, kc, ci, f] over the outputs (i, j) that read (r, c)
+      const dy = Float32Array.from({ length: B * OH * OW * F }, () => (rng.uniform(0, 1) < 0.3 ? 0 : rng.normal()));
+      const dx = new Float64Array(B * H * W * C);
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < OH; i++)
+          for (let j = 0; j < OW; j++)
+            for (let kr = 0; kr < 3; kr++)
+              for (let kc = 0; kc < 3; kc++) {
+                const r = i * stride + kr - padTop;
+                const c = j * stride + kc - padLeft;
+                if (!at(r, c)) continue;
+                for (let ci = 0; ci < C; ci++) for (let f = 0; f < F; f++) dx[((b * H + r) * W + c) * C + ci]! += dy[((b * OH + i) * OW + j) * F + f]! * w[((kr * 3 + kc) * C + ci) * F + f]!;
+              }
+      const got = tf.grad((v) => tf.conv2d(v as tfjs.Tensor4D, ws, stride, pad).mul(tf.tensor(dy, [B, OH, OW, F])).sum())(xs).dataSync();
+      for (let k = 0; k < dx.length; k++) expect(got[k]).toBeCloseTo(dx[k]!, 4);
+      const direct = conv2dInputGradient(dy, w, { x: [B, H, W, C], y: [B, OH, OW, F], filter: [3, 3], stride: [stride, stride], padTop, padLeft });
+      expect(Array.from(direct)).toEqual(Array.from(got));
+      const forward = conv2dForward(x, w, { x: [B, H, W, C], y: [B, OH, OW, F], filter: [3, 3], stride: [stride, stride], padTop, padLeft }, undefined, false);
+      expect(Array.from(forward)).toEqual(Array.from(p));
+    }
+  });
+
+  it("sum over leading axes and split a matrix's columns exactly as tfjs' own kernels", async () => {
+    const { tf } = await loadTf();
+    const rng = randomStream(1, "kernels");
+    const x = Float32Array.from({ length: 3 * 4 * 5 * 2 }, () => rng.normal());
+    const t = tf.tensor4d(x, [3, 4, 5, 2]);
+    for (const [axes, keep] of [[[0, 1, 2], false], [[0], true], [[1, 0], false], [[0, 2], false], [[3], false]] as const) {
+      // the reference: the same sum through a transpose that makes the reduced axes innermost, in float64 as tfjs does
+      const rest = [0, 1, 2, 3].filter((a) => !(axes as readonly number[]).includes(a));
+      const perm = [...rest, ...axes];
+      const moved = tf.transpose(t, perm);
+      const inner = (axes as readonly number[]).reduce((a: number, ax) => a * t.shape[ax]!, 1);
+      const m = moved.dataSync();
+      const want = Array.from({ length: m.length / inner }, (_, i) => {
+        let v = 0;
+        for (let j = 0; j < inner; j++) v += m[i * inner + j]!;
+        return Math.fround(v);
+      });
+      const s = tf.sum(t, axes as unknown as number[], keep);
+      expect(Array.from(s.dataSync())).toEqual(want);
+      expect(s.shape).toEqual(keep ? t.shape.map((n, a) => ((axes as readonly number[]).includes(a) ? 1 : n)) : rest.map((a) => t.shape[a]));
+    }
+    const mtx = tf.tensor2d(Float32Array.from({ length: 4 * 7 }, (_, i) => i), [4, 7]);
+    const parts = tf.split(mtx, [2, 4, 1], 1);
+    expect(parts.map((p) => p.shape)).toEqual([[4, 2], [4, 4], [4, 1]]);
+    expect(Array.from(parts[1]!.dataSync())).toEqual([2, 3, 4, 5, 9, 10, 11, 12, 16, 17, 18, 19, 23, 24, 25, 26]);
+    expect(Array.from(parts[2]!.dataSync())).toEqual([6, 13, 20, 27]);
+  });
+});
+
 describe("features", () => {
   it("recovers where a marker crop lies in the image from its size alone", () => {
     const rng = randomStream(0, "crop");
@@ -167,11 +269,13 @@ describe("features", () => {
     const data = new Uint8Array(W * H * 3);
     // left half of the box red, right half blue
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data.set(x < 50 ? [255, 0, 0] : [0, 0, 255], (y * W + x) * 3);
-    const spec = { size: 16, margin: 0, markerSigma: 1 };
-    const grid = new Float32Array(16 * 16 * CHANNELS);
-    const scalars = new Float32Array(SCALARS);
+    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16 };
+    const enc = () => allocEncoded(spec, 1);
+    const buf = enc();
+    const grid = buf.grid;
+    const scalars = buf.scalars;
     const view = { picture: { width: W, height: H, data }, origin: { x: 0, y: 0 }, width: W, height: H, box: { x1: 20, y1: 20, x2: 80, y2: 60 }, point: { x: 20 + 4.5 * 3.75, y: 20 + 12.5 * 2.5 } };
-    encodeView(view, spec, grid, scalars);
+    encodeView(view, spec, buf);
     let best = 0;
     for (let k = 1; k < 16 * 16; k++) if (grid[k * CHANNELS + 3]! > grid[best * CHANNELS + 3]!) best = k;
     // the point is at the centre of cell (row 12, column 4) of the 60x40 box's 16x16 grid
@@ -179,12 +283,15 @@ describe("features", () => {
     expect(grid[(12 * 16 + 2) * CHANNELS]).toBeCloseTo(1, 6); // red on the left
     expect(grid[(12 * 16 + 13) * CHANNELS + 2]).toBeCloseTo(1, 6); // blue on the right
     expect(Array.from(scalars)).toEqual([0.28125, 0.78125, Math.fround(Math.log(1.5)), Math.fround(Math.sqrt(2400 / 8000))]);
-    // the same picture as a crop at (10, 5) encodes identically
+    // the same picture as a crop at (10, 5) encodes identically, patch included
     const crop = { width: 80, height: 70, data: new Uint8Array(80 * 70 * 3) };
     for (let y = 0; y < 70; y++) crop.data.set(data.subarray(((y + 5) * W + 10) * 3, ((y + 5) * W + 90) * 3), y * 80 * 3);
-    const grid2 = new Float32Array(grid.length);
-    encodeView({ ...view, picture: crop, origin: { x: 10, y: 5 } }, spec, grid2, new Float32Array(SCALARS));
-    expect(Array.from(grid2)).toEqual(Array.from(grid));
+    const buf2 = enc();
+    encodeView({ ...view, picture: crop, origin: { x: 10, y: 5 } }, spec, buf2);
+    expect(Array.from(buf2.grid)).toEqual(Array.from(grid));
+    expect(Array.from(buf2.patch)).toEqual(Array.from(buf.patch));
+    expect(Array.from(buf2.scalars)).toEqual(Array.from(scalars));
+    const grid2 = buf2.grid;
     // symmetries move the marker and the colours with the scalars, and compose as they should
     const at = (g: Float32Array) => {
       let k = 0;
@@ -198,9 +305,10 @@ describe("features", () => {
       [7, [11, 3], [0.21875, 0.71875]], // all three
     ];
     for (const [t, cell, uv] of cases) {
-      const g = grid2.slice();
-      const sc = Float32Array.from(scalars);
-      transformEncoded(g, sc, 16, t);
+      const b = { grid: grid2.slice(), patch: buf2.patch.slice(), scalars: Float32Array.from(scalars) };
+      transformEncoded(b, spec, t);
+      const g = b.grid;
+      const sc = b.scalars;
       expect(at(g)).toEqual(cell);
       expect([sc[0], sc[1]]).toEqual(uv);
       expect(sc[2]).toBeCloseTo(t & 4 ? -Math.log(1.5) : Math.log(1.5), 6);
@@ -208,6 +316,41 @@ describe("features", () => {
       const [r, c] = cell as [number, number];
       expect(g[(r * 16 + c) * CHANNELS]).toBeCloseTo(1, 6);
     }
+  });
+
+  it("reads the marker patch at a few pixels a cell around the marker, with the box share, and moves it with the symmetries", () => {
+    const W = 100;
+    const H = 80;
+    const data = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data.set(x < 50 ? [255, 0, 0] : [0, 0, 255], (y * W + x) * 3);
+    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16 };
+    const box = { x1: 20, y1: 20, x2: 80, y2: 60 };
+    // Patch over x 40–56, y 50–66 in 2-px cells: columns 0–4 red (x < 50), 5–7 blue; rows 0–4 in the box (y < 60), 5–7 below it.
+    const buf = allocEncoded(spec, 1);
+    encodeView({ picture: { width: W, height: H, data }, origin: { x: 0, y: 0 }, width: W, height: H, box, point: { x: 48, y: 58 } }, spec, buf);
+    const cell = (b: typeof buf, i: number, j: number) => Array.from(b.patch.subarray((i * 8 + j) * CHANNELS, (i * 8 + j + 1) * CHANNELS));
+    for (let i = 0; i < 8; i++) {
+      for (let j = 0; j < 8; j++) expect(cell(buf, i, j)).toEqual(j < 5 ? [1, -1, -1, i < 5 ? 1 : 0] : [-1, -1, 1, i < 5 ? 1 : 0]);
+    }
+    // mirror: red on columns 3–7; flip: the box's rows are 3–7; transpose: red rows 0–4, box columns 0–4
+    const moved = (t: number) => {
+      const b = { grid: buf.grid.slice(), patch: buf.patch.slice(), scalars: buf.scalars.slice() };
+      transformEncoded(b, spec, t);
+      return b;
+    };
+    expect(cell(moved(1), 2, 3)).toEqual([1, -1, -1, 1]);
+    expect(cell(moved(1), 2, 2)).toEqual([-1, -1, 1, 1]);
+    expect(cell(moved(2), 3, 0)).toEqual([1, -1, -1, 1]);
+    expect(cell(moved(2), 2, 0)).toEqual([1, -1, -1, 0]);
+    expect(cell(moved(4), 4, 6)).toEqual([1, -1, -1, 0]);
+    expect(cell(moved(4), 5, 4)).toEqual([-1, -1, 1, 1]);
+    // by the image's left edge the patch is mid-grey (0) outside the picture, and outside the box
+    encodeView({ picture: { width: W, height: H, data }, origin: { x: 0, y: 0 }, width: W, height: H, box, point: { x: 2, y: 40 } }, spec, buf);
+    expect(cell(buf, 4, 2)).toEqual([0, 0, 0, 0]); // x −2–0: left of the image
+    expect(cell(buf, 4, 3)).toEqual([1, -1, -1, 0]); // x 0–2: red, left of the box
+    // without a patch the patch buffer is empty and untouched
+    const none = allocEncoded({ ...spec, patchSize: 0 }, 2);
+    expect(none.patch.length).toBe(0);
   });
 });
 
@@ -218,7 +361,7 @@ describe("training and the learned backend", () => {
     out,
     seed,
     heldOut: 0.25,
-    model: { features: { ...FEATURE_DEFAULTS, size: 16 }, filters: [4, 8], dense: 8, l2: 1e-4 },
+    model: { features: { ...FEATURE_DEFAULTS, size: 16, patchSize: 8, patchSpan: 48 }, filters: [4, 8], patchFilters: [4], dense: 8, l2: 1e-4 },
     train: { epochs: 2, batchSize: 16, learningRate: 2e-3, finalDecay: 0.5, augment: true },
     log: () => {},
   });
@@ -255,6 +398,47 @@ describe("training and the learned backend", () => {
     const prov = JSON.parse(await readFile(join(a, "provenance.json"), "utf8")) as { seed: number; gitCommit: string; versions: Record<string, string>; data: { records: number } };
     expect(prov).toMatchObject({ seed: 3, data: { records: 72 } });
     expect(prov.versions["@tensorflow/tfjs"]).toMatch(/^\d/);
+  }, 120_000);
+
+  it("encodes a query at inference exactly as training encoded its gen-vbr record, and answers with the P(yes) the held-out metrics measured", async () => {
+    const dir = await tmp("learned-same");
+    await trainVerifier(tiny(dir, 5));
+    const { examples } = await readVbrFolder(data);
+    const meta = readModelMeta(dir)!.meta;
+    const spec = meta.features;
+    expect(spec.patchSize).toBeGreaterThan(0);
+    const picked = [examples.findIndex((e) => e.crop !== null), examples.findIndex((e) => e.crop === null), examples.length - 1];
+    expect(picked.every((i) => i >= 0)).toBe(true);
+    const set = await encodeExamples(picked.map((i) => examples[i]!), spec);
+    const z = encodedSizes(spec);
+    const { tf } = await loadTf();
+    const model = await loadModel(tf, dir);
+    const want = predict(tf, model, set, undefined, 256, meta.symmetries);
+    const backend = createBackend({ backend: "learned", modelDir: dir }) as ChatBackend;
+    for (const [k, i] of picked.entries()) {
+      const e = examples[i]!;
+      const bytes = await readFile(e.file);
+      const [x1, y1, x2, y2] = e.box;
+      const q = { picture: await decodeImage(bytes, e.file), width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point };
+      // the backend's encoding (picture origin recovered from its size) under all its symmetries
+      const got = encodeQuery(q, spec, 8);
+      expect(Array.from(got.grid.subarray(0, z.grid))).toEqual(Array.from(set.grid.subarray(k * z.grid, (k + 1) * z.grid)));
+      expect(Array.from(got.patch.subarray(0, z.patch))).toEqual(Array.from(set.patch.subarray(k * z.patch, (k + 1) * z.patch)));
+      expect(Array.from(got.scalars.subarray(0, z.scalars))).toEqual(Array.from(set.scalars.subarray(k * z.scalars, (k + 1) * z.scalars)));
+      for (let t = 1; t < 8; t++) {
+        const one = { grid: set.grid.slice(k * z.grid, (k + 1) * z.grid), patch: set.patch.slice(k * z.patch, (k + 1) * z.patch), scalars: set.scalars.slice(k * z.scalars, (k + 1) * z.scalars) };
+        transformEncoded(one, spec, t);
+        expect(Array.from(got.patch.subarray(t * z.patch, (t + 1) * z.patch))).toEqual(Array.from(one.patch));
+        expect(Array.from(got.grid.subarray(t * z.grid, (t + 1) * z.grid))).toEqual(Array.from(one.grid));
+      }
+      // and the backend answers with the probability training's predict gives that record
+      const answer = await backend.complete(
+        { content: [{ type: "image", hash: e.file, render: async () => bytes }, { type: "text", text: "?" }], maxTokens: 1, topLogprobs: 2 },
+        { kind: "verify", sampleId: e.sampleId, imageWidth: e.width, imageHeight: e.height, box: q.box, points: [e.point], format: "vbr" },
+      );
+      const yes = answer.firstTokenTopLogprobs!.find((l) => l.token === "yes")!;
+      expect(Math.exp(yes.logprob)).toBeCloseTo(want[k]!, 5);
+    }
   }, 120_000);
 
   it("answers a VBR query from the pipeline's verifier with yes/no top-logprobs, and refuses other formats", async () => {

@@ -3,13 +3,15 @@ import { join } from "node:path";
 import { InputError, randomStream, writeFileAtomic } from "@resagent/core";
 import type * as tfjs from "@tensorflow/tfjs";
 import type { EncodedSet } from "./data.js";
-import { CHANNELS, SCALARS, transformEncoded, type FeatureSpec } from "./features.js";
+import { CHANNELS, SCALARS, encodedSizes, transformEncoded, type EncodedBuffers, type FeatureSpec } from "./features.js";
 import type { Tf } from "./tf.js";
 
 export interface ModelSpec {
   features: FeatureSpec;
-  /** Filters of the strided 3×3 convolutions (each halves the grid). */
+  /** Filters of the box grid's strided 3×3 convolutions (each halves the grid). */
   filters: number[];
+  /** Filters of the marker patch's strided 3×3 convolutions (unused without a patch). */
+  patchFilters: number[];
   /** Units of the hidden dense layer (after the convolutions and the scalars are joined). */
   dense: number;
   /** L2 weight penalty on the dense layers. */
@@ -28,26 +30,49 @@ export interface TrainSpec {
 }
 
 /**
- * A small CNN: the box-region grid through strided 3×3 convolutions, flattened, joined with the
- * scalar features, one hidden dense layer, and a sigmoid P(yes). Every initialiser is seeded, and
- * there is no dropout (tfjs re-uses a seeded dropout mask on every batch), so a seed fixes it.
+ * A small two-view CNN: the box-region grid and the marker patch each through their own strided
+ * 3×3 convolutions, flattened, joined with the scalar features, one hidden dense layer, and a
+ * sigmoid P(yes). Every initialiser is seeded, and there is no dropout (tfjs re-uses a seeded
+ * dropout mask on every batch), so a seed fixes it. Inputs, in order: grid, patch (when the
+ * features have one), scalars.
  */
 export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersModel {
   const S = spec.features.size;
+  const P = spec.features.patchSize;
   let k = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed * 1000 + k++ });
+  const branch = (input: tfjs.SymbolicTensor, filters: number[], prefix: string) => {
+    let x = input;
+    for (const [i, f] of filters.entries()) {
+      x = tf.layers.conv2d({ name: `${prefix}${i + 1}`, filters: f, kernelSize: 3, strides: 2, padding: "same", activation: "relu", kernelInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+    }
+    return tf.layers.flatten({ name: `${prefix}_flatten` }).apply(x) as tfjs.SymbolicTensor;
+  };
   const grid = tf.input({ shape: [S, S, CHANNELS], name: "grid" });
-  const scalars = tf.input({ shape: [SCALARS], name: "scalars" });
-  let x = grid as tfjs.SymbolicTensor;
-  for (const [i, f] of spec.filters.entries()) {
-    x = tf.layers.conv2d({ name: `conv${i + 1}`, filters: f, kernelSize: 3, strides: 2, padding: "same", activation: "relu", kernelInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+  const inputs = [grid];
+  const parts = [branch(grid, spec.filters, "conv")];
+  if (P > 0) {
+    const patch = tf.input({ shape: [P, P, CHANNELS], name: "patch" });
+    inputs.push(patch);
+    parts.push(branch(patch, spec.patchFilters, "patch_conv"));
   }
-  const flat = tf.layers.flatten({ name: "flatten" }).apply(x) as tfjs.SymbolicTensor;
-  const joined = tf.layers.concatenate({ name: "join" }).apply([flat, scalars]) as tfjs.SymbolicTensor;
+  const scalars = tf.input({ shape: [SCALARS], name: "scalars" });
+  inputs.push(scalars);
+  const joined = tf.layers.concatenate({ name: "join" }).apply([...parts, scalars]) as tfjs.SymbolicTensor;
   const reg = spec.l2 > 0 ? { kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 }) } : {};
   const hidden = tf.layers.dense({ name: "hidden", units: spec.dense, activation: "relu", kernelInitializer: init(), ...reg }).apply(joined) as tfjs.SymbolicTensor;
   const out = tf.layers.dense({ name: "p_yes", units: 1, activation: "sigmoid", kernelInitializer: init(), ...reg }).apply(hidden) as tfjs.SymbolicTensor;
-  return tf.model({ inputs: [grid, scalars], outputs: out, name: "vbr_verifier" });
+  return tf.model({ inputs, outputs: out, name: "vbr_verifier" });
+}
+
+/** The model's input tensors for n encoded examples (see buildModel for the order). */
+export function inputTensors(tf: Tf, buf: EncodedBuffers, spec: FeatureSpec, n: number): tfjs.Tensor[] {
+  const S = spec.size;
+  const P = spec.patchSize;
+  const xs: tfjs.Tensor[] = [tf.tensor4d(buf.grid, [n, S, S, CHANNELS])];
+  if (P > 0) xs.push(tf.tensor4d(buf.patch, [n, P, P, CHANNELS]));
+  xs.push(tf.tensor2d(buf.scalars, [n, SCALARS]));
+  return xs;
 }
 
 export interface EpochLog {
@@ -61,20 +86,21 @@ export interface EpochLog {
 }
 
 /** Copy examples `idx` into batch buffers, transformed where `transforms` says so (see transformEncoded). */
-function gather(set: EncodedSet, idx: readonly number[], per: number, transforms?: readonly number[]): { grid: Float32Array; scalars: Float32Array; labels: Float32Array } {
-  const grid = new Float32Array(idx.length * per);
-  const scalars = new Float32Array(idx.length * SCALARS);
+function gather(set: EncodedSet, idx: readonly number[], transforms?: readonly number[]): EncodedBuffers & { labels: Float32Array } {
+  const z = encodedSizes(set.spec);
+  const grid = new Float32Array(idx.length * z.grid);
+  const patch = new Float32Array(idx.length * z.patch);
+  const scalars = new Float32Array(idx.length * z.scalars);
   const labels = new Float32Array(idx.length);
   idx.forEach((i, b) => {
-    grid.set(set.grid.subarray(i * per, (i + 1) * per), b * per);
-    scalars.set(set.scalars.subarray(i * SCALARS, (i + 1) * SCALARS), b * SCALARS);
+    grid.set(set.grid.subarray(i * z.grid, (i + 1) * z.grid), b * z.grid);
+    patch.set(set.patch.subarray(i * z.patch, (i + 1) * z.patch), b * z.patch);
+    scalars.set(set.scalars.subarray(i * z.scalars, (i + 1) * z.scalars), b * z.scalars);
     labels[b] = set.labels[i]!;
   });
-  if (transforms) {
-    const size = Math.round(Math.sqrt(per / CHANNELS));
-    transforms.forEach((t, b) => transformEncoded(grid, scalars, size, t, b * per, b * SCALARS));
-  }
-  return { grid, scalars, labels };
+  const out = { grid, patch, scalars, labels };
+  if (transforms) transforms.forEach((t, b) => transformEncoded(out, set.spec, t, b));
+  return out;
 }
 
 /**
@@ -84,14 +110,12 @@ function gather(set: EncodedSet, idx: readonly number[], per: number, transforms
  */
 export function predict(tf: Tf, model: tfjs.LayersModel, set: EncodedSet, idx?: readonly number[], batchSize = 256, symmetries = 1): Float32Array {
   const ids = idx ?? Array.from({ length: set.n }, (_, i) => i);
-  const S = (model.inputs[0]!.shape[1] as number) ?? 0;
-  const per = S * S * CHANNELS;
   const out = new Float32Array(ids.length);
   for (let t = 0; t < symmetries; t++) {
     for (let s = 0; s < ids.length; s += batchSize) {
       const chunk = ids.slice(s, s + batchSize);
-      const b = gather(set, chunk, per, t ? chunk.map(() => t) : undefined);
-      const p = tf.tidy(() => (model.predict([tf.tensor4d(b.grid, [chunk.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [chunk.length, SCALARS])]) as tfjs.Tensor).dataSync());
+      const b = gather(set, chunk, t ? chunk.map(() => t) : undefined);
+      const p = tf.tidy(() => (model.predict(inputTensors(tf, b, set.spec, chunk.length)) as tfjs.Tensor).dataSync());
       for (let k = 0; k < chunk.length; k++) out[s + k]! += p[k]! / symmetries;
     }
   }
@@ -123,8 +147,6 @@ export async function trainModel(
   onBatch?: (done: number, total: number) => void,
   onEpoch?: (log: EpochLog) => void,
 ): Promise<EpochLog[]> {
-  const S = model.inputs[0]!.shape[1] as number;
-  const per = S * S * CHANNELS;
   const optimizer = tf.train.adam(spec.learningRate);
   model.compile({ optimizer, loss: "binaryCrossentropy", metrics: ["accuracy"] });
   const logs: EpochLog[] = [];
@@ -140,8 +162,8 @@ export async function trainModel(
     for (let s = 0; s < order.length; s += spec.batchSize) {
       const idx = order.slice(s, s + spec.batchSize);
       const transforms = spec.augment ? idx.map(() => rng.int(8)) : undefined;
-      const b = gather(set, idx, per, transforms);
-      const xs = [tf.tensor4d(b.grid, [idx.length, S, S, CHANNELS]), tf.tensor2d(b.scalars, [idx.length, SCALARS])];
+      const b = gather(set, idx, transforms);
+      const xs = inputTensors(tf, b, set.spec, idx.length);
       const ys = tf.tensor2d(b.labels, [idx.length, 1]);
       const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
       lossSum += loss! * idx.length;

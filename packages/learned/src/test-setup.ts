@@ -5,8 +5,16 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeUntrainedModel } from "./testing.js";
-import "./index.js";
+import { MODEL_DEFAULTS, readModelMeta } from "./index.js";
 
 const dir = join(tmpdir(), `resagent-learned-fixture-${process.pid}`);
-if (!existsSync(join(dir, "model.json"))) await writeUntrainedModel(dir);
+// A fixture left by another process with this pid may be of an older model version or inputs: rewrite it then.
+const current = (): boolean => {
+  try {
+    return JSON.stringify(readModelMeta(dir)?.meta.features) === JSON.stringify(MODEL_DEFAULTS.features);
+  } catch {
+    return false;
+  }
+};
+if (!existsSync(join(dir, "model.json")) || !current()) await writeUntrainedModel(dir);
 process.env.RESAGENT_LEARNED_MODEL = dir;

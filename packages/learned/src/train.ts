@@ -13,10 +13,12 @@ import { curvesSvg, reliabilitySvg } from "./plots.js";
 import { loadTf, type TfInfo } from "./tf.js";
 
 /** Bumped when the model's inputs or format change: a backend refuses models of another version. */
-export const LEARNED_MODEL_VERSION = 1;
+export const LEARNED_MODEL_VERSION = 2;
 
-export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], dense: 64, l2: 1e-4 };
-export const TRAIN_DEFAULTS: Omit<TrainSpec, "seed"> = { epochs: 10, batchSize: 64, learningRate: 3e-3, finalDecay: 0.2, augment: true };
+export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], patchFilters: [16, 32, 32], dense: 64, l2: 1e-4 };
+// 5 epochs over 400 sentences per split beat 10 over 200 (73.0% vs 71.2% on a validation split of
+// the training images, n = 3,072) at the same CPU time: more scenes, fewer passes.
+export const TRAIN_DEFAULTS: Omit<TrainSpec, "seed"> = { epochs: 5, batchSize: 64, learningRate: 3e-3, finalDecay: 0.2, augment: true };
 
 /** Symmetries of the square averaged over when the verifier answers (held-out metrics and the backend). */
 export const TEST_SYMMETRIES = 8;
@@ -26,10 +28,11 @@ export const TEST_SYMMETRIES = 8;
  * colours, shapes and sizes, crop share) on synthref scenes drawn with another seed than the
  * benchmark's (scene seed 1; the tables run on seed 0), so the learned rows of Tables 2, 9 and 10
  * are measured on scenes the verifier never saw. All referred objects are used (fraction 1).
+ * 400 sentences per split: 19,200 records from 600 images, generated in about 90 s of CPU.
  */
 export const DEFAULT_TRAINING_SET = {
   sceneSeed: 1,
-  sentences: 200,
+  sentences: 400,
   splits: ["refcoco/val", "refcoco+/val", "refcocog/val"],
   fraction: 1,
 } as const;

@@ -69,7 +69,7 @@ export const trainVerifierCommand: CommandModule<object, TrainArgs> = {
 
 /** The `learned` backend trains the default model on first use, with these progress bars. */
 setAutoTrain(async (dir) => {
-  process.stderr.write(`learned verifier: no model in ${dir}; training the default one first (what \`pnpm train-verifier\` does; about 10 min on 2 cores)\n`);
+  process.stderr.write(`learned verifier: no model in ${dir}; training the default one first (what \`pnpm train-verifier\` does; about 15 min of CPU on 2 cores)\n`);
   const r = await trainWithProgress({ out: dir });
   process.stderr.write(`${summary(r)}\n`);
 });
