@@ -108,7 +108,9 @@ const grounder = (name: string) => SIMULATED_GROUNDERS[name]!.grounding;
  * samples per split; at the tables' 40 per split `zero-shot` gives VBR τ=0 acc/P/R/F1
  * 67.0/61.8/74.5/67.5 (paper 66.2/63.5/72.1/67.5) and 7.2 / 6.3 / 5.2 of 8 points kept at
  * τ = 0.6 / 0.7 / 0.8 (paper 7.05 / 6.23 / 5.28); textual (x,y) 55.4/51.6/53.5/52.6 (paper
- * 56.0/55.5/48.4/51.7), 5.4 / 3.5 / 1.6 kept (paper 5.28 / 3.34 / 1.72). The class balance of
+ * 56.0/55.5/48.4/51.7), 5.4 / 3.5 / 1.6 kept (paper 5.28 / 3.34 / 1.72). Those figures are
+ * synthref v1's; on v2's hard scenes the same judges give VBR 62.7/51.9/71.2/60.0 and keep
+ * 6.99 / 6.17 / 5.22 (not re-fitted; README, "What the embedded profile shows"). The class balance of
  * synthref's candidates bounds precision below the paper's at its recall. `finetuned` (the
  * LoRA-adapted verifier of the full system) reaches 84% at τ = 0. The backbone presets of Table 11
  * sit between the two. `zero-shot` and `finetuned` ground as Qwen3-VL-8B, the paper's backbone.
