@@ -585,7 +585,7 @@ interface PointTerms {
   negVotes: Votes;
 }
 
-/** A pixel's unary costs (−log likelihoods) with the points' local evidence applied, written to f[k], b[k]. */
+/** A pixel's unary costs (−log likelihoods) with the points' local evidence applied, written to outF[k], outB[k]. */
 function localUnary(terms: PointTerms | undefined, k: number, f: number, b: number, outF: Float64Array, outB: Float64Array): void {
   if (!terms) {
     outF[k] = f;
