@@ -2,28 +2,20 @@ import { describe, expect, it } from "vitest";
 import { maskArea, maskIoU, randomStream, type Mask, type RgbImage } from "@resagent/core";
 import { BoxDecoder, GraphCutDecoder, createDecoder, decoderNames } from "./index.js";
 
-/** Background noise with rectangles of a given colour; returns the image and the first rect's mask. */
+/**
+ * Background noise with rectangles of a given colour; returns the image and the first rect's mask
+ * (the whole rect, even where a later rect covers it).
+ */
 function scene(rects: { x0: number; y0: number; x1: number; y1: number; rgb: [number, number, number] }[], W = 240, H = 200): { image: RgbImage; gold: Mask } {
-  const r = randomStream(0, "decoder-test");
-  const data = new Uint8Array(W * H * 3);
+  const inRect = (q: (typeof rects)[number]) => (x: number, y: number) => x >= q.x0 && x < q.x1 && y >= q.y0 && y < q.y1;
+  const { image } = shapes(rects.map((q) => ({ inside: inRect(q), rgb: q.rgb })), W, H);
   const gold = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const k = y * W + x;
-      let rgb: [number, number, number] = [90, 130, 90];
-      rects.forEach((q, i) => {
-        if (x >= q.x0 && x < q.x1 && y >= q.y0 && y < q.y1) {
-          rgb = q.rgb;
-          if (i === 0) gold[k] = 1;
-        }
-      });
-      for (let c = 0; c < 3; c++) data[3 * k + c] = Math.max(0, Math.min(255, Math.round(rgb[c]! + r.normal(0, 10))));
-    }
-  }
-  return { image: { width: W, height: H, data }, gold: { width: W, height: H, data: gold } };
+  const first = rects[0];
+  if (first) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (inRect(first)(x, y)) gold[y * W + x] = 1;
+  return { image, gold: { width: W, height: H, data: gold } };
 }
 
-/** Like `scene`, for any shapes drawn in order (later on top); `gold` marks the target's. */
+/** Noise around shapes drawn in order (later on top; pixel centres tested); `gold` marks the target's. */
 function shapes(list: { inside: (x: number, y: number) => boolean; rgb: [number, number, number]; gold?: boolean }[], W = 240, H = 200): { image: RgbImage; gold: Mask } {
   const r = randomStream(0, "decoder-test");
   const data = new Uint8Array(W * H * 3);

@@ -388,14 +388,8 @@ export class GraphCutDecoder implements Decoder {
       for (let k = 0; k < n; k++) {
         const i = 3 * cropIdx[k]!;
         const c = [px[i]!, px[i + 1]!, px[i + 2]!];
-        let dn = Infinity;
-        let jn = -1;
-        negMaps.forEach((m, j) => {
-          if (m[k]! < dn) {
-            dn = m[k]!;
-            jn = j;
-          }
-        });
+        const jn = nearestMap(negMaps, k);
+        const dn = jn >= 0 ? negMaps[jn]![k]! : Infinity;
         if (jn >= 0 && dAnchor) {
           // Soft geodesic Voronoi split between the negatives and the positives (or the box centre).
           const pf = Math.min(0.98, Math.max(0.02, dn / (dAnchor[k]! + dn + 1e-9)));
@@ -405,14 +399,8 @@ export class GraphCutDecoder implements Decoder {
             negZone[k] = a * Math.min(1, (0.5 - pf) / 0.25);
           }
         }
-        let dp = Infinity;
-        let jp = -1;
-        posMaps.forEach((m, j) => {
-          if (m[k]! < dp) {
-            dp = m[k]!;
-            jp = j;
-          }
-        });
+        const jp = nearestMap(posMaps, k);
+        const dp = jp >= 0 ? posMaps[jp]![k]! : Infinity;
         if (jp >= 0 && dp < dn) {
           const z = Math.exp(-dp / reach) * colourAffinity(c, posCols[jp]!, P.agreementScale);
           bgCost[k] = P.positiveWeight * z;
@@ -583,6 +571,20 @@ interface PointTerms {
   posZone: Float32Array;
   posVotes: Votes;
   negVotes: Votes;
+}
+
+/** Which distance map is smallest at pixel k (the first on ties), or -1 when there are none or all are infinite. */
+function nearestMap(maps: readonly Float32Array[], k: number): number {
+  let best = Infinity;
+  let j = -1;
+  for (let t = 0; t < maps.length; t++) {
+    const d = maps[t]![k]!;
+    if (d < best) {
+      best = d;
+      j = t;
+    }
+  }
+  return j;
 }
 
 /** A pixel's unary costs (−log likelihoods) with the points' local evidence applied, written to outF[k], outB[k]. */
