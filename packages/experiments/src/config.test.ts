@@ -37,6 +37,9 @@ describe("one schema, every depth", () => {
     expect(error("table4", { profile: "real", set: ["pipeline.mllm.http.timeoutMss=5"] })).toMatch(/^--set pipeline\.mllm\.http\.timeoutMss=5: unknown key "timeoutMss" in mllm\.http; did you mean "timeoutMs"/);
     expect(error("table4", { set: ["pipeline.verifier=vbr"] })).toBe('--set pipeline.verifier=vbr: expected a map of settings, got "vbr"');
     expect(error("table4", { set: ["pipeline.decoder.params.maxSid=100"] })).toMatch(/unknown key "maxSid" in decoder\.params; did you mean "maxSide"/);
+    // A decoder with no parameters: say so rather than list no known keys (the decoders
+    // experiment's "box decoder" cells use the parameterless `box` decoder).
+    expect(error("decoders", { set: ["decoder.params.sampling=area"] })).toMatch(/unknown key "sampling" in decoder\.params: decoder "box" takes no parameters$/);
     expect(error("table4", { set: ["pipeline.decoder.name=grapcut"] })).toMatch(/^--set pipeline\.decoder\.name=grapcut: unknown decoder "grapcut"; did you mean "graphcut"/);
     expect(error("table4", { set: ["pipeline.mllm.preset=zero-sho"] })).toMatch(/unknown value "zero-sho"; did you mean "zero-shot"/);
     expect(error("table4", { set: ["limt=3"] })).toMatch(/^--set limt=3: unknown key "limt"; did you mean "limit"/);

@@ -114,7 +114,14 @@ export function issueError(schema: z.ZodType, value: unknown, issues: readonly I
     case "unrecognized_keys": {
       const k = issue.keys[0]!;
       at = [...path, k];
-      msg = `unknown key "${k}"${inside}; ${suggest(k, knownKeys(schema, value, path))}`;
+      const known = knownKeys(schema, value, path);
+      if (known.length === 0) {
+        // Nothing to suggest: say why (e.g. `--set decoder.params.x` reaching a cell whose decoder is `box`).
+        const owner = valueAt(value, path.slice(0, -1));
+        const name = isObject(owner) && typeof owner.name === "string" ? owner.name : undefined;
+        const what = name !== undefined && path[path.length - 1] === "params" ? `${String(path[path.length - 2])} "${name}" takes no parameters` : "this map takes no keys";
+        msg = `unknown key "${k}"${inside}: ${what}`;
+      } else msg = `unknown key "${k}"${inside}; ${suggest(k, known)}`;
       break;
     }
     case "invalid_value":
