@@ -143,6 +143,9 @@ describe("gen-vbr records for learners", () => {
     expect(new Set(recs.map((r) => r.entry.images[0])).size).toBe(recs.length);
     for (const r of recs) {
       const g = r.image!;
+      // the expression is stored beside the prompt that quotes it
+      expect(r.expression).toBeTruthy();
+      expect(r.entry.messages[0]!.content).toContain(r.expression!);
       const [x1, y1, x2, y2] = g.box;
       expect(r.point.x >= x1 && r.point.x <= x2 && r.point.y >= y1 && r.point.y <= y2).toBe(true);
       expect(g.crop !== null).toBe(r.cropped);

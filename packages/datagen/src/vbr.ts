@@ -64,6 +64,8 @@ export interface VbrRecord {
    * object the question is about without reading the phrase (`pnpm train-verifier`).
    */
   image?: { hash: string; width: number; height: number; box: [number, number, number, number]; crop: [number, number, number, number] | null };
+  /** The referring expression the question is about (also inside the prompt; here so a learner need not parse it). */
+  expression?: string;
   entry: { messages: { role: "user" | "assistant"; content: string }[]; images: string[] };
 }
 
@@ -216,6 +218,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
           cropped,
           answer,
           image: { hash: imageHash, width: image.width, height: image.height, box: [gb.x1, gb.y1, gb.x2, gb.y2], crop: crop ? [crop.x1, crop.y1, crop.x2, crop.y2] : null },
+          expression: s.expression,
           entry: {
             messages: [
               // The authors' question (`{expr}', as their inference code sends it), with the marker's

@@ -59,7 +59,8 @@ export function setAutoTrain(f: AutoTrain | undefined): void {
  * The learned verifier as an MLLM backend: it answers single-marker VBR questions ("is the
  * marker on the referred object") from the trained tfjs model, as a first token with yes/no
  * top-logprobs, so Eq. 6 aggregation and τ work unchanged. It looks at the picture the verifier
- * renders, the box the candidates came from and the marker position; not at the phrase. It is a
+ * renders, the box the candidates came from, the marker position and the phrase's words (a bag of
+ * hashed words, not their order). It is a
  * learned model, not a simulation (`simulated: false`), but trained on whatever data its
  * metadata names (by default synthref's simulated scenes), and its description says so.
  */
@@ -84,7 +85,7 @@ export class LearnedVerifierBackend implements ChatBackend {
     const m = this.known?.meta;
     const trained = m ? `trained on ${m.trainedOn}, held-out acc ${(100 * m.heldOutAccuracy).toFixed(1)}% (n=${m.heldOutN}), seed ${m.seed}` : "not trained yet";
     const backend = this.loadedInfo ? `; ${this.loadedInfo.package}@${this.loadedInfo.version} (${this.loadedInfo.backend})` : "";
-    return `learned (tfjs) VBR verifier, ${trained}; sees the marker picture, the box and the marker position, not the phrase; ${this.modelDir}${backend}`;
+    return `learned (tfjs) VBR verifier, ${trained}; sees the marker picture, the box, the marker position${m && m.features.phraseBins > 0 ? " and the phrase's words" : ", not the phrase"}; ${this.modelDir}${backend}`;
   }
 
   stats(): Record<string, number> {
@@ -121,7 +122,8 @@ export class LearnedVerifierBackend implements ChatBackend {
     const { tf, model, meta } = await this.load();
     const picture = await decodeImage(await part.render(), `marker picture of ${context.sampleId}`);
     const T = Math.max(1, Math.min(8, meta.symmetries ?? 1));
-    const buf = encodeQuery({ picture, width: context.imageWidth, height: context.imageHeight, box, point }, meta.features, T);
+    if (meta.features.phraseBins > 0 && context.expression === undefined) throw new InputError("this learned verifier reads the phrase, but the query carries none (QueryContext.expression)", { field: `sample ${context.sampleId}` });
+    const buf = encodeQuery({ picture, width: context.imageWidth, height: context.imageHeight, box, point, expression: context.expression }, meta.features, T);
     // The same view under T symmetries of the square, averaged, as the held-out metrics were measured.
     const p = tf.tidy(() => {
       const out = (model.predict(inputTensors(tf, buf, meta.features, T)) as tfjs.Tensor).dataSync();
@@ -140,7 +142,7 @@ export class LearnedVerifierBackend implements ChatBackend {
  * size (see pictureOrigin), then example t of the result is the view under symmetry t (t < T).
  * Training encodes gen-vbr records with encodeExamples; both must give the same numbers (tested).
  */
-export function encodeQuery(q: { picture: RgbImage; width: number; height: number; box: Box; point: Point }, spec: FeatureSpec, symmetries = 1): EncodedBuffers {
+export function encodeQuery(q: { picture: RgbImage; width: number; height: number; box: Box; point: Point; expression?: string }, spec: FeatureSpec, symmetries = 1): EncodedBuffers {
   const origin = pictureOrigin(q.picture.width, q.picture.height, q.width, q.height, q.box, q.point);
   const buf = allocEncoded(spec, symmetries);
   encodeView({ ...q, origin }, spec, buf, 0);
@@ -149,6 +151,7 @@ export function encodeQuery(q: { picture: RgbImage; width: number; height: numbe
     buf.grid.copyWithin(t * z.grid, 0, z.grid);
     buf.patch.copyWithin(t * z.patch, 0, z.patch);
     buf.scalars.copyWithin(t * z.scalars, 0, z.scalars);
+    buf.phrase.copyWithin(t * z.phrase, 0, z.phrase);
     transformEncoded(buf, spec, t, t);
   }
   return buf;

@@ -16,6 +16,8 @@ export interface VbrExample {
   box: [number, number, number, number];
   crop: [number, number, number, number] | null;
   point: { x: number; y: number };
+  /** The referring expression (records written before gen-vbr stored it have none). */
+  expression?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function readVbrFolder(dir: string, max = Infinity): Promise<{ exam
     const image = r.entry?.images?.[0];
     if (typeof image !== "string") throw new InputError('expected entry.images[0], the picture file', { file, field });
     if (r.answer !== "yes" && r.answer !== "no") throw new InputError(`expected answer "yes" or "no", got ${JSON.stringify(r.answer)}`, { file, field });
-    examples.push({ sampleId: r.sampleId, file: join(dir, image), yes: r.answer === "yes", imageHash: img.hash, width: img.width, height: img.height, box: img.box, crop: img.crop, point: r.point });
+    examples.push({ sampleId: r.sampleId, file: join(dir, image), yes: r.answer === "yes", imageHash: img.hash, width: img.width, height: img.height, box: img.box, crop: img.crop, point: r.point, ...(typeof r.expression === "string" ? { expression: r.expression } : {}) });
   }
   return { examples, recordsHash: sha256(text).slice(0, 16) };
 }
@@ -79,7 +81,10 @@ export async function encodeExamples(examples: readonly VbrExample[], spec: Feat
         throw new InputError(`picture is ${picture.width}x${picture.height} but its record says ${wantW}x${wantH}`, { file: e.file });
       }
       const [x1, y1, x2, y2] = e.box;
-      encodeView({ picture, origin, width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point }, spec, out, i);
+      if (spec.phraseBins > 0 && e.expression === undefined) {
+        throw new InputError(`record of ${e.sampleId} has no "expression" (gen-vbr writes it since the verifier reads the phrase; regenerate the folder with \`pnpm gen-vbr\`, or train without the phrase)`, { file: e.file });
+      }
+      encodeView({ picture, origin, width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point, expression: e.expression }, spec, out, i);
       out.labels[i] = e.yes ? 1 : 0;
       progress?.(++done, n);
     }

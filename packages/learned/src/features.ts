@@ -17,6 +17,8 @@ export interface VbrView {
   height: number;
   box: Box;
   point: Point;
+  /** The referring expression (read as a bag of hashed words when the spec has phraseBins). */
+  expression?: string;
 }
 
 export interface FeatureSpec {
@@ -33,9 +35,37 @@ export interface FeatureSpec {
    * not in marker radii: the pipeline's queries do not say how big their marker is.
    */
   patchSpan: number;
+  /** Bins the phrase's words are hashed into (0: the phrase is not read). */
+  phraseBins: number;
 }
 
-export const FEATURE_DEFAULTS: FeatureSpec = { size: 32, margin: 0.15, markerSigma: 1.5, patchSize: 24, patchSpan: 96 };
+export const FEATURE_DEFAULTS: FeatureSpec = { size: 32, margin: 0.15, markerSigma: 1.5, patchSize: 24, patchSpan: 96, phraseBins: 128 };
+
+/**
+ * Words that say where in the picture, not what. They are dropped from the phrase: the box already
+ * says where the referred object is, and the symmetries the model is trained and asked under
+ * (mirror, flip, transpose) would turn "left" into "right" without changing the words. Depth words
+ * ("in front of", "behind") survive every symmetry and stay.
+ */
+const DIRECTION_WORDS = new Set(["left", "right", "top", "bottom", "above", "below", "middle", "center", "centre", "upper", "lower", "leftmost", "rightmost", "topmost", "bottommost"]);
+
+/** The phrase's words as the learned verifier reads them: lower-case, split on non-letters and non-digits, direction words dropped. */
+export function phraseWords(expression: string): string[] {
+  return expression
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0 && !DIRECTION_WORDS.has(w));
+}
+
+/** FNV-1a over the word's UTF-16 code units: a fixed hash, so a model's bins mean the same words wherever it runs. */
+function wordBin(word: string, bins: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < word.length; i++) {
+    h ^= word.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % bins;
+}
 
 /** Image channels per grid cell: RGB + marker position (box grid), RGB + inside-the-box share (patch). */
 export const CHANNELS = 4;
@@ -46,22 +76,27 @@ const SUB = 3;
 /** The patch's cells are a few source pixels wide: fewer sub-samples do. */
 const PATCH_SUB = 2;
 
-/** Encoded queries, example after example: the box grid (size² × CHANNELS), the patch (patchSize² × CHANNELS, empty without one) and SCALARS numbers. */
+/**
+ * Encoded queries, example after example: the box grid (size² × CHANNELS), the patch
+ * (patchSize² × CHANNELS, empty without one), SCALARS numbers and the phrase's word bins
+ * (phraseBins, empty without them).
+ */
 export interface EncodedBuffers {
   grid: Float32Array;
   patch: Float32Array;
   scalars: Float32Array;
+  phrase: Float32Array;
 }
 
 /** Numbers per example in each buffer. */
-export function encodedSizes(spec: FeatureSpec): { grid: number; patch: number; scalars: number } {
-  return { grid: spec.size * spec.size * CHANNELS, patch: spec.patchSize * spec.patchSize * CHANNELS, scalars: SCALARS };
+export function encodedSizes(spec: FeatureSpec): { grid: number; patch: number; scalars: number; phrase: number } {
+  return { grid: spec.size * spec.size * CHANNELS, patch: spec.patchSize * spec.patchSize * CHANNELS, scalars: SCALARS, phrase: spec.phraseBins };
 }
 
 /** Buffers for n encoded examples. */
 export function allocEncoded(spec: FeatureSpec, n: number): EncodedBuffers {
   const z = encodedSizes(spec);
-  return { grid: new Float32Array(n * z.grid), patch: new Float32Array(n * z.patch), scalars: new Float32Array(n * z.scalars) };
+  return { grid: new Float32Array(n * z.grid), patch: new Float32Array(n * z.patch), scalars: new Float32Array(n * z.scalars), phrase: new Float32Array(n * z.phrase) };
 }
 
 /**
@@ -73,7 +108,10 @@ export function allocEncoded(spec: FeatureSpec, n: number): EncodedBuffers {
  *   with the share of each cell inside the box. The answer rests on where the object's boundary
  *   runs near (often under) the marker, which the coarse box grid blurs;
  * - scalars: the marker position in box coordinates (u, v), the box's log aspect ratio and its
- *   scale relative to the image.
+ *   scale relative to the image;
+ * - the phrase (with phraseBins): a bag of words, each word of phraseWords hashed into one of
+ *   phraseBins bins (1 where some word falls). It says what the referred object looks like (its
+ *   colour, pattern, size, what it is), which the box alone cannot when other things share it.
  */
 export function encodeView(v: VbrView, spec: FeatureSpec, out: EncodedBuffers, index = 0): void {
   const { box, point } = v;
@@ -109,6 +147,12 @@ export function encodeView(v: VbrView, spec: FeatureSpec, out: EncodedBuffers, i
   out.scalars[s + 1] = (point.y - box.y1) / bh;
   out.scalars[s + 2] = Math.log(bw / bh);
   out.scalars[s + 3] = Math.sqrt((bw * bh) / Math.max(1, v.width * v.height));
+  if (spec.phraseBins > 0) {
+    if (v.expression === undefined) throw new InputError("this verifier reads the phrase, but the query has none", { field: "expression" });
+    const o = index * z.phrase;
+    out.phrase.fill(0, o, o + z.phrase);
+    for (const w of phraseWords(v.expression)) out.phrase[o + wordBin(w, spec.phraseBins)] = 1;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
@@ -29,6 +29,7 @@ import {
   loadTf,
   transformEncoded,
   pictureOrigin,
+  phraseWords,
   planTfBackend,
   readVbrFolder,
   reliability,
@@ -269,7 +270,7 @@ describe("features", () => {
     const data = new Uint8Array(W * H * 3);
     // left half of the box red, right half blue
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data.set(x < 50 ? [255, 0, 0] : [0, 0, 255], (y * W + x) * 3);
-    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16 };
+    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16, phraseBins: 0 };
     const enc = () => allocEncoded(spec, 1);
     const buf = enc();
     const grid = buf.grid;
@@ -305,7 +306,7 @@ describe("features", () => {
       [7, [11, 3], [0.21875, 0.71875]], // all three
     ];
     for (const [t, cell, uv] of cases) {
-      const b = { grid: grid2.slice(), patch: buf2.patch.slice(), scalars: Float32Array.from(scalars) };
+      const b = { grid: grid2.slice(), patch: buf2.patch.slice(), scalars: Float32Array.from(scalars), phrase: buf2.phrase.slice() };
       transformEncoded(b, spec, t);
       const g = b.grid;
       const sc = b.scalars;
@@ -323,7 +324,7 @@ describe("features", () => {
     const H = 80;
     const data = new Uint8Array(W * H * 3);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data.set(x < 50 ? [255, 0, 0] : [0, 0, 255], (y * W + x) * 3);
-    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16 };
+    const spec = { size: 16, margin: 0, markerSigma: 1, patchSize: 8, patchSpan: 16, phraseBins: 0 };
     const box = { x1: 20, y1: 20, x2: 80, y2: 60 };
     // Patch over x 40–56, y 50–66 in 2-px cells: columns 0–4 red (x < 50), 5–7 blue; rows 0–4 in the box (y < 60), 5–7 below it.
     const buf = allocEncoded(spec, 1);
@@ -334,7 +335,7 @@ describe("features", () => {
     }
     // mirror: red on columns 3–7; flip: the box's rows are 3–7; transpose: red rows 0–4, box columns 0–4
     const moved = (t: number) => {
-      const b = { grid: buf.grid.slice(), patch: buf.patch.slice(), scalars: buf.scalars.slice() };
+      const b = { grid: buf.grid.slice(), patch: buf.patch.slice(), scalars: buf.scalars.slice(), phrase: buf.phrase.slice() };
       transformEncoded(b, spec, t);
       return b;
     };
@@ -351,6 +352,39 @@ describe("features", () => {
     // without a patch the patch buffer is empty and untouched
     const none = allocEncoded({ ...spec, patchSize: 0 }, 2);
     expect(none.patch.length).toBe(0);
+  });
+
+  it("reads the phrase as a bag of hashed words, without direction words, the same under every symmetry", () => {
+    expect(phraseWords("The small RED cup, to the left of the blue-striped ball")).toEqual(["the", "small", "red", "cup", "to", "the", "of", "the", "blue", "striped", "ball"]);
+    expect(phraseWords("man in front of the car; partly hidden behind it")).toContain("front");
+    const W = 40;
+    const H = 30;
+    const view = { picture: { width: W, height: H, data: new Uint8Array(W * H * 3) }, origin: { x: 0, y: 0 }, width: W, height: H, box: { x1: 5, y1: 5, x2: 30, y2: 25 }, point: { x: 10, y: 10 } };
+    const spec = { size: 8, margin: 0, markerSigma: 1, patchSize: 0, patchSpan: 16, phraseBins: 64 };
+    const bins = (expression: string) => {
+      const b = allocEncoded(spec, 1);
+      encodeView({ ...view, expression }, spec, b);
+      return Array.from(b.phrase);
+    };
+    const red = bins("red cup on the left");
+    expect(red.every((v) => v === 0 || v === 1)).toBe(true);
+    expect(red.filter((v) => v === 1).length).toBeGreaterThanOrEqual(2); // "red", "cup" ("on", "the" may share a bin)
+    expect(red.filter((v) => v === 1).length).toBeLessThanOrEqual(4);
+    expect(bins("red cup on the right")).toEqual(red); // direction words do not count
+    expect(bins("cup red the on")).toEqual(red); // nor does the order
+    expect(bins("blue cup on the left")).not.toEqual(red);
+    const b = allocEncoded(spec, 1);
+    encodeView({ ...view, expression: "red cup" }, spec, b);
+    const before = Array.from(b.phrase);
+    for (let t = 1; t < 8; t++) {
+      transformEncoded(b, spec, t);
+      expect(Array.from(b.phrase)).toEqual(before);
+    }
+    // a spec that reads the phrase refuses a query without one; a spec that does not, ignores it
+    expect(() => encodeView(view, spec, allocEncoded(spec, 1))).toThrow(/reads the phrase, but the query has none/);
+    const none = allocEncoded({ ...spec, phraseBins: 0 }, 1);
+    encodeView(view, { ...spec, phraseBins: 0 }, none);
+    expect(none.phrase.length).toBe(0);
   });
 });
 
@@ -379,7 +413,24 @@ describe("training and the learned backend", () => {
     expect([...side(train)].filter((h) => side(test).has(h))).toEqual([]);
     expect(side(test).size).toBe(2); // 6 images (2 sentences each), a quarter held out
     expect(train.length + test.length).toBe(examples.length);
+    expect(examples.every((e) => typeof e.expression === "string" && e.expression.length > 0)).toBe(true);
   });
+
+  it("refuses records without the expression when the model reads the phrase, and trains without it when told", async () => {
+    const old = await tmp("learned-old");
+    const lines = (await readFile(join(data, "records.jsonl"), "utf8")).split("\n").filter(Boolean).map((l) => {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      delete r.expression;
+      return JSON.stringify(r);
+    });
+    await writeFile(join(old, "records.jsonl"), `${lines.join("\n")}\n`);
+    await symlink(join(data, "images"), join(old, "images"));
+    const opts = tiny(await tmp("learned-old-out"), 1);
+    await expect(trainVerifier({ ...opts, data: old })).rejects.toThrow(/has no "expression".*regenerate the folder with `pnpm gen-vbr`, or train without the phrase/);
+    const r = await trainVerifier({ ...opts, data: old, model: { ...opts.model, features: { ...opts.model.features, phraseBins: 0 } }, train: { ...opts.train, epochs: 1 } });
+    expect(r.heldOut.n).toBeGreaterThan(0);
+    expect(readModelMeta(r.dir)!.meta.features.phraseBins).toBe(0);
+  }, 120_000);
 
   it("is deterministic for a seed on the CPU backend: same weights, same metrics; another seed differs", async () => {
     const [a, b, c] = [await tmp("learned-a"), await tmp("learned-b"), await tmp("learned-c")];
@@ -419,14 +470,18 @@ describe("training and the learned backend", () => {
       const e = examples[i]!;
       const bytes = await readFile(e.file);
       const [x1, y1, x2, y2] = e.box;
-      const q = { picture: await decodeImage(bytes, e.file), width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point };
+      expect(e.expression).toBeTruthy();
+      const q = { picture: await decodeImage(bytes, e.file), width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point, expression: e.expression };
       // the backend's encoding (picture origin recovered from its size) under all its symmetries
       const got = encodeQuery(q, spec, 8);
       expect(Array.from(got.grid.subarray(0, z.grid))).toEqual(Array.from(set.grid.subarray(k * z.grid, (k + 1) * z.grid)));
       expect(Array.from(got.patch.subarray(0, z.patch))).toEqual(Array.from(set.patch.subarray(k * z.patch, (k + 1) * z.patch)));
       expect(Array.from(got.scalars.subarray(0, z.scalars))).toEqual(Array.from(set.scalars.subarray(k * z.scalars, (k + 1) * z.scalars)));
+      expect(z.phrase).toBeGreaterThan(0);
+      expect(Array.from(got.phrase.subarray(0, z.phrase))).toEqual(Array.from(set.phrase.subarray(k * z.phrase, (k + 1) * z.phrase)));
+      expect(Array.from(got.phrase.subarray(7 * z.phrase, 8 * z.phrase))).toEqual(Array.from(set.phrase.subarray(k * z.phrase, (k + 1) * z.phrase)));
       for (let t = 1; t < 8; t++) {
-        const one = { grid: set.grid.slice(k * z.grid, (k + 1) * z.grid), patch: set.patch.slice(k * z.patch, (k + 1) * z.patch), scalars: set.scalars.slice(k * z.scalars, (k + 1) * z.scalars) };
+        const one = { grid: set.grid.slice(k * z.grid, (k + 1) * z.grid), patch: set.patch.slice(k * z.patch, (k + 1) * z.patch), scalars: set.scalars.slice(k * z.scalars, (k + 1) * z.scalars), phrase: set.phrase.slice(k * z.phrase, (k + 1) * z.phrase) };
         transformEncoded(one, spec, t);
         expect(Array.from(got.patch.subarray(t * z.patch, (t + 1) * z.patch))).toEqual(Array.from(one.patch));
         expect(Array.from(got.grid.subarray(t * z.grid, (t + 1) * z.grid))).toEqual(Array.from(one.grid));
@@ -434,7 +489,7 @@ describe("training and the learned backend", () => {
       // and the backend answers with the probability training's predict gives that record
       const answer = await backend.complete(
         { content: [{ type: "image", hash: e.file, render: async () => bytes }, { type: "text", text: "?" }], maxTokens: 1, topLogprobs: 2 },
-        { kind: "verify", sampleId: e.sampleId, imageWidth: e.width, imageHeight: e.height, box: q.box, points: [e.point], format: "vbr" },
+        { kind: "verify", sampleId: e.sampleId, expression: e.expression, imageWidth: e.width, imageHeight: e.height, box: q.box, points: [e.point], format: "vbr" },
       );
       const yes = answer.firstTokenTopLogprobs!.find((l) => l.token === "yes")!;
       expect(Math.exp(yes.logprob)).toBeCloseTo(want[k]!, 5);

@@ -34,7 +34,8 @@ export interface TrainSpec {
  * 3×3 convolutions, flattened, joined with the scalar features, one hidden dense layer, and a
  * sigmoid P(yes). Every initialiser is seeded, and there is no dropout (tfjs re-uses a seeded
  * dropout mask on every batch), so a seed fixes it. Inputs, in order: grid, patch (when the
- * features have one), scalars.
+ * features have one), scalars, phrase (when the features read it: its word bins join the rest
+ * before the hidden layer, which can then weigh what it sees by what the phrase names).
  */
 export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersModel {
   const S = spec.features.size;
@@ -58,7 +59,13 @@ export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersMo
   }
   const scalars = tf.input({ shape: [SCALARS], name: "scalars" });
   inputs.push(scalars);
-  const joined = tf.layers.concatenate({ name: "join" }).apply([...parts, scalars]) as tfjs.SymbolicTensor;
+  parts.push(scalars);
+  if (spec.features.phraseBins > 0) {
+    const phrase = tf.input({ shape: [spec.features.phraseBins], name: "phrase" });
+    inputs.push(phrase);
+    parts.push(phrase);
+  }
+  const joined = tf.layers.concatenate({ name: "join" }).apply(parts) as tfjs.SymbolicTensor;
   const reg = spec.l2 > 0 ? { kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 }) } : {};
   const hidden = tf.layers.dense({ name: "hidden", units: spec.dense, activation: "relu", kernelInitializer: init(), ...reg }).apply(joined) as tfjs.SymbolicTensor;
   const out = tf.layers.dense({ name: "p_yes", units: 1, activation: "sigmoid", kernelInitializer: init(), ...reg }).apply(hidden) as tfjs.SymbolicTensor;
@@ -72,6 +79,7 @@ export function inputTensors(tf: Tf, buf: EncodedBuffers, spec: FeatureSpec, n: 
   const xs: tfjs.Tensor[] = [tf.tensor4d(buf.grid, [n, S, S, CHANNELS])];
   if (P > 0) xs.push(tf.tensor4d(buf.patch, [n, P, P, CHANNELS]));
   xs.push(tf.tensor2d(buf.scalars, [n, SCALARS]));
+  if (spec.phraseBins > 0) xs.push(tf.tensor2d(buf.phrase, [n, spec.phraseBins]));
   return xs;
 }
 
@@ -91,14 +99,16 @@ function gather(set: EncodedSet, idx: readonly number[], transforms?: readonly n
   const grid = new Float32Array(idx.length * z.grid);
   const patch = new Float32Array(idx.length * z.patch);
   const scalars = new Float32Array(idx.length * z.scalars);
+  const phrase = new Float32Array(idx.length * z.phrase);
   const labels = new Float32Array(idx.length);
   idx.forEach((i, b) => {
     grid.set(set.grid.subarray(i * z.grid, (i + 1) * z.grid), b * z.grid);
     patch.set(set.patch.subarray(i * z.patch, (i + 1) * z.patch), b * z.patch);
     scalars.set(set.scalars.subarray(i * z.scalars, (i + 1) * z.scalars), b * z.scalars);
+    phrase.set(set.phrase.subarray(i * z.phrase, (i + 1) * z.phrase), b * z.phrase);
     labels[b] = set.labels[i]!;
   });
-  const out = { grid, patch, scalars, labels };
+  const out = { grid, patch, scalars, phrase, labels };
   if (transforms) transforms.forEach((t, b) => transformEncoded(out, set.spec, t, b));
   return out;
 }

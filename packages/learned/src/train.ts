@@ -13,7 +13,7 @@ import { curvesSvg, reliabilitySvg } from "./plots.js";
 import { loadTf, type TfInfo } from "./tf.js";
 
 /** Bumped when the model's inputs or format change: a backend refuses models of another version. */
-export const LEARNED_MODEL_VERSION = 2;
+export const LEARNED_MODEL_VERSION = 3;
 
 export const MODEL_DEFAULTS: ModelSpec = { features: FEATURE_DEFAULTS, filters: [16, 32, 64], patchFilters: [16, 32, 32], dense: 64, l2: 1e-4 };
 // 5 epochs over 400 sentences per split beat 10 over 200 (73.0% vs 71.2% on a validation split of
@@ -95,7 +95,9 @@ function versionOf(pkg: string): string {
 /** The folder the embedded set is generated into: named by a hash of everything that shapes it. */
 export function defaultDataDir(cacheDir?: string): { dir: string; sources: VbrSource[] } {
   const sources = DEFAULT_TRAINING_SET.splits.map((split) => ({ name: "synthref", split, options: { seed: DEFAULT_TRAINING_SET.sceneSeed, count: DEFAULT_TRAINING_SET.sentences } }));
-  const key = sha256(stableStringify({ sources, gen: { ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction } })).slice(0, 12);
+  // `records` names the record fields the learner needs (2: with the expression): a cached set
+  // written before gen-vbr stored them lands in another folder instead of being read as current.
+  const key = sha256(stableStringify({ sources, gen: { ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction }, records: 2 })).slice(0, 12);
   const root = cacheDir ?? process.env.RESAGENT_CACHE_DIR ?? join(process.cwd(), ".cache");
   return { dir: resolve(root, "learned", `vbr-synthref-${key}`), sources };
 }

@@ -63,6 +63,8 @@ export interface QueryContext {
   imageWidth: number;
   imageHeight: number;
   gold?: { mask?: Mask; box?: Box; distractorBoxes?: Box[] };
+  /** The referring expression (verify): also inside the prompt; here so a backend need not parse it. */
+  expression?: string;
   /** The box the point was sampled in (verify) — for simulated grounding noise models. */
   box?: Box;
   /** Marker positions in image pixels, in answer order (one per point for VBR, up to 8 for VBR-multi). */

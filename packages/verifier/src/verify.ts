@@ -240,7 +240,7 @@ export class Verifier {
     const p = this.params;
     const gold = input.gold?.mask;
     const goldLabel = (pt: Point) => (gold ? maskValueAt(gold, pt) === 1 : undefined);
-    const ctxBase = { kind: "verify" as const, sampleId: input.sampleId, imageWidth: input.width, imageHeight: input.height, box: input.box, format: p.format, ...(input.gold ? { gold: input.gold } : {}) };
+    const ctxBase = { kind: "verify" as const, sampleId: input.sampleId, expression: input.expression, imageWidth: input.width, imageHeight: input.height, box: input.box, format: p.format, ...(input.gold ? { gold: input.gold } : {}) };
     const size = this.markerSize(input.box, input.width, input.height);
     if (p.format === "vbr-multi") {
       const labels = batch.map((_, i) => markerLabel(labelStart + i));

@@ -10,10 +10,11 @@ interface TrainArgs {
   max?: number;
   seed: number;
   "held-out": number;
+  phrase: boolean;
 }
 
 /** Train with progress bars per stage (generation, encoding, training) on stderr. */
-export async function trainWithProgress(options: { data?: string; out: string; epochs?: number; max?: number; seed?: number; heldOut?: number }): Promise<TrainReport> {
+export async function trainWithProgress(options: { data?: string; out: string; epochs?: number; max?: number; seed?: number; heldOut?: number; phrase?: boolean }): Promise<TrainReport> {
   const bars = new Map<string, { bar: Progress; done: number }>();
   let last = "";
   const report = await trainVerifier({
@@ -22,7 +23,7 @@ export async function trainWithProgress(options: { data?: string; out: string; e
     seed: options.seed ?? 0,
     max: options.max,
     heldOut: options.heldOut ?? 0.2,
-    model: MODEL_DEFAULTS,
+    model: options.phrase === false ? { ...MODEL_DEFAULTS, features: { ...MODEL_DEFAULTS.features, phraseBins: 0 } } : MODEL_DEFAULTS,
     train: { ...TRAIN_DEFAULTS, epochs: options.epochs ?? TRAIN_DEFAULTS.epochs },
     progress: (stage, done, total) => {
       let b = bars.get(stage);
@@ -60,9 +61,10 @@ export const trainVerifierCommand: CommandModule<object, TrainArgs> = {
       .option("epochs", { type: "number", default: TRAIN_DEFAULTS.epochs, describe: "passes over the training images" })
       .option("max", { type: "number", describe: "use the first N records only" })
       .option("seed", { type: "number", default: 0, describe: "split, initialisation, batch order and mirroring" })
-      .option("held-out", { type: "number", default: 0.2, describe: "share of source images held out" }) as never,
+      .option("held-out", { type: "number", default: 0.2, describe: "share of source images held out" })
+      .option("phrase", { type: "boolean", default: true, describe: "read the phrase's words (--no-phrase: the picture, box and marker only, e.g. for gen-vbr folders written before records carried the expression)" }) as never,
   handler: async (args) => {
-    const r = await trainWithProgress({ data: args.data, out: resolve(args.out), epochs: args.epochs, max: args.max, seed: args.seed, heldOut: args["held-out"] });
+    const r = await trainWithProgress({ data: args.data, out: resolve(args.out), epochs: args.epochs, max: args.max, seed: args.seed, heldOut: args["held-out"], phrase: args.phrase });
     console.log(summary(r));
   },
 };
