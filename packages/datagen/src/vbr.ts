@@ -61,7 +61,7 @@ export interface VbrRecord {
    * Where the picture shows what: a hash of the source image's pixels (held-out splits group by
    * it), its size, the referred object's gold box and the crop the picture shows (null: the whole
    * image), all in source pixels (xyxy, exclusive x2/y2). A learner needs these to tell which
-   * object the question is about without reading the phrase (`pnpm train-verifier`).
+   * object the question is about (`pnpm train-verifier`), beside the phrase (`expression`).
    */
   image?: { hash: string; width: number; height: number; box: [number, number, number, number]; crop: [number, number, number, number] | null };
   /** The referring expression the question is about (also inside the prompt; here so a learner need not parse it). */

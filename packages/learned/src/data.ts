@@ -81,9 +81,6 @@ export async function encodeExamples(examples: readonly VbrExample[], spec: Feat
         throw new InputError(`picture is ${picture.width}x${picture.height} but its record says ${wantW}x${wantH}`, { file: e.file });
       }
       const [x1, y1, x2, y2] = e.box;
-      if (spec.phraseBins > 0 && e.expression === undefined) {
-        throw new InputError(`record of ${e.sampleId} has no "expression" (gen-vbr writes it since the verifier reads the phrase; regenerate the folder with \`pnpm gen-vbr\`, or train without the phrase)`, { file: e.file });
-      }
       encodeView({ picture, origin, width: e.width, height: e.height, box: { x1, y1, x2, y2 }, point: e.point, expression: e.expression }, spec, out, i);
       out.labels[i] = e.yes ? 1 : 0;
       progress?.(++done, n);

@@ -4,9 +4,9 @@ import { markerCrop } from "@resagent/verifier";
 /**
  * What the learned verifier sees of one VBR query. The picture is exactly what a VBR model is
  * shown (the marker drawn on the image or on the authors' crop around box ∪ marker); the referred
- * box and the marker position stand in for the phrase, so the question "is the marker on the
- * referred object" is well posed without language. The box is the one the candidates were drawn
- * in: the gold box when training on gen-vbr data, the grounder's box in the pipeline.
+ * box and the marker position say where the question is about, the phrase's words what it looks
+ * like. The box is the one the candidates were drawn in: the gold box when training on gen-vbr
+ * data, the grounder's box in the pipeline.
  */
 export interface VbrView {
   /** The picture shown (full image or crop), and where its (0, 0) lies in source pixels. */

@@ -426,7 +426,7 @@ describe("training and the learned backend", () => {
     await writeFile(join(old, "records.jsonl"), `${lines.join("\n")}\n`);
     await symlink(join(data, "images"), join(old, "images"));
     const opts = tiny(await tmp("learned-old-out"), 1);
-    await expect(trainVerifier({ ...opts, data: old })).rejects.toThrow(/has no "expression".*regenerate the folder with `pnpm gen-vbr`, or train without the phrase/);
+    await expect(trainVerifier({ ...opts, data: old })).rejects.toThrow(/records\.jsonl: line 1: record of .* has no "expression".*pnpm gen-vbr --out .*--no-phrase/);
     const r = await trainVerifier({ ...opts, data: old, model: { ...opts.model, features: { ...opts.model.features, phraseBins: 0 } }, train: { ...opts.train, epochs: 1 } });
     expect(r.heldOut.n).toBeGreaterThan(0);
     expect(readModelMeta(r.dir)!.meta.features.phraseBins).toBe(0);

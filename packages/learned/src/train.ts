@@ -131,6 +131,10 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   const { tf, info } = await loadTf(undefined, log);
 
   const { examples, recordsHash } = await readVbrFolder(dataDir, o.max);
+  const noPhrase = examples.findIndex((e) => e.expression === undefined);
+  if (o.model.features.phraseBins > 0 && noPhrase >= 0) {
+    throw new InputError(`record of ${examples[noPhrase]!.sampleId} has no "expression" (gen-vbr writes it since the verifier reads the phrase); regenerate the folder (rm -r ${dataDir} && pnpm gen-vbr --out ${dataDir}) or train without the phrase (--no-phrase)`, { file: join(dataDir, "records.jsonl"), field: `line ${noPhrase + 1}` });
+  }
   const split = splitByImage(examples, o.heldOut, o.seed);
   if (split.train.length === 0) throw new InputError(`every image of the ${examples.length} records fell on the held-out side; give more data or a smaller held-out share`, { file: dataDir });
   const images = new Set(examples.map((e) => e.imageHash)).size;
