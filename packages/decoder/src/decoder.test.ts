@@ -103,6 +103,23 @@ describe("graphcut decoder", () => {
     expect(withPoints.mask.data).toEqual(boxOnly.mask.data);
   });
 
+  it("an agreeing positive on the box's edge does not move the working crop, so it changes nothing either", async () => {
+    // A tight box: the object runs to its walls and the pipeline's points can lie on them. A
+    // downsampled crop (maxSide 64) grown around the point's seed disc would sample other pixels,
+    // and the corrective pass's box-only cut would no longer be the box-only decoder's.
+    const { image, gold } = scene([{ x0: 70, y0: 50, x1: 150, y1: 130, rgb: red }]);
+    const box = { x1: 70, y1: 50, x2: 150, y2: 130 };
+    const dec = new GraphCutDecoder({ maxSide: 64 });
+    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.9);
+    // Points within a seed radius (4 px) of a wall, where the box-only mask already is.
+    for (const q of [{ x: 72.5, y: 90.5 }, { x: 147.5, y: 60.5 }, { x: 110.5, y: 52.5 }]) {
+      expect(boxOnly.mask.data[Math.floor(q.y) * 240 + Math.floor(q.x)]).toBe(1);
+      const withPoint = await dec.segment({ image }, { box, positives: [q], negatives: [] });
+      expect(withPoint.mask.data).toEqual(boxOnly.mask.data);
+    }
+  });
+
   it("direct mode also cuts a touching same-coloured distractor", async () => {
     const { image, gold } = scene([
       { x0: 60, y0: 60, x1: 120, y1: 140, rgb: red },

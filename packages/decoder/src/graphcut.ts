@@ -154,18 +154,21 @@ export class GraphCutDecoder implements Decoder {
     const W = image.width;
     const H = image.height;
     const { box } = p;
-    // Region of interest: the box, grown to contain the positive seed discs.
     const slackX = P.boxSlack * (box.x2 - box.x1);
     const slackY = P.boxSlack * (box.y2 - box.y1);
     let rx0 = box.x1 - slackX;
     let ry0 = box.y1 - slackY;
     let rx1 = box.x2 + slackX;
     let ry1 = box.y2 + slackY;
+    // Region of interest: the box, grown only to contain positives that lie outside it (not their
+    // seed discs): a positive on the box's edge must not shift the working crop, or the corrective
+    // pass's box-only cut would differ from the box-only decoder's and an agreeing point would
+    // change the mask.
     for (const q of p.positives) {
-      rx0 = Math.min(rx0, q.x - P.seedRadius);
-      ry0 = Math.min(ry0, q.y - P.seedRadius);
-      rx1 = Math.max(rx1, q.x + P.seedRadius);
-      ry1 = Math.max(ry1, q.y + P.seedRadius);
+      if (q.x < rx0) rx0 = q.x;
+      if (q.y < ry0) ry0 = q.y;
+      if (q.x > rx1) rx1 = Math.floor(q.x) + 1;
+      if (q.y > ry1) ry1 = Math.floor(q.y) + 1;
     }
     rx0 = Math.max(0, Math.floor(rx0));
     ry0 = Math.max(0, Math.floor(ry0));
