@@ -39,6 +39,9 @@ export interface FeatureSpec {
   phraseBins: number;
 }
 
+// 128 bins: synthref's phrases use 56 distinct words, so few share a bin; a real vocabulary
+// shares more and the model learns what each bin's words have in common. Reading the phrase took
+// validation accuracy from 76.9% to 79.4% (20% of the training images, n = 3,072).
 export const FEATURE_DEFAULTS: FeatureSpec = { size: 32, margin: 0.15, markerSigma: 1.5, patchSize: 24, patchSpan: 96, phraseBins: 128 };
 
 /**
