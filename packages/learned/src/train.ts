@@ -51,7 +51,10 @@ export interface TrainOptions {
   /** Cache root for the generated default set; default `$RESAGENT_CACHE_DIR`, else `./.cache`. */
   cacheDir?: string;
   log?: (line: string) => void;
-  /** Progress of a stage ("gen-vbr", "encode", "train"). */
+  /**
+   * Progress of a stage ("gen-vbr", "encode", "train"). Each stage's first call says where it
+   * starts: 0, or for gen-vbr resuming an interrupted generation, the instances already done.
+   */
   progress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -126,7 +129,7 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
     dataDir = d.dir;
     generated = { ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction, sources: d.sources };
     log(`data: the embedded set (gen-vbr defaults on synthref scenes of seed ${DEFAULT_TRAINING_SET.sceneSeed}, not the benchmark's seed 0) in ${dataDir}`);
-    await generateVbr({ ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction, sources: d.sources, out: dataDir, progress: (done, total) => o.progress?.("gen-vbr", done, total) });
+    await generateVbr({ ...VBR_DEFAULTS, fraction: DEFAULT_TRAINING_SET.fraction, sources: d.sources, out: dataDir, onStart: (i) => o.progress?.("gen-vbr", i.done, i.instances), progress: (done, total) => o.progress?.("gen-vbr", done, total) });
   }
   const { tf, info } = await loadTf(undefined, log);
 
@@ -139,11 +142,13 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   if (split.train.length === 0) throw new InputError(`every image of the ${examples.length} records fell on the held-out side; give more data or a smaller held-out share`, { file: dataDir });
   const images = new Set(examples.map((e) => e.imageHash)).size;
   log(`data: ${examples.length} records from ${images} images; train ${split.train.length}, held out ${split.test.length} (${Math.round(o.heldOut * 100)}% of images)`);
+  o.progress?.("encode", 0, examples.length);
   const set = await encodeExamples(examples, o.model.features, (d, t) => o.progress?.("encode", d, t));
   const dataSeconds = (performance.now() - wall0) / 1000;
 
   const t0 = performance.now();
   const model = buildModel(tf, o.model, o.seed);
+  o.progress?.("train", 0, Math.ceil(split.train.length / o.train.batchSize) * o.train.epochs);
   const epochs = await trainModel(tf, model, set, split, { ...o.train, seed: o.seed }, (d, t) => o.progress?.("train", d, t), (l) =>
     log(`epoch ${l.epoch}/${o.train.epochs}: train loss ${l.trainLoss.toFixed(4)} acc ${l.trainAccuracy.toFixed(4)} · held-out loss ${l.heldOutLoss.toFixed(4)} acc ${l.heldOutAccuracy.toFixed(4)} · ${l.seconds.toFixed(1)} s`),
   );

@@ -29,7 +29,8 @@ export async function trainWithProgress(options: { data?: string; out: string; e
       let b = bars.get(stage);
       if (!b) {
         bars.get(last)?.bar.finish();
-        bars.set(stage, (b = { bar: new Progress(stage, total), done: 0 }));
+        // A stage's first report is where it starts (a resumed gen-vbr: what was already done).
+        bars.set(stage, (b = { bar: new Progress(stage, total, { start: done }), done }));
         last = stage;
       }
       b.bar.tick(done - b.done);
