@@ -176,12 +176,17 @@ describe("graphcut decoder", () => {
     // guard). The box-only mask is kept instead, without the negative's disc.
     const { image, gold } = stripeScene(6);
     const neg = { x: 91.5, y: 62.5 };
-    const dec = new GraphCutDecoder();
+    // A weak positive pull (the defaults before issue 14's re-fit) makes the collapse happen;
+    // with the default pull the positives hold more than their discs and the guard is not needed.
+    const dec = new GraphCutDecoder({ positiveWeight: 4, positiveReach: 0.15 });
     const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
     const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThanOrEqual(maskIoU(boxOnly.mask, gold));
     expect(maskArea(out.mask)).toBeGreaterThan(0.9 * maskArea(boxOnly.mask));
     expect(out.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
+    const byDefault = await new GraphCutDecoder().segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    expect(maskIoU(byDefault.mask, gold)).toBeGreaterThanOrEqual(maskIoU(boxOnly.mask, gold));
+    expect(byDefault.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
   });
 
   it("a negative on an object-coloured stripe that the box-only mask took in cuts the stripe, not the object", async () => {

@@ -100,8 +100,12 @@ export const GRAPHCUT_DEFAULTS: GraphCutParams = {
   negativeSeedWeight: 1,
   agreementScale: 30,
   spatialWeight: 8,
-  positiveWeight: 4,
-  positiveReach: 0.15,
+  // A missed positive's pull (issue 14): chosen on samples 40–119 of the decoders experiment's four
+  // splits (tight and severe boxes; 4 and 0.15 before), then checked on samples 0–39 and 120–159:
+  // tight boxes gained there too (+0.6, +0.9), severe ones lost a little (−0.1, −0.8). See the
+  // README's graphcut section for the whole grid.
+  positiveWeight: 12,
+  positiveReach: 0.2,
   geodesic: 2,
   // No slack by default: on the decoders experiment it cost 2–3 mIoU on tight and on severely
   // perturbed boxes alike (a touching same-coloured neighbour or an occluder at the box edge reads
