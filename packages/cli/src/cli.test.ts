@@ -56,6 +56,13 @@ describe("resagent CLI", () => {
     expect(err.join("\n")).toMatch(/Unknown argument: frobnicate/);
   });
 
+  it("compare refuses --cell-a or --cell-b alone, naming the missing flag, before reading the runs", async () => {
+    expect(await cli("compare", "no-run-a", "no-run-b", "--cell-a", "Tight | box + points")).toBe(2);
+    expect(err.join("\n")).toMatch(/^error: .*--cell-a needs --cell-b too/);
+    expect(await cli("compare", "no-run-a", "no-run-b", "--cell-b", "Tight | box only")).toBe(2);
+    expect(err.join("\n")).toMatch(/^error: .*--cell-b needs --cell-a too/);
+  });
+
   it("validate says all set on the embedded profile, and lists what the real one misses (status 1)", async () => {
     expect(await cli("validate", "table4")).toBe(0);
     expect(out.join("\n")).toMatch(/all set\./);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError, boxIoU, rleEncode, type Mask, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { ASSET_DIR, compareRuns, pickSamples, comparisonText, listRuns, readRunFolder, runsText, tableLatex, updateLatest, writeReport, type GalleryData, type RunRecord, type SummaryTable } from "./index.js";
+import { ASSET_DIR, compareRuns, pickSamples, comparisonHtml, comparisonText, listRuns, readRunFolder, runsText, tableLatex, updateLatest, writeReport, type GalleryData, type RunRecord, type SummaryTable } from "./index.js";
 
 const tmp = await mkdtemp(join(tmpdir(), "resagent-report-"));
 process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
@@ -249,6 +249,80 @@ describe("compare", () => {
     expect(() => compareRuns(a, b)).toThrow(InputError);
     expect(() => compareRuns(a, b)).toThrow(/no shared samples/);
     expect(() => compareRuns(a, b, { metric: "miou" })).toThrow(/unknown metric "miou"; did you mean "mIoU"/);
+  });
+
+  describe("cell against cell", () => {
+    const TIGHT_PTS = "Tight | box + points";
+    const TIGHT_BOX = "Tight | box only";
+    /** A record of `cell` on sample `s` whose mask overlaps gold `hits` pixels out of a union of 10 (IoU hits/10). */
+    const scored = (s: Sample, cell: string, hits: number): RunRecord => ({ ...record(s, cell, "ok"), iou: hits / 10, intersection: hits, union: 10 });
+    const hitsPts = [9, 8, 7, 6, 5, 4];
+    const hitsBox = [5, 5, 5, 5, 5, 5];
+    // Hand-computed: mean over the six samples of (hitsPts − hitsBox) / 10 = (4 + 3 + 2 + 1 + 0 − 1) / 60 = 0.15.
+    const EXPECTED = 0.15;
+    let run = "";
+    beforeAll(async () => {
+      run = await makeRun(join(tmp, "cells", "run"), [
+        ...samples.map((s, i) => scored(s, TIGHT_PTS, hitsPts[i]!)),
+        ...samples.map((s, i) => scored(s, TIGHT_BOX, hitsBox[i]!)),
+        // A third cell that must not leak into the pairs.
+        ...samples.map((s) => scored(s, "Loose | box only", 0)),
+      ]);
+    });
+
+    it("gives the paired difference of two cells of one run, with a deterministic interval", () => {
+      const c = compareRuns(run, run, { seed: 0, cellA: TIGHT_PTS, cellB: TIGHT_BOX });
+      expect(c.cells).toEqual({ a: TIGHT_PTS, b: TIGHT_BOX });
+      expect(c.rows).toHaveLength(1);
+      const [row] = c.rows;
+      expect(row).toMatchObject({ cell: `${TIGHT_PTS} − ${TIGHT_BOX}`, dataset: "val", n: 6 });
+      expect(row!.a).toBeCloseTo(0.65, 12);
+      expect(row!.b).toBeCloseTo(0.5, 12);
+      expect(row!.diff).toBeCloseTo(EXPECTED, 12);
+      const [lo, hi] = row!.ci!;
+      expect(lo).toBeLessThanOrEqual(EXPECTED);
+      expect(hi).toBeGreaterThanOrEqual(EXPECTED);
+      expect(hi).toBeGreaterThan(lo);
+      // The flag follows the interval, whichever side of 0 six resampled differences land on.
+      expect(row!.flagged).toBe(lo > 0 || hi < 0);
+      // Same seed, same interval.
+      expect(compareRuns(run, run, { seed: 0, cellA: TIGHT_PTS, cellB: TIGHT_BOX }).rows[0]!.ci).toEqual(row!.ci);
+      const rev = compareRuns(run, run, { seed: 0, cellA: TIGHT_BOX, cellB: TIGHT_PTS }).rows[0]!;
+      expect(rev.diff).toBeCloseTo(-EXPECTED, 12);
+      expect(rev.ci![0]).toBeLessThanOrEqual(-EXPECTED);
+      expect(rev.ci![1]).toBeGreaterThanOrEqual(-EXPECTED);
+      // A cell against itself: exactly 0.
+      expect(compareRuns(run, run, { cellA: TIGHT_BOX, cellB: TIGHT_BOX }).rows[0]).toMatchObject({ diff: 0, ci: [0, 0], flagged: false });
+      const text = comparisonText(c);
+      expect(text).toContain(`A: run (tx, embedded profile, seed 0, SIMULATED), cell "${TIGHT_PTS}"`);
+      expect(text).toMatch(/Tight \| box \+ points − Tight \| box only\s+val\s+6\s+65\.0\s+50\.0\s+\+15\.00\s+\[/);
+      expect(text).not.toMatch(/Only in/);
+      const html = comparisonHtml(c);
+      expect(html).toContain("<h1>Comparison: mIoU, cell “Tight | box + points” − cell “Tight | box only” on shared samples</h1>");
+      expect(html).toContain("<td>Tight | box + points − Tight | box only</td><td>val</td><td>6</td><td>65.0</td><td>50.0</td><td>+15.00</td>");
+    });
+
+    it("names the run, lists its cells and suggests the nearest for an unknown cell", () => {
+      let msg = "";
+      try {
+        compareRuns(run, run, { cellA: TIGHT_PTS, cellB: "Tight | box onyl" });
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        msg = (e as Error).message;
+      }
+      expect(msg).toContain(run);
+      expect(msg).toContain("--cell-b");
+      expect(msg).toContain('no cell "Tight | box onyl"');
+      expect(msg).toContain(`did you mean "${TIGHT_BOX}"? (known: ${TIGHT_PTS}, ${TIGHT_BOX}, Loose | box only)`);
+    });
+
+    it("refuses one cell flag alone, and cells with no samples in common", async () => {
+      expect(() => compareRuns(run, run, { cellA: TIGHT_PTS })).toThrow(InputError);
+      expect(() => compareRuns(run, run, { cellA: TIGHT_PTS })).toThrow(/--cell-a needs --cell-b/);
+      expect(() => compareRuns(run, run, { cellB: TIGHT_BOX })).toThrow(/--cell-b needs --cell-a/);
+      const split = await makeRun(join(tmp, "cells", "split"), [...samples.slice(0, 3).map((s) => scored(s, TIGHT_PTS, 9)), ...samples.slice(3).map((s) => scored(s, TIGHT_BOX, 5))]);
+      expect(() => compareRuns(split, split, { cellA: TIGHT_PTS, cellB: TIGHT_BOX })).toThrow(/no shared samples: cell "Tight \| box \+ points" of split and cell "Tight \| box only" of split/);
+    });
   });
 });
 

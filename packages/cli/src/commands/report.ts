@@ -29,6 +29,8 @@ interface CompareArgs {
   metric: string;
   seed: number;
   replicates: number;
+  "cell-a"?: string;
+  "cell-b"?: string;
 }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
@@ -41,9 +43,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("html", { type: "string", describe: "also write the comparison as a self-contained HTML page to this file" })
       .option("metric", { type: "string", default: "mIoU", describe: "mIoU, gIoU, cIoU, acc, precision, recall, f1, conf, available, queriesPerSample or groundingFailureRate" })
       .option("seed", { type: "number", default: 0, describe: "seed of the bootstrap resampling" })
-      .option("replicates", { type: "number", default: 1000, describe: "bootstrap resamples" }) as never,
+      .option("replicates", { type: "number", default: 1000, describe: "bootstrap resamples" })
+      .option("cell-a", { type: "string", describe: "with --cell-b: compare this cell of run A with cell --cell-b of run B, paired by (dataset, sample id); runA and runB may be the same folder" })
+      .option("cell-b", { type: "string", describe: "with --cell-a: the cell of run B to subtract" }) as never,
   handler: async (args) => {
-    const c = compareRuns(args.runA, args.runB, { metric: args.metric, seed: args.seed, replicates: args.replicates });
+    const c = compareRuns(args.runA, args.runB, { metric: args.metric, seed: args.seed, replicates: args.replicates, cellA: args["cell-a"], cellB: args["cell-b"] });
     console.log(comparisonText(c));
     if (args.html) {
       const file = resolve(args.html);
