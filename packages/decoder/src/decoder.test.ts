@@ -120,6 +120,27 @@ describe("graphcut decoder", () => {
     }
   });
 
+  it("which points agree is read at full resolution: a negative just off a thin part changes nothing, though its grid cell is mask", async () => {
+    // A coarse working grid (maxSide 32: cells of about 6 px) and a bar 5 px thick: a negative
+    // just below the bar lies in a cell the grid's cut labels object, but off the mask the
+    // box-only decoder returns (its boundary refined at full resolution). Read off the grid, it
+    // disagreed and its correction changed 30–195 pixels.
+    const { image, gold } = scene([
+      { x0: 60, y0: 60, x1: 140, y1: 120, rgb: red },
+      { x0: 60, y0: 120, x1: 180, y1: 125, rgb: red },
+    ]);
+    const box = { x1: 56, y1: 56, x2: 184, y2: 132 };
+    const dec = new GraphCutDecoder({ maxSide: 32 });
+    const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
+    expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.8);
+    for (const x of [150.5, 156.5, 162.5, 168.5]) {
+      const y = 125.5;
+      expect(boxOnly.mask.data[Math.floor(y) * 240 + Math.floor(x)]).toBe(0);
+      const withPoint = await dec.segment({ image }, { box, positives: [], negatives: [{ x, y }] });
+      expect(withPoint.mask.data).toEqual(boxOnly.mask.data);
+    }
+  });
+
   it("direct mode also cuts a touching same-coloured distractor", async () => {
     const { image, gold } = scene([
       { x0: 60, y0: 60, x1: 120, y1: 140, rgb: red },

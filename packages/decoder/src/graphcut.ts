@@ -464,6 +464,28 @@ export class GraphCutDecoder implements Decoder {
       return sides;
     };
     const count = (l: Uint8Array) => l.reduce((a, b) => a + b, 0);
+    const cellOf = (x: number, y: number) => {
+      const v = Math.min(ch - 1, Math.floor((y + 0.5 - cy0) * sy)) - wy0;
+      const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
+      return u >= 0 && u < rw && v >= 0 && v < rh ? v * rw + u : -1;
+    };
+    /** The full-resolution mask of a cut (its boundary refined) and its quality score. */
+    const finish = (cut: Cut): DecodeResult => {
+      const fgLabel = cut.labels;
+      // Quality score (comparable between masks of one image and box: the sam-score fallback).
+      const score = colourSeparation(px, cropIdx, ringIdx, fgLabel, P.components);
+      const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
+      for (let y = ry0; y < ry1; y++) {
+        for (let x = rx0; x < rx1; x++) {
+          const k = cellOf(x, y);
+          if (k >= 0 && fgLabel[k]) mask.data[y * W + x] = 1;
+        }
+      }
+      if (P.refine && s < 1 && cut.fitted && count(fgLabel) > 0) {
+        refineBoundary(image, mask, { x0: rx0, y0: ry0, x1: rx1, y1: ry1 }, cellOf, { rw, rh, labels: fgLabel, hard, seed: cut.seed, terms: cut.terms }, cut.fg, cut.bg, P);
+      }
+      return { mask, score };
+    };
     const boxInit = Uint8Array.from(hard, (h) => (h === 2 || h === 3 ? 0 : 1));
     const noSeeds = new Uint8Array(n);
     let result: Cut;
@@ -509,52 +531,39 @@ export class GraphCutDecoder implements Decoder {
         const near = 0.2 * Math.max(rw, rh);
         const init = Uint8Array.from(boxInit, (b, k) => (b && dPos[k]! < near ? 1 : 0));
         result = cut(seed, init, terms);
-      } else {
-        const wrongPos = p.positives.filter((q) => L0[pixelOf(q)] !== 1);
-        const wrongNeg = p.negatives.filter((q) => L0[pixelOf(q)] === 1);
-        if (wrongPos.length || wrongNeg.length) {
-          const seed = paintSeeds(p.positives, p.negatives);
-          // A missed positive says the box-only colour models are wrong: refit them from the box.
-          // Otherwise start from the box-only mask, whose models only need the negatives' correction.
-          // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
-          // where colour cannot separate object from distractor, cutting the distractor must not
-          // take the object with it.
-          const corrected = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
-          // Do no harm: a correction that keeps nothing but the positives' own seed discs (the
-          // colour models could not tell the object from what a negative marked, so the cut
-          // collapsed) is worse than the box-only mask; keep that, without the negatives' discs.
-          let beyondSeeds = 0;
-          let seedPx = 0;
-          for (let k = 0; k < n; k++) {
-            if (seed[k] === 1) seedPx++;
-            else if (corrected.labels[k]) beyondSeeds++;
-          }
-          result =
-            beyondSeeds >= seedPx || count(L0) <= 2 * seedPx
-              ? corrected
-              : { ...result, labels: Uint8Array.from(L0, (l, k) => (seed[k] === 2 ? 0 : seed[k] === 1 ? 1 : l)), seed };
+      } else if (p.positives.length || p.negatives.length) {
+        // Which points disagree is read off the mask the box alone gives at full resolution (what
+        // the box-only decoder returns), not off the downsampled working grid: a point just
+        // outside a thin part can sit in a grid cell the mask covers. Agreeing points return
+        // exactly the box-only result.
+        const base = finish(result);
+        const at = (q: Point) => base.mask.data[Math.min(H - 1, Math.floor(q.y)) * W + Math.min(W - 1, Math.floor(q.x))] === 1;
+        const wrongPos = p.positives.filter((q) => !at(q));
+        const wrongNeg = p.negatives.filter(at);
+        if (!wrongPos.length && !wrongNeg.length) return base;
+        const seed = paintSeeds(p.positives, p.negatives);
+        // A missed positive says the box-only colour models are wrong: refit them from the box.
+        // Otherwise start from the box-only mask, whose models only need the negatives' correction.
+        // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
+        // where colour cannot separate object from distractor, cutting the distractor must not
+        // take the object with it.
+        const corrected = cut(seed, wrongPos.length ? boxInit : L0, pointTerms({ pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result));
+        // Do no harm: a correction that keeps nothing but the positives' own seed discs (the
+        // colour models could not tell the object from what a negative marked, so the cut
+        // collapsed) is worse than the box-only mask; keep that, without the negatives' discs.
+        let beyondSeeds = 0;
+        let seedPx = 0;
+        for (let k = 0; k < n; k++) {
+          if (seed[k] === 1) seedPx++;
+          else if (corrected.labels[k]) beyondSeeds++;
         }
+        result =
+          beyondSeeds >= seedPx || count(L0) <= 2 * seedPx
+            ? corrected
+            : { ...result, labels: Uint8Array.from(L0, (l, k) => (seed[k] === 2 ? 0 : seed[k] === 1 ? 1 : l)), seed };
       }
     }
-    const fgLabel = result.labels;
-    // Quality score (comparable between masks of one image and box: the sam-score fallback).
-    const score = colourSeparation(px, cropIdx, ringIdx, fgLabel, P.components);
-    const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
-    const cellOf = (x: number, y: number) => {
-      const v = Math.min(ch - 1, Math.floor((y + 0.5 - cy0) * sy)) - wy0;
-      const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
-      return u >= 0 && u < rw && v >= 0 && v < rh ? v * rw + u : -1;
-    };
-    for (let y = ry0; y < ry1; y++) {
-      for (let x = rx0; x < rx1; x++) {
-        const k = cellOf(x, y);
-        if (k >= 0 && fgLabel[k]) mask.data[y * W + x] = 1;
-      }
-    }
-    if (P.refine && s < 1 && result.fitted && count(fgLabel) > 0) {
-      refineBoundary(image, mask, { x0: rx0, y0: ry0, x1: rx1, y1: ry1 }, cellOf, { rw, rh, labels: fgLabel, hard, seed: result.seed, terms: result.terms }, result.fg, result.bg, P);
-    }
-    return { mask, score };
+    return finish(result);
   }
 }
 
