@@ -163,8 +163,8 @@ describe("every experiment runs on the embedded profile (smoke size) and its plo
 
 describe("decoders experiment (issue #4's check)", () => {
   it("on synthref with gold boxes and gold point labels: box decoder < graphcut from the box < graphcut with 2 pos + 1 neg", { timeout: 240_000 }, async () => {
-    // 20 per split: with the authors' queue roles (issue 19) the tight-box gain of points at 12 per
-    // split is a tie (91.51 / 91.51); at 20 it is 90.78 -> 91.74, at 40 90.79 -> 91.37.
+    // 20 per split (synthref v2, issue 14's graphcut): box 49.4, box only 86.2, box + points 88.0
+    // (at 12 per split 86.7 -> 88.2, at 40 85.0 -> 86.9).
     const exp = loadExperiment("decoders", { root, set: ["limit=20"] });
     exp.cells.splice(3); // the tight-box rows
     const dir = await mkdtemp(join(tmpdir(), "resagent-decoders-"));
