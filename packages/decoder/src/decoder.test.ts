@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { maskArea, maskIoU, randomStream, type Mask, type RgbImage } from "@resagent/core";
+import { maskArea, maskIoU, randomStream, type Box, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { BoxDecoder, GraphCutDecoder, createDecoder, decoderNames } from "./index.js";
 
 /**
@@ -33,6 +33,17 @@ function shapes(list: { inside: (x: number, y: number) => boolean; rgb: [number,
     }
   }
   return { image: { width: W, height: H, data }, gold: { width: W, height: H, data: gold } };
+}
+/**
+ * Each point, placed where the box-only mask already has its label (1: a positive on the mask, 0:
+ * a negative off it), leaves the decoder's mask exactly as the box alone made it.
+ */
+async function expectAgreeingPointsChangeNothing(dec: GraphCutDecoder, image: RgbImage, box: Box, boxOnly: Mask, points: Point[], label: 0 | 1): Promise<void> {
+  for (const q of points) {
+    expect(boxOnly.data[Math.floor(q.y) * image.width + Math.floor(q.x)]).toBe(label);
+    const withPoint = await dec.segment({ image }, { box, positives: label ? [q] : [], negatives: label ? [] : [q] });
+    expect(withPoint.mask.data).toEqual(boxOnly.data);
+  }
 }
 const disc = (cx: number, cy: number, r: number) => (x: number, y: number) => (x - cx) ** 2 + (y - cy) ** 2 <= r * r;
 const annulus = (cx: number, cy: number, r0: number, r1: number) => (x: number, y: number) => disc(cx, cy, r1)(x, y) && !disc(cx, cy, r0)(x, y);
@@ -113,11 +124,7 @@ describe("graphcut decoder", () => {
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.9);
     // Points within a seed radius (4 px) of a wall, where the box-only mask already is.
-    for (const q of [{ x: 72.5, y: 90.5 }, { x: 147.5, y: 60.5 }, { x: 110.5, y: 52.5 }]) {
-      expect(boxOnly.mask.data[Math.floor(q.y) * 240 + Math.floor(q.x)]).toBe(1);
-      const withPoint = await dec.segment({ image }, { box, positives: [q], negatives: [] });
-      expect(withPoint.mask.data).toEqual(boxOnly.mask.data);
-    }
+    await expectAgreeingPointsChangeNothing(dec, image, box, boxOnly.mask, [{ x: 72.5, y: 90.5 }, { x: 147.5, y: 60.5 }, { x: 110.5, y: 52.5 }], 1);
   });
 
   it("which points agree is read at full resolution: a negative just off a thin part changes nothing, though its grid cell is mask", async () => {
@@ -133,12 +140,7 @@ describe("graphcut decoder", () => {
     const dec = new GraphCutDecoder({ maxSide: 32 });
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.8);
-    for (const x of [150.5, 156.5, 162.5, 168.5]) {
-      const y = 125.5;
-      expect(boxOnly.mask.data[Math.floor(y) * 240 + Math.floor(x)]).toBe(0);
-      const withPoint = await dec.segment({ image }, { box, positives: [], negatives: [{ x, y }] });
-      expect(withPoint.mask.data).toEqual(boxOnly.mask.data);
-    }
+    await expectAgreeingPointsChangeNothing(dec, image, box, boxOnly.mask, [150.5, 156.5, 162.5, 168.5].map((x) => ({ x, y: 125.5 })), 0);
   });
 
   it("direct mode also cuts a touching same-coloured distractor", async () => {

@@ -469,11 +469,9 @@ export class GraphCutDecoder implements Decoder {
       const u = Math.min(cw - 1, Math.floor((x + 0.5 - cx0) * sx)) - wx0;
       return u >= 0 && u < rw && v >= 0 && v < rh ? v * rw + u : -1;
     };
-    /** The full-resolution mask of a cut (its boundary refined) and its quality score. */
-    const finish = (cut: Cut): DecodeResult => {
+    /** The full-resolution mask of a cut, its boundary refined. */
+    const fullMask = (cut: Cut): Mask => {
       const fgLabel = cut.labels;
-      // Quality score (comparable between masks of one image and box: the sam-score fallback).
-      const score = colourSeparation(px, cropIdx, ringIdx, fgLabel, P.components);
       const mask: Mask = { width: W, height: H, data: new Uint8Array(W * H) };
       for (let y = ry0; y < ry1; y++) {
         for (let x = rx0; x < rx1; x++) {
@@ -484,8 +482,10 @@ export class GraphCutDecoder implements Decoder {
       if (P.refine && s < 1 && cut.fitted && count(fgLabel) > 0) {
         refineBoundary(image, mask, { x0: rx0, y0: ry0, x1: rx1, y1: ry1 }, cellOf, { rw, rh, labels: fgLabel, hard, seed: cut.seed, terms: cut.terms }, cut.fg, cut.bg, P);
       }
-      return { mask, score };
+      return mask;
     };
+    // Quality score (comparable between masks of one image and box: the sam-score fallback).
+    const finish = (cut: Cut, mask = fullMask(cut)): DecodeResult => ({ mask, score: colourSeparation(px, cropIdx, ringIdx, cut.labels, P.components) });
     const boxInit = Uint8Array.from(hard, (h) => (h === 2 || h === 3 ? 0 : 1));
     const noSeeds = new Uint8Array(n);
     let result: Cut;
@@ -536,11 +536,12 @@ export class GraphCutDecoder implements Decoder {
         // the box-only decoder returns), not off the downsampled working grid: a point just
         // outside a thin part can sit in a grid cell the mask covers. Agreeing points return
         // exactly the box-only result.
-        const base = finish(result);
-        const at = (q: Point) => base.mask.data[Math.min(H - 1, Math.floor(q.y)) * W + Math.min(W - 1, Math.floor(q.x))] === 1;
+        // The score is computed only for the mask that is returned.
+        const base = fullMask(result);
+        const at = (q: Point) => base.data[Math.min(H - 1, Math.floor(q.y)) * W + Math.min(W - 1, Math.floor(q.x))] === 1;
         const wrongPos = p.positives.filter((q) => !at(q));
         const wrongNeg = p.negatives.filter(at);
-        if (!wrongPos.length && !wrongNeg.length) return base;
+        if (!wrongPos.length && !wrongNeg.length) return finish(result, base);
         const seed = paintSeeds(p.positives, p.negatives);
         // A missed positive says the box-only colour models are wrong: refit them from the box.
         // Otherwise start from the box-only mask, whose models only need the negatives' correction.
