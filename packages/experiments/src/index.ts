@@ -14,3 +14,4 @@ export { textWidth, wrapText } from "./plots/text.js";
 export { defaultRunId, codeHash, configHash, configIdentity, readManifest, checkResumable, acquireRunLock, type RunManifest } from "./identity.js";
 export { describeCells, flatten } from "./config/describe.js";
 export { runExperimentAccounted, readModelCalls, recordAccounting, appendInvocation, MODEL_CALLS_FILE, type AccountedRunResult, type InvocationAccounting } from "./accounting.js";
+export { publishedFrom, writePublished, readPublished, renderPublished, regenerateDocs, regenerateDoc, generatedDocFiles, listPublished, PUBLISHED_DIR, type BlockRenderer, type Published, type PublishedTable, type PublishedFigures } from "./published.js";
