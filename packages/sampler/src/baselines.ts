@@ -1,13 +1,8 @@
 import type { Box, Point, RandomStream } from "@resagent/core";
 import { checkK, insideBox, normalise, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
+import type { BaselineParams } from "./params.js";
 import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
-
-export interface BaselineParams {
-  merge: MergeOrder;
-}
-
-const BASELINE_DEFAULTS: BaselineParams = { merge: "interleave" };
 
 /** Split points (ordered centre outwards) into the two queues the way the spiral does. */
 function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Candidates {
@@ -26,8 +21,9 @@ function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Cand
 abstract class Baseline implements Sampler {
   abstract readonly name: string;
   readonly params: BaselineParams;
-  constructor(params: Partial<BaselineParams> = {}) {
-    this.params = { ...BASELINE_DEFAULTS, ...params };
+  /** `params` as parsed by BaselineParamsSchema (parseBaselineParams, or a loaded config's `sampler.params`). */
+  constructor(params: BaselineParams) {
+    this.params = params;
   }
   abstract sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
 }

@@ -1,3 +1,4 @@
+import type { MERGE_ORDERS } from "./params.js";
 import type { Box, Point, RandomStream } from "@resagent/core";
 
 /** Which queue a candidate came from (paper §3.3): boundary-proximal or centre-proximal. */
@@ -42,4 +43,4 @@ export interface Sampler {
   describe?(): string;
 }
 
-export type MergeOrder = "interleave" | "external-first" | "internal-first";
+export type MergeOrder = (typeof MERGE_ORDERS)[number];

@@ -1,83 +1,13 @@
 import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
-import { fromPixelBox, markerLabel, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
+import { fromPixelBox, markerLabel, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
-import { AGGREGATIONS, readAnswer, readLabelAnswer, readMultiAnswers, type Aggregation, type AnswerReading } from "./probability.js";
-import { PROMPT_STYLES, TEXTUAL_FORMATS, textualPrompt, vbrMultiPrompt, vbrPrompt, type PromptStyle, type TextualFormat } from "./prompts.js";
+import { MARKER_COLOUR_NAMES, markedImageHash, markerCrop, renderMarkers, type Marker } from "./markers.js";
+import type { VerifierParams } from "./params.js";
+import { readAnswer, readLabelAnswer, readMultiAnswers, type AnswerReading } from "./probability.js";
+import { textualPrompt, vbrMultiPrompt, vbrPrompt, type TextualFormat } from "./prompts.js";
 
-/**
- * How verified answers become the decoder's points.
- * "roles" (the paper §3.3 and the authors' `select_points_from_queues`): positives from the internal
- * (boundary) queue, negatives from the external (centre) queue; only when a queue is exhausted
- * without enough of its role are the other queue's answers used (positives found in the external
- * queue, negatives found in the internal queue). "interleaved" (this harness before issue 19): the
- * first confident yes and no answers in the sampler's merged order, from either queue.
- */
-export type Selection = "roles" | "interleaved";
-/** "order": main picks in queue order, fallbacks in reverse queue order (external positives nearest the boundary first); "confidence": highest confidence first. */
-export type SelectionMode = "order" | "confidence";
 /** Which rule chose a used point (roles selection). */
 export type SelectionRule = "internal-positive" | "external-negative" | "fallback-positive" | "fallback-negative";
-
-export interface VerifierParams {
-  /** "vbr", "vbr-multi", or "textual:(x,y)" / "textual:x is, y is" / "textual:x=, y=". */
-  format: string;
-  shape: MarkerShape;
-  /** "random" draws one of the 8 per query from the sample's stream. */
-  colour: MarkerColour | "random";
-  size: number;
-  /**
-   * "fixed": markers of radius `size`. "adaptive" (the authors' multi-marker script,
-   * `resolve_effective_marker_size`, final 1335–1354): the mean of `size` and a tenth of the
-   * smaller of the box sides and 18% of the image sides, clamped to [sizeMin, sizeMax].
-   */
-  sizeMode: "fixed" | "adaptive";
-  sizeMin: number;
-  sizeMax: number;
-  /** Crop around box ∪ marker before asking (the authors' inference default). */
-  crop: boolean;
-  topK: number;
-  /** How top-k logprobs become the confidence compared with τ (see Aggregation); "pa" = "absolute". */
-  aggregation: Aggregation;
-  /** Confidence a kept answer needs (absolute: its summed probability; normalised: P(yes) for yes, 1 − P(yes) for no). */
-  tau: number;
-  positives: number;
-  negatives: number;
-  /** false: verify every candidate (Tables 9–10); true: stop once the counts are met. */
-  earlyStop: boolean;
-  /** Coordinates written in textual prompts: 0–1000 (qwen3) by default, as the authors' code. */
-  textualConvention: BoxConvention;
-  /** Candidates per VBR-multi query (at most 8). */
-  multiBatch: number;
-  /** How answers become points (see Selection); "roles" is the authors' rule. */
-  select: Selection;
-  /** Ranking within the roles lists (authors' `--point_selection_mode`, default order). */
-  selectionMode: SelectionMode;
-  /** Whose wording the questions use: the authors' code (default) or the paper's text. */
-  prompts: PromptStyle;
-}
-
-export const VERIFIER_DEFAULTS: VerifierParams = {
-  format: "vbr",
-  shape: "star",
-  colour: "random",
-  size: 24,
-  sizeMode: "fixed",
-  sizeMin: 8,
-  sizeMax: 16,
-  crop: true,
-  topK: 5,
-  aggregation: "absolute",
-  tau: 0.5,
-  positives: 2,
-  negatives: 1,
-  earlyStop: true,
-  textualConvention: "qwen3",
-  multiBatch: 8,
-  select: "roles",
-  selectionMode: "order",
-  prompts: "authors",
-};
 
 export interface QueryRecord {
   point: Point;
@@ -121,28 +51,6 @@ export interface VerifyResult {
   queries: QueryRecord[];
 }
 
-export function checkVerifierParams(p: VerifierParams): void {
-  const bad = (k: string, want: string) => new InputError(`expected ${want}, got ${JSON.stringify((p as unknown as Record<string, unknown>)[k])}`, { field: `verifier.${k}` });
-  const textual = p.format.startsWith("textual:") ? p.format.slice("textual:".length) : undefined;
-  if (!(p.format === "vbr" || p.format === "vbr-multi" || (textual !== undefined && textual in TEXTUAL_FORMATS))) {
-    throw bad("format", `vbr, vbr-multi or textual:<${Object.keys(TEXTUAL_FORMATS).join(" | ")}>`);
-  }
-  if (!MARKER_SHAPES.includes(p.shape)) throw bad("shape", MARKER_SHAPES.join(", "));
-  if (p.colour !== "random" && !MARKER_COLOUR_NAMES.includes(p.colour)) throw bad("colour", `random or one of ${MARKER_COLOUR_NAMES.join(", ")}`);
-  if (!(p.size > 0)) throw bad("size", "a positive number of pixels");
-  if (!["fixed", "adaptive"].includes(p.sizeMode)) throw bad("sizeMode", "fixed or adaptive");
-  if (!(p.sizeMin > 0 && p.sizeMax >= p.sizeMin)) throw bad(p.sizeMin > 0 ? "sizeMax" : "sizeMin", "0 < sizeMin <= sizeMax pixels");
-  if (!(Number.isInteger(p.topK) && p.topK >= 0 && p.topK <= 20)) throw bad("topK", "an integer in [0, 20] (vLLM caps top_logprobs at --max-logprobs, default 20)");
-  if (!AGGREGATIONS.includes(p.aggregation)) throw bad("aggregation", AGGREGATIONS.join(", "));
-  if (!(p.tau >= 0 && p.tau <= 1)) throw bad("tau", "a number in [0, 1]");
-  if (!(Number.isInteger(p.positives) && p.positives >= 0)) throw bad("positives", "a non-negative integer");
-  if (!(Number.isInteger(p.negatives) && p.negatives >= 0)) throw bad("negatives", "a non-negative integer");
-  if (!(Number.isInteger(p.multiBatch) && p.multiBatch >= 1 && p.multiBatch <= 8)) throw bad("multiBatch", "an integer in [1, 8]");
-  if (!["roles", "interleaved"].includes(p.select)) throw bad("select", "roles or interleaved");
-  if (!["order", "confidence"].includes(p.selectionMode)) throw bad("selectionMode", "order or confidence");
-  if (!PROMPT_STYLES.includes(p.prompts)) throw bad("prompts", PROMPT_STYLES.join(" or "));
-}
-
 /**
  * Verifies candidate points with an MLLM (or its simulation) and keeps the first `positives`
  * confident yes and `negatives` confident no answers, in the sampler's order (paper §3.4).
@@ -150,12 +58,12 @@ export function checkVerifierParams(p: VerifierParams): void {
 export class Verifier {
   readonly params: VerifierParams;
 
+  /** `params` as parsed by VerifierParamsSchema (parseVerifierParams, or a loaded config's `verifier`). */
   constructor(
     readonly backend: ChatBackend,
-    params: Partial<VerifierParams> = {},
+    params: VerifierParams,
   ) {
-    this.params = { ...VERIFIER_DEFAULTS, ...params };
-    checkVerifierParams(this.params);
+    this.params = params;
   }
 
   describe(): string {

@@ -1,4 +1,4 @@
-import { isObject } from "./merge.js";
+import { isObject } from "@resagent/core";
 import type { LoadedExperiment } from "./load.js";
 
 /** Leaves of a nested config as "a.b.c" -> value (arrays are leaves). */

@@ -1,13 +1,12 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { InputError, suggest } from "@resagent/core";
-import { PIPELINE_DEFAULTS, type PipelineConfig } from "@resagent/pipeline";
+import { InputError, formatPath, isObject, issueError, suggest } from "@resagent/core";
+import { PIPELINE_DEFAULTS, parsePipelineConfig, type PipelineConfig, type PipelineInput } from "@resagent/pipeline";
 import { parse } from "yaml";
 import type { z } from "zod";
-import { issueError } from "./issues.js";
-import { LayeredConfig, formatPath, type Source } from "./layers.js";
-import { isObject, parseValue } from "./merge.js";
-import { ExperimentFileStructure, ExperimentSchema, ExperimentStructure, PIPELINE_KEYS, PipelineSchema, ProfileFileStructure, type CellSpec, type DatasetRef, type ExperimentConfig, type ProfileFile } from "./schema.js";
+import { LayeredConfig, type Source } from "./layers.js";
+import { parseValue } from "./merge.js";
+import { ExperimentFileStructure, ExperimentSchema, ExperimentStructure, PIPELINE_KEYS, ProfileFileStructure, type CellSpec, type DatasetRef, type ExperimentConfig, type ProfileFile } from "./schema.js";
 
 /** The repository root: the nearest folder up from `from` holding experiments/ and configs/. */
 export function findRoot(from = process.cwd()): string {
@@ -322,7 +321,8 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
           if (JSON.stringify(before) !== JSON.stringify(c.value)) paperSetting = false;
           t.apply(c.value, c.source, c.axis.path);
         }
-        const pipeline = check(PipelineSchema, t.value.pipeline, (p) => t.locate(p), ["pipeline"]) as PipelineConfig;
+        // The pipeline package's parse (the same a direct API user calls): defaults filled in, every error located.
+        const pipeline = parsePipelineConfig(t.value.pipeline as PipelineInput, (p) => t.locate(p), ["pipeline"]);
         const row = describe(rowCombo) ? `${cell.id} | ${describe(rowCombo)}` : cell.id;
         const column = describe(colCombo);
         const inUse = t.presetsInUse();
