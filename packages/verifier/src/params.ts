@@ -50,10 +50,43 @@ export const VerifierParamsSchema = z
       .default("fixed"),
     sizeMin: zInt(1, 512).describe("smallest adaptive marker radius in pixels (authors: 8)").default(SIZE.min),
     sizeMax: zInt(1, 512).describe("largest adaptive marker radius in pixels (authors: 16)").default(SIZE.max),
+    /**
+     * How VBR-multi draws its markers. "final" (the authors' final eval script,
+     * `render_multi_marker_query` / `draw_single_marker`): per question a shuffle of 12 colours and
+     * 4 shapes (circle, square, triangle, diamond), the letter inside the marker in white with a
+     * black shadow, a white outline, cropped (when `crop`) to box ∪ markers padded by
+     * round(size · padScale). "uniform" (this harness before issue 29): one colour and `shape` per
+     * question, the letter beside the marker, the single-marker crop.
+     */
+    multiMarkers: zEnum(["final", "uniform"] as const)
+      .describe("VBR-multi drawing: final (the authors' final script: shuffled 12 colours x 4 shapes, letter inside) or uniform (one colour and shape per question, letter beside; the harness before issue 29)")
+      .default("final"),
+    padScale: z.number().min(0).describe("final-style crops: padding around each marker as a multiple of its radius (authors' --marker_pad_scale: 1.2)").default(1.2),
+    /**
+     * Which frame textual coordinates are written in. "image": the whole image. "crop" (the
+     * authors' textual script, `--textual_coord_space crop`): relative to the point's context crop
+     * (box ∪ the point's square padded by round(radius · padScale), radius from size / sizeMode);
+     * the image sent is that crop only when `crop` is true, so with `crop` false the coordinates
+     * describe a crop the model never sees, as the released script runs.
+     */
+    textualSpace: zEnum(["image", "crop"] as const)
+      .describe("textual coordinates in the whole image, or in the point's context crop as the authors' textual script (the crop is sent only with crop: true)")
+      .default("image"),
+    /**
+     * "tools" (`tools.py` `draw_marker_on_image`): the single marker is moved away from the image
+     * edge whenever the box lies within twice the marker size of it (the question then asks about
+     * the moved marker while the candidate point is what the decoder gets), and the crop follows.
+     */
+    markerShift: zEnum(["none", "tools"] as const)
+      .describe("tools: move the single marker off the image edge as tools.py draw_marker_on_image does (reproduces numbers made through that helper)")
+      .default("none"),
   })
   .superRefine((p, ctx) => {
     // Named where the change most likely is: sizeMin when sizeMax is still its default.
     if (p.sizeMin > p.sizeMax) ctx.addIssue({ code: "custom", path: [p.sizeMax === SIZE.max ? "sizeMin" : "sizeMax"], message: `expected sizeMin <= sizeMax (${p.sizeMin} > ${p.sizeMax})` });
+    if (p.textualSpace === "crop" && p.textualConvention === "qwen2.5") {
+      ctx.addIssue({ code: "custom", path: ["textualConvention"], message: "expected qwen3, absolute or normalized with textualSpace crop (the authors' qwen1000, absolute, normalized01)" });
+    }
   });
 
 export type VerifierParams = z.output<typeof VerifierParamsSchema>;

@@ -149,7 +149,12 @@ describe("VBR-multi answers and their tokens (attach_token_confidence)", () => {
       { answer: "yes", token: 2 },
       { answer: "no", token: 6 },
     ]);
+    // As the final script reads text: once any line is an answer line, a label without one ("B)") has no answer.
     expect(readMultiAnswers("A: yes\nB) no", ["A", "B"])).toEqual([
+      { answer: "yes", token: null },
+      { answer: null, token: null },
+    ]);
+    expect(readMultiAnswers("A: yes\nB - no", ["A", "B"])).toEqual([
       { answer: "yes", token: null },
       { answer: "no", token: null },
     ]);
@@ -169,7 +174,7 @@ describe("prompts", () => {
     expect(vbrMultiPrompt("cup", ["A", "B"], "star")).toBe(
       "The image contains several marked points labeled A, B.\nFor each label, decide whether the CENTER of that marked point lies on the object referred to by: 'cup'.\nReturn only one line per label in exactly this format:\nA: yes\nB: yes\nReplace yes with no when needed. Use only yes or no. Do not output JSON. Do not explain.",
     );
-    expect(parseMultiAnswer("A: yes\nB: No\nD) yes", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
+    expect(parseMultiAnswer("A: yes\nB: No\nD = true", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
   });
 
   it("prompts: paper gives the paper's wording with ASCII quotes", () => {

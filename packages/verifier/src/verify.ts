@@ -1,7 +1,8 @@
 import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
 import { fromPixelBox, markerLabel, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { MARKER_COLOUR_NAMES, markedImageHash, markerCrop, renderMarkers, type Marker } from "./markers.js";
+import { letteredCrop, letteredImageHash, letteredMarkers, renderLetteredMarkers } from "./lettered.js";
+import { MARKER_COLOUR_NAMES, markedImageHash, markerCrop, renderMarkers, toolsMarkerShift, type Marker } from "./markers.js";
 import type { VerifierParams } from "./params.js";
 import { readAnswer, readLabelAnswer, readMultiAnswers, type AnswerReading } from "./probability.js";
 import { textualPrompt, vbrMultiPrompt, vbrPrompt, type TextualFormat } from "./prompts.js";
@@ -71,7 +72,12 @@ export class Verifier {
     const select = p.select === "roles" ? `positives from the internal queue, negatives from the external (${p.selectionMode})` : "first confident answers in merged order";
     const size = p.sizeMode === "adaptive" ? `${p.sizeMin}–${p.sizeMax}px adaptive` : `${p.size}px`;
     const agg = { absolute: `absolute top-${p.topK} probability of the decoded answer`, pa: `absolute top-${p.topK} probability of the decoded answer`, normalised: `top-${p.topK} P(yes) normalised over yes + no`, decoded: "decoded token only" }[p.aggregation];
-    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${size}${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${agg}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
+    const shown = p.format.startsWith("textual")
+      ? `${p.textualConvention} coordinates${p.textualSpace === "crop" ? ` of the point's context crop (${size} radius, pad ×${p.padScale}), ${p.crop ? "that crop sent" : "the whole image sent"}` : ""}`
+      : p.format === "vbr-multi" && p.multiMarkers === "final"
+        ? `final-script markers: shuffled 12 colours × 4 shapes, letter inside, ${size}${p.crop ? `, cropped (pad ×${p.padScale})` : ", uncropped"}`
+        : `${p.colour} ${p.shape}, ${size}${p.crop ? ", cropped" : ""}${p.markerShift === "tools" && p.format === "vbr" ? ", moved off the image edge as tools.py draw_marker_on_image" : ""}`;
+    return `${p.format} (${shown}; prompts: ${p.prompts}; ${agg}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
   }
 
   /**
@@ -115,28 +121,58 @@ export class Verifier {
     return { point, colour, shape: this.params.shape, size, ...(label ? { label } : {}) };
   }
 
-  private request(input: VerifyInput, markers: Marker[], text: string, textual: boolean): ChatRequest {
+  /** A request showing `image` (its content hash and how to render it) with `text`. */
+  private request(input: VerifyInput, image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> }, text: string, answers: number): ChatRequest {
     const p = this.params;
-    const crop = p.crop && !textual ? markerCrop(markers, input.box, input.width, input.height) : undefined;
-    const shown = textual ? [] : markers;
-    const hash = textual ? input.imageHash : markedImageHash(input.imageHash, shown, crop);
     return {
       content: [
         {
           type: "image",
-          hash,
+          hash: image.hash,
           render: async () => {
             if (!input.image) throw new InputError("this backend needs the image but none was loaded", { field: `sample ${input.sampleId}` });
-            return renderMarkers(input.image, shown, crop);
+            return image.render(input.image);
           },
         },
         { type: "text", text },
       ],
       // VBR-multi: about four tokens per "A: yes" line.
-      maxTokens: p.format === "vbr-multi" ? 8 * markers.length : 1,
+      maxTokens: p.format === "vbr-multi" ? 8 * answers : 1,
       // Logprobs for every generated token; VBR-multi reads each label's answer token.
       topLogprobs: p.aggregation === "decoded" ? 0 : p.topK,
     };
+  }
+
+  /** Single-marker (tools.py) images: the markers, cropped around box ∪ markers when `crop`. */
+  private markerImage(input: VerifyInput, markers: Marker[], crop: Box | undefined): { hash: string; render: (source: RgbImage) => Promise<Uint8Array> } {
+    return { hash: markedImageHash(input.imageHash, markers, crop), render: (img) => renderMarkers(img, markers, crop) };
+  }
+
+  /**
+   * Textual coordinates of a point and the image sent with them. "image" space: the point in the
+   * whole image in `textualConvention`. "crop" space (the authors' `resolve_textual_point_coordinates`):
+   * relative to the point's context crop, Python rounding, clipped to [0, 1000] for 0-1000.
+   */
+  private textualCoordinates(input: VerifyInput, pt: Point, size: number): { x: number; y: number; crop: Box | undefined } {
+    const p = this.params;
+    if (p.textualSpace === "image") {
+      const [x = 0, y = 0] = fromPixelBox({ x1: pt.x, y1: pt.y, x2: pt.x, y2: pt.y }, p.textualConvention, input.width, input.height);
+      return { x, y, crop: undefined };
+    }
+    const crop = letteredCrop(input.box, [pt], size, p.padScale, input.width, input.height, true);
+    const rx = pt.x - crop.x1;
+    const ry = pt.y - crop.y1;
+    const w = Math.max(1, crop.x2 - crop.x1);
+    const h = Math.max(1, crop.y2 - crop.y1);
+    const shown = p.crop ? crop : undefined;
+    if (p.textualConvention === "absolute") return { x: roundHalfEven(rx), y: roundHalfEven(ry), crop: shown };
+    if (p.textualConvention === "normalized") {
+      // Python's round(v, 4) rounds the double's exact decimal value, as toFixed does.
+      const n = (v: number) => Number(Math.min(1, Math.max(0, v)).toFixed(4));
+      return { x: n(rx / w), y: n(ry / h), crop: shown };
+    }
+    const k = (v: number) => Math.min(1000, Math.max(0, roundHalfEven(v * 1000)));
+    return { x: k(rx / w), y: k(ry / h), crop: shown };
   }
 
   /**
@@ -152,12 +188,24 @@ export class Verifier {
     const size = this.markerSize(input.box, input.width, input.height);
     if (p.format === "vbr-multi") {
       const labels = batch.map((_, i) => markerLabel(labelStart + i));
-      // One colour for the batch: the letters tell markers apart.
+      const points = batch.map((c) => c.point);
       const colourRng = input.rng.fork(multiKey);
-      const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
-      const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size, label: labels[i]! }));
+      let image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> };
+      let text: string;
+      if (p.multiMarkers === "final") {
+        const markers = letteredMarkers(points, labels, size, colourRng);
+        const crop = p.crop ? letteredCrop(input.box, points, size, p.padScale, input.width, input.height) : undefined;
+        image = { hash: letteredImageHash(input.imageHash, markers, crop), render: (img) => renderLetteredMarkers(img, markers, crop) };
+        text = vbrMultiPrompt(input.expression, labels, "marked", p.prompts);
+      } else {
+        // One colour for the batch: the letters tell markers apart.
+        const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
+        const markers = points.map((point, i) => ({ point, colour, shape: p.shape, size, label: labels[i]! }));
+        image = this.markerImage(input, markers, p.crop ? markerCrop(markers, input.box, input.width, input.height) : undefined);
+        text = vbrMultiPrompt(input.expression, labels, p.shape, p.prompts);
+      }
       const t0 = performance.now();
-      const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape, p.prompts), false), { ...ctxBase, points: batch.map((c) => c.point), labels });
+      const res = await this.backend.complete(this.request(input, image, text, batch.length), { ...ctxBase, points, labels });
       const answers = readMultiAnswers(res.text, labels, res.tokens);
       const latency = (performance.now() - t0) / batch.length;
       return batch.map((c, i) => this.record(c, readLabelAnswer(answers[i]!, res.tokens, p.aggregation), res.cached, latency, goldLabel(c.point)));
@@ -165,17 +213,28 @@ export class Verifier {
     const c = batch[0]!;
     const textual = p.format.startsWith("textual:") ? (p.format.slice("textual:".length) as TextualFormat) : undefined;
     let text: string;
-    let markers: Marker[] = [];
+    let image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> };
+    // Where the model sees the point (a shifted marker is somewhere else).
+    let shown = c.point;
     if (textual) {
-      const [x = 0, y = 0] = fromPixelBox({ x1: c.point.x, y1: c.point.y, x2: c.point.x, y2: c.point.y }, p.textualConvention, input.width, input.height);
-      text = textualPrompt(input.expression, textual, x, y, p.prompts);
+      const t = this.textualCoordinates(input, c.point, size);
+      text = textualPrompt(input.expression, textual, t.x, t.y, p.prompts);
+      image = this.markerImage(input, [], t.crop);
+      if (!t.crop) image.hash = input.imageHash;
     } else {
-      const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`), size);
-      markers = [m];
+      let m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`), size);
+      let crop = p.crop ? markerCrop([m], input.box, input.width, input.height) : undefined;
+      if (p.markerShift === "tools") {
+        const moved = toolsMarkerShift(c.point, size, input.box, input.width, input.height);
+        m = { ...m, point: moved.point };
+        shown = moved.point;
+        if (p.crop) crop = moved.crop;
+      }
       text = vbrPrompt(input.expression, m.colour, m.shape, p.prompts);
+      image = this.markerImage(input, [m], crop);
     }
     const t0 = performance.now();
-    const res = await this.backend.complete(this.request(input, markers, text, textual !== undefined), { ...ctxBase, points: [c.point] });
+    const res = await this.backend.complete(this.request(input, image, text, 1), { ...ctxBase, points: [shown] });
     const reading = readAnswer(p.aggregation === "decoded" ? undefined : res.firstTokenTopLogprobs, res.text, p.aggregation);
     return [this.record(c, reading, res.cached, performance.now() - t0, goldLabel(c.point))];
   }
