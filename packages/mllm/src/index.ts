@@ -23,3 +23,4 @@ export {
 export { probeEndpoint, type ProbeResult } from "./probe.js";
 export { addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type AccountedBackend, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 export { simulateGrounding, GroundingModelSchema, SHARED_ERRORS, phraseCues, phraseDifficulty, CUE_DIFFICULTY, type GroundingModel, type GroundingMode, type GroundingOutcome, type GroundingQuery, type PhraseCues } from "./simulated-grounding.js";
+export { BoxFileBackend, BoxFileOptionsSchema, boxFileName, firstBoxInText, resolveFileBox, type BoxFileOptions } from "./box-file.js";

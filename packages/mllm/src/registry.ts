@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, Registry, parseParams, sha256, zEnum, zInt } from "@resagent/core";
 import { z } from "zod";
+import { BoxFileBackend, BoxFileOptionsSchema } from "./box-file.js";
 import { CachedBackend, ResponseCache } from "./cache.js";
 import { BOX_CONVENTIONS, BoxPromptSchema, SmartResizeSchema } from "./grounding.js";
 import { HttpOptionsSchema, OpenAiCompatibleBackend } from "./http.js";
@@ -55,8 +56,14 @@ export const grounderKeys = {
   ),
 };
 
+/**
+ * Precomputed boxes (the authors' router output): a grounder only, answering in image pixels, so
+ * it is read with `convention: absolute` (the pipeline checks).
+ */
+const BoxFileBackendSchema = z.strictObject({ backend: z.literal("box-file"), boxes: BoxFileOptionsSchema, ...backendCommon });
+
 /** A grounder: a backend and how its answers are read (`mllm`, an ensemble's experts). */
-export const GrounderConfigSchema = z.discriminatedUnion("backend", backendVariants(grounderKeys));
+export const GrounderConfigSchema = z.discriminatedUnion("backend", [...backendVariants(grounderKeys), BoxFileBackendSchema.extend(grounderKeys)]);
 export type GrounderConfig = z.output<typeof GrounderConfigSchema>;
 export type GrounderInput = z.input<typeof GrounderConfigSchema>;
 
@@ -78,7 +85,7 @@ export interface BackendFactory {
 
 /** A backend registered by another package that BackendConfigSchema does not list: the common keys only. */
 const CustomBackendSchema = z.strictObject({ backend: z.string(), ...backendCommon });
-export type AnyBackendConfig = BackendConfig | z.output<typeof CustomBackendSchema>;
+export type AnyBackendConfig = BackendConfig | z.output<typeof BoxFileBackendSchema> | z.output<typeof CustomBackendSchema>;
 
 const backends = new Registry<BackendFactory>("MLLM backend", "mllm.backend")
   .register("simulated", {
@@ -98,6 +105,13 @@ const backends = new Registry<BackendFactory>("MLLM backend", "mllm.backend")
     name: "openai",
     description: "an OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama) over HTTP",
     create: (cfg) => new OpenAiCompatibleBackend((cfg as Extract<BackendConfig, { backend: "openai" }>).http),
+  })
+  .register("box-file", {
+    name: "box-file",
+    description: "boxes read from files keyed by dataset, split, ref and sentence (the authors' router output); grounding only",
+    create: (cfg) => new BoxFileBackend((cfg as z.output<typeof BoxFileBackendSchema>).boxes),
+    // A file lookup: nothing to cache.
+    uncached: true,
   });
 
 const LEARNED_HINT = " (the learned verifier registers itself when @resagent/learned is imported; the resagent command does)";
@@ -116,7 +130,8 @@ export function createBackend(input: BackendInput | ({ backend: string } & Recor
   const name = String((input as { backend?: unknown }).backend);
   backends.get(name, name === "learned" ? LEARNED_HINT : "");
   const known = (BackendConfigSchema.options as readonly { shape: { backend: { value: string } } }[]).some((o) => o.shape.backend.value === name);
-  return buildBackend(parseParams(known ? BackendConfigSchema : CustomBackendSchema, input, "mllm") as AnyBackendConfig);
+  const schema = name === "box-file" ? BoxFileBackendSchema : known ? BackendConfigSchema : CustomBackendSchema;
+  return buildBackend(parseParams(schema, input, "mllm") as AnyBackendConfig);
 }
 
 /** A backend from a parsed config (a loaded pipeline's), wrapped in the response cache as configured. */
