@@ -87,6 +87,35 @@ export type SpiralParamsInput = z.input<typeof SpiralParamsSchema>;
 export const BaselineParamsSchema = z.strictObject({ merge: MergeOrderSchema.default("interleave") });
 export type BaselineParams = z.output<typeof BaselineParamsSchema>;
 
+/**
+ * The random sampler's parameters. placement "box": both queues uniform in the box (this harness's
+ * baseline). "final": the authors' final script (`--point_strategy random`): internal = integer
+ * pixels in the box, external = points outside the box within `expand` of its size, both
+ * de-duplicated by pixel.
+ */
+export const RandomParamsSchema = z.strictObject({
+  merge: MergeOrderSchema.default("interleave"),
+  placement: zEnum(["box", "final"] as const)
+    .describe("box: both queues uniform in the box; final: the authors' final script (integer pixels inside, the external queue outside the box)")
+    .default("box"),
+  expand: z.number().min(0).describe("placement final: how far outside the box external points may lie, as a fraction of its size (--random_external_expand: 0.25)").default(0.25),
+});
+export type RandomParams = z.output<typeof RandomParamsSchema>;
+
+/**
+ * The authors' learned point strategy (`--point_strategy learned --learned_base_strategy random`):
+ * a random pool of K × poolScale per queue ranked by a learned usefulness scorer, the top K kept.
+ */
+export const AuthorsLearnedParamsSchema = z.strictObject({
+  merge: MergeOrderSchema.default("interleave"),
+  poolScale: zInt(1, 64).describe("pool per queue as a multiple of K (--learned_pool_scale: 4)").default(4),
+  expand: z.number().min(0).describe("the pool's external points: how far outside the box, as a fraction of its size").default(0.25),
+  standIn: zEnum(["none", "unscored-pool"] as const)
+    .describe("none: the authors' scorer, not released: the row fails before any work; unscored-pool: a labelled stand-in, the pool's first K unscored")
+    .default("none"),
+});
+export type AuthorsLearnedParams = z.output<typeof AuthorsLearnedParamsSchema>;
+
 /** Every spiral default, from the schema. */
 export const SPIRAL_DEFAULTS: SpiralParams = SpiralParamsSchema.parse({});
 
@@ -96,9 +125,10 @@ export const parseBaselineParams = (input: z.input<typeof BaselineParamsSchema> 
 /** A sampler as configs name it: `{ name, params }`, each name with its own parameters. */
 export const SamplerConfigSchema = z.discriminatedUnion("name", [
   z.strictObject({ name: z.literal("ebd-spiral"), params: SpiralParamsSchema.prefault({}) }),
-  z.strictObject({ name: z.literal("random"), params: BaselineParamsSchema.prefault({}) }),
+  z.strictObject({ name: z.literal("random"), params: RandomParamsSchema.prefault({}) }),
   z.strictObject({ name: z.literal("grid"), params: BaselineParamsSchema.prefault({}) }),
   z.strictObject({ name: z.literal("center"), params: BaselineParamsSchema.prefault({}) }),
+  z.strictObject({ name: z.literal("authors-learned"), params: AuthorsLearnedParamsSchema.prefault({}) }),
 ]);
 export type SamplerConfig = z.output<typeof SamplerConfigSchema>;
 export type SamplerInput = z.input<typeof SamplerConfigSchema>;

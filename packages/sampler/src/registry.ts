@@ -1,6 +1,6 @@
 import { ComponentRegistry } from "@resagent/core";
-import { CenterSampler, GridSampler, RandomSampler } from "./baselines.js";
-import { BaselineParamsSchema, SpiralParamsSchema, type SamplerConfig } from "./params.js";
+import { AuthorsLearnedSampler, CenterSampler, GridSampler, RandomSampler } from "./baselines.js";
+import { AuthorsLearnedParamsSchema, BaselineParamsSchema, RandomParamsSchema, SpiralParamsSchema, type SamplerConfig } from "./params.js";
 import { SpiralSampler } from "./spiral.js";
 import type { Sampler } from "./types.js";
 
@@ -10,9 +10,14 @@ export const samplers = new ComponentRegistry<Sampler>("sampler")
     params: SpiralParamsSchema,
     create: (p) => new SpiralSampler(p),
   })
-  .add("random", { description: "uniform random points in the box", params: BaselineParamsSchema, create: (p) => new RandomSampler(p) })
+  .add("random", { description: "uniform random points in the box, or the authors' final script's random strategy (placement: final)", params: RandomParamsSchema, create: (p) => new RandomSampler(p) })
   .add("grid", { description: "uniform lattice of cell centres", params: BaselineParamsSchema, create: (p) => new GridSampler(p) })
-  .add("center", { description: "box centre plus concentric rings", params: BaselineParamsSchema, create: (p) => new CenterSampler(p) });
+  .add("center", { description: "box centre plus concentric rings", params: BaselineParamsSchema, create: (p) => new CenterSampler(p) })
+  .add("authors-learned", {
+    description: "the authors' learned point strategy (scorer not released: fails before any work; standIn unscored-pool runs a labelled stand-in)",
+    params: AuthorsLearnedParamsSchema,
+    create: (p) => new AuthorsLearnedSampler(p),
+  });
 
 export const samplerNames = (): string[] => samplers.names();
 export const describeSamplers = () => samplers.describe();

@@ -147,7 +147,7 @@ describe("baselines and registry", () => {
   });
 
   it("unknown names and parameters fail with suggestions", () => {
-    expect(samplerNames()).toEqual(["ebd-spiral", "random", "grid", "center"]);
+    expect(samplerNames()).toEqual(["ebd-spiral", "random", "grid", "center", "authors-learned"]);
     expect(() => createSampler("ebd-spirl")).toThrow(/unknown sampler "ebd-spirl"; did you mean "ebd-spiral"/);
     expect(() => createSampler("ebd-spiral", { turn: 8 })).toThrow(/sampler.params.turn: unknown key "turn"; did you mean "turns"/);
   });

@@ -41,6 +41,8 @@ export interface Sampler {
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
   /** What ran, in words (tables say which queue and ranking rules made their numbers). */
   describe?(): string;
+  /** Fails (InputError, one line) before any work when the sampler cannot run here. */
+  check?(): void;
 }
 
 export type MergeOrder = (typeof MERGE_ORDERS)[number];
