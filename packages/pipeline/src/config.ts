@@ -93,8 +93,14 @@ export const PipelineSchema = z.strictObject({
   decoder: asComponent(DecoderConfigSchema).describe("stage 4: box + points -> mask").prefault(PIPELINE_DEFAULTS.decoder),
   decode: DecodeConfigSchema.describe("how the decoder is called once the points are known (K > 0); the same for every decoder").prefault({}),
   onGroundingFailure: zEnum(["empty", "full-image"] as const)
-    .describe("what to predict when grounding fails: an empty mask (scored as IoU 0) or the whole image as the box")
+    .describe("what to predict when grounding fails: an empty mask (scored as IoU 0) or the whole image as the box, [0, 0, W-1, H-1] as the authors' final script (resolve_box_prior's fallback)")
     .default(PIPELINE_DEFAULTS.onGroundingFailure),
+  /**
+   * "pixel": each queue's candidates clipped to the image and de-duplicated by rounded pixel, as
+   * the final script's `dedupe_points` does to every strategy's queues (a queue may come out
+   * shorter); "none": as sampled.
+   */
+  dedupe: zEnum(["none", "pixel"] as const).describe("pixel: each queue de-duplicated by rounded pixel, as the authors' final script's dedupe_points").default("none"),
 });
 
 export type PipelineConfig = z.output<typeof PipelineSchema>;

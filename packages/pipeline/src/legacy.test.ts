@@ -120,7 +120,8 @@ const CELLS: Record<string, PipelineInput> = {
 
 /**
  * The keys that select pre-issue-19 behaviour (absent from the code that wrote the fixture), and
- * since issue 20 the old confidence rule (normalised) and decoding (box + points only).
+ * since issue 20 the old confidence rule (normalised) and decoding (box + points only), since
+ * issue 29 the old VBR-multi drawing (one colour and shape per question).
  */
 function legacy(cfg: PipelineInput): PipelineInput {
   if (WRITE) return cfg;
@@ -129,7 +130,7 @@ function legacy(cfg: PipelineInput): PipelineInput {
     ...cfg,
     mllm: { ...GROUNDER, boxPrompt: "paper" },
     sampler: sampler.name === "ebd-spiral" ? { ...sampler, params: { ...sampler.params, queues: "split" } } : sampler,
-    verifier: { ...cfg.verifier, select: "interleaved", prompts: "paper", aggregation: cfg.verifier?.aggregation ?? "normalised" },
+    verifier: { ...cfg.verifier, select: "interleaved", prompts: "paper", multiMarkers: "uniform", aggregation: cfg.verifier?.aggregation ?? "normalised" },
     decode: { fallback: "none", margin: 0, emptyPoints: "none" },
   };
 }

@@ -2,7 +2,7 @@ import { InputError, boxIoU, parseParams, emptyMask, encodeJpeg, randomStream, r
 import { DecoderConfigSchema, buildDecoder, type Decoder, type DecoderInput } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
 import { BackendConfigSchema, CachedBackend, boxPrompt, buildBackend, parseGrounding, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
-import { buildSampler, mergeQueues, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
+import { buildSampler, dedupePixels, mergeQueues, samplerStandIn, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
 import type { DecodeConfig, PipelineConfig } from "./config.js";
 import { ROUTER_DESCRIPTIONS, routeBoxes, type RouterName } from "./routers.js";
@@ -123,6 +123,10 @@ export class ComponentPool {
     return [...this.backends.values()];
   }
 
+  allSamplers(): Sampler[] {
+    return [...this.samplers.values()];
+  }
+
   allDecoders(): Decoder[] {
     return [...this.decoders.values()];
   }
@@ -177,6 +181,10 @@ export class Pipeline {
   ) {
     this.decode = config.decode;
     this.smartResize = config.mllm.smartResize;
+    // Box files answer in image pixels (the file's own coordinates are read by the backend).
+    for (const [g, field] of [[config.mllm, "pipeline.mllm"], ...(config.grounding?.experts ?? []).map((e, i) => [e, `pipeline.grounding.experts[${i}]`] as const)] as const) {
+      if (g.backend === "box-file" && g.convention !== "absolute") throw new InputError(`expected absolute with the box-file backend (it answers in image pixels; the file's coordinates are boxes.coords), got ${JSON.stringify(g.convention)}`, { field: `${field}.convention` });
+    }
     this.grounder = pool.backend(config.mllm, seed);
     const ens = config.grounding;
     if (ens) {
@@ -211,7 +219,7 @@ export class Pipeline {
     return {
       grounding: this.describeGrounding(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
-      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}`,
+      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}${this.config.dedupe === "pixel" ? ", queues de-duplicated by pixel" : ""}`,
       decoder: this.decoder.describe(),
       ...(this.config.k > 0 ? { decoding: describeDecode(this.decode) } : {}),
     };
@@ -252,7 +260,7 @@ export class Pipeline {
           // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
           keyParams: { smartResize: resize },
         },
-        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize } satisfies QueryContext,
+        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize, expression: sample.expression, sample: { source: sample.source, ...(sample.meta ? { meta: sample.meta as Record<string, unknown> } : {}) } } satisfies QueryContext,
       );
       return { g: parseGrounding(answer.text, cfg.convention, W, H, cfg.pick, resize), cached: answer.cached };
     };
@@ -292,7 +300,8 @@ export class Pipeline {
     }
     lap("ground");
     let box: Box | undefined = chosen;
-    if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W, y2: H };
+    // final 515-618 (resolve_box_prior's hard fallback): the last pixel, not the image's edge.
+    if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W - 1, y2: H - 1 };
 
     const record: SampleRecord = {
       id: sample.id,
@@ -411,11 +420,23 @@ export class Pipeline {
     const kExt = this.config.kExternal ?? k;
     const draw = (n: number) => this.sampler.sample(box, n, randomStream(this.seed, "sampler", id), { width: W, height: H });
     const a = draw(k);
-    if (kExt === k) return a;
-    const b = draw(kExt);
+    const b = kExt === k ? a : draw(kExt);
+    if (kExt === k && this.config.dedupe !== "pixel") return a;
     const params = this.sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
-    return { external: b.external, internal: a.internal, ordered: mergeQueues(b.external, a.internal, params.merge ?? "interleave", box, params.membership), info: a.info };
+    // final 736-766: every strategy's queues go through dedupe_points.
+    const external = this.config.dedupe === "pixel" ? dedupePixels(b.external, W, H) : b.external;
+    const internal = this.config.dedupe === "pixel" ? dedupePixels(a.internal, W, H) : a.internal;
+    return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
   }
+}
+
+/**
+ * Components of a pipeline that stand in for something this harness does not have (tables and
+ * dry runs label their rows): what each replaces, in words.
+ */
+export function pipelineStandIns(config: PipelineConfig): { component: string; note: string }[] {
+  const sampler = samplerStandIn(config.sampler);
+  return sampler ? [{ component: `sampler ${config.sampler.name}`, note: sampler }] : [];
 }
 
 function describeDecode(d: DecodeConfig): string {

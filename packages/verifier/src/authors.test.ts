@@ -73,7 +73,7 @@ describe("the final script's multi-marker question", () => {
 
   it("labels (marker_token), the question (build_multi_marker_prompt) and the crop (render_multi_marker_query)", () => {
     expect(F.markerToken.tokens.map((_: string, i: number) => markerLabel(i))).toEqual(F.markerToken.tokens);
-    for (const c of F.multiPrompt.cases) expect(vbrMultiPrompt(c.sentence, c.labels, "marked")).toBe(c.prompt);
+    for (const c of F.multiPrompt.cases) expect(vbrMultiPrompt(c.sentence, c.labels, "lettered")).toBe(c.prompt);
     for (const c of F.multiCrop.cases) {
       const size = V(none, { size: 12, sizeMin: 8, sizeMax: 16, sizeMode: c.adaptive ? "adaptive" : "fixed" }).markerSize(box(c.box), c.image[0], c.image[1]);
       expect(size).toBe(c.size);

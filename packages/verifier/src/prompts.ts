@@ -71,7 +71,7 @@ export function textualPrompt(expr: string, format: TextualFormat, x: number, y:
   return fill(TEXTUAL_PROMPTS[style], { FORMAT: TEXTUAL_FORMATS[format](x, y), expr });
 }
 
-export function vbrMultiPrompt(expr: string, labels: readonly string[], shape: MarkerShape | "marked", style: PromptStyle = "authors"): string {
+export function vbrMultiPrompt(expr: string, labels: readonly string[], shape: MarkerShape | "lettered", style: PromptStyle = "authors"): string {
   return fill(VBR_MULTI_PROMPTS[style], { n: String(labels.length), marker: shape, labels: labels.join(", "), format: labels.map((l) => `${l}: yes`).join("\n"), expr });
 }
 

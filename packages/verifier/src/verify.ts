@@ -196,7 +196,7 @@ export class Verifier {
         const markers = letteredMarkers(points, labels, size, colourRng);
         const crop = p.crop ? letteredCrop(input.box, points, size, p.padScale, input.width, input.height) : undefined;
         image = { hash: letteredImageHash(input.imageHash, markers, crop), render: (img) => renderLetteredMarkers(img, markers, crop) };
-        text = vbrMultiPrompt(input.expression, labels, "marked", p.prompts);
+        text = vbrMultiPrompt(input.expression, labels, "lettered", p.prompts);
       } else {
         // One colour for the batch: the letters tell markers apart.
         const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
