@@ -51,13 +51,13 @@ export function chooseSentence(sentences: readonly string[], mode: SentenceMode,
  * unit options: "refcoco/val" for sentences, "refcoco/val (refs, first)" for one sample per ref,
  * so the two never share a results column.
  */
-export function datasetSource(ref: { name: string; split: string; unit?: unknown; sentence?: unknown }): string {
+export function datasetSource(ref: { name: string; split: string; readonly [key: string]: unknown }): string {
   const base = `${ref.name}/${ref.split}`;
   return ref.unit === "ref" ? `${base} (refs, ${String(ref.sentence ?? "first")})` : base;
 }
 
 /** "sentences" or "refs (first sentence)", etc.: what a table's n counts. */
-export function describeUnit(ref: { unit?: unknown; sentence?: unknown }): string {
+export function describeUnit(ref: { readonly [key: string]: unknown }): string {
   if (ref.unit !== "ref") return "sentences";
   const mode = String(ref.sentence ?? "first");
   return mode === "join" ? "refs (all sentences joined)" : mode === "random" ? "refs (a random sentence each)" : `refs (${mode} sentence)`;

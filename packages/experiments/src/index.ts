@@ -4,7 +4,7 @@ export { comparisonChart, confusionChart } from "./plots/charts.js";
 export * from "./config/schema.js";
 export { loadExperiment, findRoot, experimentNames, profileNames, readYaml, type LoadOptions, type LoadedExperiment, type LoadedCell, type StandIn } from "./config/load.js";
 export { parseValue } from "./config/merge.js";
-export { runExperiment, readRecords, readExistingRecords, buildPipelines, type RunOptions, type RunResult } from "./runner.js";
+export { runExperiment, readRecords, readExistingRecords, recordKey, buildPipelines, type RunOptions, type RunResult } from "./runner.js";
 export { summarise, groupRecords, SampleBootstrap, BOOTSTRAP_SETTINGS, type CellMetrics } from "./summary.js";
 export { buildTable, isUpperBound, tableMarkdown, tableCsv, fmtWithInterval, type TableData } from "./table.js";
 export { writeResults, usesSimulation, runTitle } from "./results.js";

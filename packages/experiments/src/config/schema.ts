@@ -99,6 +99,7 @@ const CellSchema = z.strictObject({
     label: z.string().optional(),
     set: PipelineFileSchema.optional().describe("pipeline overrides of this row (nested keys); \"@name\" values are presets"),
     note: z.string().optional(),
+    datasets: z.array(z.string().min(1)).min(1).optional().describe("the dataset columns (keys of datasets:) this row runs on; absent: every one"),
   });
 
 const experimentShape = {
@@ -110,7 +111,19 @@ const experimentShape = {
   seed: int(0),
   limit: int(1).describe("samples per dataset"),
   concurrency: int(1, 1024).describe("samples processed at once"),
-  datasets: z.record(z.string().min(1), z.string().min(1)).describe("column id -> dataset id of the profile (e.g. val: refcoco/val)"),
+  datasets: z
+    .record(
+      z.string().min(1),
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          use: z.string().min(1).describe("a dataset id of the profile"),
+          unit: enumOf(["sentence", "ref"] as const).optional().describe("sentence: every sentence is a sample; ref: one sample per ref (the authors' final script)"),
+          sentence: enumOf(["first", "longest", "shortest", "random", "join"] as const).optional().describe("with unit ref: which sentence (the final script's --sentence_mode)"),
+        }),
+      ]),
+    )
+    .describe("column id -> dataset id of the profile (e.g. val: refcoco/val), or {use, unit, sentence} to change the sample unit"),
   pipeline: PipelineFileSchema,
   cells: z.array(CellSchema).min(1),
   sweep: z.record(z.string().min(1), z.array(z.unknown()).min(1)).describe("row sweep: pipeline key path -> values"),
@@ -185,7 +198,7 @@ export interface ExperimentConfig {
   limit: number;
   concurrency: number;
   /** Column id -> abstract dataset id (profile-resolved into `resolvedDatasets`). */
-  datasets: Record<string, string>;
+  datasets: Record<string, string | { use: string; unit?: "sentence" | "ref"; sentence?: "first" | "longest" | "shortest" | "random" | "join" }>;
   resolvedDatasets: Record<string, DatasetRef>;
   /** The experiment-level pipeline (presets resolved); cells hold the complete ones. */
   pipeline: Record<string, unknown>;
