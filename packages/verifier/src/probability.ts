@@ -144,8 +144,14 @@ function normaliseAnswer(x: unknown): "yes" | "no" | null {
 /** `_parse_multi_marker_lines`: one answer per "A: yes" / "A is yes" line; a later line for a label replaces an earlier one. */
 function answerLines(raw: string): Map<string, "yes" | "no" | null> {
   const text = raw.replace(/；/g, "\n").replace(/;/g, "\n").replace(/，/g, ",");
-  // Python's str.splitlines() boundaries.
-  const lines = text.split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/u).map((l) => l.trim()).filter(Boolean);
+  // Python's str.splitlines() boundaries (the three information separators U+001C-U+001E included).
+  const separators = String.fromCharCode(0x1c, 0x1d, 0x1e);
+  const lines = [...text]
+    .map((c) => (separators.includes(c) ? "\n" : c))
+    .join("")
+    .split(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/u)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const patterns = [/^\s*([A-Z]\d*|P\d+)\s*[:=-]\s*(yes|no|true|false|1|0)\b/i, /^\s*\(?([A-Z]\d*|P\d+)\)?\s*(?:is|->)\s*(yes|no|true|false|1|0)\b/i];
   const out = new Map<string, "yes" | "no" | null>();
   for (const line of lines) {
