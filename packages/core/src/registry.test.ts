@@ -22,7 +22,7 @@ describe("ComponentRegistry", () => {
   const made: unknown[] = [];
   const r = new ComponentRegistry<string>("decoder").add("thing", {
     description: "a test component",
-    params: z.strictObject({ size: z.number().int().min(1).default(3), mode: z.enum(["a", "b"]).default("a") }),
+    params: z.strictObject({ size: z.number().int().min(1).describe("how big").default(3), mode: z.enum(["a", "b"]).default("a") }),
     create: (p) => {
       made.push(p);
       return `thing ${p.size} ${p.mode}`;
@@ -32,7 +32,8 @@ describe("ComponentRegistry", () => {
   it("creates from parameters as written: parsed by the component's schema, defaults filled in", () => {
     expect(r.create("thing", { size: 5 })).toBe("thing 5 a");
     expect(r.create("thing")).toBe("thing 3 a");
-    expect(r.describe()).toEqual([{ name: "thing", description: "a test component", params: ["size", "mode"] }]);
+    // What `resagent ls` shows: each parameter with its default and description, from the schema.
+    expect(r.describe()).toEqual([{ name: "thing", description: "a test component", params: [{ name: "size", default: 3, description: "how big" }, { name: "mode", default: "a" }] }]);
   });
 
   it("names the parameter a bad value or a typo is at", () => {
