@@ -1,8 +1,7 @@
-import { InputError } from "@resagent/core";
+import { InputError, gitCommit } from "@resagent/core";
 import { HttpError } from "@resagent/mllm";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { gitCommit } from "@resagent/experiments";
 import yargs, { type CommandModule } from "yargs";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
@@ -18,6 +17,7 @@ import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
 import { trainVerifierCommand } from "./commands/train-verifier.js";
 import { validateCommand } from "./commands/validate.js";
+import { ExitStatus } from "./exit-status.js";
 
 /** Every command, in the order `--help` lists them (a test checks each option has a description). */
 export const COMMANDS: readonly CommandModule<object, never>[] = [
@@ -70,13 +70,6 @@ export function versionLine(): string {
   // The commit of the code that runs (where this file is), not of the current directory.
   const commit = gitCommit(fileURLToPath(new URL(".", import.meta.url)));
   return `resagent ${pkg.version} (commit ${commit === "unknown" ? "unknown: not a git checkout" : commit})`;
-}
-
-/** A command that has said what went wrong and wants this exit status (validate: 1 when something is missing). */
-export class ExitStatus extends Error {
-  constructor(readonly code: number) {
-    super(`exit status ${code}`);
-  }
 }
 
 class UsageError extends Error {}

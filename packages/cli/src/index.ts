@@ -1,2 +1,3 @@
 export { Progress } from "./progress.js";
-export { runCli, ExitStatus } from "./cli.js";
+export { runCli } from "./cli.js";
+export { ExitStatus } from "./exit-status.js";

@@ -11,4 +11,5 @@ export * from "./sheet.js";
 export * from "./resample.js";
 export * from "./registry.js";
 export * from "./params.js";
+export * from "./provenance.js";
 export * from "./lru.js";

@@ -146,7 +146,7 @@ function innermost(issue: Issue, value: unknown, base: readonly PropertyKey[]): 
 export function issueError(schema: z.ZodType, value: unknown, issues: readonly Issue[], where: Located, base: readonly PropertyKey[] = []): InputError {
   const { issue, path } = innermost(issues[0]!, value, []);
   const found = valueAt(value, path);
-  let inside = path.length ? ` in ${formatPath(path)}` : "";
+  const inside = path.length ? ` in ${formatPath(path)}` : "";
   let msg: string;
   let at = path;
   switch (issue.code) {

@@ -85,19 +85,62 @@ export class ComponentRegistry<T> extends Registry<Component<T>> {
     return objectKeys(this.get(name).params);
   }
 
-  describe(): { name: string; description: string; params: readonly string[] }[] {
-    return this.all().map(([name, e]) => ({ name, description: e.description, params: objectKeys(e.params) }));
+  /** Every component with its parameters: name, default (from the schema) and description. */
+  describe(): { name: string; description: string; params: ParamDoc[] }[] {
+    return this.all().map(([name, e]) => ({ name, description: e.description, params: paramDocs(e.params) }));
   }
+}
+
+/** One parameter of a component as `ls` and the docs show it. */
+export interface ParamDoc {
+  name: string;
+  /** Its default (from the schema), absent when it has none. */
+  default?: unknown;
+  description?: string;
+}
+
+/** The parameters of an object schema with their defaults and descriptions. */
+export function paramDocs(schema: z.ZodType): ParamDoc[] {
+  const r = schema.safeParse({});
+  const defaults = r.success && r.data !== null && typeof r.data === "object" ? (r.data as Record<string, unknown>) : {};
+  return objectKeys(schema).map((name) => {
+    const field = fieldOf(schema, name);
+    const description = descriptionOf(field);
+    return { name, ...(name in defaults ? { default: defaults[name] } : {}), ...(description ? { description } : {}) };
+  });
+}
+
+type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; shape?: Record<string, z.ZodType> };
+const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
+
+function fieldOf(schema: z.ZodType, key: string): z.ZodType | undefined {
+  let s: z.ZodType | undefined = schema;
+  while (s) {
+    const def = defOf(s);
+    if (def.type === "object") return def.shape?.[key];
+    s = def.innerType ?? def.in;
+  }
+  return undefined;
+}
+
+/** A field's description, on it or on what its default or optional wraps. */
+function descriptionOf(field: z.ZodType | undefined): string | undefined {
+  let s = field;
+  while (s) {
+    if (s.description) return s.description;
+    const def = defOf(s);
+    s = def.type === "default" || def.type === "prefault" || def.type === "optional" || def.type === "nullable" ? def.innerType : undefined;
+  }
+  return undefined;
 }
 
 /** The keys of an object schema (through defaults, optionals and refinements). */
 function objectKeys(schema: z.ZodType): string[] {
-  type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; shape?: Record<string, unknown> };
   let s: z.ZodType | undefined = schema;
-  for (;;) {
-    const def: Def = (s as unknown as { _zod: { def: Def } })._zod.def;
+  while (s) {
+    const def = defOf(s);
     if (def.type === "object") return Object.keys(def.shape ?? {});
     s = def.innerType ?? def.in;
-    if (!s) return [];
   }
+  return [];
 }

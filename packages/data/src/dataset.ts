@@ -1,4 +1,4 @@
-import { InputError, suggest, type Sample } from "@resagent/core";
+import { InputError, Registry, suggest, type Sample } from "@resagent/core";
 
 /** What every dataset loader accepts; loaders add their own keys (root, style, count...). */
 export interface DatasetOptions {
@@ -74,20 +74,20 @@ export class IndexedDataset<T> implements Dataset {
   }
 }
 
-const registry = new Map<string, DatasetFactory>();
+const datasets = new Registry<DatasetFactory>("dataset", "dataset.name");
 
+/** Register a loader by its name; a name registered twice throws. */
 export function registerDataset(factory: DatasetFactory): void {
-  registry.set(factory.name, factory);
+  datasets.register(factory.name, factory);
 }
 
 export function datasetNames(): string[] {
-  return [...registry.keys()].sort();
+  return datasets.names().sort();
 }
 
+/** The loader of `name`; an unknown name fails with the known ones and a "did you mean". */
 export function getDatasetFactory(name: string): DatasetFactory {
-  const f = registry.get(name);
-  if (!f) throw new InputError(`unknown dataset "${name}"; ${suggest(name, datasetNames())}`, { field: "dataset.name" });
-  return f;
+  return datasets.get(name);
 }
 
 /** Open a dataset by registry name, checking the split first. */

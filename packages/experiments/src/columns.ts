@@ -1,4 +1,4 @@
-import type { CellMetrics } from "./summary.js";
+import type { CellMetrics } from "./cell-metrics.js";
 
 interface ColumnValue {
   read: (m: CellMetrics) => number | null;

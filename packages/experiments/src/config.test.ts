@@ -115,8 +115,11 @@ describe("one schema, every depth", () => {
       }
     }
     expect(described).toBeGreaterThan(40);
-    expect(describeDecoders().find((d) => d.name === "graphcut")!.params).toEqual(Object.keys(GraphcutParamsSchema.shape));
-    expect(describeSamplers().find((d) => d.name === "ebd-spiral")!.params).toEqual(Object.keys((SpiralParamsSchema as unknown as z.ZodObject).shape));
+    // `resagent ls decoders` and `ls samplers` list each parameter with its default and description.
+    const graphcut = describeDecoders().find((d) => d.name === "graphcut")!.params;
+    expect(graphcut.map((p) => p.name)).toEqual(Object.keys(GraphcutParamsSchema.shape));
+    expect(graphcut.find((p) => p.name === "maxSide")).toEqual({ name: "maxSide", default: 200, description: "longest side of the working crop (box + background ring); larger crops are downsampled" });
+    expect(describeSamplers().find((d) => d.name === "ebd-spiral")!.params.map((p) => p.name)).toEqual(Object.keys((SpiralParamsSchema as unknown as z.ZodObject).shape));
     // A resolved cell states every parameter, with the schema's defaults where nothing else set one.
     const cell = loadExperiment("table4", { root }).cells[0]!.pipeline;
     expect(Object.keys(cell.verifier)).toEqual(Object.keys((VerifierParamsSchema as unknown as z.ZodObject).shape));

@@ -8,7 +8,7 @@ import { readFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { formatAccounting } from "@resagent/mllm";
+import { BackendConfigSchema, GrounderConfigSchema, formatAccounting } from "@resagent/mllm";
 import { deadUrl, startTestServer, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted } from "./index.js";
 
@@ -46,8 +46,9 @@ describe("a run against two endpoints, one down or failing", () => {
     const http = { baseUrls, model: "Qwen/Qwen3-VL-8B-Instruct", timeoutMs: 30_000, backoffMs: 1, maxBackoffMs: 4, restAfterFailures: 2, restMs: 60_000 };
     for (const c of exp.cells) {
       // No response cache: every run asks the servers.
-      c.pipeline.mllm = { backend: "openai", convention: "qwen3", pick: "first", cache: "off", http } as typeof c.pipeline.mllm;
-      c.pipeline.verifierMllm = { backend: "openai", cache: "off", http } as typeof c.pipeline.verifierMllm;
+      // Components take parsed configs: these replace what the profile loaded, so they go through the same parse.
+      c.pipeline.mllm = GrounderConfigSchema.parse({ backend: "openai", convention: "qwen3", pick: "first", cache: "off", http });
+      c.pipeline.verifierMllm = BackendConfigSchema.parse({ backend: "openai", cache: "off", http });
     }
     const dir = await mkdtemp(join(tmpdir(), "resagent-endpoints-run-"));
     const result = await runExperimentAccounted(exp, { runDir: dir, shareRecords: false });

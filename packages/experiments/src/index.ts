@@ -8,7 +8,7 @@ export { runExperiment, readRecords, readExistingRecords, recordKey, buildPipeli
 export { summarise, groupRecords, SampleBootstrap, BOOTSTRAP_SETTINGS, type CellMetrics } from "./summary.js";
 export { buildTable, isUpperBound, tableMarkdown, tableCsv, fmtWithInterval, type TableData } from "./table.js";
 export { writeResults, usesSimulation, runTitle } from "./results.js";
-export { gitCommit, machine, versions } from "./provenance.js";
+export { versions } from "./provenance.js";
 export { checkPlotSvg, inkOutsideCanvas, textBoxes } from "./plots/check.js";
 export { textWidth, wrapText } from "./plots/text.js";
 export { defaultRunId, codeHash, configHash, configIdentity, readManifest, checkResumable, acquireRunLock, type RunManifest } from "./identity.js";

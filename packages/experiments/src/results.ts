@@ -1,12 +1,12 @@
 import { dirname, join } from "node:path";
-import { writeFileAtomic } from "@resagent/core";
+import { writeFileAtomic, gitCommit, machine } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { writeReport } from "@resagent/report";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
 import type { PlotSpec } from "./config/schema.js";
 import { codeHash, configHash } from "./identity.js";
-import { gitCommit, machine, versions } from "./provenance.js";
+import { versions } from "./provenance.js";
 import { readModelCalls } from "./accounting.js";
 import { buildPipelines, readRecords, recordKey, type RunResult } from "./runner.js";
 import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";

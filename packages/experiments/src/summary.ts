@@ -8,37 +8,15 @@ import {
   bootstrap,
   meanReplicates,
   percentileInterval,
-  type BoxSummary,
-  type PointSummary,
   type Replicates,
   type ResampledMetric,
-  type SegmentationSummary,
-  type TimingSummary,
 } from "@resagent/metrics";
 import { datasetSource } from "@resagent/data";
 import type { SampleRecord } from "@resagent/pipeline";
+import type { CellMetrics } from "./cell-metrics.js";
 import type { LoadedExperiment } from "./config/load.js";
 
-/** Metrics of one cell on one dataset column (or "all"). */
-export interface CellMetrics {
-  samples: number;
-  segmentation: SegmentationSummary;
-  /** Predicted box vs gold box, over samples with a gold box (no box = IoU 0). */
-  box: BoxSummary;
-  points: PointSummary;
-  /** Mean confidence max(P(yes), P(no)) over answered queries (Fig. 1). */
-  meanConfidence: number;
-  /** Mean retained (positive or negative) points per sample (Table 10 "available"). */
-  available: number;
-  queriesPerSample: number;
-  groundingFailures: number;
-  timing: Record<string, TimingSummary>;
-  /**
-   * 95% percentile-bootstrap interval of each resampled metric over this cell's samples (same
-   * units as the metric: fractions for IoU and point metrics); absent with fewer than 2 samples.
-   */
-  ci95?: Partial<Record<ResampledMetric, [number, number]>>;
-}
+export type { CellMetrics };
 
 /** How intervals are computed; written to summary.json beside them. */
 export const BOOTSTRAP_SETTINGS = { replicates: 1000, level: 0.95, method: "percentile bootstrap interval over samples" } as const;

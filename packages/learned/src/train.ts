@@ -1,9 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
-import { InputError, sha256, stableStringify, svgToPng, writeFileAtomic } from "@resagent/core";
+import { InputError, gitCommit, sha256, stableStringify, svgToPng, writeFileAtomic } from "@resagent/core";
 import { VBR_DEFAULTS, generateVbr, type VbrSource } from "@resagent/datagen";
 import { encodeExamples, readVbrFolder, splitByImage } from "./data.js";
 import { FEATURE_DEFAULTS } from "./features.js";
@@ -74,16 +73,6 @@ export interface TrainReport {
   backend: TfInfo;
   seconds: { wall: number; cpu: number; data: number; training: number };
   files: string[];
-}
-
-function gitCommit(): string {
-  try {
-    const head = execFileSync("git", ["rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    return dirty ? `${head}-dirty` : head;
-  } catch {
-    return "unknown";
-  }
 }
 
 const require = createRequire(import.meta.url);

@@ -338,12 +338,11 @@ export class OracleBackend implements ChatBackend {
   readonly simulated = true;
   readonly needsImages = false;
 
+  /** `perturbation` as the backend schema checked it (createBackend, or a loaded config). */
   constructor(
     readonly perturbation: Perturbation = "none",
     readonly seed = 0,
-  ) {
-    if (!["none", "mild", "severe"].includes(perturbation)) throw new InputError(`expected none, mild or severe, got ${JSON.stringify(perturbation)}`, { field: "mllm.perturbation" });
-  }
+  ) {}
 
   get identity(): string {
     return `oracle:${this.perturbation}:seed${this.seed}`;

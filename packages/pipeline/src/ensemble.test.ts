@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError, emptyMask, sha256, type Box, type RgbImage, type Sample } from "@resagent/core";
-import { CachedBackend, SimulatedBackend, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
-import type { GrounderInput } from "@resagent/mllm";
+import type { CachedBackend, ChatBackend, ChatCompletion, ChatRequest, GrounderInput, QueryContext, SimulatedBackend } from "@resagent/mllm";
 import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, parsePipelineConfig, type LoadedSample, type PipelineConfig, type PipelineInput } from "./index.js";
 
 const W = 100;

@@ -1,63 +1,11 @@
-import { InputError, boxIoU, parseParams, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
+import { InputError, parseParams, stableStringify } from "@resagent/core";
 import { DecoderConfigSchema, buildDecoder, type Decoder, type DecoderInput } from "@resagent/decoder";
-import { sampleIoU } from "@resagent/metrics";
-import { BackendConfigSchema, CachedBackend, boxPrompt, buildBackend, parseGrounding, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
-import { buildSampler, dedupePixels, mergeQueues, samplerStandIn, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
-import { Verifier, type QueryRecord } from "@resagent/verifier";
+import { BackendConfigSchema, CachedBackend, buildBackend, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type SmartResizeOptions } from "@resagent/mllm";
+import { buildSampler, samplerStandIn, type Candidates, type Sampler } from "@resagent/sampler";
+import { Verifier, type VerifyResult } from "@resagent/verifier";
 import type { DecodeConfig, PipelineConfig } from "./config.js";
-import { ROUTER_DESCRIPTIONS, routeBoxes, type RouterName } from "./routers.js";
-
-/** One line of samples.jsonl: everything but `timing` is deterministic for a given seed. */
-export interface SampleRecord {
-  id: string;
-  cell: string;
-  dataset: string;
-  expression: string;
-  /** Predicted (or oracle) box in pixels, rounded to 0.01; null when grounding failed. */
-  box: [number, number, number, number] | null;
-  groundingFailure?: string;
-  boxIoU?: number;
-  /**
-   * Ensemble grounding (pipeline.grounding): every expert's box in pixels (null when its answer
-   * held no usable box, with the parse failure) and its IoU to gold, the router, and which
-   * experts the chosen box (`box`) was made from. `upperBound`: the router looked at gold.
-   */
-  ensemble?: {
-    router: RouterName;
-    upperBound?: true;
-    experts: { name: string; box: [number, number, number, number] | null; failure?: string; boxIoU?: number }[];
-    from: number[];
-  };
-  candidates: { x: number; y: number; queue: string; rank: number }[];
-  queries: Omit<QueryRecord, "latencyMs" | "cached">[];
-  positives: [number, number][];
-  negatives: [number, number][];
-  mask: CompressedRle;
-  /** The decoder's score of the mask kept (SAM2: predicted IoU; graphcut: colour-model separation). */
-  score: number;
-  /**
-   * How the mask was decoded, when verification ran (K > 0): which branch was kept ("points": box
-   * + points, "box": the box alone) and each branch's decoder score; `centre`: the box centre was
-   * the positive because no point survived (decode.emptyPoints centre).
-   */
-  decode?: { branch: "points" | "box"; pointsScore: number; boxScore?: number; centre?: [number, number] };
-  iou: number;
-  intersection: number;
-  union: number;
-  /** Wall-clock milliseconds per stage, MLLM queries and cache hits: the only non-deterministic fields. */
-  timing: Record<string, number>;
-}
-
-const r2 = (v: number) => Math.round(v * 100) / 100;
-const boxTuple = (b: Box): [number, number, number, number] => [r2(b.x1), r2(b.y1), r2(b.x2), r2(b.y2)];
-
-/** One grounder of a pipeline: its backend, how its answers are read, and its name in records. */
-export interface GroundingExpert {
-  name: string;
-  config: GrounderConfig;
-  backend: ChatBackend;
-  smartResize: SmartResizeOptions;
-}
+import { ROUTER_DESCRIPTIONS } from "./routers.js";
+import { decodeStage, groundStage, pixelsOf, recordStage, sampleStage, verifyStage, type GroundingExpert, type LoadedSample, type SampleRecord } from "./stages.js";
 
 /** A readable name for an expert: the model (or simulated preset) and the convention it is read in. */
 function expertName(cfg: GrounderConfig): string {
@@ -71,8 +19,6 @@ function expertName(cfg: GrounderConfig): string {
           : cfg.backend;
   return `${base} [${cfg.convention}]`;
 }
-
-const EMPTY_RLE: CompressedRle = { size: [0, 0], counts: "" };
 
 /** Shares backends and decoders between cells with equal configs (same answers cache, same SAM embeddings). */
 export class ComponentPool {
@@ -146,20 +92,10 @@ export class ComponentPool {
   }
 }
 
-/** A loaded sample: the image is decoded once and shared by every cell. */
-export interface LoadedSample {
-  sample: Sample;
-  image: RgbImage | undefined;
-  imageHash: string;
-  /** The image file's bytes: sent as they are for grounding (no re-encoding) when present. */
-  fileBytes?: Uint8Array;
-}
-
-const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
-
 /**
- * The four-stage ResAgent workflow for one configuration: box grounding (§3.2), EBD candidates
- * (§3.3), visual verification with early stopping (§3.4), mask decoding (§3.5).
+ * The ResAgent workflow for one configuration: box grounding (§3.2), EBD candidates (§3.3),
+ * visual verification with early stopping (§3.4), mask decoding (§3.5), as the stages of
+ * stages.ts, with the components built once from a parsed config.
  */
 export class Pipeline {
   readonly grounder: ChatBackend;
@@ -172,6 +108,8 @@ export class Pipeline {
   readonly smartResize: SmartResizeOptions;
   /** Ensemble grounding (pipeline.grounding): the experts in config order; empty when `mllm` grounds alone. */
   readonly experts: GroundingExpert[] = [];
+  /** `mllm` as a grounder (what grounds when there are no experts). */
+  private readonly single: GroundingExpert;
 
   /** `config` as parsed by PipelineSchema (parsePipelineConfig, or a loaded cell's pipeline): not checked again here. */
   constructor(
@@ -186,6 +124,7 @@ export class Pipeline {
       if (g.backend === "box-file" && g.convention !== "absolute") throw new InputError(`expected absolute with the box-file backend (it answers in image pixels; the file's coordinates are boxes.coords), got ${JSON.stringify(g.convention)}`, { field: `${field}.convention` });
     }
     this.grounder = pool.backend(config.mllm, seed);
+    this.single = { name: expertName(config.mllm), config: config.mllm, backend: this.grounder, smartResize: this.smartResize };
     const ens = config.grounding;
     if (ens) {
       const names = ens.experts.map(expertName);
@@ -225,8 +164,9 @@ export class Pipeline {
     };
   }
 
+  /** One sample through the five stages (stages.ts); `cell` labels the record. */
   async run(loaded: LoadedSample, cell: string): Promise<SampleRecord> {
-    const { sample, image, imageHash } = loaded;
+    const { sample, imageHash } = loaded;
     const timing: Record<string, number> = {};
     const t0 = performance.now();
     let t = t0;
@@ -235,198 +175,38 @@ export class Pipeline {
       timing[k] = (timing[k] ?? 0) + (now - t);
       t = now;
     };
-    const W = sample.width;
-    const H = sample.height;
-    const gold = { ...(sample.goldMask ? { mask: sample.goldMask } : {}), ...(sample.goldBox ? { box: sample.goldBox } : {}), ...(sample.distractorBoxes ? { distractorBoxes: sample.distractorBoxes } : {}) };
-    const needPixels = this.groundingBackends.some((b) => b.needsImages) || this.verifierBackend.needsImages;
-    const imageOrFail = (): RgbImage => {
-      if (!image) throw new InputError("image not loaded", { file: sample.imagePath });
-      return image;
-    };
-
-    // 1. box grounding (the file is sent as it is when its format is one servers accept)
-    const fileMime = MIME[sample.imagePath.split(".").pop()!.toLowerCase()];
-    const ask = async (backend: ChatBackend, cfg: GrounderConfig, resize: SmartResizeOptions): Promise<{ g: GroundingResult; cached: boolean }> => {
-      const answer = await backend.complete(
-        {
-          content: [
-            loaded.fileBytes && fileMime
-              ? { type: "image", hash: imageHash, mime: fileMime, render: async () => loaded.fileBytes! }
-              : { type: "image", hash: imageHash, render: () => encodeJpeg(imageOrFail(), 95) },
-            { type: "text", text: boxPrompt(sample.expression, cfg.boxPrompt) },
-          ],
-          maxTokens: 128,
-          topLogprobs: 0,
-          // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
-          keyParams: { smartResize: resize },
-        },
-        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize, expression: sample.expression, sample: { source: sample.source, ...(sample.meta ? { meta: sample.meta as Record<string, unknown> } : {}) } } satisfies QueryContext,
-      );
-      return { g: parseGrounding(answer.text, cfg.convention, W, H, cfg.pick, resize), cached: answer.cached };
-    };
-    let chosen: Box | undefined;
-    let failure: string | undefined;
-    let ensemble: SampleRecord["ensemble"];
-    if (this.experts.length) {
-      // Every expert at once, each through its own response cache.
-      const ens = this.config.grounding!;
-      const answers = await Promise.all(this.experts.map((e) => ask(e.backend, e.config, e.smartResize)));
-      timing.mllmQueries = answers.length;
-      timing.cacheHits = answers.filter((a) => a.cached).length;
-      const valid = answers.flatMap((a, i) => (a.g.ok ? [{ i, box: a.g.box }] : []));
-      const routed = routeBoxes(
-        ens.router,
-        valid.map((v) => v.box),
-        { trim: ens.trim, voteIoU: ens.voteIoU, ...(sample.goldBox ? { gold: sample.goldBox } : {}) },
-      );
-      ensemble = {
-        router: ens.router,
-        ...(ens.router === "oracle-best" ? { upperBound: true as const } : {}),
-        experts: answers.map((a, i) =>
-          a.g.ok
-            ? { name: this.experts[i]!.name, box: boxTuple(a.g.box), ...(sample.goldBox ? { boxIoU: r2(boxIoU(a.g.box, sample.goldBox) * 100) / 100 } : {}) }
-            : { name: this.experts[i]!.name, box: null, failure: a.g.failure },
-        ),
-        from: routed ? routed.from.map((k) => valid[k]!.i) : [],
-      };
-      if (routed) chosen = routed.box;
-      else failure = `every expert failed (${answers.length} of ${answers.length}); the first: ${(answers[0]!.g as { failure: string }).failure}`;
-    } else {
-      const a = await ask(this.grounder, this.config.mllm, this.smartResize);
-      timing.mllmQueries = 1;
-      timing.cacheHits = a.cached ? 1 : 0;
-      if (a.g.ok) chosen = a.g.box;
-      else failure = a.g.failure;
-    }
+    const { config } = this;
+    const grounded = await groundStage({
+      loaded,
+      grounders: this.experts.length ? this.experts : [this.single],
+      ...(config.grounding && this.experts.length ? { ensemble: config.grounding } : {}),
+      onGroundingFailure: config.onGroundingFailure,
+    });
+    timing.mllmQueries = grounded.queries;
+    timing.cacheHits = grounded.cacheHits;
     lap("ground");
-    let box: Box | undefined = chosen;
-    // final 515-618 (resolve_box_prior's hard fallback): the last pixel, not the image's edge.
-    if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W - 1, y2: H - 1 };
-
-    const record: SampleRecord = {
-      id: sample.id,
-      cell,
-      dataset: sample.source,
-      expression: sample.expression,
-      box: box ? [r2(box.x1), r2(box.y1), r2(box.x2), r2(box.y2)] : null,
-      ...(failure === undefined ? {} : { groundingFailure: failure }),
-      ...(box && sample.goldBox ? { boxIoU: r2(boxIoU(box, sample.goldBox) * 100) / 100 } : {}),
-      ...(ensemble ? { ensemble } : {}),
-      candidates: [],
-      queries: [],
-      positives: [],
-      negatives: [],
-      mask: EMPTY_RLE, // replaced below: by the decoder's mask, or the empty mask when grounding failed
-      score: 0,
-      iou: 0,
-      intersection: 0,
-      union: 0,
-      timing,
-    };
-    let positives: Point[] = [];
-    let negatives: Point[] = [];
-    if (box) {
-      // 2. candidates (the stream depends on the sample only, so every cell sees the same points)
-      if (this.config.k > 0) {
-        const cands = this.candidates(box, sample.id, W, H);
-        record.candidates = cands.ordered.map((c) => ({ x: r2(c.point.x), y: r2(c.point.y), queue: c.queue, rank: c.rank }));
-        lap("sample");
-        // 3. verification
-        const v = await this.verifier.verify({
-          sampleId: sample.id,
-          expression: sample.expression,
-          image: needPixels ? imageOrFail() : image,
-          imageHash,
-          width: W,
-          height: H,
-          box,
-          candidates: cands.ordered,
-          gold,
-          rng: randomStream(this.seed, "verifier", sample.id),
-        });
-        positives = v.positives;
-        negatives = v.negatives;
-        const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
-        record.queries = v.queries.map(({ latencyMs: _l, cached: _c, ...q }) => ({
-          ...q,
-          point: { x: r2(q.point.x), y: r2(q.point.y) },
-          ...(q.pYes === null ? {} : { pYes: r6(q.pYes) }),
-          ...(typeof q.confidence === "number" ? { confidence: r6(q.confidence) } : {}),
-        }));
-        record.positives = positives.map((p) => [r2(p.x), r2(p.y)]);
-        record.negatives = negatives.map((p) => [r2(p.x), r2(p.y)]);
-        timing.mllmQueries += v.queries.length;
-        timing.cacheHits += v.queries.filter((q) => q.cached).length;
-        lap("verify");
-      }
-      // 4. decoding (with K > 0, as the authors' sam2_decode + choose_decode_branch)
-      const img = { image: imageOrFail(), key: imageHash };
-      const verified = this.config.k > 0;
-      const d = this.decode;
-      let pos = positives;
-      let centre: [number, number] | undefined;
-      if (verified && d.emptyPoints === "centre" && positives.length + negatives.length === 0) {
-        const c = { x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 };
-        pos = [c];
-        centre = [r2(c.x), r2(c.y)];
-      }
-      let out = await this.decoder.segment(img, { box, positives: pos, negatives });
-      if (verified) {
-        const pointsScore = out.score;
-        let branch: "points" | "box" = "points";
-        let boxScore: number | undefined;
-        // Without any point the points branch is the box branch: one decode serves both.
-        if (pos.length + negatives.length === 0) branch = "box";
-        else if (d.fallback === "sam-score") {
-          const boxOnly = await this.decoder.segment(img, { box, positives: [], negatives: [] });
-          boxScore = boxOnly.score;
-          // final 1882: the points branch only when it beats the box by more than the margin.
-          if (!(pointsScore > boxScore + d.margin)) {
-            branch = "box";
-            out = boxOnly;
-          }
-        }
-        const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
-        record.decode = { branch, pointsScore: r4(pointsScore), ...(boxScore !== undefined ? { boxScore: r4(boxScore) } : {}), ...(centre ? { centre } : {}) };
-      }
-      record.mask = rleEncode(out.mask);
-      record.score = Math.round(out.score * 1e4) / 1e4;
-      lap("decode");
-      if (sample.goldMask) {
-        const s = sampleIoU(out.mask, sample.goldMask);
-        record.iou = Math.round(s.iou * 1e6) / 1e6;
-        record.intersection = s.intersection;
-        record.union = s.union;
-      }
-    } else {
-      const empty = emptyMask(W, H) as Mask;
-      record.mask = rleEncode(empty);
-      if (sample.goldMask) {
-        const s = sampleIoU(empty, sample.goldMask);
-        Object.assign(record, { iou: s.iou, intersection: s.intersection, union: s.union });
-      }
+    const { box } = grounded;
+    if (!box) {
+      timing.total = performance.now() - t0;
+      return recordStage({ sample, cell, grounded, timing });
     }
+    let candidates: Candidates | undefined;
+    let verified: VerifyResult | undefined;
+    if (config.k > 0) {
+      candidates = sampleStage({ sampler: this.sampler, box, k: config.k, kExternal: config.kExternal, dedupe: config.dedupe, seed: this.seed, sampleId: sample.id, width: sample.width, height: sample.height });
+      lap("sample");
+      const needPixels = this.groundingBackends.some((b) => b.needsImages) || this.verifierBackend.needsImages;
+      verified = await verifyStage({ verifier: this.verifier, loaded, needPixels, box, candidates, seed: this.seed });
+      timing.mllmQueries += verified.queries.length;
+      timing.cacheHits += verified.queries.filter((q) => q.cached).length;
+      lap("verify");
+    }
+    const decoded = await decodeStage({ decoder: this.decoder, image: { image: pixelsOf(loaded), key: imageHash }, box, ...(verified ? { points: verified } : {}), decode: this.decode });
+    lap("decode");
+    // Scoring against gold and serialising are part of the record, not of the decode time.
+    const record = recordStage({ sample, cell, grounded, ...(candidates ? { candidates } : {}), ...(verified ? { verified } : {}), decoded, timing });
     timing.total = performance.now() - t0;
     return record;
-  }
-
-  /**
-   * The candidates: K per queue, or K internal and `kExternal` external. Sampler draws do not
-   * depend on K (each queue is the first or last samples of its own draw), so asking the sampler
-   * for each count from the same stream gives each queue exactly as a sampler with that K would.
-   */
-  private candidates(box: Box, id: string, W: number, H: number): Candidates {
-    const k = this.config.k;
-    const kExt = this.config.kExternal ?? k;
-    const draw = (n: number) => this.sampler.sample(box, n, randomStream(this.seed, "sampler", id), { width: W, height: H });
-    const a = draw(k);
-    const b = kExt === k ? a : draw(kExt);
-    if (kExt === k && this.config.dedupe !== "pixel") return a;
-    const params = this.sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
-    // final 736-766: every strategy's queues go through dedupe_points.
-    const external = this.config.dedupe === "pixel" ? dedupePixels(b.external, W, H) : b.external;
-    const internal = this.config.dedupe === "pixel" ? dedupePixels(a.internal, W, H) : a.internal;
-    return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
   }
 }
 

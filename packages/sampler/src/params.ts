@@ -1,6 +1,7 @@
 import { parseParams, zEnum, zFraction, zInt, zPositive } from "@resagent/core";
 import { z } from "zod";
 import { DEFAULT_MEMBERSHIP } from "./entropy.js";
+import { MERGE_ORDERS } from "./types.js";
 
 /**
  * The samplers' parameters (`pipeline.sampler.params`): the one definition of their types,
@@ -8,8 +9,6 @@ import { DEFAULT_MEMBERSHIP } from "./entropy.js";
  * config's) and do not check them again.
  */
 
-export const MERGE_ORDERS = ["interleave", "external-first", "internal-first"] as const;
-/** How the two queues merge into the order the verifier walks. */
 export const MergeOrderSchema = zEnum(MERGE_ORDERS);
 
 export const DIRECTIONS = ["cw", "ccw"] as const;

@@ -1,4 +1,3 @@
-import type { MERGE_ORDERS } from "./params.js";
 import type { Box, Point, RandomStream } from "@resagent/core";
 
 /** Which queue a candidate came from (paper §3.3): boundary-proximal or centre-proximal. */
@@ -45,4 +44,6 @@ export interface Sampler {
   check?(): void;
 }
 
+/** How the two queues merge into the order the verifier walks. */
+export const MERGE_ORDERS = ["interleave", "external-first", "internal-first"] as const;
 export type MergeOrder = (typeof MERGE_ORDERS)[number];

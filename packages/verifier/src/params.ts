@@ -96,7 +96,7 @@ export type VerifierParamsInput = z.input<typeof VerifierParamsSchema>;
  * How verified answers become the decoder's points. "roles" (the paper §3.3 and the authors'
  * `select_points_from_queues`): positives from the internal (boundary) queue, negatives from the
  * external (centre) queue; only when a queue is exhausted without enough of its role are the other
- * queue's answers used. "interleaved" (this harness before issue 19): the first confident yes and
+ * queue's answers used. "interleaved" (this harness before the queue roles): the first confident yes and
  * no answers in the sampler's merged order, from either queue.
  */
 export type Selection = VerifierParams["select"];

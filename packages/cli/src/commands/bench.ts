@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { writeFileAtomic } from "@resagent/core";
+import { gitCommit, machine, writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
@@ -11,7 +11,7 @@ import { pipelineBench } from "../bench/pipeline.js";
 import { referBench } from "../bench/refer.js";
 import { samplerBench } from "../bench/sampler.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
-import { gitCommit, machine, versions } from "@resagent/experiments";
+import { versions } from "@resagent/experiments";
 
 export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench];
 

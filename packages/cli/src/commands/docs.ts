@@ -2,7 +2,7 @@ import { relative } from "node:path";
 import { InputError } from "@resagent/core";
 import { experimentNames, findRoot, listPublished, loadExperiment, publishedFrom, regenerateDocs, writePublished, type BlockRenderer } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
-import { ExitStatus } from "../cli.js";
+import { ExitStatus } from "../exit-status.js";
 
 export const publishCommand: CommandModule<object, { path?: string; name?: string; allowDirty: boolean }> = {
   command: "publish [path]",

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { writeFileAtomic } from "@resagent/core";
-import { FIG4_DEFAULTS, fig4Plot, gitCommit, versions } from "@resagent/experiments";
+import { gitCommit, writeFileAtomic } from "@resagent/core";
+import { FIG4_DEFAULTS, fig4Plot, versions } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
 
 interface Args {

@@ -3,7 +3,15 @@ import { describeDecoders } from "@resagent/decoder";
 import { experimentNames, findRoot, loadExperiment, profileNames } from "@resagent/experiments";
 import { SIMULATED_PRESETS, backendNames } from "@resagent/mllm";
 import { describeSamplers } from "@resagent/sampler";
+import type { ParamDoc } from "@resagent/core";
 import type { CommandModule } from "yargs";
+
+/** A component's parameters, one a line: name = default, and what it does (from its schema). */
+function params(list: readonly ParamDoc[]): string {
+  if (!list.length) return "      params: none";
+  const width = Math.max(...list.map((p) => `${p.name} = ${JSON.stringify(p.default)}`.length));
+  return ["      params:", ...list.map((p) => `        ${`${p.name} = ${JSON.stringify(p.default)}`.padEnd(width)}${p.description ? `  ${p.description}` : ""}`)].join("\n");
+}
 
 const WHAT = ["experiments", "profiles", "datasets", "samplers", "decoders", "mllm"] as const;
 
@@ -29,11 +37,11 @@ export const lsCommand: CommandModule<object, { what?: string }> = {
     }
     if (show("samplers")) {
       console.log("samplers (pipeline.sampler.name):");
-      for (const s of describeSamplers()) console.log(`  ${s.name.padEnd(11)} ${s.description}\n              params: ${s.params.join(", ")}`);
+      for (const s of describeSamplers()) console.log(`  ${s.name.padEnd(11)} ${s.description}\n${params(s.params)}`);
     }
     if (show("decoders")) {
       console.log("decoders (pipeline.decoder.name):");
-      for (const d of describeDecoders()) console.log(`  ${d.name.padEnd(10)} ${d.description}\n             params: ${d.params.join(", ") || "none"}`);
+      for (const d of describeDecoders()) console.log(`  ${d.name.padEnd(10)} ${d.description}\n${params(d.params)}`);
     }
     if (show("mllm")) {
       console.log(`mllm backends (pipeline.mllm.backend): ${backendNames().join(", ")}`);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "@resagent/core";
 import { findRoot, jsonSchemaFiles } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
-import { ExitStatus } from "../cli.js";
+import { ExitStatus } from "../exit-status.js";
 
 export const schemaCommand: CommandModule<object, { write: boolean; check: boolean }> = {
   command: "schema",

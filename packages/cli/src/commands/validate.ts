@@ -4,7 +4,7 @@ import { ComponentPool } from "@resagent/pipeline";
 import { buildPipelines, describeCells } from "@resagent/experiments";
 import { probeEndpoint } from "@resagent/mllm";
 import type { CommandModule } from "yargs";
-import { ExitStatus } from "../cli.js";
+import { ExitStatus } from "../exit-status.js";
 import { configOptions, loadFromArgs, type LoadArgs } from "./exp.js";
 
 type ValidateArgs = LoadArgs & { probe: boolean };

@@ -1,0 +1,22 @@
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+
+/** Where results came from, written beside them (summary.json, bench rows, trained models, --version). */
+
+/** The git commit of the working tree (of `cwd`, default the current directory), with "-dirty" when it has uncommitted changes. */
+export function gitCommit(cwd?: string): string {
+  try {
+    const opts = { encoding: "utf8" as const, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], ...(cwd ? { cwd } : {}) };
+    const head = execFileSync("git", ["rev-parse", "HEAD"], opts).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], opts).trim();
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The machine, in words: CPU count and model, platform and architecture. */
+export function machine(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model ?? "unknown cpu"}, ${process.platform}-${process.arch}`;
+}

@@ -1,0 +1,347 @@
+import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
+import type { DecodeResult, Decoder, DecoderImage } from "@resagent/decoder";
+import { sampleIoU } from "@resagent/metrics";
+import { boxPrompt, parseGrounding, type ChatBackend, type GrounderConfig, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
+import { dedupePixels, mergeQueues, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
+import type { QueryRecord, Verifier, VerifyResult } from "@resagent/verifier";
+import type { DecodeConfig, EnsembleGroundingConfig } from "./config.js";
+import { routeBoxes, type RouterName } from "./routers.js";
+
+/**
+ * The ResAgent workflow for one sample as five named stages, each a function of its inputs:
+ * ground (§3.2) → sample (§3.3) → verify (§3.4) → decode (§3.5) → record. The first four work in
+ * full precision; `recordStage` alone rounds and serialises, so every number in samples.jsonl is
+ * rounded once, in one place.
+ */
+
+/** A loaded sample: the image is decoded once and shared by every cell. */
+export interface LoadedSample {
+  sample: Sample;
+  image: RgbImage | undefined;
+  imageHash: string;
+  /** The image file's bytes: sent as they are for grounding (no re-encoding) when present. */
+  fileBytes?: Uint8Array;
+}
+
+/** One grounder of a pipeline: its backend, how its answers are read, and its name in records. */
+export interface GroundingExpert {
+  name: string;
+  config: GrounderConfig;
+  backend: ChatBackend;
+  smartResize: SmartResizeOptions;
+}
+
+/** The gold annotations a simulated or oracle backend may look at, and the metrics score against. */
+export type Gold = { mask?: Mask; box?: Box; distractorBoxes?: Box[] };
+
+export function goldOf(sample: Sample): Gold {
+  return { ...(sample.goldMask ? { mask: sample.goldMask } : {}), ...(sample.goldBox ? { box: sample.goldBox } : {}), ...(sample.distractorBoxes ? { distractorBoxes: sample.distractorBoxes } : {}) };
+}
+
+/** The image's pixels, or an error naming the file when they were not loaded. */
+export function pixelsOf(loaded: LoadedSample): RgbImage {
+  if (!loaded.image) throw new InputError("image not loaded", { file: loaded.sample.imagePath });
+  return loaded.image;
+}
+
+const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp" };
+
+export interface GroundInput {
+  loaded: LoadedSample;
+  /** The grounders asked: one, or an ensemble's experts (all at once). */
+  grounders: readonly GroundingExpert[];
+  /** An ensemble's router over the experts' boxes; absent: the one grounder's box is the box. */
+  ensemble?: Pick<EnsembleGroundingConfig, "router" | "trim" | "voteIoU">;
+  onGroundingFailure: "empty" | "full-image";
+}
+
+export interface Grounded {
+  /** The box the later stages use: the grounder's (or router's), else the whole image with onGroundingFailure full-image; absent: none. */
+  box?: Box;
+  /** Why no box came back (the answer's parse failure, or every expert's). */
+  failure?: string;
+  /** An ensemble's experts' boxes (null: no usable box, with the failure), the router, and the experts the box was made from. */
+  ensemble?: { router: RouterName; experts: { name: string; box: Box | null; failure?: string }[]; from: number[] };
+  /** Model queries asked, and how many the response cache answered. */
+  queries: number;
+  cacheHits: number;
+}
+
+/** Stage 1, box grounding: every grounder is asked (the file is sent as it is when servers accept its format), an ensemble's boxes are routed. */
+export async function groundStage({ loaded, grounders, ensemble, onGroundingFailure }: GroundInput): Promise<Grounded> {
+  const { sample, imageHash } = loaded;
+  const W = sample.width;
+  const H = sample.height;
+  const gold = goldOf(sample);
+  const fileMime = MIME[sample.imagePath.split(".").pop()!.toLowerCase()];
+  const ask = async (g: GroundingExpert): Promise<{ g: GroundingResult; cached: boolean }> => {
+    const answer = await g.backend.complete(
+      {
+        content: [
+          loaded.fileBytes && fileMime
+            ? { type: "image", hash: imageHash, mime: fileMime, render: async () => loaded.fileBytes! }
+            : { type: "image", hash: imageHash, render: () => encodeJpeg(pixelsOf(loaded), 95) },
+          { type: "text", text: boxPrompt(sample.expression, g.config.boxPrompt) },
+        ],
+        maxTokens: 128,
+        topLogprobs: 0,
+        // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
+        keyParams: { smartResize: g.smartResize },
+      },
+      { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: g.config.convention, smartResize: g.smartResize, expression: sample.expression, sample: { source: sample.source, ...(sample.meta ? { meta: sample.meta as Record<string, unknown> } : {}) } } satisfies QueryContext,
+    );
+    return { g: parseGrounding(answer.text, g.config.convention, W, H, g.config.pick, g.smartResize), cached: answer.cached };
+  };
+  let chosen: Box | undefined;
+  let failure: string | undefined;
+  let routed: Grounded["ensemble"];
+  // Every grounder at once, each through its own response cache.
+  const answers = await Promise.all(grounders.map(ask));
+  if (ensemble) {
+    const valid = answers.flatMap((a, i) => (a.g.ok ? [{ i, box: a.g.box }] : []));
+    const r = routeBoxes(
+      ensemble.router,
+      valid.map((v) => v.box),
+      { trim: ensemble.trim, voteIoU: ensemble.voteIoU, ...(sample.goldBox ? { gold: sample.goldBox } : {}) },
+    );
+    routed = {
+      router: ensemble.router,
+      experts: answers.map((a, i) => (a.g.ok ? { name: grounders[i]!.name, box: a.g.box } : { name: grounders[i]!.name, box: null, failure: a.g.failure })),
+      from: r ? r.from.map((k) => valid[k]!.i) : [],
+    };
+    if (r) chosen = r.box;
+    else failure = `every expert failed (${answers.length} of ${answers.length}); the first: ${(answers[0]!.g as { failure: string }).failure}`;
+  } else {
+    const a = answers[0]!.g;
+    if (a.ok) chosen = a.box;
+    else failure = a.failure;
+  }
+  // final 515-618 (resolve_box_prior's hard fallback): the last pixel, not the image's edge.
+  const box = chosen ?? (onGroundingFailure === "full-image" ? { x1: 0, y1: 0, x2: W - 1, y2: H - 1 } : undefined);
+  return {
+    ...(box ? { box } : {}),
+    ...(failure === undefined ? {} : { failure }),
+    ...(routed ? { ensemble: routed } : {}),
+    queries: answers.length,
+    cacheHits: answers.filter((a) => a.cached).length,
+  };
+}
+
+export interface SampleInput {
+  sampler: Sampler;
+  box: Box;
+  /** Candidates per queue (the internal one's, when kExternal differs). */
+  k: number;
+  /** External-queue candidates (null: k). */
+  kExternal: number | null | undefined;
+  /** pixel: every queue through final.py's dedupe_points (one candidate per pixel). */
+  dedupe?: "none" | "pixel";
+  seed: number;
+  sampleId: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * Stage 2, the candidates: K per queue, or K internal and `kExternal` external. The stream depends
+ * on the sample only, so every cell sees the same points. Sampler draws do not depend on K (each
+ * queue is the first or last samples of its own draw), so asking the sampler for each count from
+ * the same stream gives each queue exactly as a sampler with that K would.
+ */
+export function sampleStage({ sampler, box, k, kExternal, dedupe, seed, sampleId, width, height }: SampleInput): Candidates {
+  const kExt = kExternal ?? k;
+  const draw = (n: number) => sampler.sample(box, n, randomStream(seed, "sampler", sampleId), { width, height });
+  const a = draw(k);
+  const b = kExt === k ? a : draw(kExt);
+  if (kExt === k && dedupe !== "pixel") return a;
+  const params = sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
+  // final 736-766: every strategy's queues go through dedupe_points.
+  const external = dedupe === "pixel" ? dedupePixels(b.external, width, height) : b.external;
+  const internal = dedupe === "pixel" ? dedupePixels(a.internal, width, height) : a.internal;
+  return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
+}
+
+export interface VerifyStageInput {
+  verifier: Verifier;
+  loaded: LoadedSample;
+  /** Whether a backend needs the pixels (a real model); the others get the image if it was loaded. */
+  needPixels: boolean;
+  box: Box;
+  candidates: Candidates;
+  seed: number;
+}
+
+/** Stage 3, visual verification with early stopping: the verifier's questions and the points it keeps. */
+export function verifyStage({ verifier, loaded, needPixels, box, candidates, seed }: VerifyStageInput): Promise<VerifyResult> {
+  const { sample } = loaded;
+  return verifier.verify({
+    sampleId: sample.id,
+    expression: sample.expression,
+    image: needPixels ? pixelsOf(loaded) : loaded.image,
+    imageHash: loaded.imageHash,
+    width: sample.width,
+    height: sample.height,
+    box,
+    candidates: candidates.ordered,
+    gold: goldOf(sample),
+    rng: randomStream(seed, "verifier", sample.id),
+  });
+}
+
+export interface DecodeStageInput {
+  decoder: Decoder;
+  image: DecoderImage;
+  box: Box;
+  /** The verified points; absent when verification did not run (K = 0): the box alone is decoded, with neither rule. */
+  points?: { positives: Point[]; negatives: Point[] };
+  decode: DecodeConfig;
+}
+
+export interface Decoded {
+  result: DecodeResult;
+  /** With points (K > 0): the branch kept, each branch's score, and the box centre when it stood in for the points. */
+  decode?: { branch: "points" | "box"; pointsScore: number; boxScore?: number; centre?: Point };
+}
+
+/**
+ * Stage 4, decoding, as the authors' `sam2_decode` + `choose_decode_branch` (final 1778–1895):
+ * with points, the box centre is the positive when none survived (emptyPoints centre), and the
+ * box + points branch is kept only when its decoder score beats the box alone by more than the
+ * margin (fallback sam-score).
+ */
+export async function decodeStage({ decoder, image, box, points, decode }: DecodeStageInput): Promise<Decoded> {
+  if (!points) return { result: await decoder.segment(image, { box, positives: [], negatives: [] }) };
+  const { negatives } = points;
+  let positives = points.positives;
+  let centre: Point | undefined;
+  if (decode.emptyPoints === "centre" && positives.length + negatives.length === 0) {
+    centre = { x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 };
+    positives = [centre];
+  }
+  const withPoints = await decoder.segment(image, { box, positives, negatives });
+  const pointsScore = withPoints.score;
+  // Without any point the points branch is the box branch: one decode serves both.
+  if (positives.length + negatives.length === 0) return { result: withPoints, decode: { branch: "box", pointsScore } };
+  if (decode.fallback === "none") return { result: withPoints, decode: { branch: "points", pointsScore, ...(centre ? { centre } : {}) } };
+  const boxOnly = await decoder.segment(image, { box, positives: [], negatives: [] });
+  // final 1882: the points branch only when it beats the box by more than the margin.
+  const kept = pointsScore > boxOnly.score + decode.margin;
+  return { result: kept ? withPoints : boxOnly, decode: { branch: kept ? "points" : "box", pointsScore, boxScore: boxOnly.score, ...(centre ? { centre } : {}) } };
+}
+
+/** One line of samples.jsonl: everything but `timing` is deterministic for a given seed. */
+export interface SampleRecord {
+  id: string;
+  cell: string;
+  dataset: string;
+  expression: string;
+  /** Predicted (or oracle) box in pixels, rounded to 0.01; null when grounding failed. */
+  box: [number, number, number, number] | null;
+  groundingFailure?: string;
+  boxIoU?: number;
+  /**
+   * Ensemble grounding (pipeline.grounding): every expert's box in pixels (null when its answer
+   * held no usable box, with the parse failure) and its IoU to gold, the router, and which
+   * experts the chosen box (`box`) was made from. `upperBound`: the router looked at gold.
+   */
+  ensemble?: {
+    router: RouterName;
+    upperBound?: true;
+    experts: { name: string; box: [number, number, number, number] | null; failure?: string; boxIoU?: number }[];
+    from: number[];
+  };
+  candidates: { x: number; y: number; queue: string; rank: number }[];
+  queries: Omit<QueryRecord, "latencyMs" | "cached">[];
+  positives: [number, number][];
+  negatives: [number, number][];
+  mask: CompressedRle;
+  /** The decoder's score of the mask kept (SAM2: predicted IoU; graphcut: colour-model separation). */
+  score: number;
+  /**
+   * How the mask was decoded, when verification ran (K > 0): which branch was kept ("points": box
+   * + points, "box": the box alone) and each branch's decoder score; `centre`: the box centre was
+   * the positive because no point survived (decode.emptyPoints centre).
+   */
+  decode?: { branch: "points" | "box"; pointsScore: number; boxScore?: number; centre?: [number, number] };
+  iou: number;
+  intersection: number;
+  union: number;
+  /** Wall-clock milliseconds per stage, MLLM queries and cache hits: the only non-deterministic fields. */
+  timing: Record<string, number>;
+}
+
+export interface RecordInput {
+  sample: Sample;
+  cell: string;
+  grounded: Grounded;
+  /** Stages 2 and 3, when they ran (a box and K > 0). */
+  candidates?: Candidates;
+  verified?: VerifyResult;
+  /** Stage 4; absent when there was no box (the prediction is then the empty mask). */
+  decoded?: Decoded;
+  timing: Record<string, number>;
+}
+
+const round = (digits: number) => {
+  const f = 10 ** digits;
+  return (v: number) => Math.round(v * f) / f;
+};
+const r2 = round(2);
+const r4 = round(4);
+const r6 = round(6);
+const boxTuple = (b: Box): [number, number, number, number] => [r2(b.x1), r2(b.y1), r2(b.x2), r2(b.y2)];
+/** Box IoU against gold as a fraction, to 4 decimals. */
+const boxIoUOf = (b: Box, gold: Box) => r2(boxIoU(b, gold) * 100) / 100;
+
+/**
+ * Stage 5, the record: the mask scored against gold (IoU, I, U), and every stage's outcome
+ * rounded and laid out as one samples.jsonl line (pixels to 0.01, probabilities to 1e-6,
+ * decoder scores to 1e-4, the mask as COCO RLE).
+ */
+export function recordStage({ sample, cell, grounded, candidates, verified, decoded, timing }: RecordInput): SampleRecord {
+  const { box, ensemble } = grounded;
+  const mask = decoded ? decoded.result.mask : (emptyMask(sample.width, sample.height) as Mask);
+  const scored = sample.goldMask ? sampleIoU(mask, sample.goldMask) : undefined;
+  const record: SampleRecord = {
+    id: sample.id,
+    cell,
+    dataset: sample.source,
+    expression: sample.expression,
+    box: box ? boxTuple(box) : null,
+    ...(grounded.failure === undefined ? {} : { groundingFailure: grounded.failure }),
+    ...(box && sample.goldBox ? { boxIoU: boxIoUOf(box, sample.goldBox) } : {}),
+    ...(ensemble
+      ? {
+          ensemble: {
+            router: ensemble.router,
+            ...(ensemble.router === "oracle-best" ? { upperBound: true as const } : {}),
+            experts: ensemble.experts.map((e) =>
+              e.box ? { name: e.name, box: boxTuple(e.box), ...(sample.goldBox ? { boxIoU: boxIoUOf(e.box, sample.goldBox) } : {}) } : { name: e.name, box: null, failure: e.failure! },
+            ),
+            from: ensemble.from,
+          },
+        }
+      : {}),
+    candidates: candidates ? candidates.ordered.map((c) => ({ x: r2(c.point.x), y: r2(c.point.y), queue: c.queue, rank: c.rank })) : [],
+    queries: verified
+      ? verified.queries.map(({ latencyMs: _l, cached: _c, ...q }) => ({
+          ...q,
+          point: { x: r2(q.point.x), y: r2(q.point.y) },
+          ...(q.pYes === null ? {} : { pYes: r6(q.pYes) }),
+          ...(typeof q.confidence === "number" ? { confidence: r6(q.confidence) } : {}),
+        }))
+      : [],
+    positives: verified ? verified.positives.map((p) => [r2(p.x), r2(p.y)]) : [],
+    negatives: verified ? verified.negatives.map((p) => [r2(p.x), r2(p.y)]) : [],
+    mask: rleEncode(mask),
+    score: decoded ? r4(decoded.result.score) : 0,
+    iou: scored ? r6(scored.iou) : 0,
+    intersection: scored?.intersection ?? 0,
+    union: scored?.union ?? 0,
+    timing,
+  };
+  // Last in the line, after timing, where records have always had it.
+  const d = decoded?.decode;
+  if (d) record.decode = { branch: d.branch, pointsScore: r4(d.pointsScore), ...(d.boxScore !== undefined ? { boxScore: r4(d.boxScore) } : {}), ...(d.centre ? { centre: [r2(d.centre.x), r2(d.centre.y)] } : {}) };
+  return record;
+}
