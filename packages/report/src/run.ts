@@ -141,7 +141,8 @@ export function verifierErrors(r: RunRecord): { wrong: number; wrongUsed: number
   let wrong = 0;
   let wrongUsed = 0;
   let scored = 0;
-  for (const q of r.queries ?? []) {
+  for (const q of Array.isArray(r.queries) ? r.queries : []) {
+    if (!q || typeof q !== "object") continue;
     if ((q.decision !== "positive" && q.decision !== "negative") || q.gold === undefined) continue;
     scored++;
     if ((q.decision === "positive") !== q.gold) {
