@@ -1,6 +1,6 @@
 export * from "./types.js";
 export { Semaphore } from "./semaphore.js";
-export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, parseChatResponse, type HttpBackendOptions } from "./http.js";
+export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, logprobsProblem, parseChatResponse, type HttpBackendOptions } from "./http.js";
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";

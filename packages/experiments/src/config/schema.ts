@@ -40,6 +40,7 @@ const HttpSchema = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   restAfterFailures: int(0, 1000).optional().describe("with several baseUrls: rest an endpoint after this many failed attempts in a row (0: never); the others take its load"),
   restMs: int(0).optional().describe("how long a failing endpoint rests (skipped) before it is tried again, in milliseconds"),
+  maxResponseBytes: int(1024).optional().describe("a response body longer than this many bytes is malformed: retried, never cached (default 8 MiB)"),
 });
 
 // All four together: the simulated backend replaces a judge model whole.
