@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { rm } from "node:fs/promises";
-import { InputError } from "@resagent/core";
-import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, writeResults, type LoadedExperiment } from "@resagent/experiments";
+import { join } from "node:path";
+import { InputError, claimFolder, removeRunFolder, userPath } from "@resagent/core";
+import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, runFolderFor, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
 import { Progress, progressIntervalSeconds } from "../progress.js";
@@ -101,10 +100,11 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     // Recorded exactly like an explicit --shard i/n (run.json, run id), so `merge` and resume match.
     const shard = auto && { index: auto.index, count: auto.count };
     if (auto?.from) console.error(`--shard ${args.shard}: shard ${auto.index}/${auto.count} from the ${auto.from}`);
-    const root = args.out ? resolve(args.out) : join(findRoot(), "results");
+    const root = args.out !== undefined ? userPath(args.out, "--out") : join(findRoot(), "results");
+    // A results root: not a run folder, an experiment's folder or a dataset handed over by mistake.
+    claimFolder(root, { origin: args.out !== undefined ? "--out" : "results root", kind: "results", allowForeign: true });
     const runId = args["run-id"] ?? `${defaultRunId(exp)}${shard ? `-shard${shard.index}of${shard.count}` : ""}`;
-    if (!/^[\w.+=-]+$/.test(runId)) throw new InputError(`expected a folder name (letters, digits, . _ + = -), got "${runId}"`, { field: "--run-id" });
-    const runDir = join(root, exp.config.name, runId);
+    const runDir = runFolderFor(root, exp, runId);
     for (const w of exp.warnings) console.error(`note: ${w}`);
     if (args["dry-run"]) {
       refuseMissingSoft(exp);
@@ -115,10 +115,15 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     }
     refuseMissing(exp);
     if (args.fresh && existsSync(runDir)) {
-      // Never delete a folder another process is writing to.
-      const release = await acquireRunLock(runDir);
-      await release();
-      await rm(runDir, { recursive: true, force: true });
+      // Never delete a folder another process is writing to, nor one the harness did not make for this experiment.
+      await removeRunFolder(runDir, {
+        experiment: exp.config.name,
+        origin: "--fresh",
+        beforeRemove: async () => {
+          const release = await acquireRunLock(runDir);
+          await release();
+        },
+      });
     }
     console.error(`${exp.config.title}\nprofile ${exp.config.profile}, ${exp.cells.length} cells, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets -> ${runDir}`);
     const intervalSeconds = progressIntervalSeconds(); // a bad value stops here, before any work
