@@ -19,10 +19,9 @@ const CHROMIUM = process.env.RESAGENT_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`hostile report browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set RESAGENT_CHROMIUM)`);
 
-let err: string[] = [];
 async function cli(...argv: string[]): Promise<number> {
   const run = await captureCli(argv, { stdout: true });
-  err = run.err;
+  if (run.code !== 0) console.error(run.err.join("\n"));
   return run.code;
 }
 
@@ -99,7 +98,8 @@ describe("a crafted run folder", () => {
     expect(tex).not.toMatch(/\n\\input/);
     expect(tex).not.toMatch(/(?<!textbackslash\{\})\\input\{/);
     expect(tex).toMatch(/^% .*\\textbackslash\{\}input\\\{\/etc\/passwd\\\}$/m);
-    expect(tex).toContain("(\\textbackslash{}input\\{/etc/passwd\\} resamples");
+    // An interval whose replicates are no number is left out rather than printed.
+    expect(tex).not.toContain("resamples");
   });
 
   it("every page carries a Content-Security-Policy: its own script and style by hash, images from beside it or data:", () => {
@@ -126,18 +126,17 @@ describe("a crafted run folder", () => {
         const problems: string[] = [];
         page.on("dialog", (d) => void (problems.push(`dialog: ${d.message()}`), d.dismiss()));
         page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-        await page.addInitScript(() => {
-          (window as unknown as { __xss: unknown[] }).__xss = [];
-        });
+        // Runs before the page's own scripts, outside its policy: where run-file script would report.
+        await page.addInitScript("window.__xss = []");
         await page.goto(pathToFileURL(file).href);
-        return { page, problems, ran: () => page.evaluate(() => (window as unknown as { __xss: unknown[] }).__xss) };
+        return { page, problems, ran: () => page.evaluate("window.__xss") };
       };
 
       // The report: its own script runs (the gallery renders every record), the run's values do not.
       const report = await open(join(hostile, "report.html"));
       await report.page.waitForSelector("body[data-ready='1']");
       expect(await report.page.locator(".card").count()).toBe(records);
-      await report.page.locator("details").evaluateAll((ds) => ds.forEach((d) => ((d as HTMLDetailsElement).open = true)));
+      await report.page.locator("details").evaluateAll((ds) => ds.forEach((d) => ((d as unknown as { open: boolean }).open = true)));
       const text = await report.page.locator("body").innerText();
       for (const tag of ["expression", "id", "cell", "queue", "decision", "groundingFailure", "title", "label", "header", "note", "machine", "extraKey", "componentValue"]) {
         expect(text, tag).toContain(`<img src=x onerror="window.__xss.push('${tag}')">`);
