@@ -6,6 +6,7 @@ import { gitCommit } from "@resagent/experiments";
 import yargs, { type CommandModule } from "yargs";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
+import { makeDocsCommand, publishCommand } from "./commands/docs.js";
 import { genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
 import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
@@ -36,7 +37,32 @@ export const COMMANDS: readonly CommandModule<object, never>[] = [
   fig4Command,
   schemaCommand,
   trainVerifierCommand,
+  publishCommand,
+  makeDocsCommand({
+    commands: () => COMMANDS.map((c) => ({ name: commandName(c), describe: String(c.describe ?? "") })),
+    help: (argv) => helpText(argv),
+  }),
 ] as unknown as CommandModule<object, never>[];
+
+function commandName(c: CommandModule<object, never>): string {
+  return String(Array.isArray(c.command) ? c.command[0] : c.command).split(" ")[0]!;
+}
+
+/** Width of generated help texts: fixed, so the docs do not depend on the terminal that wrote them. */
+const DOCS_WIDTH = 100;
+
+/** A command's `--help` as printed (yargs prints help with console.log), for the generated command reference. */
+export async function helpText(argv: string[]): Promise<string> {
+  const out: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void out.push(a.map(String).join(" "));
+  try {
+    await runCli([...argv, "--help"], { wrap: DOCS_WIDTH });
+  } finally {
+    console.log = log;
+  }
+  return out.join("\n");
+}
 
 /** `resagent 0.1.0 (commit <sha>[-dirty])`: the package version and the code it runs. */
 export function versionLine(): string {
@@ -80,7 +106,7 @@ export function attachDashValues(argv: readonly string[]): string[] {
  * ENOSPC, EEXIST, ...: the line names the flag or variable that named the path).
  * Anything else is a bug and is thrown.
  */
-export async function runCli(rawArgv: string[]): Promise<number> {
+export async function runCli(rawArgv: string[], options: { wrap?: number } = {}): Promise<number> {
   // Paths named by environment variables (RESAGENT_DATA_ROOT, ...) and, as commands parse them,
   // by flags: a file-system error under one is reported naming it.
   forgetUserPaths();
@@ -89,6 +115,7 @@ export async function runCli(rawArgv: string[]): Promise<number> {
   const command = COMMANDS.map((c) => String(c.command).split(" ")[0]).find((name) => name === argv[0]);
   let cli = yargs(argv).scriptName("pnpm resagent").usage("$0 <command> [options]\n\nResAgent research harness (`pnpm exec resagent` and `npx resagent` run the last build; `pnpm resagent` builds first)");
   for (const c of COMMANDS) cli = cli.command(c);
+  if (options.wrap) cli = cli.wrap(options.wrap);
   cli = cli
     // git is asked only when the version is asked for.
     .version("version", "print the package version and the code commit (-dirty: the tree has uncommitted changes)", argv.includes("--version") ? versionLine() : "")

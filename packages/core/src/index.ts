@@ -12,4 +12,5 @@ export * from "./segmented.js";
 export * from "./sheet.js";
 export * from "./resample.js";
 export * from "./registry.js";
+export * from "./params.js";
 export * from "./lru.js";

@@ -19,3 +19,4 @@ export { openReasonSeg, reasonSegMask } from "./reasonseg/index.js";
 
 export { unpickle, type PickleValue } from "./pickle.js";
 export { openRefer, matchesSplit, DEFAULT_SPLIT_BY, type ReferOptions } from "./refer/index.js";
+export { chooseSentence, datasetSource, describeUnit, sampleUnitOptions, SAMPLE_UNITS, SENTENCE_MODES, type SampleUnit, type SentenceMode } from "./sentences.js";

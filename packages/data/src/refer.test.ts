@@ -72,8 +72,11 @@ describe.skipIf(!python)("REFER loader on generated Python-2-style pickles (need
 
 const realRoot = process.env.RESAGENT_REFER_ROOT;
 describe.skipIf(!realRoot)("real REFER files (skipped: set RESAGENT_REFER_ROOT to the data root holding refer_seg/)", () => {
-  it("RefCOCO val has REFERENCE's counts (3811 refs, 10834 sentences)", async () => {
+  it("RefCOCO val has REFERENCE's counts (3811 refs, 10834 sentences), and 3811 samples with unit ref", async () => {
     const ds = (await openDataset("refcoco", { split: "val", root: realRoot! })) as unknown as { stats: { refs: number; sentences: number } };
     expect(ds.stats).toMatchObject({ refs: 3811, sentences: 10834 });
+    // One sample per ref, as the authors' final script scores it.
+    const refs = await openDataset("refcoco", { split: "val", root: realRoot!, unit: "ref" });
+    expect(refs.size).toBe(3811);
   }, 600_000);
 });

@@ -3,7 +3,7 @@ import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, escapeMarkup, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { SpiralSampler } from "@resagent/sampler";
+import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
 
 export interface VbrSource {
@@ -166,7 +166,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
   // Everything written so far (a resumed run's records, possibly of another --max), by instance and candidate.
   const written = new Map<string, VbrRecord>();
   for (const r of await readJsonLinesRepairing<VbrRecord>(recordsFile)) if (typeof r.candidate === "number") written.set(`${r.sampleId}\u0000${r.candidate}`, r);
-  const sampler = new SpiralSampler();
+  const sampler = new SpiralSampler(parseSpiralParams());
   const plan = await vbrPlan(o);
   const kept: VbrRecord[] = [];
   // The candidates an instance's samples use, when it has the nominal 2 x candidates (an instance

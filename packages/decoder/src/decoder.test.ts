@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { maskArea, maskIoU, randomStream, type Box, type Mask, type Point, type RgbImage } from "@resagent/core";
-import { BoxDecoder, GraphCutDecoder, createDecoder, decoderNames } from "./index.js";
+import { BoxDecoder, GraphCutDecoder, createDecoder, decoderNames, parseGraphcutParams } from "./index.js";
 
 /**
  * Background noise with rectangles of a given colour; returns the image and the first rect's mask
@@ -64,7 +64,7 @@ describe("graphcut decoder", () => {
     const { image, gold } = scene([{ x0: 70, y0: 50, x1: 150, y1: 130, rgb: red }]);
     // A loose box around a non-rectangular object is where the box decoder falls short.
     const box = { x1: 50, y1: 35, x2: 170, y2: 150 };
-    const gc = await new GraphCutDecoder().segment({ image }, { box, positives: [], negatives: [] });
+    const gc = await new GraphCutDecoder(parseGraphcutParams()).segment({ image }, { box, positives: [], negatives: [] });
     const bx = await new BoxDecoder().segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(gc.mask, gold)).toBeGreaterThan(0.95);
     expect(maskIoU(bx.mask, gold)).toBeLessThan(0.5);
@@ -77,7 +77,7 @@ describe("graphcut decoder", () => {
       { x0: 120, y0: 70, x1: 180, y1: 130, rgb: red },
     ]);
     const box = { x1: 55, y1: 55, x2: 185, y2: 145 };
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(parseGraphcutParams());
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     const withPoints = await dec.segment({ image }, { box, positives: [{ x: 80, y: 100 }, { x: 100, y: 100 }], negatives: [{ x: 160, y: 100 }] });
     const a = maskIoU(boxOnly.mask, gold);
@@ -95,7 +95,7 @@ describe("graphcut decoder", () => {
       { x0: 130, y0: 60, x1: 160, y1: 140, rgb: [95, 128, 92] },
     ]);
     const box = { x1: 65, y1: 55, x2: 165, y2: 145 };
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(parseGraphcutParams());
     const plain = await dec.segment({ image }, { box, positives: [], negatives: [] });
     const seeded = await dec.segment({ image }, { box, positives: [{ x: 145, y: 100 }, { x: 100, y: 100 }], negatives: [] });
     expect(seeded.mask.data[100 * 240 + 145]).toBe(1);
@@ -105,7 +105,7 @@ describe("graphcut decoder", () => {
   it("points that agree with the box-only mask leave it exactly as it was (corrective mode)", async () => {
     const { image, gold } = scene([{ x0: 70, y0: 50, x1: 150, y1: 130, rgb: red }]);
     const box = { x1: 60, y1: 40, x2: 160, y2: 140 };
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(parseGraphcutParams());
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.95);
     // Two positives on the object, a negative on background inside the box: all already right.
@@ -120,7 +120,7 @@ describe("graphcut decoder", () => {
     // and the corrective pass's box-only cut would no longer be the box-only decoder's.
     const { image, gold } = scene([{ x0: 70, y0: 50, x1: 150, y1: 130, rgb: red }]);
     const box = { x1: 70, y1: 50, x2: 150, y2: 130 };
-    const dec = new GraphCutDecoder({ maxSide: 64 });
+    const dec = new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 }));
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.9);
     // Points within a seed radius (4 px) of a wall, where the box-only mask already is.
@@ -137,7 +137,7 @@ describe("graphcut decoder", () => {
       { x0: 60, y0: 120, x1: 180, y1: 125, rgb: red },
     ]);
     const box = { x1: 56, y1: 56, x2: 184, y2: 132 };
-    const dec = new GraphCutDecoder({ maxSide: 32 });
+    const dec = new GraphCutDecoder(parseGraphcutParams({ maxSide: 32 }));
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(boxOnly.mask, gold)).toBeGreaterThan(0.8);
     await expectAgreeingPointsChangeNothing(dec, image, box, boxOnly.mask, [150.5, 156.5, 162.5, 168.5].map((x) => ({ x, y: 125.5 })), 0);
@@ -149,7 +149,7 @@ describe("graphcut decoder", () => {
       { x0: 120, y0: 70, x1: 180, y1: 130, rgb: red },
     ]);
     const box = { x1: 55, y1: 55, x2: 185, y2: 145 };
-    const dec = new GraphCutDecoder({ points: "direct" });
+    const dec = new GraphCutDecoder(parseGraphcutParams({ points: "direct" }));
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     const out = await dec.segment({ image }, { box, positives: [{ x: 80, y: 100 }, { x: 100, y: 100 }], negatives: [{ x: 160, y: 100 }] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThan(maskIoU(boxOnly.mask, gold) + 0.15);
@@ -183,13 +183,13 @@ describe("graphcut decoder", () => {
     const at = (m: Mask) => m.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)];
     expect(at(gold)).toBe(0);
     expect(image.data[3 * (62 * 240 + 91)]).toBeGreaterThan(125); // the stripe's red
-    const dec = new GraphCutDecoder(SLACK);
+    const dec = new GraphCutDecoder(parseGraphcutParams(SLACK));
     const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
     expect(maskArea(boxOnly.mask)).toBe(0);
     const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThan(0.9);
     expect(at(out.mask)).toBe(0);
-    const global = await new GraphCutDecoder({ ...SLACK, agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    const global = await new GraphCutDecoder(parseGraphcutParams({ ...SLACK, agreementScale: 1e-3 })).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(global.mask, gold)).toBeLessThan(0.1);
   });
 
@@ -201,13 +201,13 @@ describe("graphcut decoder", () => {
     const neg = { x: 91.5, y: 62.5 };
     // A weak positive pull (the defaults before issue 14's re-fit) makes the collapse happen;
     // with the default pull the positives hold more than their discs and the guard is not needed.
-    const dec = new GraphCutDecoder({ positiveWeight: 4, positiveReach: 0.15 });
+    const dec = new GraphCutDecoder(parseGraphcutParams({ positiveWeight: 4, positiveReach: 0.15 }));
     const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
     const out = await dec.segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(out.mask, gold)).toBeGreaterThanOrEqual(maskIoU(boxOnly.mask, gold));
     expect(maskArea(out.mask)).toBeGreaterThan(0.9 * maskArea(boxOnly.mask));
     expect(out.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
-    const byDefault = await new GraphCutDecoder().segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+    const byDefault = await new GraphCutDecoder(parseGraphcutParams()).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
     expect(maskIoU(byDefault.mask, gold)).toBeGreaterThanOrEqual(maskIoU(boxOnly.mask, gold));
     expect(byDefault.mask.data[Math.floor(neg.y) * 240 + Math.floor(neg.x)]).toBe(0);
   });
@@ -218,7 +218,7 @@ describe("graphcut decoder", () => {
     const neg = { x: 156.5, y: 70.5 };
     const at = (m: Mask) => m.data[70 * 240 + 156];
     for (const params of [{}, SLACK]) {
-      const dec = new GraphCutDecoder(params);
+      const dec = new GraphCutDecoder(parseGraphcutParams(params));
       const boxOnly = await dec.segment({ image }, { box: stripeBox, positives: [], negatives: [] });
       expect(at(boxOnly.mask)).toBe(1);
       expect(at(gold)).toBe(0);
@@ -230,7 +230,7 @@ describe("graphcut decoder", () => {
       expect(at(out.mask)).toBe(0);
       // Counted as a global colour vote, the negative makes the object's colour background: the
       // cut loses the object (or, by the guard above, keeps the uncorrected box-only mask).
-      const global = await new GraphCutDecoder({ ...params, agreementScale: 1e-3 }).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
+      const global = await new GraphCutDecoder(parseGraphcutParams({ ...params, agreementScale: 1e-3 })).segment({ image }, { box: stripeBox, positives: stripePositives, negatives: [neg] });
       expect(maskIoU(global.mask, gold)).toBeLessThan(b - 0.1);
     }
   });
@@ -242,7 +242,7 @@ describe("graphcut decoder", () => {
       { inside: annulus(120, 100, 28, 60), rgb: [200, 40, 40], gold: true },
     ]);
     const box = { x1: 60, y1: 40, x2: 180, y2: 160 };
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(parseGraphcutParams());
     const boxOnly = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(boxOnly.mask.data[100 * 240 + 120]).toBe(1);
     const out = await dec.segment({ image }, { box, positives: [{ x: 120, y: 45 }, { x: 75, y: 100 }], negatives: [{ x: 120, y: 100 }] });
@@ -261,13 +261,13 @@ describe("graphcut decoder", () => {
     const partialBox = { x1: 60, y1: 70, x2: 96, y2: 130 };
     // Default: GrabCut's hard box. Tight on the target, the neighbour stays out; a partial box
     // keeps the mask inside it.
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(parseGraphcutParams());
     const tight = await dec.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(tight.mask, gold)).toBeGreaterThan(0.95);
     const inside = await dec.segment({ image }, { box: partialBox, positives: [], negatives: [] });
     for (let y = 0; y < 200; y++) for (let x = 96; x < 240; x++) expect(inside.mask.data[y * 240 + x]).toBe(0);
     // With slack, a tight box's outline meets each side at a point, so the walls stay...
-    const slack = new GraphCutDecoder(SLACK);
+    const slack = new GraphCutDecoder(parseGraphcutParams(SLACK));
     const tightSlack = await slack.segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(tightSlack.mask, gold)).toBeGreaterThan(0.95);
     // ...and a partial box cutting the target at x = 96 lets the mask run on past the cut, into
@@ -289,15 +289,15 @@ describe("graphcut decoder", () => {
       { inside: (x, y) => disc(120, 100, 50)(x, y) && x >= 120, rgb: [220, 210, 40], gold: true },
     ]);
     const box = { x1: 68, y1: 48, x2: 172, y2: 152 };
-    const nearest = await new GraphCutDecoder({ maxSide: 64 }).segment({ image }, { box, positives: [], negatives: [] });
-    const area = await new GraphCutDecoder({ maxSide: 64, sampling: "area" }).segment({ image }, { box, positives: [], negatives: [] });
+    const nearest = await new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 })).segment({ image }, { box, positives: [], negatives: [] });
+    const area = await new GraphCutDecoder(parseGraphcutParams({ maxSide: 64, sampling: "area" })).segment({ image }, { box, positives: [], negatives: [] });
     expect(maskIoU(nearest.mask, gold)).toBeGreaterThan(0.85);
     expect(maskIoU(area.mask, gold)).toBeLessThan(maskIoU(nearest.mask, gold) - 0.2);
   });
 
   it("is deterministic and downsamples large crops", async () => {
     const { image, gold } = scene([{ x0: 40, y0: 30, x1: 200, y1: 170, rgb: red }]);
-    const dec = new GraphCutDecoder({ maxSide: 64 });
+    const dec = new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 }));
     const p = { box: { x1: 30, y1: 20, x2: 210, y2: 180 }, positives: [{ x: 120, y: 100 }], negatives: [] };
     const a = await dec.segment({ image }, p);
     const b = await dec.segment({ image }, p);
@@ -321,7 +321,7 @@ describe("prompt validation and registry", () => {
   it("knows its decoders and suggests names", () => {
     expect(decoderNames()).toEqual(expect.arrayContaining(["box", "graphcut"]));
     expect(() => createDecoder("grapcut")).toThrow(/did you mean "graphcut"/);
-    expect(() => createDecoder("graphcut", { maxside: 3 })).toThrow(/no parameter "maxside"; did you mean "maxSide"/);
-    expect(() => createDecoder("graphcut", { points: "always" })).toThrow(/decoder.params.points: expected corrective or direct/);
+    expect(() => createDecoder("graphcut", { maxside: 3 })).toThrow(/decoder.params.maxside: unknown key "maxside"; did you mean "maxSide"/);
+    expect(() => createDecoder("graphcut", { points: "always" })).toThrow(/decoder.params.points: unknown value "always"; known: corrective, direct/);
   });
 });

@@ -1,152 +1,19 @@
-import { InputError, cropRgb, resizeRgbFloat, type Mask, type Point, type RgbImage } from "@resagent/core";
+import { cropRgb, resizeRgbFloat, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { ColourGmm } from "./gmm.js";
 import { colourAffinity, geodesicDistance, patchColour, type GridPoint, type WorkGrid } from "./local.js";
 import { MaxflowGraph } from "./maxflow.js";
+import type { GraphCutParams } from "./params.js";
 import { validatePrompt } from "./prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "./types.js";
-
-/**
- * GrabCut-style parameters. The box bounds the object (outside = background), points are clicks:
- * hard seeds where they are, local constraints around them, and colour-model votes only as far as
- * their colour agrees with the local evidence.
- */
-export interface GraphCutParams {
-  /** Longest side of the working crop (box + background ring); larger crops are downsampled. */
-  maxSide: number;
-  iterations: number;
-  /** Gaussians per colour model. */
-  components: number;
-  /** Smoothness weight (GrabCut's γ). */
-  gamma: number;
-  /** Radius of the seed discs around points, in image pixels. */
-  seedRadius: number;
-  /** Background ring around the box used to learn the background colours, as a fraction of the box size. */
-  ringFraction: number;
-  ringMin: number;
-  /**
-   * Most colour-model mass the positive seeds can carry, relative to the rest of the model's
-   * samples. Each pixel of a point's seed disc votes in proportion to how unlike the other
-   * label's points' patches (or, without any, the other label's colour model) its colour is: a
-   * negative on a stripe coloured like the object, or on a same-coloured neighbour, does not turn
-   * the object's colour into background.
-   */
-  seedWeight: number;
-  /** The same for negative seeds in the background model. */
-  negativeSeedWeight: number;
-  /** τ in RGB units: patches this far apart count as unlike (affinity e^(−d²/2τ²)). */
-  agreementScale: number;
-  /**
-   * Local constraint of a negative: pixels geodesically nearer it than the positives (or the box
-   * centre), and coloured like its patch, lean background by up to this many nats (× −ln 2p of the
-   * soft geodesic Voronoi split). This is what cuts a touching same-coloured neighbour away and
-   * leaves a ring alone when the negative sits in its hole.
-   */
-  spatialWeight: number;
-  /** Local constraint of a positive the box-only cut missed: nearby pixels coloured like its patch lean foreground by up to this many nats... */
-  positiveWeight: number;
-  /** ...decaying as e^(−d/reach) with the geodesic distance d; reach as a fraction of the region's longer side. */
-  positiveReach: number;
-  /** How much a colour edge lengthens a geodesic path (κ; 0 = straight-line distances). */
-  geodesic: number;
-  /**
-   * Optionally, like SAM, do not treat the box as a hard wall: the region grows by this fraction of
-   * the box size on each side, where pixels are background-leaning (`outsideBias` nats) but free.
-   * 0 (default) keeps GrabCut's hard box; see GRAPHCUT_DEFAULTS for why.
-   */
-  boxSlack: number;
-  outsideBias: number;
-  /**
-   * Where the slack applies. "cut" (default): only on the sides where the box cuts the object:
-   * the box-only cut runs inside the box (as GrabCut does) and a side opens when a quarter of its
-   * length is mask running into the edge with no colour edge there (or a positive lies beyond it);
-   * a tight box around a whole object keeps its walls. "always": on every side from the start.
-   */
-  slack: "cut" | "always";
-  /**
-   * "hard": seed discs are fixed labels (GrabCut). "soft": they add `seedStrength` nats towards
-   * their label, so one wrong point on a clearly different colour is overruled, as SAM tends to.
-   */
-  seeds: "hard" | "soft";
-  seedStrength: number;
-  /**
-   * How points act. "corrective" (default), as a user clicks in an interactive segmenter: cut
-   * from the box alone, then only the points that disagree with that mask (a positive outside
-   * it, a negative inside) reshape it; points that agree are kept as hard seeds, which leaves an
-   * optimum that already agrees where it was. When the box-only cut is empty, the positives seed
-   * a second cut. "direct": every point acts from the start (the classic GrabCut seeding).
-   */
-  points: "corrective" | "direct";
-  /** When the crop was downsampled, re-cut a band around the boundary at full resolution. */
-  refine: boolean;
-  /**
-   * How the working crop is downsampled. "nearest" (default): each cell takes one source pixel,
-   * so the colour models see pixel-level spread (texture) as GrabCut does at full size, and a flat
-   * part coloured like a textured background stays distinguishable from it. "area": cells average
-   * their pixels, which smooths texture away (measured on the decoders experiment's tight boxes:
-   * box-only 83.9 mIoU with "area", 85.0 with "nearest").
-   */
-  sampling: "area" | "nearest";
-}
-
-export const GRAPHCUT_DEFAULTS: GraphCutParams = {
-  maxSide: 200,
-  iterations: 3,
-  components: 5,
-  gamma: 50,
-  seedRadius: 4,
-  ringFraction: 0.25,
-  ringMin: 8,
-  seedWeight: 0.2,
-  negativeSeedWeight: 1,
-  agreementScale: 30,
-  spatialWeight: 8,
-  // A missed positive's pull (issue 14): chosen on samples 40–119 of the decoders experiment's four
-  // splits (tight and severe boxes; 4 and 0.15 before), then checked on samples 0–39 and 120–159:
-  // tight boxes gained there too (+0.6, +0.9), severe ones lost a little (−0.1, −0.8). See the
-  // README's graphcut section for the whole grid.
-  positiveWeight: 12,
-  positiveReach: 0.2,
-  geodesic: 2,
-  // No slack by default: on the decoders experiment it cost 2–3 mIoU on tight and on severely
-  // perturbed boxes alike (a touching same-coloured neighbour or an occluder at the box edge reads
-  // as the object running on), and points from inside the box never ask for it.
-  boxSlack: 0,
-  outsideBias: 2,
-  slack: "cut",
-  seeds: "hard",
-  seedStrength: 8,
-  points: "corrective",
-  refine: true,
-  sampling: "nearest",
-};
 
 const HARD = 1e9;
 const MAX_FIT_SAMPLES = 6000;
 
 export class GraphCutDecoder implements Decoder {
   readonly name = "graphcut";
-  readonly params: GraphCutParams;
 
-  constructor(params: Partial<GraphCutParams> = {}) {
-    this.params = { ...GRAPHCUT_DEFAULTS, ...params };
-    const p = this.params;
-    const bad = (k: string, want: string) => new InputError(`expected ${want}, got ${JSON.stringify((p as unknown as Record<string, unknown>)[k])}`, { field: `decoder.params.${k}` });
-    if (!Number.isInteger(p.maxSide) || p.maxSide < 16) throw bad("maxSide", "an integer >= 16");
-    if (!Number.isInteger(p.iterations) || p.iterations < 1) throw bad("iterations", "an integer >= 1");
-    if (!Number.isInteger(p.components) || p.components < 1 || p.components > 16) throw bad("components", "an integer in [1, 16]");
-    if (!(p.gamma >= 0)) throw bad("gamma", "a number >= 0");
-    if (!(p.seedRadius >= 0)) throw bad("seedRadius", "a number >= 0");
-    if (!(p.boxSlack >= 0 && p.boxSlack <= 1)) throw bad("boxSlack", "a fraction in [0, 1]");
-    if (!["hard", "soft"].includes(p.seeds)) throw bad("seeds", "hard or soft");
-    if (!["corrective", "direct"].includes(p.points)) throw bad("points", "corrective or direct");
-    if (!["cut", "always"].includes(p.slack)) throw bad("slack", "cut or always");
-    if (!(p.agreementScale > 0)) throw bad("agreementScale", "a number > 0");
-    if (!(p.positiveReach > 0)) throw bad("positiveReach", "a number > 0");
-    if (!(p.geodesic >= 0)) throw bad("geodesic", "a number >= 0");
-    for (const k of ["seedWeight", "negativeSeedWeight", "spatialWeight", "positiveWeight", "outsideBias", "seedStrength"] as const) if (!(p[k] >= 0)) throw bad(k, "a number >= 0");
-    if (typeof p.refine !== "boolean") throw bad("refine", "true or false");
-    if (!["area", "nearest"].includes(p.sampling)) throw bad("sampling", "area or nearest");
-  }
+  /** `params` as parsed by GraphcutParamsSchema (parseGraphcutParams, or a loaded config's `decoder.params`). */
+  constructor(readonly params: GraphCutParams) {}
 
   describe(): string {
     return `graphcut (GrabCut-style colour GMMs + Boykov–Kolmogorov min-cut; embedded, no weights; maxSide ${this.params.maxSide}, ${this.params.iterations} iterations)`;

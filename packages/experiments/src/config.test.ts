@@ -8,13 +8,14 @@ import { mkdir, mkdtemp, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { InputError } from "@resagent/core";
 import { makeReferFixture, pythonAvailable, referImageDir } from "@resagent/data/testing";
-import { GRAPHCUT_DEFAULTS, SAM2_DEFAULTS } from "@resagent/decoder";
-import { HTTP_DEFAULTS } from "@resagent/mllm";
-import { SPIRAL_DEFAULTS } from "@resagent/sampler";
-import { VERIFIER_DEFAULTS } from "@resagent/verifier";
-import { COMPONENT_PARAM_SCHEMAS, buildTable, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
+import { GRAPHCUT_DEFAULTS, GraphcutParamsSchema, SAM2_DEFAULTS, Sam2ParamsSchema, describeDecoders } from "@resagent/decoder";
+import { HttpOptionsSchema } from "@resagent/mllm";
+import { SpiralParamsSchema, describeSamplers } from "@resagent/sampler";
+import { VerifierParamsSchema } from "@resagent/verifier";
+import { buildTable, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
 
 const root = findRoot();
 const cacheDir = await mkdtemp(join(tmpdir(), "resagent-cfg-cache-"));
@@ -93,13 +94,42 @@ describe("one schema, every depth", () => {
     }
   });
 
-  it("keeps each component's parameter schema equal to the component's own defaults", () => {
-    const keys = (s: { shape: object }) => Object.keys(s.shape).sort();
-    expect(keys(COMPONENT_PARAM_SCHEMAS.sampler["ebd-spiral"])).toEqual(Object.keys(SPIRAL_DEFAULTS).sort());
-    expect(keys(COMPONENT_PARAM_SCHEMAS.decoder.graphcut)).toEqual(Object.keys(GRAPHCUT_DEFAULTS).sort());
-    expect(keys(COMPONENT_PARAM_SCHEMAS.decoder["sam2-onnx"])).toEqual(Object.keys(SAM2_DEFAULTS).sort());
-    expect(keys(COMPONENT_PARAM_SCHEMAS.verifier)).toEqual(Object.keys(VERIFIER_DEFAULTS).sort());
-    expect(keys(COMPONENT_PARAM_SCHEMAS.http)).toEqual(["baseUrls", "model", "apiKeyEnv", ...Object.keys(HTTP_DEFAULTS)].sort());
+  it("defines each parameter once, in its package's schema: its default, its check, the editors' JSON Schema and `ls` all come from there", () => {
+    const schemaJson = jsonSchemaFiles()["schema.json"];
+    const components: [string, z.ZodObject][] = [
+      ["ebd-spiral", SpiralParamsSchema as unknown as z.ZodObject],
+      ["graphcut", GraphcutParamsSchema],
+      ["sam2-onnx", Sam2ParamsSchema],
+      ["verifier", VerifierParamsSchema as unknown as z.ZodObject],
+      ["http", HttpOptionsSchema],
+    ];
+    let described = 0;
+    for (const [name, schema] of components) {
+      for (const [key, field] of Object.entries(schema.shape)) {
+        expect(schemaJson, `${name}.${key} in configs/schema.json`).toContain(`"${key}": {`);
+        const description = field.description ?? (field as unknown as { unwrap?: () => z.ZodType }).unwrap?.().description;
+        if (description) {
+          described++;
+          expect(schemaJson, `${name}.${key}'s description`).toContain(JSON.stringify(description).slice(1, -1));
+        }
+      }
+    }
+    expect(described).toBeGreaterThan(40);
+    expect(describeDecoders().find((d) => d.name === "graphcut")!.params).toEqual(Object.keys(GraphcutParamsSchema.shape));
+    expect(describeSamplers().find((d) => d.name === "ebd-spiral")!.params).toEqual(Object.keys((SpiralParamsSchema as unknown as z.ZodObject).shape));
+    // A resolved cell states every parameter, with the schema's defaults where nothing else set one.
+    const cell = loadExperiment("table4", { root }).cells[0]!.pipeline;
+    expect(Object.keys(cell.verifier)).toEqual(Object.keys((VerifierParamsSchema as unknown as z.ZodObject).shape));
+    expect(cell.decoder).toEqual({ name: "graphcut", params: GRAPHCUT_DEFAULTS });
+  });
+
+  it("resolves the checks the config schema and the components used to disagree on, once", () => {
+    // topK: at least 1 (top-k of nothing has no probability to aggregate; no logprobs at all is aggregation: decoded).
+    expect(error("table4", { set: ["verifier.topK=0"] })).toBe("--set verifier.topK=0: expected a number >= 1, got 0");
+    // outsideBias: the decoder refused a negative bias that the config schema let through.
+    expect(error("table4", { set: ["decoder.params.outsideBias=-1"] })).toBe("--set decoder.params.outsideBias=-1: expected a number >= 0, got -1");
+    // sizeMin <= sizeMax: the verifier checked it, the config schema did not.
+    expect(error("table4", { set: ["verifier.sizeMin=20"] })).toBe("--set verifier.sizeMin=20: expected sizeMin <= sizeMax (20 > 16), got 20");
   });
 
   it("writes configs/schema.json and configs/profile.schema.json from the schema (stale files fail here: pnpm resagent schema --write)", () => {
@@ -136,15 +166,15 @@ describe("presets, overrides and sweeps", () => {
   it("resolves a preset first, then applies overrides inside it", () => {
     const e = loadExperiment("table4", { root, set: ["pipeline.decoder.params.maxSide=100"] });
     // K=0 runs @decoder-large (graphcut defaults), the others @decoder-adapted (maxSide 260, 4 iterations).
-    expect(e.cells[0]!.pipeline.decoder).toEqual({ name: "graphcut", params: { maxSide: 100 } });
-    for (const c of e.cells.slice(1)) expect(c.pipeline.decoder).toEqual({ name: "graphcut", params: { maxSide: 100, iterations: 4 } });
+    expect(e.cells[0]!.pipeline.decoder).toEqual({ name: "graphcut", params: { ...GRAPHCUT_DEFAULTS, maxSide: 100 } });
+    for (const c of e.cells.slice(1)) expect(c.pipeline.decoder).toEqual({ name: "graphcut", params: { ...GRAPHCUT_DEFAULTS, maxSide: 100, iterations: 4 } });
   });
 
   it("replaces the inherited component with a preset instead of merging into it: Table 6 runs four decoders", () => {
     const e = loadExperiment("table6", { root });
     const decoders = e.cells.map((c) => JSON.stringify(c.pipeline.decoder));
     expect(new Set(decoders).size).toBe(4);
-    expect(e.cells.find((c) => c.id === "Large, not adapted")!.pipeline.decoder).toEqual({ name: "graphcut" });
+    expect(e.cells.find((c) => c.id === "Large, not adapted")!.pipeline.decoder).toEqual({ name: "graphcut", params: GRAPHCUT_DEFAULTS });
   });
 
   it("accepts pipeline keys with or without `pipeline.` in --set and --sweep, and refuses empty, duplicate and unknown sweeps", () => {
@@ -185,7 +215,7 @@ describe("presets, overrides and sweeps", () => {
   it("lists every cell's resolved config for --dry-run and validate", () => {
     const text = describeCells(loadExperiment("table4", { root }));
     expect(text).toMatch(/^every cell:\n {4}mllm\.backend = simulated/);
-    expect(text).toMatch(/cell "K=0": verifierMllm\.preset = zero-shot; k = 0; decoder\.params\.maxSide = \(unset\); decoder\.params\.iterations = \(unset\)\ncell "K=2": verifierMllm\.preset = finetuned; k = 2; decoder\.params\.maxSide = 260/);
+    expect(text).toMatch(/cell "K=0": verifierMllm\.preset = zero-shot; k = 0; decoder\.params\.maxSide = 200; decoder\.params\.iterations = 3\ncell "K=2": verifierMllm\.preset = finetuned; k = 2; decoder\.params\.maxSide = 260/);
   });
 });
 
@@ -217,13 +247,13 @@ describe("stand-ins are explicit", () => {
       const cell = e.cells[1]!;
       expect(cell.missing).toEqual([]);
       expect(cell.standIns.map((s) => [s.preset, s.use])).toEqual(expect.arrayContaining([["decoder-adapted", "decoder-base"], ["verifier-finetuned", "verifier-zero-shot"]]));
-      expect(cell.pipeline.decoder).toEqual({ name: "sam2-onnx", params: { dir: "/models/sam2" } });
+      expect(cell.pipeline.decoder).toEqual({ name: "sam2-onnx", params: { ...SAM2_DEFAULTS, dir: "/models/sam2" } });
       expect(cell.note).toMatch(/STAND-IN: @decoder-base ran in place of @decoder-adapted \(RESAGENT_SAM2_ADAPTED_DIR unset\)/);
     });
     env({ RESAGENT_VBR_MODEL: "vbr-lora", RESAGENT_SAM2_ADAPTED_DIR: "/models/adapted", RESAGENT_SAM2_DIR: "/models/sam2" }, () => {
       const e = loadExperiment("table4", { root, profile: "real", allowStandIns: true });
       expect(e.cells.every((c) => c.standIns.length === 0 && c.missing.length === 0)).toBe(true);
-      expect(e.cells[1]!.pipeline.decoder).toEqual({ name: "sam2-onnx", params: { dir: "/models/adapted" } });
+      expect(e.cells[1]!.pipeline.decoder).toEqual({ name: "sam2-onnx", params: { ...SAM2_DEFAULTS, dir: "/models/adapted" } });
     });
   });
 });

@@ -148,7 +148,8 @@ describe("every experiment runs on the embedded profile (smoke size) and its plo
     const exp = loadExperiment(name, { root, set: ["limit=2"] });
     const dir = await mkdtemp(join(tmpdir(), `resagent-smoke-${name}-`));
     const run = await runExperiment(exp, { runDir: dir, concurrency: 2 });
-    expect(run.newRecords).toBe(2 * exp.cells.length * Object.keys(exp.config.resolvedDatasets).length);
+    // A cell with datasets: runs on those columns only.
+    expect(run.newRecords).toBe(2 * exp.cells.reduce((n, c) => n + (c.datasets ?? Object.keys(exp.config.resolvedDatasets)).length, 0));
     const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
     expect(out.files.some((f) => f.endsWith("table.md"))).toBe(true);
     expect(out.table.title).toMatch(/SIMULATED/);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeImage, randomStream } from "@resagent/core";
-import { SpiralSampler } from "@resagent/sampler";
+import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
 import { FIG4_DEFAULTS, directionArrows, fig4Plot } from "./index.js";
 
 describe("fig4", () => {
@@ -28,7 +28,7 @@ describe("fig4", () => {
     const box = { x1: 0, y1: 0, x2: 200, y2: 100 };
     for (const direction of ["cw", "ccw"] as const) {
       for (const end of ["top", "bottom", "left", "right"] as const) {
-        const path = new SpiralSampler({ direction, end }).draw(box, randomStream(0, "fig4")).path(1);
+        const path = new SpiralSampler(parseSpiralParams({ direction, end })).draw(box, randomStream(0, "fig4")).path(1);
         for (const a of directionArrows(path)) {
           // Image coordinates (y down): a positive cross product of (radius, heading) turns clockwise on screen.
           const cross = (a.at.x - 100) * Math.sin(a.angle) - (a.at.y - 50) * Math.cos(a.angle);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pythonAvailable } from "@resagent/data/testing";
-import { addAccounting, emptyAccounting, formatAccounting, type ModelCallAccounting } from "@resagent/mllm";
+import { addAccounting, emptyAccounting, formatAccounting, type HttpBackendOptions, type ModelCallAccounting } from "@resagent/mllm";
 import { hostile, startTestServer, yesNoReply, type Script, type TestServer } from "@resagent/mllm/testing";
 import { findRoot, loadExperiment, runExperimentAccounted, writeResults, type AccountedRunResult } from "./index.js";
 import { makeRealProfileFixture } from "./real-fixture.js";
@@ -82,9 +82,9 @@ describe("real profile against a hostile model server", () => {
       delete exp.config.resolvedDatasets.val; // its second ref has no annotation (the data tests cover it)
       const cache = into?.cache ?? (await mkdtemp(join(tmpdir(), "resagent-hostile-cache-")));
       for (const c of exp.cells) {
-        for (const b of [c.pipeline.mllm, c.pipeline.verifierMllm!]) {
+        for (const b of [c.pipeline.mllm, c.pipeline.verifierMllm!] as { http: HttpBackendOptions; cacheDir?: string }[]) {
           // Hangs last 2.5 s: a 1.5 s timeout sees them, and nothing else comes near it.
-          b.http = { ...b.http!, apiKeyEnv: "RESAGENT_HOSTILE_TEST_KEY", timeoutMs: 1_500, retries: 12, backoffMs: 1, maxBackoffMs: 8 };
+          b.http = { ...b.http, apiKeyEnv: "RESAGENT_HOSTILE_TEST_KEY", timeoutMs: 1_500, retries: 12, backoffMs: 1, maxBackoffMs: 8 };
           b.cacheDir = cache;
         }
       }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { configHash, defaultRunId, findRoot, loadExperiment } from "./index.js";
+import type { HttpBackendOptions } from "@resagent/mllm";
 
 const root = findRoot();
 const env = { RESAGENT_VBR_MODEL: "resagent-vbr" };
@@ -31,7 +32,7 @@ describe("run identity and HTTP transport settings", () => {
       "pipeline.mllm.http.restAfterFailures=5",
       "pipeline.mllm.http.restMs=1000",
     ]);
-    expect(moved.cells[0]!.pipeline.mllm.http?.baseUrls).toEqual(["http://gpu1:8000/v1", "http://gpu2:8000/v1"]);
+    expect((moved.cells[0]!.pipeline.mllm as { http: HttpBackendOptions }).http.baseUrls).toEqual(["http://gpu1:8000/v1", "http://gpu2:8000/v1"]);
     expect(configHash(moved)).toBe(configHash(base));
     expect(defaultRunId(moved)).toBe(defaultRunId(base));
     expect(configHash(load(["pipeline.mllm.http.model=Qwen/Qwen2.5-VL-7B-Instruct"]))).not.toBe(configHash(base));

@@ -8,7 +8,7 @@ import type { PlotSpec } from "./config/schema.js";
 import { codeHash, configHash } from "./identity.js";
 import { gitCommit, machine, versions } from "./provenance.js";
 import { readModelCalls } from "./accounting.js";
-import { buildPipelines, readRecords, type RunResult } from "./runner.js";
+import { buildPipelines, readRecords, recordKey, type RunResult } from "./runner.js";
 import { BOOTSTRAP_SETTINGS, SampleBootstrap, groupRecords, summarise, type CellMetrics } from "./summary.js";
 import { buildTable, isUpperBound, tableCsv, tableMarkdown, type TableData } from "./table.js";
 
@@ -58,7 +58,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const records: SampleRecord[] = [];
   for (const f of sampleFiles) {
     for (const r of readRecords(f)) {
-      const key = `${r.id}\u0000${r.cell}`;
+      const key = recordKey(r.dataset, r.id, r.cell);
       if (seen.has(key)) continue; // shards never overlap; a merge of a run with itself must not double count
       seen.add(key);
       records.push(r);
@@ -88,6 +88,16 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const aggs = new Set(verified.map((p) => AGG[p.verifier.params.aggregation]));
   const decodes = new Set(verified.map((p) => p.describe().decoding ?? ""));
   if (aggs.size) table.notes = [...table.notes, `Confidence: ${[...aggs].join(" | ")}. Decoding: ${[...decodes].join(" | ")}.`];
+  // Which textual baseline (issue 29): coordinates of the whole image, or of a crop the model may not see.
+  const textual = new Set(
+    verified
+      .filter((p) => p.verifier.params.format.startsWith("textual:"))
+      .map((p) => {
+        const v = p.verifier.params;
+        return v.textualSpace === "crop" ? `in the point's context crop (${v.crop ? "the crop is sent" : "the whole image is sent, as the authors' textual script"})` : "in the whole image";
+      }),
+  );
+  if (textual.size) table.notes = [...table.notes, `Textual coordinates: ${[...textual].join(" | ")}.`];
   // Which cells ground with an ensemble, of which experts, through which router (issue 17).
   const ensembles = exp.cells.filter((c) => pipelines.get(c.id)?.experts.length);
   if (ensembles.length) {

@@ -2,7 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { VERIFIER_DEFAULTS, roleSelectionViolations } from "@resagent/verifier";
+import { roleSelectionViolations } from "@resagent/verifier";
 import { experimentNames, findRoot, loadExperiment, readRecords, runExperiment, writeResults } from "./index.js";
 
 const root = findRoot();
@@ -20,7 +20,7 @@ describe("select: roles in every pipeline table's records", () => {
     for (const name of experimentNames(root)) {
       const loaded = loadExperiment(name, { root, set: ["limit=2"] });
       // The rule is about which points are asked and used; the box decoder keeps the scan quick.
-      const exp = { ...loaded, cells: loaded.cells.map((c) => ({ ...c, pipeline: { ...c.pipeline, decoder: { name: "box" } } })) };
+      const exp = { ...loaded, cells: loaded.cells.map((c) => ({ ...c, pipeline: { ...c.pipeline, decoder: { name: "box" as const, params: {} } } })) };
       const dir = await mkdtemp(join(tmpdir(), `resagent-roles-${name}-`));
       const run = await runExperiment(exp, { runDir: dir });
       if (name === "table4") {
@@ -30,7 +30,7 @@ describe("select: roles in every pipeline table's records", () => {
       }
       const cells = new Map(exp.cells.map((c) => [c.id, c.pipeline]));
       for (const r of readRecords(join(dir, "samples.jsonl"))) {
-        const v = { ...VERIFIER_DEFAULTS, ...cells.get(r.cell)!.verifier };
+        const v = cells.get(r.cell)!.verifier;
         expect(v.select).toBe("roles");
         seen.records++;
         expect(roleSelectionViolations(r.queries, r.candidates, v), `${name} ${r.cell} ${r.id}`).toEqual([]);

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, claimFolder, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
-import { openDataset, type Dataset } from "@resagent/data";
+import { datasetSource, openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
@@ -52,7 +52,7 @@ export interface RunResult {
 
 /** Each dataset's samples of a run (or of one shard), by dataset key: what a complete run has records of, per cell. */
 export async function expectedSamples(exp: LoadedExperiment, shard?: { index: number; count: number }): Promise<Record<string, number>> {
-  return Object.fromEntries((await openDatasets(exp, shard)).map(([col, ds]) => [datasetKey(exp.config.resolvedDatasets[col]!), ds.ids().length]));
+  return Object.fromEntries((await openDatasets(exp, shard)).map(([col, ds]) => [datasetSource(exp.config.resolvedDatasets[col]!), ds.ids().length]));
 }
 
 async function openDatasets(exp: LoadedExperiment, shard?: { index: number; count: number }): Promise<[string, Dataset][]> {
@@ -66,17 +66,19 @@ async function openDatasets(exp: LoadedExperiment, shard?: { index: number; coun
   return datasets;
 }
 
-/** A dataset as records name it: "<name>/<split>". */
-export function datasetKey(ref: { name: string; split: string }): string {
-  return `${ref.name}/${ref.split}`;
-}
 
 const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).cell === "string";
 
-/** Existing records of a run as done (sample, cell) keys; torn lines, anywhere in the file, are dropped (and counted). */
+/**
+ * A record's identity in a run: dataset, sample and cell (a REFER sentence is the same sample id
+ * under the sentence and the ref unit; the dataset tells the two apart).
+ */
+export const recordKey = (dataset: string, id: string, cell: string) => `${dataset}\u0000${id}\u0000${cell}`;
+
+/** Existing records of a run as done (dataset, sample, cell) keys; torn lines, anywhere in the file, are dropped (and counted). */
 export async function readExistingRecords(file: string): Promise<{ done: Set<string>; count: number; dropped: number }> {
   const { values: recs, dropped } = await repairJsonLines(file, isRecord);
-  return { done: new Set(recs.map((r) => `${r.id}\u0000${r.cell}`)), count: recs.length, dropped };
+  return { done: new Set(recs.map((r) => recordKey(r.dataset, r.id, r.cell))), count: recs.length, dropped };
 }
 
 /** Read every record of a run (or several, for `merge`). */
@@ -144,11 +146,20 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   await writeFileAtomic(join(opts.runDir, "config.resolved.yaml"), stringify({ ...(opts.source ? { source: opts.source } : {}), ...config, cellPipelines: Object.fromEntries(exp.cells.map((c) => [c.id, c.pipeline])) }));
   const pool = opts.pool ?? new ComponentPool();
   const pipelines = buildPipelines(exp, pool);
-  // Missing model files fail here, not after the first model requests.
+  // Missing model files fail here, not after the first model requests; so does a component this
+  // harness does not have (the authors' learned point scorer).
   for (const d of pool.allDecoders()) d.check?.();
+  for (const cell of exp.cells) {
+    try {
+      pipelines.get(cell.id)!.sampler.check?.();
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(`cell "${cell.id}": ${err.message}`);
+      throw err;
+    }
+  }
   const datasets = await openDatasets(exp, opts.shard);
   // What this run (or shard) owes once complete, so `merge` can hold it to it.
-  manifest.expectedSamples = Object.fromEntries(datasets.map(([col, ds]) => [datasetKey(config.resolvedDatasets[col]!), ds.ids().length]));
+  manifest.expectedSamples = Object.fromEntries(datasets.map(([col, ds]) => [datasetSource(config.resolvedDatasets[col]!), ds.ids().length]));
   await writeManifest(opts.runDir, manifest);
   const samplesFile = join(opts.runDir, "samples.jsonl");
   const { done, count: resumed, dropped } = await readExistingRecords(samplesFile);
@@ -156,9 +167,15 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
   const store = opts.shareRecords === false ? undefined : new RecordStore(join(process.env.RESAGENT_CACHE_DIR ?? join(findRoot(), ".cache"), "records"), codeHash());
   const storeKeys = new Map(datasets.map(([col]) => [col, new Map(exp.cells.map((c) => [c.id, RecordStore.key(c.pipeline, config.seed, config.resolvedDatasets[col]!)]))]));
   let sharedRecords = 0;
-  const work: { col: string; ds: Dataset; index: number; id: string }[] = [];
-  for (const [col, ds] of datasets) ds.ids().forEach((id, index) => work.push({ col, ds, index, id }));
-  const todo = work.filter((w) => exp.cells.some((c) => !done.has(`${w.id}\u0000${c.id}`)));
+  const work: { col: string; ds: Dataset; index: number; id: string; source: string }[] = [];
+  for (const [col, ds] of datasets) {
+    const source = datasetSource(config.resolvedDatasets[col]!);
+    ds.ids().forEach((id, index) => work.push({ col, ds, index, id, source }));
+  }
+  // A cell with `datasets:` runs on those columns only.
+  const cellsFor = (col: string) => exp.cells.filter((c) => !c.datasets || c.datasets.includes(col));
+  const isDone = (w: (typeof work)[number], cell: string) => done.has(recordKey(w.source, w.id, cell));
+  const todo = work.filter((w) => cellsFor(w.col).some((c) => !isDone(w, c.id)));
   opts.onStart?.({ total: work.length, done: work.length - todo.length, resumedRecords: resumed });
   const handle = await open(samplesFile, "a");
   const skipped: RunResult["skipped"] = [];
@@ -193,13 +210,14 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
         try {
           // Cells whose record another cell (of this run or another) already computed are copied.
           const keys = storeKeys.get(w.col)!;
-          const shared = new Map(exp.cells.flatMap((c) => {
-            const r = done.has(`${w.id}\u0000${c.id}`) ? undefined : store?.get(keys.get(c.id)!, w.id, c.id);
+          const cells = cellsFor(w.col);
+          const shared = new Map(cells.flatMap((c) => {
+            const r = isDone(w, c.id) ? undefined : store?.get(keys.get(c.id)!, w.id, c.id);
             return r ? [[c.id, r] as const] : [];
           }));
-          const needed = exp.cells.filter((c) => !done.has(`${w.id}\u0000${c.id}`) && !shared.has(c.id));
+          const needed = cells.filter((c) => !isDone(w, c.id) && !shared.has(c.id));
           if (needed.length === 0) {
-            for (const cell of exp.cells) {
+            for (const cell of cells) {
               const rec = shared.get(cell.id);
               if (!rec) continue;
               opts.onRecord?.(rec);
@@ -222,8 +240,8 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
             throw new InputError(`image is ${image.width}x${image.height} but the dataset says ${sample.width}x${sample.height}`, { file: sample.imagePath });
           }
           const loaded = { sample, image, imageHash: sha256(bytes), fileBytes: bytes };
-          for (const cell of exp.cells) {
-            if (done.has(`${w.id}\u0000${cell.id}`)) continue;
+          for (const cell of cells) {
+            if (isDone(w, cell.id)) continue;
             // An identical cell earlier in this loop may have just computed it.
             let rec = shared.get(cell.id) ?? store?.get(keys.get(cell.id)!, w.id, cell.id);
             if (rec) sharedRecords++;
@@ -241,7 +259,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
             failed = true;
             return;
           }
-          skipped.push({ id: w.id, dataset: datasetKey(config.resolvedDatasets[w.col]!), error: (err as Error).message });
+          skipped.push({ id: w.id, dataset: w.source, error: (err as Error).message });
           opts.log?.(`skipped ${w.id}: ${(err as Error).message}`);
         }
         ready.set(i, lines);

@@ -15,6 +15,7 @@ import {
   type SegmentationSummary,
   type TimingSummary,
 } from "@resagent/metrics";
+import { datasetSource } from "@resagent/data";
 import type { SampleRecord } from "@resagent/pipeline";
 import type { LoadedExperiment } from "./config/load.js";
 
@@ -45,7 +46,7 @@ export const BOOTSTRAP_SETTINGS = { replicates: 1000, level: 0.95, method: "perc
 /** Records grouped by "cell\u0000column", every record also under its cell's "all" column. */
 export function groupRecords(exp: LoadedExperiment, records: readonly SampleRecord[]): Map<string, SampleRecord[]> {
   const colOf = new Map<string, string>();
-  for (const [col, ref] of Object.entries(exp.config.resolvedDatasets)) colOf.set(`${ref.name}/${ref.split}`, col);
+  for (const [col, ref] of Object.entries(exp.config.resolvedDatasets)) colOf.set(datasetSource(ref), col);
   const groups = new Map<string, SampleRecord[]>();
   for (const r of records) {
     const col = colOf.get(r.dataset) ?? r.dataset;

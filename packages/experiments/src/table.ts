@@ -4,6 +4,7 @@ import { COLUMN_VALUES, type ColumnValueName } from "./columns.js";
 import { isResampledMetric } from "@resagent/metrics";
 import { BOOTSTRAP_SETTINGS, type CellMetrics, type SampleBootstrap } from "./summary.js";
 import type { PipelineConfig } from "@resagent/pipeline";
+import { describeUnit } from "@resagent/data";
 
 /** A cell whose grounding router looks at the gold box (oracle-best): an upper bound, not a method. */
 export function isUpperBound(pipeline: PipelineConfig): boolean {
@@ -108,10 +109,26 @@ export function buildTable(exp: LoadedExperiment, metrics: Record<string, Record
     rows,
     percent,
     metrics: columnMetrics,
-    notes: config.notes,
+    notes: [...config.notes, unitNote(exp)],
     ...(boot ? { intervals: { replicates: boot.replicates, level: BOOTSTRAP_SETTINGS.level, seed: config.seed, method: BOOTSTRAP_SETTINGS.method } } : {}),
     ...(provenance ? { provenance } : {}),
   };
+}
+
+/**
+ * What a table's n counts, per dataset column (by its header where a column shows it alone):
+ * every sentence, or one sample per ref and which sentence it is scored with.
+ */
+export function unitNote(exp: LoadedExperiment): string {
+  const { config } = exp;
+  const byUnit = new Map<string, string[]>();
+  for (const [col, ref] of Object.entries(config.resolvedDatasets)) {
+    const header = config.table.columns.find((c) => "dataset" in c && !("stat" in c) && c.dataset === col)?.header ?? col;
+    const unit = describeUnit(ref);
+    byUnit.set(unit, [...(byUnit.get(unit) ?? []), header]);
+  }
+  const parts = [...byUnit].map(([unit, cols]) => (byUnit.size === 1 ? unit : `${cols.join(", ")}: ${unit}`));
+  return `Samples (what n counts): ${parts.join("; ")}.`;
 }
 
 function fmt(v: number | null, percent: boolean): string {

@@ -162,7 +162,7 @@ export function registerLearnedBackend(): void {
   registerBackend({
     name: "learned",
     description: "learned (tfjs) VBR verifier trained by `pnpm train-verifier` (modelDir: its folder)",
-    create: (cfg: BackendConfig) => new LearnedVerifierBackend(resolve(cfg.modelDir ?? defaultModelDir())),
+    create: (cfg) => new LearnedVerifierBackend(resolve((cfg.backend === "learned" ? (cfg as Extract<BackendConfig, { backend: "learned" }>).modelDir : undefined) ?? defaultModelDir())),
     uncached: true,
   });
 }

@@ -7,8 +7,8 @@ import { decodeImage, randomStream, readImage, sha256 } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { generateVbr, VBR_DEFAULTS } from "@resagent/datagen";
 import { createBackend, type ChatBackend } from "@resagent/mllm";
-import { SpiralSampler } from "@resagent/sampler";
-import { Verifier, markerCrop } from "@resagent/verifier";
+import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
+import { Verifier, markerCrop, parseVerifierParams } from "@resagent/verifier";
 import {
   CHANNELS,
   FEATURE_DEFAULTS,
@@ -506,10 +506,10 @@ describe("training and the learned backend", () => {
     const ds = await openDataset("synthref", { split: "refcoco/testA", count: 2 });
     const s = await ds.get(0);
     const image = await readImage(s.imagePath);
-    const cands = new SpiralSampler().sample(s.goldBox!, 2, randomStream(0, "t", s.id), image).ordered;
+    const cands = new SpiralSampler(parseSpiralParams()).sample(s.goldBox!, 2, randomStream(0, "t", s.id), image).ordered;
     const input = { sampleId: s.id, expression: s.expression, image, imageHash: "h", width: s.width, height: s.height, box: s.goldBox!, candidates: cands, gold: { mask: s.goldMask! }, rng: randomStream(0, "v", s.id) };
     for (const crop of [true, false]) {
-      const res = await new Verifier(backend, { format: "vbr", tau: 0, earlyStop: false, crop }).verify(input);
+      const res = await new Verifier(backend, parseVerifierParams({ format: "vbr", tau: 0, earlyStop: false, crop })).verify(input);
       expect(res.queries).toHaveLength(cands.length);
       for (const q of res.queries) {
         expect(q.pYes).toBeGreaterThan(0);
@@ -517,10 +517,10 @@ describe("training and the learned backend", () => {
         expect(q.decision).toBe(q.pYes! >= 0.5 ? "positive" : "negative");
       }
     }
-    await expect(new Verifier(backend, { format: "textual:(x,y)" }).verify(input)).rejects.toThrow(/single-marker VBR questions only, not "textual:\(x,y\)"/);
-    await expect(new Verifier(backend, { format: "vbr-multi" }).verify(input)).rejects.toThrow(/single-marker VBR/);
+    await expect(new Verifier(backend, parseVerifierParams({ format: "textual:(x,y)" })).verify(input)).rejects.toThrow(/single-marker VBR questions only, not "textual:\(x,y\)"/);
+    await expect(new Verifier(backend, parseVerifierParams({ format: "vbr-multi" })).verify(input)).rejects.toThrow(/single-marker VBR/);
     const missing = createBackend({ backend: "learned", modelDir: join(dir, "nothing-here") });
-    await expect(new Verifier(missing, { format: "vbr" }).verify(input)).rejects.toThrow(/no trained verifier here; train it with `pnpm train-verifier --out /);
+    await expect(new Verifier(missing, parseVerifierParams({ format: "vbr" })).verify(input)).rejects.toThrow(/no trained verifier here; train it with `pnpm train-verifier --out /);
 
     // The default folder without a model: the first query trains it (the CLI's hook), then answers.
     const saved = process.env.RESAGENT_LEARNED_MODEL;
@@ -533,7 +533,7 @@ describe("training and the learned backend", () => {
       });
       const fresh = createBackend({ backend: "learned" });
       expect(fresh.describe()).toMatch(/not trained yet/);
-      const res = await new Verifier(fresh, { format: "vbr", tau: 0, earlyStop: false }).verify(input);
+      const res = await new Verifier(fresh, parseVerifierParams({ format: "vbr", tau: 0, earlyStop: false })).verify(input);
       expect(res.queries.every((q) => q.pYes !== null)).toBe(true);
       expect(trained).toEqual([process.env.RESAGENT_LEARNED_MODEL]);
       expect(fresh.describe()).toMatch(/trained on gen-vbr data/);

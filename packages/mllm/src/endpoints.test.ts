@@ -4,7 +4,7 @@
  * endpoint gave them.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { addAccounting, emptyAccounting, formatAccounting, OpenAiCompatibleBackend, type ChatRequest, type QueryContext } from "./index.js";
+import { addAccounting, emptyAccounting, formatAccounting, OpenAiCompatibleBackend, parseHttpOptions, type ChatRequest, type QueryContext } from "./index.js";
 import { deadUrl, startTestServer, type Reply, type Script, type TestServer } from "./test-server.js";
 
 const ctx = (i: number): QueryContext => ({ kind: "verify", sampleId: `s${i}`, imageWidth: 64, imageHeight: 48 });
@@ -45,13 +45,13 @@ describe("endpoint health", () => {
   it("an endpoint that fails (HTTP 503) is rested; the healthy one takes the load; answers as with both up", async () => {
     const good1 = await serve(answer);
     const good2 = await serve(answer);
-    const reference = await runAll(new OpenAiCompatibleBackend({ baseUrls: [good1.url, good2.url], model: "m", concurrency: 4, ...fast }), 60);
+    const reference = await runAll(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [good1.url, good2.url], model: "m", concurrency: 4, ...fast })), 60);
     expect(good1.requests.length).toBe(30); // round-robin when both are up
     expect(good2.requests.length).toBe(30);
 
     const failing = await serve(() => ({ kind: "status", status: 503 }));
     const healthy = await serve(answer);
-    const b = new OpenAiCompatibleBackend({ baseUrls: [failing.url, healthy.url], model: "m", concurrency: 4, restAfterFailures: 2, restMs: 60_000, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [failing.url, healthy.url], model: "m", concurrency: 4, restAfterFailures: 2, restMs: 60_000, ...fast }));
     const out = await runAll(b, 60);
     expect(out).toEqual(reference);
     const a = b.accounting();
@@ -76,7 +76,7 @@ describe("endpoint health", () => {
   it("an endpoint that is down (connection refused) or hangs past the timeout is rested the same way", async () => {
     for (const bad of [await deadUrl(), (await serve(() => ({ kind: "stall", ms: 5_000 }))).url]) {
       const healthy = await serve(answer);
-      const b = new OpenAiCompatibleBackend({ baseUrls: [bad, healthy.url], model: "m", concurrency: 4, restAfterFailures: 3, restMs: 60_000, ...fast });
+      const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [bad, healthy.url], model: "m", concurrency: 4, restAfterFailures: 3, restMs: 60_000, ...fast }));
       const out = await runAll(b, 40);
       expect(out.every((o) => o.top?.length === 2)).toBe(true);
       const a = b.accounting();
@@ -89,7 +89,7 @@ describe("endpoint health", () => {
     let down = true;
     const flaky = await serve((n, body) => (down ? { kind: "status", status: 500 } : answer(n, body)));
     const healthy = await serve(answer);
-    const b = new OpenAiCompatibleBackend({ baseUrls: [flaky.url, healthy.url], model: "m", concurrency: 2, restAfterFailures: 2, restMs: 150, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [flaky.url, healthy.url], model: "m", concurrency: 2, restAfterFailures: 2, restMs: 150, ...fast }));
     await runAll(b, 10);
     // Once, or more on a slow machine where 10 calls outlast a rest.
     const rests = b.accounting().endpoints[flaky.url]!.rests;
@@ -108,7 +108,7 @@ describe("endpoint health", () => {
   it("one failure after its rest rests it again at once (its failure streak did not end)", async () => {
     const bad = await serve(() => ({ kind: "status", status: 502 }));
     const healthy = await serve(answer);
-    const b = new OpenAiCompatibleBackend({ baseUrls: [bad.url, healthy.url], model: "m", concurrency: 1, restAfterFailures: 3, restMs: 1_000, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [bad.url, healthy.url], model: "m", concurrency: 1, restAfterFailures: 3, restMs: 1_000, ...fast }));
     await runAll(b, 6);
     expect(bad.requests.length).toBe(3);
     await new Promise((r) => setTimeout(r, 1_100));
@@ -121,7 +121,7 @@ describe("endpoint health", () => {
     const first = (replies: number): Script => (n, body) => (n < replies ? ({ kind: "status", status: 503 } as Reply) : answer(n, body));
     const a = await serve(first(1));
     const c = await serve(first(1));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [a.url, c.url], model: "m", concurrency: 1, restAfterFailures: 1, restMs: 1_000, retries: 2, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [a.url, c.url], model: "m", concurrency: 1, restAfterFailures: 1, restMs: 1_000, retries: 2, ...fast }));
     const t0 = performance.now();
     const out = await b.complete(req(1), ctx(1));
     const ms = performance.now() - t0;
@@ -134,7 +134,7 @@ describe("endpoint health", () => {
 
   it("a single endpoint is never rested (there is nowhere else to go): retries and backoff as before", async () => {
     const s = await serve((n, body) => (n < 4 ? { kind: "status", status: 500 } : answer(n, body)));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [s.url], model: "m", restAfterFailures: 1, restMs: 60_000, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [s.url], model: "m", restAfterFailures: 1, restMs: 60_000, ...fast }));
     expect((await b.complete(req(1), ctx(1))).text).toBe("Yes");
     expect(b.accounting()).toMatchObject({ requests: 5, retries: 4, endpoints: { [s.url]: { requests: 5, failed: 4, rests: 0 } } });
     expect(formatAccounting(b.accounting())).not.toContain("endpoints:");
@@ -143,7 +143,7 @@ describe("endpoint health", () => {
   it("a request the server refuses as such (HTTP 400) does not count against the endpoint's health", async () => {
     const s1 = await serve(() => ({ kind: "status", status: 400, body: "bad image" }));
     const s2 = await serve(() => ({ kind: "status", status: 400, body: "bad image" }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [s1.url, s2.url], model: "m", restAfterFailures: 1, ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [s1.url, s2.url], model: "m", restAfterFailures: 1, ...fast }));
     for (let i = 0; i < 4; i++) await expect(b.complete(req(i), ctx(i))).rejects.toThrow(/answered 400/);
     expect(b.resting()).toEqual([]);
     expect(b.accounting().endpoints[s1.url]).toEqual({ requests: 2, failed: 2, rests: 0 });
@@ -152,7 +152,7 @@ describe("endpoint health", () => {
   it("credentials in a base URL never reach the accounting", async () => {
     const s = await serve(answer);
     const withUser = s.url.replace("http://", "http://user:secret@");
-    const b = new OpenAiCompatibleBackend({ baseUrls: [withUser, s.url], model: "m", ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [withUser, s.url], model: "m", ...fast }));
     await runAll(b, 2).catch(() => undefined);
     expect(JSON.stringify(b.accounting())).not.toContain("secret");
   });

@@ -1,4 +1,5 @@
-import { InputError, type Box } from "@resagent/core";
+import { z } from "zod";
+import { InputError, zInt, type Box } from "@resagent/core";
 
 /**
  * The grounding question. "authors": byte for byte `tools.py` `inference_bbox` (RefCOCO/+/g and
@@ -21,18 +22,33 @@ export function boxPrompt(expression: string, template: string = "authors"): str
   return t.replace("{expr}", () => expression);
 }
 
-/** How the model writes coordinates. */
-export type BoxConvention = "qwen2.5" | "qwen3" | "absolute" | "normalized";
-export const BOX_CONVENTIONS: readonly BoxConvention[] = ["qwen2.5", "qwen3", "absolute", "normalized"];
+/**
+ * How the model writes coordinates: qwen2.5 = pixels of the smart-resized image, qwen3 = 0–1000,
+ * absolute = image pixels, normalized = 0–1.
+ */
+export const BOX_CONVENTIONS = ["qwen2.5", "qwen3", "absolute", "normalized"] as const;
+export type BoxConvention = (typeof BOX_CONVENTIONS)[number];
 
-export interface SmartResizeOptions {
-  factor: number;
-  minPixels: number;
-  maxPixels: number;
-}
+/** The smart-resize limits of a Qwen2.5-VL processor; defaults are its own (min 56², max 12,845,056 pixels, factor 28). */
+export const SmartResizeSchema = z
+  .strictObject({
+    factor: zInt(1, 1024).describe("each side a multiple of this (Qwen2.5-VL: 28)").default(28),
+    minPixels: zInt(1).describe("fewest pixels of the resized image (Qwen2.5-VL default 3136 = 56²)").default(56 * 56),
+    maxPixels: zInt(1).describe("most pixels of the resized image (Qwen2.5-VL default 12845056; vLLM --mm-processor-kwargs max_pixels)").default(12_845_056),
+  })
+  .superRefine((r, ctx) => {
+    if (r.minPixels > r.maxPixels) ctx.addIssue({ code: "custom", path: ["maxPixels"], message: `expected minPixels <= maxPixels (${r.minPixels} > ${r.maxPixels})` });
+  });
+export type SmartResizeOptions = z.output<typeof SmartResizeSchema>;
 
-/** Qwen2.5-VL processor defaults (min 56², max 12,845,056 pixels, factor 28). */
-export const QWEN25_RESIZE: SmartResizeOptions = { factor: 28, minPixels: 56 * 56, maxPixels: 12_845_056 };
+/** Qwen2.5-VL processor defaults. */
+export const QWEN25_RESIZE: SmartResizeOptions = SmartResizeSchema.parse({});
+
+/** The grounding prompt templates a config may name, besides a template of its own with an {expr} slot. */
+export const BoxPromptSchema = z
+  .string()
+  .min(1)
+  .refine((t) => Object.hasOwn(BOX_PROMPTS, t) || t.includes("{expr}"), 'expected "authors", "paper" or a template with an {expr} slot');
 
 /** Python's round(): halves go to the even neighbour. */
 function roundHalfEven(x: number): number {

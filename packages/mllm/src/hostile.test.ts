@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { requestKey } from "./cache.js";
-import { CachedBackend, HttpError, OpenAiCompatibleBackend, ResponseCache, addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type ChatRequest, type QueryContext } from "./index.js";
+import { CachedBackend, HttpError, OpenAiCompatibleBackend, parseHttpOptions, ResponseCache, addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type ChatRequest, type QueryContext } from "./index.js";
 import { FAULTS, hostile, startTestServer, type Reply, type Script, type TestServer } from "./test-server.js";
 
 const ctx: QueryContext = { kind: "verify", sampleId: "s1", imageWidth: 64, imageHeight: 48 };
@@ -52,7 +52,7 @@ describe("each failure is a failed attempt of its kind, retried", () => {
     ["no logprobs key", { kind: "answer", text: "Yes", top, omitLogprobs: "absent" } as Reply, { missingLogprobs: 1 }],
   ])("%s", async (_, fault, failed) => {
     const s = await scripted(fault);
-    const b = new OpenAiCompatibleBackend({ baseUrls: [s.url], model: "m", ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [s.url], model: "m", ...fast }));
     const out = await b.complete(req("q"), ctx);
     expect(out.firstTokenTopLogprobs).toEqual(top);
     expect(s.requests.length).toBe(2);
@@ -63,18 +63,18 @@ describe("each failure is a failed attempt of its kind, retried", () => {
 
   it("an answer without logprobs is fine when none were asked for", async () => {
     const s = await scripted({ kind: "answer", text: "[1, 2, 3, 4]", omitLogprobs: "null" });
-    const b = new OpenAiCompatibleBackend({ baseUrls: [s.url], model: "m", ...fast });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [s.url], model: "m", ...fast }));
     expect((await b.complete(req("box?", 0), ctx)).text).toBe("[1, 2, 3, 4]");
     expect(b.accounting()).toMatchObject({ requests: 1, retries: 0 });
   });
 
   it("reports the attempts really made: all of them, or one for a status that is not retried", async () => {
     server = await startTestServer(() => ({ kind: "malformed" }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, retries: 2 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast, retries: 2 }));
     await expect(b.complete(req("q"), ctx)).rejects.toThrow(/request failed after 3 attempt\(s\) \(3 malformed body\): .*not JSON/);
     await server.close();
     server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 503 } : { kind: "status", status: 400, body: "bad image" }));
-    const c = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, retries: 4 });
+    const c = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast, retries: 4 }));
     await expect(c.complete(req("q"), ctx)).rejects.toThrow(/request failed after 2 attempt\(s\) \(2 HTTP status\): .*answered 400: bad image/);
     expect(c.accounting()).toMatchObject({ requests: 2, retries: 1, gaveUp: 1, failed: { http: { "503": 1, "400": 1 } } });
   });
@@ -83,7 +83,7 @@ describe("each failure is a failed attempt of its kind, retried", () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", omitLogprobs: "null" }));
     const dir = await mkdtemp(join(tmpdir(), "resagent-nolp-"));
     const file = join(dir, "c.jsonl");
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "Qwen/Qwen3-VL-8B-Instruct", ...fast, retries: 2 });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "Qwen/Qwen3-VL-8B-Instruct", ...fast, retries: 2 }));
     const b = new CachedBackend(inner, new ResponseCache(file));
     const err = await b.complete(req("q"), ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpError);
@@ -102,7 +102,7 @@ describe("each failure is a failed attempt of its kind, retried", () => {
     const s = await scripted();
     const dir = await mkdtemp(join(tmpdir(), "resagent-poison-"));
     const file = join(dir, "c.jsonl");
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [s.url], model: "m", ...fast });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [s.url], model: "m", ...fast }));
     // What an older version wrote for an answer that came without logprobs.
     await writeFile(file, `${JSON.stringify({ k: requestKey(inner.identity, req("q"), undefined, inner.requestSettings(req("q"))), v: { text: "Yes" } })}\n`);
     const b = new CachedBackend(inner, new ResponseCache(file));
@@ -148,7 +148,7 @@ describe("the hostile test server", () => {
     const h = hostile(good, { seed: 7, rates: { status500: 0.1, status429: 0.05, hang: 0.05, malformed: 0.1, noLogprobs: 0.3, drop: 0.1 }, hangMs: 4_000 });
     server = await startTestServer(h);
     const dir = await mkdtemp(join(tmpdir(), "resagent-hostile-"));
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, retries: 12, concurrency: 8 });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast, retries: 12, concurrency: 8 }));
     const b = new CachedBackend(inner, new ResponseCache(join(dir, "c.jsonl")));
     const outs = await Promise.all(Array.from({ length: 60 }, (_, i) => b.complete(req(`q${i % 50}`), ctx)));
     expect(outs.every((o) => o.text === "Yes" && o.firstTokenTopLogprobs?.length === 2)).toBe(true);
@@ -169,8 +169,8 @@ describe("accounting", () => {
     const dir = await mkdtemp(join(tmpdir(), "resagent-acct-"));
     const file = join(dir, "c.jsonl");
     await writeFile(file, '{"k":"a","v":{"text":"Yes"}}\n{"k":"b","v":{"te\n{"k":"c","v":{"text":"No"}}\n');
-    const x = new CachedBackend(new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m" }), new ResponseCache(file));
-    const y = new CachedBackend(new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m", concurrency: 2 }), new ResponseCache(file));
+    const x = new CachedBackend(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m" })), new ResponseCache(file));
+    const y = new CachedBackend(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m", concurrency: 2 })), new ResponseCache(file));
     expect(x.cache.size).toBe(2);
     expect(backendAccounting([x, y]).cacheLinesSkipped).toBe(1);
     const one = { ...emptyAccounting(), requests: 3, failed: { ...emptyAccounting().failed, http: { "500": 2 }, timeout: 1 } };

@@ -1,48 +1,36 @@
 import { randomUUID } from "node:crypto";
-import { InputError, randomStream } from "@resagent/core";
+import { InputError, parseParams, randomStream, zInt, zNonNegative } from "@resagent/core";
+import { z } from "zod";
 import { emptyAccounting, type FailureKind, type ModelCallAccounting } from "./accounting.js";
 import { Semaphore } from "./semaphore.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TokenLogprob, TopLogprob } from "./types.js";
 
-export interface HttpBackendOptions {
-  /** One or more base URLs ending in /v1 (round-robin), e.g. http://localhost:8000/v1. */
-  baseUrls: string[];
-  model: string;
-  /** Name of the environment variable holding the API key (the key itself never enters configs or logs). */
-  apiKeyEnv?: string;
-  timeoutMs: number;
-  concurrency: number;
-  /**
-   * Retries after the first attempt, on timeouts, network errors, 429 and 5xx, bodies that are not
-   * a chat completion, and answers without the logprobs the request asked for.
-   */
-  retries: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-  temperature: number;
-  /**
-   * With several base URLs: an endpoint whose last `restAfterFailures` attempts all failed
-   * (timeouts, network errors, 429, 5xx, broken bodies) is rested, skipped for `restMs`, while the
-   * others take the load; then it is tried again (one more failure rests it again). 0: never rest.
-   * Calls find every endpoint resting wait for the first to come back. One base URL is never rested.
-   */
-  restAfterFailures: number;
-  restMs: number;
-  /** A response body longer than this (bytes) is a malformed answer: retried, never cached. */
-  maxResponseBytes: number;
-}
+/** How the harness talks to an OpenAI-compatible server (`mllm.http`): the schema is the one definition (types, checks, defaults, docs). */
+export const HttpOptionsSchema = z.strictObject({
+  baseUrls: z.array(z.url({ protocol: /^https?$/ })).min(1).describe("one or more OpenAI-compatible base URLs ending in /v1 (round-robin)"),
+  model: z.string().min(1).describe("served model name"),
+  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name").optional().describe("name of the environment variable holding the API key (the key never enters configs or logs)"),
+  timeoutMs: zInt(1).default(60_000).describe("per-request timeout in milliseconds"),
+  concurrency: zInt(1, 1024).default(8).describe("requests in flight per backend"),
+  retries: zInt(0, 100).default(4).describe("retries after the first attempt (timeouts, network errors, 429, 5xx)"),
+  backoffMs: zNonNegative().default(500),
+  maxBackoffMs: zNonNegative().default(20_000),
+  temperature: z.number().min(0).max(2).default(0),
+  restAfterFailures: zInt(0, 1000).default(3).describe("with several baseUrls: rest an endpoint after this many failed attempts in a row (0: never); the others take its load"),
+  restMs: zInt(0).default(30_000).describe("how long a failing endpoint rests (skipped) before it is tried again, in milliseconds"),
+  maxResponseBytes: zInt(1024).default(8 * 1024 * 1024).describe("a response body longer than this many bytes is malformed: retried, never cached"),
+});
+/**
+ * Retries cover timeouts, network errors, 429 and 5xx, bodies that are not a chat completion, and
+ * answers without the logprobs the request asked for. With several base URLs, an endpoint whose
+ * last `restAfterFailures` attempts all failed is rested (skipped for `restMs`) while the others
+ * take the load; calls that find every endpoint resting wait for the first to come back. One base
+ * URL is never rested.
+ */
+export type HttpBackendOptions = z.output<typeof HttpOptionsSchema>;
 
-export const HTTP_DEFAULTS: Omit<HttpBackendOptions, "baseUrls" | "model"> = {
-  timeoutMs: 60_000,
-  concurrency: 8,
-  retries: 4,
-  backoffMs: 500,
-  maxBackoffMs: 20_000,
-  temperature: 0,
-  restAfterFailures: 3,
-  restMs: 30_000,
-  maxResponseBytes: 8 * 1024 * 1024,
-};
+/** Server settings checked and completed (defaults filled in); the one way to make them outside a config. */
+export const parseHttpOptions = (input: z.input<typeof HttpOptionsSchema>): HttpBackendOptions => parseParams(HttpOptionsSchema, input, "mllm.http");
 
 /** One base URL's health and what it served. */
 interface Endpoint {
@@ -211,18 +199,10 @@ export class OpenAiCompatibleBackend implements ChatBackend {
   private readonly counters = { calls: 0, requests: 0, retries: 0, failures: 0, restWaits: 0 };
   private readonly failed = emptyAccounting().failed;
 
-  constructor(options: Partial<HttpBackendOptions> & Pick<HttpBackendOptions, "baseUrls" | "model">) {
-    this.options = { ...HTTP_DEFAULTS, ...options };
-    const o = this.options;
-    if (!Array.isArray(o.baseUrls) || o.baseUrls.length === 0) throw new InputError("expected at least one base URL, e.g. http://localhost:8000/v1", { field: "mllm.baseUrls" });
-    for (const u of o.baseUrls) {
-      try {
-        new URL(u);
-      } catch {
-        throw new InputError(`"${u}" is not a URL (expected e.g. http://localhost:8000/v1)`, { field: "mllm.baseUrls" });
-      }
-    }
-    if (!o.model) throw new InputError("expected the served model name (as the server lists it under /v1/models)", { field: "mllm.model" });
+  /** `options` as parsed by HttpOptionsSchema (parseHttpOptions, or a loaded config's `mllm.http`). */
+  constructor(options: HttpBackendOptions) {
+    this.options = options;
+    const o = options;
     this.gate = new Semaphore(o.concurrency);
     this.endpoints = o.baseUrls.map((url) => ({ url: url.replace(/\/+$/, ""), label: endpointLabel(url), streak: 0, restUntil: 0, requests: 0, failed: 0, rests: 0 }));
   }

@@ -1,10 +1,26 @@
 export * from "./types.js";
 export { Semaphore } from "./semaphore.js";
-export { OpenAiCompatibleBackend, HttpError, HTTP_DEFAULTS, logprobsProblem, parseChatResponse, type HttpBackendOptions } from "./http.js";
+export { OpenAiCompatibleBackend, HttpError, HttpOptionsSchema, logprobsProblem, parseHttpOptions, parseChatResponse, type HttpBackendOptions } from "./http.js";
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";
-export { createBackend, registerBackend, backendNames, BACKEND_NAMES, type BackendConfig, type BackendFactory } from "./registry.js";
+export {
+  createBackend,
+  buildBackend,
+  registerBackend,
+  backendNames,
+  backendVariants,
+  grounderKeys,
+  BackendConfigSchema,
+  GrounderConfigSchema,
+  type BackendConfig,
+  type BackendInput,
+  type AnyBackendConfig,
+  type GrounderConfig,
+  type GrounderInput,
+  type BackendFactory,
+} from "./registry.js";
 export { probeEndpoint, type ProbeResult } from "./probe.js";
 export { addAccounting, backendAccounting, emptyAccounting, failedAttempts, formatAccounting, type AccountedBackend, type FailureKind, type ModelCallAccounting } from "./accounting.js";
-export { simulateGrounding, SHARED_ERRORS, phraseCues, phraseDifficulty, CUE_DIFFICULTY, type GroundingModel, type GroundingMode, type GroundingOutcome, type GroundingQuery, type PhraseCues } from "./simulated-grounding.js";
+export { simulateGrounding, GroundingModelSchema, SHARED_ERRORS, phraseCues, phraseDifficulty, CUE_DIFFICULTY, type GroundingModel, type GroundingMode, type GroundingOutcome, type GroundingQuery, type PhraseCues } from "./simulated-grounding.js";
+export { BoxFileBackend, BoxFileOptionsSchema, boxFileName, firstBoxInText, resolveFileBox, type BoxFileOptions } from "./box-file.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { requestKey } from "./cache.js";
-import { CachedBackend, HttpError, OpenAiCompatibleBackend, ResponseCache, emptyAccounting, formatAccounting, logprobsProblem, parseChatResponse, type ChatRequest, type QueryContext } from "./index.js";
+import { CachedBackend, HttpError, OpenAiCompatibleBackend, ResponseCache, emptyAccounting, formatAccounting, logprobsProblem, parseChatResponse, parseHttpOptions, type ChatRequest, type QueryContext } from "./index.js";
 import { startTestServer, type Reply, type TestServer } from "./test-server.js";
 
 const ctx: QueryContext = { kind: "verify", sampleId: "s1", imageWidth: 64, imageHeight: 48 };
@@ -102,7 +102,7 @@ describe("over HTTP", () => {
     const bad: Reply = { kind: "answer", text: "Yes", top: [{ token: "Yes", logprob: 5 }, { token: "No", logprob: -2 }] };
     server = await startTestServer((n) => (n === 0 ? bad : { kind: "answer", text: "Yes", top }));
     const file = join(await mkdtemp(join(tmpdir(), "resagent-lp-")), "c.jsonl");
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast }));
     const b = new CachedBackend(inner, new ResponseCache(file));
     const out = await b.complete(req("q"), ctx);
     expect(out.firstTokenTopLogprobs).toEqual(top);
@@ -117,7 +117,7 @@ describe("over HTTP", () => {
   it("a server that always answers +5 stops the call after its retries; nothing is cached", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: [{ token: "Yes", logprob: 5 }] }));
     const file = join(await mkdtemp(join(tmpdir(), "resagent-lp-")), "c.jsonl");
-    const b = new CachedBackend(new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, retries: 2 }), new ResponseCache(file));
+    const b = new CachedBackend(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast, retries: 2 })), new ResponseCache(file));
     await expect(b.complete(req("q"), ctx)).rejects.toThrow(/request failed after 3 attempt\(s\) \(3 malformed body\): malformed logprobs: token 0 top_logprobs\[0\]\.logprob is 5/);
     await b.cache.close();
     expect(new ResponseCache(file).size).toBe(0);
@@ -126,7 +126,7 @@ describe("over HTTP", () => {
   it("a cache written before answers were checked does not answer with its +5: the request is asked again", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", top }));
     const file = join(await mkdtemp(join(tmpdir(), "resagent-lp-")), "c.jsonl");
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast }));
     const key = requestKey(inner.identity, req("q"), undefined, inner.requestSettings(req("q")));
     await writeFile(file, `${JSON.stringify({ k: key, v: { text: "Yes", firstTokenTopLogprobs: [{ token: "Yes", logprob: 5 }] } })}\n`);
     const cache = new ResponseCache(file);
@@ -139,7 +139,7 @@ describe("over HTTP", () => {
   it("a body past http.maxResponseBytes is malformed: announced by its length, or streamed without one", async () => {
     const big = JSON.stringify({ ...body(top), padding: "x".repeat(64 * 1024) });
     server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 200, body: big } : { kind: "answer", text: "Yes", top }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", ...fast, maxResponseBytes: 16 * 1024 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", ...fast, maxResponseBytes: 16 * 1024 }));
     expect((await b.complete(req("q"), ctx)).firstTokenTopLogprobs).toEqual(top);
     expect(b.accounting().failed.malformedBody).toBe(1);
     // Chunked, with no content-length: cut off as it passes the cap.
@@ -155,7 +155,7 @@ describe("over HTTP", () => {
       tick();
     });
     await new Promise<void>((r) => raw!.listen(0, "127.0.0.1", () => r()));
-    const c = new OpenAiCompatibleBackend({ baseUrls: [`http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`], model: "m", ...fast, retries: 0, maxResponseBytes: 32 * 1024 });
+    const c = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [`http://127.0.0.1:${(raw.address() as AddressInfo).port}/v1`], model: "m", ...fast, retries: 0, maxResponseBytes: 32 * 1024 }));
     await expect(c.complete(req("q"), ctx)).rejects.toThrow(/with a body of more than 32768 bytes, more than http\.maxResponseBytes \(32768\)/);
     expect(sent).toBeLessThan(1 << 22);
   });

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CachedBackend, OpenAiCompatibleBackend, QWEN25_RESIZE, ResponseCache, backendNames, createBackend, fromPixelBox, parseChatResponse, parseGrounding, registerBackend, requestKey, smartResize, toPixelBox, type ChatBackend, type ChatRequest, type QueryContext } from "./index.js";
+import { CachedBackend, OpenAiCompatibleBackend, parseHttpOptions, QWEN25_RESIZE, ResponseCache, backendNames, createBackend, fromPixelBox, parseChatResponse, parseGrounding, registerBackend, requestKey, smartResize, toPixelBox, type ChatBackend, type ChatRequest, type QueryContext } from "./index.js";
 import { startTestServer, type TestServer } from "./test-server.js";
 
 const ctx: QueryContext = { kind: "verify", sampleId: "s1", imageWidth: 64, imageHeight: 48 };
@@ -30,7 +30,7 @@ afterEach(async () => {
 describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
   it("sends images as data URLs with logprobs and parses split tokens", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: " Yes", top: yesTop }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "Qwen/Qwen3-VL-8B-Instruct" });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "Qwen/Qwen3-VL-8B-Instruct" }));
     const out = await b.complete(req("Is it?"), ctx);
     expect(out.text).toBe(" Yes");
     expect(out.firstTokenTopLogprobs).toEqual(yesTop);
@@ -40,7 +40,7 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
   });
 
   it("serialises bodies with images in order and text untouched, slot-like text included", async () => {
-    const b = new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m" });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m" }));
     const tricky = 'say "@@image-0" and \\ "quotes"\nnewline';
     const request: ChatRequest = {
       content: [
@@ -63,18 +63,18 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
 
   it("takes the chosen token's logprob without top_logprobs for no answer (P(yes) would be 0 or 1): retried, then refused", async () => {
     server = await startTestServer((n) => (n === 0 ? { kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true } : { kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }, { token: "Yes", logprob: -4.6 }] }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 1 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", backoffMs: 1 }));
     expect((await b.complete(req("q"), ctx)).firstTokenTopLogprobs).toHaveLength(2);
     expect(b.accounting().failed.missingLogprobs).toBe(1);
     await server.close();
     server = await startTestServer(() => ({ kind: "answer", text: "No", top: [{ token: "No", logprob: -0.01 }], omitTop: true }));
-    const c = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 1, retries: 1 });
+    const c = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", backoffMs: 1, retries: 1 }));
     await expect(c.complete(req("q"), ctx)).rejects.toThrow(/returns no logprobs: 2 attempt\(s\)/);
   });
 
   it("retries 500s, 429s and timeouts with backoff, then succeeds", async () => {
     server = await startTestServer((n) => (n === 0 ? { kind: "status", status: 500 } : n === 1 ? { kind: "status", status: 429 } : n === 2 ? { kind: "stall", ms: 4_000 } : { kind: "answer", text: "Yes", top: yesTop }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", timeoutMs: 1_500, backoffMs: 5, retries: 4 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", timeoutMs: 1_500, backoffMs: 5, retries: 4 }));
     const out = await b.complete(req("q"), ctx);
     expect(out.text).toBe("Yes");
     expect(server.requests.length).toBe(4);
@@ -83,14 +83,14 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
 
   it("does not retry a 400 and says what the server said", async () => {
     server = await startTestServer(() => ({ kind: "status", status: 400, body: '{"error":"bad image"}' }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", backoffMs: 5 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", backoffMs: 5 }));
     await expect(b.complete(req("q"), ctx)).rejects.toThrow(/answered 400: \{"error":"bad image"\}/);
     expect(server.requests.length).toBe(1);
   });
 
   it("keeps at most `concurrency` requests in flight and round-robins endpoints", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: yesTop, delayMs: 40 }));
-    const b = new OpenAiCompatibleBackend({ baseUrls: [server.url, `${server.url}/`], model: "m", concurrency: 3 });
+    const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url, `${server.url}/`], model: "m", concurrency: 3 }));
     await Promise.all(Array.from({ length: 12 }, (_, i) => b.complete(req(`q${i}`), ctx)));
     expect(server.peakInFlight).toBeLessThanOrEqual(3);
     expect(server.peakInFlight).toBe(3);
@@ -115,7 +115,7 @@ describe("OpenAI-compatible backend against a local vLLM-shaped server", () => {
     expect(JSON.stringify((b as CachedBackend).stats())).not.toContain(secret);
     delete process.env.RESAGENT_TEST_KEY;
     await (b as CachedBackend).cache.close();
-    const failing = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY" });
+    const failing = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", apiKeyEnv: "RESAGENT_TEST_KEY" }));
     await expect(failing.complete(req("q2"), ctx)).rejects.toThrow(/RESAGENT_TEST_KEY is not set/);
   });
 });
@@ -143,7 +143,7 @@ describe("logprobs of every generated token (VBR-multi)", () => {
 });
 
 describe("cache key: every request field that can change the answer", () => {
-  const base = (o: Partial<ConstructorParameters<typeof OpenAiCompatibleBackend>[0]> = {}) => new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m", ...o });
+  const base = (o: Partial<ConstructorParameters<typeof OpenAiCompatibleBackend>[0]> = {}) => new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: ["http://127.0.0.1:1/v1"], model: "m", ...o }));
   const key = (b: OpenAiCompatibleBackend, r: ChatRequest) => requestKey(b.identity, r, undefined, b.requestSettings(r));
 
   it("differs by temperature, max tokens, top logprobs, model and the grounder's smart-resize limits", async () => {
@@ -166,8 +166,8 @@ describe("cache key: every request field that can change the answer", () => {
   it("an answer cached at one temperature is not served at another", async () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: yesTop }));
     const cache = new ResponseCache();
-    const a = new CachedBackend(new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" }), cache);
-    const b = new CachedBackend(new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m", temperature: 1 }), cache);
+    const a = new CachedBackend(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m" })), cache);
+    const b = new CachedBackend(new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m", temperature: 1 })), cache);
     await a.complete(req("q"), ctx);
     expect((await a.complete(req("q"), ctx)).cached).toBe(true);
     expect((await b.complete(req("q"), ctx)).cached).toBe(false);
@@ -191,7 +191,7 @@ describe("response cache", () => {
     server = await startTestServer(() => ({ kind: "answer", text: "Yes", top: yesTop }));
     const dir = await mkdtemp(join(tmpdir(), "resagent-cache-"));
     const file = join(dir, "c.jsonl");
-    const inner = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "m" });
+    const inner = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "m" }));
     const a = new CachedBackend(inner, new ResponseCache(file));
     await a.complete(req("q1"), ctx);
     const again = await a.complete(req("q1"), ctx);
@@ -357,6 +357,6 @@ describe("backends registered by other packages", () => {
     expect((await uncached.complete(req("q"), ctx)).text).not.toBe((await uncached.complete(req("q"), ctx)).text);
     expect(() => createBackend({ backend: "test-cachd" })).toThrow(/did you mean "test-cached"/);
     expect(() => createBackend({ backend: "learned" })).toThrow(/registers itself when @resagent\/learned is imported/);
-    expect(() => registerBackend({ name: "oracle", description: "", create: () => make("x") })).toThrow(/built in/);
+    expect(() => registerBackend({ name: "oracle", description: "", create: () => make("x") })).toThrow(/MLLM backend "oracle" is registered twice/);
   });
 });

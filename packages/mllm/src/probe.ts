@@ -1,4 +1,5 @@
-import { OpenAiCompatibleBackend, type HttpBackendOptions } from "./http.js";
+import type { z } from "zod";
+import { OpenAiCompatibleBackend, parseHttpOptions, type HttpOptionsSchema } from "./http.js";
 
 /** An 8x8 red PNG: the smallest image a vision model will take, so the probe also checks images are accepted. */
 const RED_PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAEUlEQVR4nGO4IyeHFTEMLQkAid1GAXiz9RcAAAAASUVORK5CYII=", "base64");
@@ -14,7 +15,7 @@ export interface ProbeResult {
  * check the configured one is among them, then send one tiny image + yes/no question asking for
  * top logprobs and check they come back (vLLM caps them by --max-logprobs). Costs one request.
  */
-export async function probeEndpoint(options: Pick<HttpBackendOptions, "baseUrls" | "model"> & Partial<HttpBackendOptions>, topLogprobs = 5): Promise<ProbeResult> {
+export async function probeEndpoint(options: z.input<typeof HttpOptionsSchema>, topLogprobs = 5): Promise<ProbeResult> {
   const lines: string[] = [];
   let ok = true;
   const key = options.apiKeyEnv ? process.env[options.apiKeyEnv] : undefined;
@@ -41,7 +42,7 @@ export async function probeEndpoint(options: Pick<HttpBackendOptions, "baseUrls"
   for (const base of options.baseUrls) {
     const where = options.baseUrls.length > 1 ? `${base}: ` : "";
     try {
-      const backend = new OpenAiCompatibleBackend({ ...options, baseUrls: [base], retries: 0, timeoutMs: Math.max(timeoutMs, 60_000) });
+      const backend = new OpenAiCompatibleBackend(parseHttpOptions({ ...options, baseUrls: [base], retries: 0, timeoutMs: Math.max(timeoutMs, 60_000) }));
       const answer = await backend.complete(
         {
           content: [

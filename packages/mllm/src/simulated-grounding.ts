@@ -1,40 +1,38 @@
 import { boxIoU, randomStream, type Box, type RandomStream } from "@resagent/core";
-import type { BoxConvention } from "./grounding.js";
+import { z } from "zod";
+import { zEnum, zFraction, zNonNegative } from "@resagent/core";
+import { BOX_CONVENTIONS } from "./grounding.js";
 
 /**
  * How a simulated MLLM answers a grounding query. Real grounders' box IoU is bimodal: mostly a
  * tight box (small per-side noise), sometimes a loose or partial box (a neighbour merged in, a
  * part boxed alone), sometimes another object altogether (a same-category instance first) or no
  * parseable answer. The rates of the error modes grow with how hard the phrase is
- * (`phraseDifficulty`) and how many same-category instances the scene holds.
+ * (`phraseDifficulty`) and how many same-category instances the scene holds. Configs change a
+ * preset's model field by field (`mllm.overrides.grounding`).
+ *
+ * Pixel noise models coordinate quantisation (small objects suffer more); the noise spread makes
+ * some answers sharper than others. Hazards are per unit of phrase difficulty (wrong objects also
+ * per √(same-category instances); loose boxes doubled when a same-category instance touches the
+ * target); people, what grounding data covers best, scale every hazard by `personFactor`. The
+ * shared hardness makes a hard sample hard for every model, so two models' errors are correlated
+ * without being copies. Without `answerConvention` the model writes what the harness reads;
+ * without the correlations, SHARED_ERRORS applies.
  */
-export interface GroundingModel {
-  /** Tight boxes: standard deviation of each side's error as a fraction of the box's side. */
-  tightNoise: number;
-  /** ...plus this many pixels (coordinate quantisation: small objects suffer more). */
-  pixelNoise: number;
-  /** Standard deviation of a per-answer log factor on the noise: some answers are sharper than others. */
-  noiseSpread: number;
-  /** Hazard of answering with another object, per unit of phrase difficulty and per √(same-category instances). */
-  wrongRate: number;
-  /** Hazard of a loose or partial box (doubled when a same-category instance touches the target). */
-  looseRate: number;
-  /** Hazard of an unparseable answer, per unit of phrase difficulty. */
-  failureRate: number;
-  /** Multiplies every hazard when the phrase is about a person (people are what grounding data covers best). */
-  personFactor: number;
-  /**
-   * Standard deviation of a per-sample log-hazard shared by every simulated model: a hard sample
-   * is hard for all of them, so two models' errors are correlated without being copies.
-   */
-  hardness: number;
-  /** The coordinates the model writes, whatever the harness reads them as (default: as read). */
-  answerConvention?: BoxConvention;
-  /** Correlation of this model's error-mode draws with every other model's (default SHARED_ERRORS.modes). */
-  modeCorrelation?: number;
-  /** Correlation of this model's box-noise draws with every other model's (default SHARED_ERRORS.noise). */
-  noiseCorrelation?: number;
-}
+export const GroundingModelSchema = z.strictObject({
+  tightNoise: zNonNegative().describe("tight boxes: per-side error sd as a fraction of the box side"),
+  pixelNoise: zNonNegative().describe("plus this many pixels of per-side error"),
+  noiseSpread: zNonNegative().describe("sd of a per-answer log factor on the noise"),
+  wrongRate: zNonNegative().describe("hazard of answering another object"),
+  looseRate: zNonNegative().describe("hazard of a loose or partial box"),
+  failureRate: zNonNegative().describe("hazard of an unparseable answer"),
+  personFactor: zNonNegative().describe("multiplies every hazard for phrases about people"),
+  hardness: zNonNegative().describe("sd of the per-sample log-hazard shared by all simulated models"),
+  answerConvention: zEnum(BOX_CONVENTIONS).describe("the coordinates the model writes, whatever the harness reads").optional(),
+  modeCorrelation: zFraction().describe("correlation of error-mode draws with other models'").optional(),
+  noiseCorrelation: zFraction().describe("correlation of box-noise draws with other models'").optional(),
+});
+export type GroundingModel = z.output<typeof GroundingModelSchema>;
 
 /**
  * How much of a simulated grounder's randomness is shared with every other grounder on the same

@@ -1,10 +1,12 @@
-import { InputError, maskArea, maskValueAt, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
+import { z } from "zod";
+import { InputError, zNonNegative, maskArea, maskValueAt, randomStream, type Box, type Mask, type Point, type RandomStream } from "@resagent/core";
 import { BOX_PROMPT, fromPixelBox, type BoxConvention } from "./grounding.js";
-import { simulateGrounding, type GroundingModel } from "./simulated-grounding.js";
+import { GroundingModelSchema, simulateGrounding, type GroundingModel } from "./simulated-grounding.js";
 import { markerLabel, multiAnswerText, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext, type TokenLogprob, type TopLogprob } from "./types.js";
 
 /** Paper Table 7 perturbations of a gold box: mild = +10% on one random side; severe = each side +U(5%, 15%). */
-export type Perturbation = "none" | "mild" | "severe";
+export const PERTURBATIONS = ["none", "mild", "severe"] as const;
+export type Perturbation = (typeof PERTURBATIONS)[number];
 
 export function perturbBox(b: Box, mode: Perturbation, rng: RandomStream, width: number, height: number): Box {
   if (mode === "none") return { ...b };
@@ -26,33 +28,32 @@ export function perturbBox(b: Box, mode: Perturbation, rng: RandomStream, width:
   return { x1: Math.max(0, out.x1), y1: Math.max(0, out.y1), x2: Math.min(width, out.x2), y2: Math.min(height, out.y2) };
 }
 
-/** How a simulated verifier answers one query format. */
-export interface JudgeModel {
+/** How a simulated verifier answers one query format (`mllm.overrides.vbr`, `mllm.overrides.textual`). */
+export const JudgeModelSchema = z.strictObject({
   /** Weight of the true evidence, tanh(2 · signed distance / object scale). */
-  slope: number;
+  slope: z.number(),
   /** Bias towards "yes" (> 0) or "no" (< 0). */
-  bias: number;
+  bias: z.number(),
   /** Standard deviation of the per-query logit noise. */
-  noise: number;
+  noise: zNonNegative(),
   /** Extra push towards "yes" for points on a same-category distractor (semantic confusion). */
-  distractorConfusion: number;
-}
+  distractorConfusion: z.number(),
+});
+export type JudgeModel = z.output<typeof JudgeModelSchema>;
 
 export interface SimulatedPreset {
   description: string;
-  /** Grounding: how boxes come out (see GroundingModel in simulated-grounding.ts). */
+  /** Grounding: how boxes come out (see GroundingModelSchema in simulated-grounding.ts). */
   grounding: GroundingModel;
   vbr: JudgeModel;
   textual: JudgeModel;
 }
 
-/** Preset overrides as configs write them (`mllm.overrides`): each model's fields are merged, not replaced. */
-export interface SimulatedOverrides {
-  description?: string;
-  grounding?: Partial<GroundingModel>;
-  vbr?: Partial<JudgeModel>;
-  textual?: Partial<JudgeModel>;
-}
+/** Preset overrides as configs write them (`mllm.overrides`): each model's fields are merged into the preset's, not replaced. */
+export const SimulatedOverridesSchema = z
+  .strictObject({ description: z.string(), grounding: GroundingModelSchema.partial(), vbr: JudgeModelSchema.partial(), textual: JudgeModelSchema.partial() })
+  .partial();
+export type SimulatedOverrides = z.output<typeof SimulatedOverridesSchema>;
 
 /**
  * Grounders calibrated to real measurements: box IoU against gold of each model on every

@@ -77,6 +77,8 @@ export interface QueryContext {
   smartResize?: SmartResizeOptions;
   /** VBR-multi: the label of each point, in answer order (default A, B, C, ...). */
   labels?: string[];
+  /** The sample's dataset source and loader facts (REFER: ref, sentence): what box files are keyed by. */
+  sample?: { source: string; meta?: Record<string, unknown> };
 }
 
 export interface ChatBackend {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { boxToMask, emptyMask, sha256, type Mask, type RgbImage, type Sample } from "@resagent/core";
-import { decoders, type DecodeResult, type Decoder, type DecoderImage, type Prompt } from "@resagent/decoder";
+import type { DecodeResult, Decoder, DecoderImage, Prompt } from "@resagent/decoder";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "@resagent/mllm";
-import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, type LoadedSample, type PipelineConfig } from "./index.js";
+import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, parsePipelineConfig, type LoadedSample, type PipelineInput } from "./index.js";
 
 /**
  * A decoder whose score is set per test from the prompt: `scoreOf(prompt)`; its mask is the box,
@@ -23,7 +23,6 @@ class ScriptedDecoder implements Decoder {
     return { mask, score: scoreOf(prompt) };
   }
 }
-if (!decoders.names().includes("scripted-test")) decoders.register("scripted-test", { description: "test", params: [], create: () => new ScriptedDecoder() });
 
 /** Verifier answers from a fixed rule: yes everywhere (`yes`) or no everywhere. */
 class Answers implements ChatBackend {
@@ -51,14 +50,16 @@ function sample(): LoadedSample {
   return { sample: s, image, imageHash: sha256("d0") };
 }
 
-async function run(over: Partial<PipelineConfig>, answer: "Yes" | "Sorry" = "Yes") {
-  const G = { backend: "oracle", cache: "off", convention: "absolute", pick: "first" } as PipelineConfig["mllm"];
-  const V = { backend: "oracle", perturbation: "none", cache: "off" } as PipelineConfig["verifierMllm"];
+async function run(over: PipelineInput, answer: "Yes" | "Sorry" = "Yes") {
+  const G = { backend: "oracle", cache: "off", convention: "absolute", pick: "first" } as const;
+  const V = { backend: "oracle", perturbation: "none", cache: "off" } as const;
   const pool = new ComponentPool();
   pool.provideBackend(G, 0, new Answers(answer));
-  pool.provideBackend(V!, 0, new Answers(answer));
+  pool.provideBackend(V, 0, new Answers(answer));
+  // The box decoder's place, taken by the scripted one.
+  pool.provideDecoder({ name: "box" }, new ScriptedDecoder());
   calls.length = 0;
-  const cfg: PipelineConfig = { ...PIPELINE_DEFAULTS, mllm: G, verifierMllm: V!, decoder: { name: "scripted-test" }, k: 2, ...over, verifier: { tau: 0, ...over.verifier } };
+  const cfg = parsePipelineConfig({ ...PIPELINE_DEFAULTS, mllm: G, verifierMllm: V, decoder: { name: "box" }, k: 2, ...over, verifier: { tau: 0, ...over.verifier } });
   return new Pipeline(cfg, 0, pool).run(sample(), "c");
 }
 
@@ -112,7 +113,7 @@ describe("decoding as the authors' sam2_decode + choose_decode_branch (final 177
     expect(r.decode).toBeUndefined();
   });
 
-  it("bad values are refused when the pipeline is built", async () => {
+  it("bad values are refused when the config is parsed", async () => {
     await expect(run({ decode: { fallback: "sam_score" as "none" } })).rejects.toThrow(/pipeline.decode.fallback/);
     await expect(run({ decode: { emptyPoints: "center" as "none" } })).rejects.toThrow(/pipeline.decode.emptyPoints/);
     await expect(run({ kExternal: -1 })).rejects.toThrow(/pipeline.kExternal/);

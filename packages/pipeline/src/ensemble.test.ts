@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError, emptyMask, sha256, type Box, type RgbImage, type Sample } from "@resagent/core";
 import { CachedBackend, SimulatedBackend, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
-import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, type GrounderConfig, type LoadedSample, type PipelineConfig } from "./index.js";
+import type { GrounderInput } from "@resagent/mllm";
+import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, parsePipelineConfig, type LoadedSample, type PipelineConfig, type PipelineInput } from "./index.js";
 
 const W = 100;
 const H = 80;
@@ -39,8 +40,8 @@ class Fixed implements ChatBackend {
 
 const box = (b: number[]) => JSON.stringify([{ bbox_2d: b }]);
 /** Distinct configs (by seed) so the pool keeps one backend per expert. */
-const cfg = (seed: number): GrounderConfig => ({ backend: "oracle", seed, cache: "off", convention: "absolute", pick: "first" });
-const base = (grounding: PipelineConfig["grounding"]): PipelineConfig => ({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, grounding });
+const cfg = (seed: number): GrounderInput => ({ backend: "oracle", seed, cache: "off", convention: "absolute", pick: "first" });
+const base = (grounding: PipelineInput["grounding"]): PipelineConfig => parsePipelineConfig({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, grounding });
 
 function pipelineWith(answers: string[], router: NonNullable<PipelineConfig["grounding"]>["router"]) {
   const pool = new ComponentPool();
@@ -119,20 +120,19 @@ describe("ensemble grounding", () => {
   it("leaves the single-grounder path as it was: no ensemble field, one query", async () => {
     const pool = new ComponentPool();
     pool.provideBackend(cfg(9), 0, new Fixed("single", box([20, 10, 60, 50])));
-    const r = await new Pipeline({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, mllm: cfg(9) }, 0, pool).run(sample("i"), "c");
+    const r = await new Pipeline(parsePipelineConfig({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, mllm: cfg(9) }), 0, pool).run(sample("i"), "c");
     expect(r.ensemble).toBeUndefined();
     expect(r.timing.mllmQueries).toBe(1);
     expect(r.box).toEqual([20, 10, 60, 50]);
   });
 
   it("checks its config before any work, naming the field", () => {
-    const pool = new ComponentPool();
-    const one = () => new Pipeline(base({ experts: [cfg(1)], router: "medoid" }), 0, pool);
+    const one = () => base({ experts: [cfg(1)], router: "medoid" });
     expect(one).toThrow(InputError);
-    expect(one).toThrow(/^pipeline\.grounding\.experts: expected a list of at least 2 grounders/);
-    expect(() => new Pipeline(base({ experts: [cfg(1), cfg(2)], router: "median" as "medoid" }), 0, pool)).toThrow(/^pipeline\.grounding\.router: expected one of medoid, trimmed-mean, vote-mean, mean, first-valid, oracle-best, got "median"/);
-    expect(() => new Pipeline(base({ experts: [cfg(1), { ...cfg(2), boxPrompt: "no slot" }], router: "mean" }), 0, pool)).toThrow(/^pipeline\.grounding\.experts\[1\]\.boxPrompt: expected "authors", "paper" or a template/);
-    expect(() => new Pipeline(base({ experts: [cfg(1), cfg(2)], router: "vote-mean", voteIoU: 1.5 }), 0, pool)).toThrow(/^pipeline\.grounding\.voteIoU: expected a number in \[0, 1\]/);
+    expect(one).toThrow(/^pipeline\.grounding\.experts: an ensemble needs at least 2 grounders \(one grounder alone: set pipeline\.mllm\), got \[/);
+    expect(() => base({ experts: [cfg(1), cfg(2)], router: "median" as "medoid" })).toThrow(/^pipeline\.grounding\.router: unknown value "median"; did you mean "mean"\? \(known: medoid, trimmed-mean, vote-mean, mean, first-valid, oracle-best\)$/);
+    expect(() => base({ experts: [cfg(1), { ...cfg(2), boxPrompt: "no slot" }], router: "mean" })).toThrow(/^pipeline\.grounding\.experts\[1\]\.boxPrompt: expected "authors", "paper" or a template/);
+    expect(() => base({ experts: [cfg(1), cfg(2)], router: "vote-mean", voteIoU: 1.5 })).toThrow(/^pipeline\.grounding\.voteIoU: expected a number <= 1, got 1\.5$/);
   });
 });
 
@@ -142,13 +142,13 @@ describe("ensemble grounding through the response cache", () => {
 
   it("adding a router to a run that already asked the experts issues no new request", async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), "resagent-ensemble-cache-"));
-    const expert = (preset: string): GrounderConfig => ({ backend: "simulated", preset, convention: "qwen3", cache: "disk", cacheDir });
+    const expert = (preset: string): GrounderInput => ({ backend: "simulated", preset, convention: "qwen3", cache: "disk", cacheDir });
     const experts = [expert("qwen3-vl-8b"), expert("qwen3-vl-4b"), expert("glm-4.6v-flash")];
     const samples = ["s0", "s1", "s2", "s3", "s4"].map((id) => sample(id));
 
     // A single-grounder run of one expert first (another process: its own pool).
     const single = new ComponentPool();
-    const one = new Pipeline({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, mllm: experts[0]! }, 0, single);
+    const one = new Pipeline(parsePipelineConfig({ ...PIPELINE_DEFAULTS, k: 0, decoder: { name: "box" }, mllm: experts[0]! }), 0, single);
     for (const s of samples) await one.run(s, "single");
     await single.dispose();
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { emptyMask, maskValueAt, randomStream, sha256, type Box, type Mask, type RgbImage, type Sample } from "@resagent/core";
 import { multiAnswerText, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
-import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, type LoadedSample, type PipelineConfig } from "./index.js";
+import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, parsePipelineConfig, type LoadedSample, type PipelineInput } from "./index.js";
 
 /**
  * `select: interleaved` (with a shared spiral draw and the paper's wording) must reproduce the
@@ -101,10 +101,11 @@ function samples(): LoadedSample[] {
   return out;
 }
 
-const GROUNDER = { backend: "oracle", cache: "memory", convention: "absolute", pick: "first" } as PipelineConfig["mllm"];
-const VERIFIER = { backend: "oracle", perturbation: "none", cache: "memory" } as PipelineConfig["verifierMllm"];
+const GROUNDER = { backend: "oracle", cache: "memory", convention: "absolute", pick: "first" } as const;
+// Another seed than the grounder's: the same backend config would be one shared backend.
+const VERIFIER = { backend: "oracle", perturbation: "none", cache: "memory", seed: 1 } as const;
 
-const CELLS: Record<string, Partial<PipelineConfig>> = {
+const CELLS: Record<string, PipelineInput> = {
   default: {},
   decoded: { verifier: { aggregation: "decoded" } },
   textualXY: { verifier: { format: "textual:(x,y)", aggregation: "decoded" } },
@@ -119,16 +120,17 @@ const CELLS: Record<string, Partial<PipelineConfig>> = {
 
 /**
  * The keys that select pre-issue-19 behaviour (absent from the code that wrote the fixture), and
- * since issue 20 the old confidence rule (normalised) and decoding (box + points only).
+ * since issue 20 the old confidence rule (normalised) and decoding (box + points only), since
+ * issue 29 the old VBR-multi drawing (one colour and shape per question).
  */
-function legacy(cfg: PipelineConfig): PipelineConfig {
+function legacy(cfg: PipelineInput): PipelineInput {
   if (WRITE) return cfg;
-  const spiral = cfg.sampler.name === "ebd-spiral";
+  const sampler: NonNullable<PipelineInput["sampler"]> = cfg.sampler ?? PIPELINE_DEFAULTS.sampler;
   return {
     ...cfg,
-    mllm: { ...cfg.mllm, boxPrompt: "paper" },
-    sampler: spiral ? { ...cfg.sampler, params: { ...cfg.sampler.params, queues: "split" } } : cfg.sampler,
-    verifier: { ...cfg.verifier, select: "interleaved", prompts: "paper", aggregation: cfg.verifier.aggregation ?? "normalised" } as PipelineConfig["verifier"],
+    mllm: { ...GROUNDER, boxPrompt: "paper" },
+    sampler: sampler.name === "ebd-spiral" ? { ...sampler, params: { ...sampler.params, queues: "split" } } : sampler,
+    verifier: { ...cfg.verifier, select: "interleaved", prompts: "paper", multiMarkers: "uniform", aggregation: cfg.verifier?.aggregation ?? "normalised" },
     decode: { fallback: "none", margin: 0, emptyPoints: "none" },
   };
 }
@@ -147,19 +149,19 @@ function withoutNewFields(line: string): string {
 async function records(): Promise<string[]> {
   const pool = new ComponentPool();
   pool.provideBackend(GROUNDER, 0, new FakeGrounder());
-  pool.provideBackend(VERIFIER!, 0, new FakeVerifier());
+  pool.provideBackend(VERIFIER, 0, new FakeVerifier());
   const lines: string[] = [];
   const data = samples();
   for (const [name, over] of Object.entries(CELLS)) {
-    const cfg: PipelineConfig = {
+    const cfg: PipelineInput = {
       ...PIPELINE_DEFAULTS,
       mllm: GROUNDER,
-      verifierMllm: VERIFIER!,
+      verifierMllm: VERIFIER,
       decoder: { name: "box" },
       ...over,
       verifier: { ...over.verifier },
     };
-    const p = new Pipeline(legacy(cfg), 0, pool);
+    const p = new Pipeline(parsePipelineConfig(legacy(cfg)), 0, pool);
     for (const s of data) {
       const { timing: _t, ...rec } = await p.run(s, name);
       lines.push(JSON.stringify(rec));
@@ -182,7 +184,7 @@ describe("select: interleaved reproduces the pre-issue-19 records", () => {
 });
 
 describe("grounding prompt", () => {
-  it("is the authors' by default, the paper's on request, and a bad template fails when the pipeline is built", async () => {
+  it("is the authors' by default, the paper's on request, and a bad template fails when the config is parsed", async () => {
     const seen: string[] = [];
     class Recording extends FakeGrounder {
       override async complete(req: ChatRequest, ctx: QueryContext): Promise<ChatCompletion> {
@@ -192,16 +194,16 @@ describe("grounding prompt", () => {
     }
     const pool = new ComponentPool();
     pool.provideBackend(GROUNDER, 0, new Recording());
-    pool.provideBackend(VERIFIER!, 0, new FakeVerifier());
+    pool.provideBackend(VERIFIER, 0, new FakeVerifier());
     const s = samples()[0]!;
-    const base: PipelineConfig = { ...PIPELINE_DEFAULTS, mllm: GROUNDER, verifierMllm: VERIFIER!, decoder: { name: "box" }, k: 0 };
-    await new Pipeline(base, 0, pool).run(s, "a");
-    await new Pipeline({ ...base, mllm: { ...GROUNDER, boxPrompt: "paper" } }, 0, pool).run(s, "b");
+    const base: PipelineInput = { ...PIPELINE_DEFAULTS, mllm: GROUNDER, verifierMllm: VERIFIER, decoder: { name: "box" }, k: 0 };
+    await new Pipeline(parsePipelineConfig(base), 0, pool).run(s, "a");
+    await new Pipeline(parsePipelineConfig({ ...base, mllm: { ...GROUNDER, boxPrompt: "paper" } }), 0, pool).run(s, "b");
     expect(seen).toEqual([
       // tools.py inference_bbox
       "Identify the target referred to by 'the object number 0 on the left' in the image and return its bounding box in JSON format.",
       "Identify the object referred to by 'the object number 0 on the left' in the image and return its bounding box in JSON format.",
     ]);
-    expect(() => new Pipeline({ ...base, mllm: { ...GROUNDER, boxPrompt: "papr" } }, 0, pool)).toThrow(/mllm.boxPrompt/);
+    expect(() => parsePipelineConfig({ ...base, mllm: { ...GROUNDER, boxPrompt: "papr" } })).toThrow(/^pipeline\.mllm\.boxPrompt: expected "authors", "paper" or a template with an \{expr\} slot, got "papr"$/);
   });
 });

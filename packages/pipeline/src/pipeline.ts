@@ -1,11 +1,11 @@
-import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
-import { createDecoder, type Decoder } from "@resagent/decoder";
+import { InputError, boxIoU, parseParams, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
+import { DecoderConfigSchema, buildDecoder, type Decoder, type DecoderInput } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
-import { CachedBackend, QWEN25_RESIZE, boxPrompt, createBackend, parseGrounding, type BackendConfig, type ChatBackend, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
-import { createSampler, mergeQueues, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
+import { BackendConfigSchema, CachedBackend, boxPrompt, buildBackend, parseGrounding, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
+import { buildSampler, dedupePixels, mergeQueues, samplerStandIn, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
-import { DECODE_DEFAULTS, type DecodeConfig, type GrounderConfig, type PipelineConfig } from "./config.js";
-import { ROUTER_DEFAULTS, ROUTER_DESCRIPTIONS, ROUTER_NAMES, routeBoxes, type RouterName } from "./routers.js";
+import type { DecodeConfig, PipelineConfig } from "./config.js";
+import { ROUTER_DESCRIPTIONS, routeBoxes, type RouterName } from "./routers.js";
 
 /** One line of samples.jsonl: everything but `timing` is deterministic for a given seed. */
 export interface SampleRecord {
@@ -63,23 +63,15 @@ export interface GroundingExpert {
 function expertName(cfg: GrounderConfig): string {
   const base =
     cfg.backend === "simulated"
-      ? `simulated ${cfg.preset ?? "zero-shot"}`
+      ? `simulated ${cfg.preset}`
       : cfg.backend === "openai"
-        ? (cfg.http?.model ?? "openai")
+        ? cfg.http.model
         : cfg.backend === "oracle"
-          ? `oracle${cfg.perturbation && cfg.perturbation !== "none" ? ` ${cfg.perturbation}` : ""}`
+          ? `oracle${cfg.perturbation !== "none" ? ` ${cfg.perturbation}` : ""}`
           : cfg.backend;
   return `${base} [${cfg.convention}]`;
 }
 
-/** A grounder's smart-resize limits, defaults filled in and checked. */
-function resizeOf(cfg: GrounderConfig, field: string): SmartResizeOptions {
-  const r = { ...QWEN25_RESIZE, ...cfg.smartResize };
-  if (!(Number.isInteger(r.factor) && r.factor >= 1 && r.minPixels >= 1 && r.maxPixels >= r.minPixels)) {
-    throw new InputError(`expected an integer factor >= 1 and 1 <= minPixels <= maxPixels, got ${JSON.stringify(r)}`, { field });
-  }
-  return r;
-}
 const EMPTY_RLE: CompressedRle = { size: [0, 0], counts: "" };
 
 /** Shares backends and decoders between cells with equal configs (same answers cache, same SAM embeddings). */
@@ -88,39 +80,51 @@ export class ComponentPool {
   private readonly decoders = new Map<string, Decoder>();
   private readonly samplers = new Map<string, Sampler>();
 
-  private backendKey(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number): { key: string; b: BackendConfig } {
-    const { convention: _c, pick: _p, boxPrompt: _b, smartResize: _s, ...b } = cfg as PipelineConfig["mllm"];
-    return { key: stableStringify({ ...b, seed: b.seed ?? seed }), b };
+  /** The backend part of a grounder or verifier config (a grounder's reading keys aside), its seed filled in, and its key. */
+  private backendKey(cfg: GrounderConfig | BackendConfig, seed: number): { key: string; b: BackendConfig } {
+    const { convention: _c, pick: _p, boxPrompt: _b, smartResize: _s, ...rest } = cfg as GrounderConfig;
+    const b = { ...rest, seed: rest.seed ?? seed } as BackendConfig;
+    return { key: stableStringify(b), b };
   }
 
-  /** Use this backend instance wherever a pipeline asks for `cfg` (benchmarks, embedding callers). */
-  provideBackend(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number, backend: ChatBackend): void {
-    this.backends.set(this.backendKey(cfg, seed).key, backend);
+  /** Use this backend instance wherever a pipeline asks for `cfg`, as written (benchmarks, tests, embedding callers). */
+  provideBackend(cfg: GrounderInput | BackendInput, seed: number, backend: ChatBackend): void {
+    const { convention: _c, pick: _p, boxPrompt: _b, smartResize: _s, ...rest } = cfg as GrounderInput;
+    this.backends.set(this.backendKey(parseParams(BackendConfigSchema, rest, "mllm"), seed).key, backend);
   }
 
-  backend(cfg: PipelineConfig["mllm"] | NonNullable<PipelineConfig["verifierMllm"]>, seed: number): ChatBackend {
+  /** Use this decoder instance wherever a pipeline asks for `cfg`, as written (tests, embedding callers). */
+  provideDecoder(cfg: DecoderInput, decoder: Decoder): void {
+    this.decoders.set(stableStringify(parseParams(DecoderConfigSchema, cfg, "decoder")), decoder);
+  }
+
+  backend(cfg: GrounderConfig | BackendConfig, seed: number): ChatBackend {
     const { key, b } = this.backendKey(cfg, seed);
     let x = this.backends.get(key);
-    if (!x) this.backends.set(key, (x = createBackend({ ...b, seed: b.seed ?? seed })));
+    if (!x) this.backends.set(key, (x = buildBackend(b)));
     return x;
   }
 
   decoder(cfg: PipelineConfig["decoder"]): Decoder {
     const key = stableStringify(cfg);
     let d = this.decoders.get(key);
-    if (!d) this.decoders.set(key, (d = createDecoder(cfg.name, cfg.params ?? {})));
+    if (!d) this.decoders.set(key, (d = buildDecoder(cfg)));
     return d;
   }
 
   sampler(cfg: PipelineConfig["sampler"]): Sampler {
     const key = stableStringify(cfg);
     let s = this.samplers.get(key);
-    if (!s) this.samplers.set(key, (s = createSampler(cfg.name, cfg.params ?? {})));
+    if (!s) this.samplers.set(key, (s = buildSampler(cfg)));
     return s;
   }
 
   allBackends(): ChatBackend[] {
     return [...this.backends.values()];
+  }
+
+  allSamplers(): Sampler[] {
+    return [...this.samplers.values()];
   }
 
   allDecoders(): Decoder[] {
@@ -169,41 +173,26 @@ export class Pipeline {
   /** Ensemble grounding (pipeline.grounding): the experts in config order; empty when `mllm` grounds alone. */
   readonly experts: GroundingExpert[] = [];
 
+  /** `config` as parsed by PipelineSchema (parsePipelineConfig, or a loaded cell's pipeline): not checked again here. */
   constructor(
     readonly config: PipelineConfig,
     readonly seed: number,
     pool: ComponentPool = new ComponentPool(),
   ) {
-    if (!(Number.isInteger(config.k) && config.k >= 0)) throw new InputError(`expected a non-negative integer, got ${JSON.stringify(config.k)}`, { field: "pipeline.k" });
-    const kExt = config.kExternal;
-    if (kExt !== undefined && kExt !== null && !(Number.isInteger(kExt) && kExt >= 0)) throw new InputError(`expected a non-negative integer or null, got ${JSON.stringify(kExt)}`, { field: "pipeline.kExternal" });
-    this.decode = { ...DECODE_DEFAULTS, ...config.decode };
-    const d = this.decode;
-    if (!["none", "sam-score"].includes(d.fallback)) throw new InputError(`expected none or sam-score, got ${JSON.stringify(d.fallback)}`, { field: "pipeline.decode.fallback" });
-    if (!Number.isFinite(d.margin)) throw new InputError(`expected a number, got ${JSON.stringify(d.margin)}`, { field: "pipeline.decode.margin" });
-    if (!["none", "centre"].includes(d.emptyPoints)) throw new InputError(`expected none or centre, got ${JSON.stringify(d.emptyPoints)}`, { field: "pipeline.decode.emptyPoints" });
-    this.smartResize = resizeOf(config.mllm, "pipeline.mllm.smartResize");
-    // A bad grounding template fails here, before any work.
-    boxPrompt("", config.mllm.boxPrompt);
+    this.decode = config.decode;
+    this.smartResize = config.mllm.smartResize;
+    // Box files answer in image pixels (the file's own coordinates are read by the backend).
+    for (const [g, field] of [[config.mllm, "pipeline.mllm"], ...(config.grounding?.experts ?? []).map((e, i) => [e, `pipeline.grounding.experts[${i}]`] as const)] as const) {
+      if (g.backend === "box-file" && g.convention !== "absolute") throw new InputError(`expected absolute with the box-file backend (it answers in image pixels; the file's coordinates are boxes.coords), got ${JSON.stringify(g.convention)}`, { field: `${field}.convention` });
+    }
     this.grounder = pool.backend(config.mllm, seed);
     const ens = config.grounding;
     if (ens) {
-      const field = "pipeline.grounding";
-      if (!Array.isArray(ens.experts) || ens.experts.length < 2) throw new InputError(`expected a list of at least 2 grounders (an ensemble of one is that grounder: set pipeline.mllm), got ${JSON.stringify(ens.experts)}`, { field: `${field}.experts` });
-      if (!ROUTER_NAMES.includes(ens.router)) throw new InputError(`expected one of ${ROUTER_NAMES.join(", ")}, got ${JSON.stringify(ens.router)}`, { field: `${field}.router` });
-      if (ens.trim !== undefined && !(Number.isInteger(ens.trim) && ens.trim >= 0)) throw new InputError(`expected a non-negative integer, got ${JSON.stringify(ens.trim)}`, { field: `${field}.trim` });
-      if (ens.voteIoU !== undefined && !(ens.voteIoU >= 0 && ens.voteIoU <= 1)) throw new InputError(`expected a number in [0, 1], got ${JSON.stringify(ens.voteIoU)}`, { field: `${field}.voteIoU` });
       const names = ens.experts.map(expertName);
       this.experts = ens.experts.map((cfg, i) => {
-        const at = `${field}.experts[${i}]`;
-        try {
-          boxPrompt("", cfg.boxPrompt);
-        } catch (err) {
-          throw err instanceof InputError ? new InputError(err.message.replace(/^mllm\.boxPrompt: /, ""), { field: `${at}.boxPrompt` }) : err;
-        }
         // Two experts of one model (other prompts or conventions) keep apart by their place in the list.
         const name = names.filter((n) => n === names[i]).length > 1 ? `${names[i]} #${i + 1}` : names[i]!;
-        return { name, config: cfg, backend: pool.backend(cfg, seed), smartResize: resizeOf(cfg, `${at}.smartResize`) };
+        return { name, config: cfg, backend: pool.backend(cfg, seed), smartResize: cfg.smartResize };
       });
     }
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
@@ -221,7 +210,7 @@ export class Pipeline {
   describeGrounding(): string {
     const ens = this.config.grounding;
     if (!ens || !this.experts.length) return this.grounder.describe();
-    const params = ens.router === "trimmed-mean" ? `, trim ${ens.trim ?? ROUTER_DEFAULTS.trim}` : ens.router === "vote-mean" ? `, agreement at IoU >= ${ens.voteIoU ?? ROUTER_DEFAULTS.voteIoU}` : "";
+    const params = ens.router === "trimmed-mean" ? `, trim ${ens.trim}` : ens.router === "vote-mean" ? `, agreement at IoU >= ${ens.voteIoU}` : "";
     const head = ens.router === "oracle-best" ? "UPPER BOUND (the router looks at the gold box): " : "";
     return `${head}ensemble of ${this.experts.length} grounders via ${ens.router} (${ROUTER_DESCRIPTIONS[ens.router]}${params}): ${this.experts.map((e) => `${e.name}: ${e.backend.describe()}`).join("; ")}`;
   }
@@ -230,7 +219,7 @@ export class Pipeline {
     return {
       grounding: this.describeGrounding(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
-      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}`,
+      sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}${this.config.dedupe === "pixel" ? ", queues de-duplicated by pixel" : ""}`,
       decoder: this.decoder.describe(),
       ...(this.config.k > 0 ? { decoding: describeDecode(this.decode) } : {}),
     };
@@ -271,7 +260,7 @@ export class Pipeline {
           // The server's resize limits decide what it answers (Qwen2.5: pixels of the resized image).
           keyParams: { smartResize: resize },
         },
-        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize } satisfies QueryContext,
+        { kind: "ground", sampleId: sample.id, imageWidth: W, imageHeight: H, gold, boxConvention: cfg.convention, smartResize: resize, expression: sample.expression, sample: { source: sample.source, ...(sample.meta ? { meta: sample.meta as Record<string, unknown> } : {}) } } satisfies QueryContext,
       );
       return { g: parseGrounding(answer.text, cfg.convention, W, H, cfg.pick, resize), cached: answer.cached };
     };
@@ -288,7 +277,7 @@ export class Pipeline {
       const routed = routeBoxes(
         ens.router,
         valid.map((v) => v.box),
-        { ...(ens.trim !== undefined ? { trim: ens.trim } : {}), ...(ens.voteIoU !== undefined ? { voteIoU: ens.voteIoU } : {}), ...(sample.goldBox ? { gold: sample.goldBox } : {}) },
+        { trim: ens.trim, voteIoU: ens.voteIoU, ...(sample.goldBox ? { gold: sample.goldBox } : {}) },
       );
       ensemble = {
         router: ens.router,
@@ -311,7 +300,8 @@ export class Pipeline {
     }
     lap("ground");
     let box: Box | undefined = chosen;
-    if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W, y2: H };
+    // final 515-618 (resolve_box_prior's hard fallback): the last pixel, not the image's edge.
+    if (!box && this.config.onGroundingFailure === "full-image") box = { x1: 0, y1: 0, x2: W - 1, y2: H - 1 };
 
     const record: SampleRecord = {
       id: sample.id,
@@ -430,11 +420,23 @@ export class Pipeline {
     const kExt = this.config.kExternal ?? k;
     const draw = (n: number) => this.sampler.sample(box, n, randomStream(this.seed, "sampler", id), { width: W, height: H });
     const a = draw(k);
-    if (kExt === k) return a;
-    const b = draw(kExt);
+    const b = kExt === k ? a : draw(kExt);
+    if (kExt === k && this.config.dedupe !== "pixel") return a;
     const params = this.sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
-    return { external: b.external, internal: a.internal, ordered: mergeQueues(b.external, a.internal, params.merge ?? "interleave", box, params.membership), info: a.info };
+    // final 736-766: every strategy's queues go through dedupe_points.
+    const external = this.config.dedupe === "pixel" ? dedupePixels(b.external, W, H) : b.external;
+    const internal = this.config.dedupe === "pixel" ? dedupePixels(a.internal, W, H) : a.internal;
+    return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
   }
+}
+
+/**
+ * Components of a pipeline that stand in for something this harness does not have (tables and
+ * dry runs label their rows): what each replaces, in words.
+ */
+export function pipelineStandIns(config: PipelineConfig): { component: string; note: string }[] {
+  const sampler = samplerStandIn(config.sampler);
+  return sampler ? [{ component: `sampler ${config.sampler.name}`, note: sampler }] : [];
 }
 
 function describeDecode(d: DecodeConfig): string {

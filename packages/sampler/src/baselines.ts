@@ -1,13 +1,9 @@
-import type { Box, Point, RandomStream } from "@resagent/core";
+import { InputError, type Box, type Point, type RandomStream } from "@resagent/core";
+import { AUTHORS_LEARNED_MISSING, checkImage, finalRandomCandidates } from "./authors.js";
 import { checkK, insideBox, normalise, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
+import type { AuthorsLearnedParams, BaselineParams, RandomParams } from "./params.js";
 import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
-
-export interface BaselineParams {
-  merge: MergeOrder;
-}
-
-const BASELINE_DEFAULTS: BaselineParams = { merge: "interleave" };
 
 /** Split points (ordered centre outwards) into the two queues the way the spiral does. */
 function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Candidates {
@@ -26,18 +22,31 @@ function byRadius(points: Point[], box: Box, k: number, merge: MergeOrder): Cand
 abstract class Baseline implements Sampler {
   abstract readonly name: string;
   readonly params: BaselineParams;
-  constructor(params: Partial<BaselineParams> = {}) {
-    this.params = { ...BASELINE_DEFAULTS, ...params };
+  /** `params` as parsed by BaselineParamsSchema (parseBaselineParams, or a loaded config's `sampler.params`). */
+  constructor(params: BaselineParams) {
+    this.params = params;
   }
   abstract sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
 }
 
-/** Uniform random points in the box: external = the first K drawn, internal = the next K. */
-export class RandomSampler extends Baseline {
+/**
+ * Uniform random points. placement box: in the box, external = the first K drawn, internal = the
+ * next K. placement final: see RandomParams.
+ */
+export class RandomSampler implements Sampler {
   readonly name = "random";
+  /** `params` as parsed by RandomParamsSchema. */
+  constructor(readonly params: RandomParams) {}
+  describe(): string {
+    return this.params.placement === "final" ? `random (the final script's: internal integer pixels in the box, external outside it within ${this.params.expand} of its size, de-duplicated)` : "random (uniform in the box)";
+  }
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates {
     checkK(k);
     const b = prepareBox(box, image);
+    if (this.params.placement === "final") {
+      const c = finalRandomCandidates(b, k, k, checkImage(image, "random (placement final)"), rng, this.params.expand);
+      return { ...c, ordered: mergeQueues(c.external, c.internal, this.params.merge, b), info: { samples: c.internal.length + c.external.length } };
+    }
     const draw = () => insideBox({ x: rng.uniform(b.x1, b.x2), y: rng.uniform(b.y1, b.y2) }, b);
     const external = Array.from({ length: k }, draw);
     const internal = Array.from({ length: k }, draw);
@@ -79,4 +88,39 @@ export class CenterSampler extends Baseline {
     }
     return byRadius(pts, b, k, this.params.merge);
   }
+}
+
+/**
+ * The authors' learned point strategy (`--point_strategy learned --learned_base_strategy random`):
+ * a random pool of K × poolScale per queue ranked by a learned usefulness scorer, the top K kept.
+ */
+export class AuthorsLearnedSampler implements Sampler {
+  readonly name = "authors-learned";
+  /** `params` as parsed by AuthorsLearnedParamsSchema. */
+  constructor(readonly params: AuthorsLearnedParams) {}
+  /** Before any work: the real scorer is not there. */
+  check(): void {
+    if (this.params.standIn === "none") throw new InputError(AUTHORS_LEARNED_MISSING, { field: "sampler" });
+  }
+  describe(): string {
+    return this.params.standIn === "none"
+      ? "the authors' learned point scorer (not released)"
+      : `STAND-IN for the authors' learned point scorer: the first K of the final script's random pool of ${this.params.poolScale}K per queue, unscored`;
+  }
+  sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates {
+    this.check();
+    checkK(k);
+    const b = prepareBox(box, image);
+    const n = k * this.params.poolScale;
+    const pool = finalRandomCandidates(b, n, n, checkImage(image, "authors-learned"), rng, this.params.expand);
+    const internal = pool.internal.slice(0, k);
+    const external = pool.external.slice(0, k);
+    return { internal, external, ordered: mergeQueues(external, internal, this.params.merge, b), info: { samples: pool.internal.length + pool.external.length, standIn: "unscored pool" } };
+  }
+}
+
+/** What a sampler config stands in for, when it is a stand-in (tables and dry runs say so). */
+export function samplerStandIn(cfg: { name: string; params?: Record<string, unknown> }): string | undefined {
+  if (cfg.name !== "authors-learned" || (cfg.params?.standIn ?? "none") === "none") return undefined;
+  return "the first K of a random pool, unscored, in place of the authors' learned point scorer (not released)";
 }

@@ -1,7 +1,9 @@
 export * from "./types.js";
 export * from "./entropy.js";
 export { normalise, superellipseRadius, prepareBox } from "./geometry.js";
-export { SpiralSampler, SPIRAL_DEFAULTS, SPIRAL_RANKS, type SpiralRank, DIRECTIONS, END_POINTS, normalisedSpiral, type SpiralParams, type SpiralDraw, type Direction, type EndPoint } from "./spiral.js";
-export { RandomSampler, GridSampler, CenterSampler } from "./baselines.js";
+export { SpiralSampler, normalisedSpiral, type SpiralDraw } from "./spiral.js";
+export * from "./params.js";
+export { RandomSampler, GridSampler, CenterSampler, AuthorsLearnedSampler, samplerStandIn } from "./baselines.js";
+export { dedupePixels, finalRandomCandidates, gridOutsideBox, AUTHORS_LEARNED_MISSING } from "./authors.js";
 export { mergeQueues } from "./merge.js";
-export { createSampler, samplerNames, describeSamplers, samplers } from "./registry.js";
+export { createSampler, buildSampler, samplerNames, describeSamplers, samplers } from "./registry.js";

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { randomStream, type Box, type Point } from "@resagent/core";
 import {
   SpiralSampler,
+  parseSpiralParams,
   bernoulliEntropy,
   createSampler,
   entropyScore,
@@ -27,7 +28,7 @@ function randomBox(i: number): Box {
 }
 
 describe("EBD spiral sampler", () => {
-  const sampler = new SpiralSampler();
+  const sampler = new SpiralSampler(parseSpiralParams());
 
   it("keeps every point inside the box for 400 random boxes, thin and huge ones included", () => {
     for (let i = 0; i < 400; i++) {
@@ -46,7 +47,7 @@ describe("EBD spiral sampler", () => {
   it("same seed gives identical points; another sample id differs", () => {
     const box = { x1: 10, y1: 20, x2: 210, y2: 120 };
     const a = sampler.sample(box, 4, randomStream(5, "sampler", "x"));
-    const b = new SpiralSampler().sample(box, 4, randomStream(5, "sampler", "x"));
+    const b = new SpiralSampler(parseSpiralParams()).sample(box, 4, randomStream(5, "sampler", "x"));
     expect(b).toEqual(a);
     expect(sampler.sample(box, 4, randomStream(5, "sampler", "y"))).not.toEqual(a);
   });
@@ -95,7 +96,7 @@ describe("EBD spiral sampler", () => {
       seen.add(`${c.info.direction}/${c.info.end}`);
     }
     expect(seen.size).toBe(8);
-    const fixed = new SpiralSampler({ direction: "ccw", end: "top" });
+    const fixed = new SpiralSampler(parseSpiralParams({ direction: "ccw", end: "top" }));
     const d = fixed.draw(box, randomStream(0, "cfg", "1"));
     expect([d.direction, d.end]).toEqual(["ccw", "top"]);
     // The spiral ends at the top edge: last path point has the smallest y of the last turn.
@@ -107,11 +108,11 @@ describe("EBD spiral sampler", () => {
 
   it("orders candidates as configured and can rank by entropy", () => {
     const box = { x1: 0, y1: 0, x2: 120, y2: 90 };
-    const inter = new SpiralSampler({ merge: "interleave" }).sample(box, 3, randomStream(0, "m"));
+    const inter = new SpiralSampler(parseSpiralParams({ merge: "interleave" })).sample(box, 3, randomStream(0, "m"));
     expect(inter.ordered.map((c) => c.queue)).toEqual(["external", "internal", "external", "internal", "external", "internal"]);
-    const ext = new SpiralSampler({ merge: "external-first" }).sample(box, 3, randomStream(0, "m"));
+    const ext = new SpiralSampler(parseSpiralParams({ merge: "external-first" })).sample(box, 3, randomStream(0, "m"));
     expect(ext.ordered.map((c) => c.queue)).toEqual(["external", "external", "external", "internal", "internal", "internal"]);
-    const ranked = new SpiralSampler({ rank: "entropy" }).sample(box, 4, randomStream(0, "m"));
+    const ranked = new SpiralSampler(parseSpiralParams({ rank: "entropy" })).sample(box, 4, randomStream(0, "m"));
     const hs = ranked.ordered.filter((c) => c.queue === "external").map((c) => c.entropy);
     expect([...hs].sort((a, b) => b - a)).toEqual(hs);
   });
@@ -146,9 +147,9 @@ describe("baselines and registry", () => {
   });
 
   it("unknown names and parameters fail with suggestions", () => {
-    expect(samplerNames()).toEqual(["ebd-spiral", "random", "grid", "center"]);
+    expect(samplerNames()).toEqual(["ebd-spiral", "random", "grid", "center", "authors-learned"]);
     expect(() => createSampler("ebd-spirl")).toThrow(/unknown sampler "ebd-spirl"; did you mean "ebd-spiral"/);
-    expect(() => createSampler("ebd-spiral", { turn: 8 })).toThrow(/no parameter "turn"; did you mean "turns"/);
+    expect(() => createSampler("ebd-spiral", { turn: 8 })).toThrow(/sampler.params.turn: unknown key "turn"; did you mean "turns"/);
   });
 });
 
@@ -175,8 +176,8 @@ describe("queues (issue 19)", () => {
 
   it("independent draws never share a point, even at K = 5 on elongated boxes where one split draw does", () => {
     let splitShared = 0;
-    const independent = new SpiralSampler();
-    const split = new SpiralSampler({ queues: "split" });
+    const independent = new SpiralSampler(parseSpiralParams());
+    const split = new SpiralSampler(parseSpiralParams({ queues: "split" }));
     for (const [w, h] of [[400, 80], [80, 400], [1000, 40]] as const) {
       const box = { x1: 10, y1: 20, x2: 10 + w, y2: 20 + h };
       for (let i = 0; i < 200; i++) {
@@ -194,7 +195,7 @@ describe("queues (issue 19)", () => {
 
   it("each queue is its own draw, from its own stream", () => {
     const box = { x1: 0, y1: 0, x2: 300, y2: 100 };
-    const s = new SpiralSampler();
+    const s = new SpiralSampler(parseSpiralParams());
     const c = s.sample(box, 4, randomStream(1, "sampler", "a"));
     const e = s.draw(box, randomStream(1, "sampler", "a").fork("external"));
     const i = s.draw(box, randomStream(1, "sampler", "a").fork("internal"));
@@ -212,12 +213,12 @@ describe("queues (issue 19)", () => {
 
   it("entropy-topk keeps the K highest-H samples of each queue's half of its draw, highest first", () => {
     for (const queues of ["independent", "split"] as const) {
-      const s = new SpiralSampler({ rank: "entropy-topk", queues });
+      const s = new SpiralSampler(parseSpiralParams({ rank: "entropy-topk", queues }));
       for (let j = 0; j < 30; j++) {
         const box = randomBox(3 + 4 * j);
         const rng = randomStream(4, "topk", String(j));
         const c = s.sample(box, 4, rng);
-        const plain = new SpiralSampler({ queues });
+        const plain = new SpiralSampler(parseSpiralParams({ queues }));
         const draws =
           queues === "split"
             ? { e: plain.draw(box, randomStream(4, "topk", String(j))), i: plain.draw(box, randomStream(4, "topk", String(j))) }
@@ -247,7 +248,7 @@ describe("queues (issue 19)", () => {
       const w = r.uniform(50, 500);
       const box = { x1: 0, y1: 0, x2: w, y2: w / r.uniform(1, 3) };
       const rng = () => randomStream(5, "h", String(j));
-      for (const [name, c] of [["topk", new SpiralSampler({ rank: "entropy-topk" }).sample(box, 4, rng())], ["spiral", new SpiralSampler().sample(box, 4, rng())]] as const) {
+      for (const [name, c] of [["topk", new SpiralSampler(parseSpiralParams({ rank: "entropy-topk" })).sample(box, 4, rng())], ["spiral", new SpiralSampler(parseSpiralParams()).sample(box, 4, rng())]] as const) {
         for (const q of ["external", "internal"] as const) {
           const hs = c.ordered.filter((x) => x.queue === q).map((x) => x.entropy);
           expect(hs).toHaveLength(4);

@@ -1,85 +1,10 @@
 import type { Box, Point, RandomStream } from "@resagent/core";
 import { Lru } from "@resagent/core";
-import { entropyScore, type MembershipParams, DEFAULT_MEMBERSHIP } from "./entropy.js";
+import { entropyScore } from "./entropy.js";
 import { checkK, insideBox, prepareBox } from "./geometry.js";
 import { mergeQueues } from "./merge.js";
-import type { Candidates, ImageSize, MergeOrder, Sampler } from "./types.js";
-
-export type Direction = "cw" | "ccw";
-export type EndPoint = "top" | "bottom" | "left" | "right";
-export const DIRECTIONS: readonly Direction[] = ["cw", "ccw"];
-export const END_POINTS: readonly EndPoint[] = ["top", "bottom", "left", "right"];
-
-/**
- * EBD superellipse spiral parameters. Defaults are the authors' (`tools.py`: 8 turns, 3000 points,
- * exponent 5, sigmoid growth with steepness 8 at 0.5, base step = max(w, h), jitter 0.2, step
- * coefficient in [0.5, 1.5]).
- */
-export interface SpiralParams {
-  turns: number;
-  points: number;
-  exponent: number;
-  growth: "sigmoid" | "linear";
-  steepness: number;
-  midpoint: number;
-  /** "random" draws one of the 8 (direction, end point) configurations per call. */
-  direction: Direction | "random";
-  end: EndPoint | "random";
-  /** Base step as a multiple of max(box w, box h). */
-  stepScale: number;
-  /** Range of the dynamic step coefficient. */
-  coeffMin: number;
-  coeffMax: number;
-  /**
-   * How the coefficient follows the radial growth rate. "fast-growth" (the paper, §6.1.2): fast
-   * radial growth -> smaller step -> denser. "code": the authors' `sample_spiral_points`, which maps
-   * fast growth to the larger coefficient.
-   */
-  densify: "fast-growth" | "code";
-  /** Uniform jitter as a fraction of the base step. */
-  jitter: number;
-  merge: MergeOrder;
-  /**
-   * Which samples form the queues. "spiral" (the authors' code): external = the first K samples,
-   * internal = the last K reversed. "entropy": the same K, re-ranked by H(p), highest first.
-   * "entropy-topk" (the paper, §3.3 "rank visited locations by H and retain the top-K"): the K
-   * highest-H samples of the queue's half of its draw (external: the centre half, internal: the
-   * boundary half), highest first.
-   */
-  rank: SpiralRank;
-  /**
-   * "independent" (the authors' code: `generate_internal_candidate_points` and
-   * `generate_external_candidate_points` each call the spiral generator): each queue comes from
-   * its own draw (own direction, end point, start offset and jitter, from its own random stream),
-   * so the queues never share a point. "split": one draw split in two (the harness before issue 19;
-   * on a 400×80 box at K = 5 the two queues share a point in most draws).
-   */
-  queues: "independent" | "split";
-  membership: MembershipParams;
-}
-
-export type SpiralRank = "spiral" | "entropy" | "entropy-topk";
-export const SPIRAL_RANKS: readonly SpiralRank[] = ["spiral", "entropy", "entropy-topk"];
-
-export const SPIRAL_DEFAULTS: SpiralParams = {
-  turns: 8,
-  points: 3000,
-  exponent: 5,
-  growth: "sigmoid",
-  steepness: 8,
-  midpoint: 0.5,
-  direction: "random",
-  end: "random",
-  stepScale: 1,
-  coeffMin: 0.5,
-  coeffMax: 1.5,
-  densify: "fast-growth",
-  jitter: 0.2,
-  merge: "interleave",
-  rank: "spiral",
-  queues: "independent",
-  membership: DEFAULT_MEMBERSHIP,
-};
+import { DIRECTIONS, END_POINTS, type Direction, type EndPoint, type SpiralParams } from "./params.js";
+import type { Candidates, ImageSize, Sampler } from "./types.js";
 
 /** End-point angles in image coordinates (y grows downwards, so "top" is 3π/2). */
 const END_ANGLE: Record<EndPoint, number> = { right: 0, bottom: Math.PI / 2, left: Math.PI, top: (3 * Math.PI) / 2 };
@@ -236,9 +161,9 @@ export class SpiralSampler implements Sampler {
   // Sweeps revisit the same boxes, and the track is the costly part of a call.
   private readonly tracks = new Lru<Track>(256);
 
-  constructor(params: Partial<SpiralParams> = {}) {
-    // Values are checked where configs load (the config schema, packages/experiments); code passes typed ones.
-    this.params = { ...SPIRAL_DEFAULTS, ...params, membership: { ...DEFAULT_MEMBERSHIP, ...params.membership } };
+  /** `params` as parsed by SpiralParamsSchema (parseSpiralParams, or a loaded config's `sampler.params`). */
+  constructor(params: SpiralParams) {
+    this.params = params;
   }
 
   describe(): string {

@@ -1,3 +1,4 @@
+import type { MERGE_ORDERS } from "./params.js";
 import type { Box, Point, RandomStream } from "@resagent/core";
 
 /** Which queue a candidate came from (paper §3.3): boundary-proximal or centre-proximal. */
@@ -40,6 +41,8 @@ export interface Sampler {
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
   /** What ran, in words (tables say which queue and ranking rules made their numbers). */
   describe?(): string;
+  /** Fails (InputError, one line) before any work when the sampler cannot run here. */
+  check?(): void;
 }
 
-export type MergeOrder = "interleave" | "external-first" | "internal-first";
+export type MergeOrder = (typeof MERGE_ORDERS)[number];

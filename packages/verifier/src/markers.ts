@@ -179,6 +179,46 @@ export function markerCrop(markers: readonly Marker[], box: Box, width: number, 
   };
 }
 
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * `tools.py` `draw_marker_on_image`'s placement: the crop it wants is box ∪ marker padded by twice
+ * the marker size; wherever that padding would leave the image, the marker is moved inwards by the
+ * shortfall (right/bottom after left/top), then kept at least `size` from every edge. So a marker
+ * moves whenever the box lies within 2·size of an edge, even when the point itself is far from it.
+ * The crop then follows the moved marker (PIL's `crop` rounds its corners).
+ */
+export function toolsMarkerShift(p: Point, size: number, box: Box, width: number, height: number): { point: Point; crop: Box } {
+  const pad = size * 2;
+  const left = Math.min(box.x1, p.x - size);
+  const top = Math.min(box.y1, p.y - size);
+  const right = Math.max(box.x2, p.x + size);
+  const bottom = Math.max(box.y2, p.y + size);
+  const safeLeft = Math.max(0, left - pad);
+  const safeTop = Math.max(0, top - pad);
+  const safeRight = Math.min(width, right + pad);
+  const safeBottom = Math.min(height, bottom + pad);
+  let x = p.x;
+  let y = p.y;
+  if (safeLeft > left - pad) x = Math.max(p.x + (safeLeft - (left - pad)), size);
+  if (safeTop > top - pad) y = Math.max(p.y + (safeTop - (top - pad)), size);
+  if (safeRight < right + pad) x = Math.min(p.x - (right + pad - safeRight), width - size);
+  if (safeBottom < bottom + pad) y = Math.min(p.y - (bottom + pad - safeBottom), height - size);
+  x = Math.max(size, Math.min(width - size, x));
+  y = Math.max(size, Math.min(height - size, y));
+  const crop = {
+    x1: Math.max(0, Math.min(box.x1, x - size) - pad),
+    y1: Math.max(0, Math.min(box.y1, y - size) - pad),
+    x2: Math.min(width, Math.max(box.x2, x + size) + pad),
+    y2: Math.min(height, Math.max(box.y2, y + size) + pad),
+  };
+  return { point: { x, y }, crop: { x1: roundHalfEven(crop.x1), y1: roundHalfEven(crop.y1), x2: roundHalfEven(crop.x2), y2: roundHalfEven(crop.y2) } };
+}
+
 /**
  * Bumped whenever the pixels of a rendered marker image change (drawing, JPEG settings), so that
  * cached model answers about the old pixels are not reused. 2: TypeScript rasteriser, 4:2:0 chroma.

@@ -131,33 +131,113 @@ function tokenText(t: string): string {
   return t.replace(/Ġ/gu, " ").replace(/Ċ/gu, "\n").replace(/▁/gu, " ");
 }
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** `normalize_answer`: yes/true/1/y and no/false/0/n (any case, stripped); anything else is no answer. */
+function normaliseAnswer(x: unknown): "yes" | "no" | null {
+  if (typeof x === "boolean") return x ? "yes" : "no";
+  if (typeof x !== "string") return null;
+  const v = x.trim().toLowerCase();
+  return ["yes", "true", "1", "y"].includes(v) ? "yes" : ["no", "false", "0", "n"].includes(v) ? "no" : null;
+}
+
+/** `_parse_multi_marker_lines`: one answer per "A: yes" / "A is yes" line; a later line for a label replaces an earlier one. */
+function answerLines(raw: string): Map<string, "yes" | "no" | null> {
+  const text = raw.replace(/；/g, "\n").replace(/;/g, "\n").replace(/，/g, ",");
+  // Python's str.splitlines() boundaries (the three information separators U+001C-U+001E included).
+  const separators = String.fromCharCode(0x1c, 0x1d, 0x1e);
+  const lines = [...text]
+    .map((c) => (separators.includes(c) ? "\n" : c))
+    .join("")
+    .split(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/u)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const patterns = [/^\s*([A-Z]\d*|P\d+)\s*[:=-]\s*(yes|no|true|false|1|0)\b/i, /^\s*\(?([A-Z]\d*|P\d+)\)?\s*(?:is|->)\s*(yes|no|true|false|1|0)\b/i];
+  const out = new Map<string, "yes" | "no" | null>();
+  for (const line of lines) {
+    for (const re of patterns) {
+      const m = re.exec(line);
+      if (m) {
+        out.set(m[1]!.toUpperCase(), normaliseAnswer(m[2]));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** `parse_json_from_text`: a fenced or bare {...} object; Python literals (single quotes, True/False/None) read too. */
+function answerObject(raw: string): Record<string, unknown> | null {
+  const text = raw.trim();
+  const m = /```(?:json)?\s*(\{[\s\S]*?\})\s*```/.exec(text) ?? /(\{[\s\S]*\})/.exec(text);
+  if (!m) return null;
+  const body = m[1]!;
+  const python = () => body.replace(/'([^'\\]*)'/g, (_, s: string) => JSON.stringify(s)).replace(/\bTrue\b/g, "true").replace(/\bFalse\b/g, "false").replace(/\bNone\b/g, "null");
+  for (const load of [() => body, python]) {
+    try {
+      const v: unknown = JSON.parse(load());
+      if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      // the next reading
+    }
+  }
+  return null;
+}
+
 /**
- * Each label's answer in a VBR-multi reply ("A: yes" lines) and the token where it starts, as the
- * authors' `parse_multi_marker_predictions` + `_find_step_for_answer` (final 1465–1589): a line
- * `^\s*A\s*[:=\-]\s*(yes|no)` per label (the first wins), its answer's character offset in the
- * concatenated token texts, and the generated token spanning that offset. Without tokens (no
- * logprobs asked) only the answers are read from `text`.
+ * Each label's answer as the authors' `parse_multi_marker_predictions` reads it: answer lines
+ * first (when any line is one, labels without a line have no answer); else a JSON object
+ * ({"A": "yes"} or {"A": {"answer": "yes"}}); else a search for the label followed by its answer.
+ */
+export function parseMultiAnswers(raw: string, labels: readonly string[]): ("yes" | "no" | null)[] {
+  const lines = answerLines(raw);
+  if (lines.size) return labels.map((l) => lines.get(l.toUpperCase()) ?? null);
+  const obj = answerObject(raw);
+  if (obj) {
+    return labels.map((l) => {
+      const v = obj[l];
+      return v && typeof v === "object" ? normaliseAnswer((v as Record<string, unknown>).answer) : normaliseAnswer(v);
+    });
+  }
+  return labels.map((l) => {
+    const e = escapeRe(l);
+    const m = new RegExp(String.raw`(?:^|[{,\n\s])"?${e}"?\s*[:=\-]\s*"?(yes|no|true|false|1|0)\b"?`, "im").exec(raw) ?? new RegExp(String.raw`\b${e}\b[^\n:=-]{0,12}[:=\-]?[^\nA-Za-z0-9]{0,4}(yes|no)\b`, "im").exec(raw);
+    return m ? normaliseAnswer(m[1]) : null;
+  });
+}
+
+/**
+ * Each label's answer in a VBR-multi reply and the generated token where it starts, as the
+ * authors' `parse_multi_marker_predictions` + `attach_token_confidence` (final script): the answer
+ * as `parseMultiAnswers` reads it from the text; the token from a search of the concatenated
+ * token texts for `^\s*A\s*[:=-]\s*(yes|no)` (any line) or `"A": "yes"`, mapped to the generated
+ * token spanning the answer's first character. Where the text gave no answer, the token search's
+ * answer stands. Answers the search cannot place (true/false, "A is yes", a label inside markup)
+ * keep no token, so no confidence: the authors keep them without the τ test.
  */
 export function readMultiAnswers(text: string, labels: readonly string[], tokens?: readonly TokenLogprob[]): LabelAnswer[] {
+  const parsed = parseMultiAnswers(text, labels);
   const pieces = tokens?.length ? tokens.map((t) => tokenText(t.token)) : undefined;
   const joined = pieces?.join("");
   const ends: number[] = [];
   let cur = 0;
   for (const p of pieces ?? []) ends.push((cur += p.length));
-  const find = (source: string, label: string): { answer: "yes" | "no"; at: number } | null => {
-    const esc = label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    // The authors' line pattern first; then this harness's tolerant one ("A) yes", "A. no" anywhere).
-    const m = new RegExp(String.raw`^\s*${esc}\s*[:=\-]\s*(yes|no)\b`, "im").exec(source) ?? new RegExp(String.raw`\b${esc}\s*[:.)\-]\s*(yes|no)\b`, "i").exec(source);
-    return m ? { answer: m[1]!.toLowerCase() as "yes" | "no", at: m.index + m[0].length - m[1]!.length } : null;
-  };
-  return labels.map((label) => {
-    const inTokens = joined !== undefined ? find(joined, label) : null;
-    if (inTokens) {
-      const idx = ends.findIndex((e) => inTokens.at < e);
-      return { answer: inTokens.answer, token: idx >= 0 ? idx : null };
+  return labels.map((label, i) => {
+    let answer = parsed[i] ?? null;
+    let token: number | null = null;
+    if (joined !== undefined) {
+      const e = escapeRe(label);
+      const m = new RegExp(String.raw`^\s*${e}\s*[:=\-]\s*(yes|no)\b`, "imd").exec(joined) ?? new RegExp(String.raw`"${e}"\s*:\s*"?(yes|no)"?`, "imd").exec(joined);
+      if (m) {
+        const at = m.indices![1]![0];
+        const idx = ends.findIndex((end) => at < end);
+        if (idx >= 0) {
+          token = idx;
+          answer ??= m[1]!.toLowerCase() as "yes" | "no";
+        }
+      }
     }
-    const inText = find(text, label);
-    return { answer: inText?.answer ?? null, token: null };
+    return { answer, token };
   });
 }
 

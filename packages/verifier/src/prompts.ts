@@ -1,4 +1,5 @@
 import type { MarkerColour, MarkerShape } from "./markers.js";
+import { parseMultiAnswers } from "./probability.js";
 
 /**
  * Whose wording the questions use. "authors": byte for byte what the authors' code sends, which is
@@ -70,13 +71,11 @@ export function textualPrompt(expr: string, format: TextualFormat, x: number, y:
   return fill(TEXTUAL_PROMPTS[style], { FORMAT: TEXTUAL_FORMATS[format](x, y), expr });
 }
 
-export function vbrMultiPrompt(expr: string, labels: readonly string[], shape: MarkerShape, style: PromptStyle = "authors"): string {
+export function vbrMultiPrompt(expr: string, labels: readonly string[], shape: MarkerShape | "lettered", style: PromptStyle = "authors"): string {
   return fill(VBR_MULTI_PROMPTS[style], { n: String(labels.length), marker: shape, labels: labels.join(", "), format: labels.map((l) => `${l}: yes`).join("\n"), expr });
 }
 
-/** Per-label yes/no from a VBR-multi answer ("A: yes" lines, any case, tolerant of punctuation). */
+/** Per-label yes/no from a VBR-multi answer, read as the authors' final script reads it (see `parseMultiAnswers`). */
 export function parseMultiAnswer(text: string, labels: readonly string[]): (boolean | null)[] {
-  const out = new Map<string, boolean>();
-  for (const m of text.matchAll(/\b([A-H])\s*[:.)-]\s*(yes|no)\b/gi)) if (!out.has(m[1]!.toUpperCase())) out.set(m[1]!.toUpperCase(), m[2]!.toLowerCase() === "yes");
-  return labels.map((l) => out.get(l) ?? null);
+  return parseMultiAnswers(text, labels).map((a) => (a === null ? null : a === "yes"));
 }

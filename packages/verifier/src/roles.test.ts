@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { randomStream, sha256, type Mask, type Point } from "@resagent/core";
 import { multiAnswerText, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { Verifier, roleSelectionViolations as roleViolations, type VerifierParams } from "./index.js";
+import { Verifier, parseVerifierParams, roleSelectionViolations as roleViolations, type VerifierParamsInput } from "./index.js";
 
 /** Answers P(yes) from a table keyed by the point; counts calls. */
 class Table implements ChatBackend {
@@ -40,9 +40,9 @@ function candidates(k: number): Candidate[] {
   return out;
 }
 
-async function run(k: number, pYes: (p: Point) => number, params: Partial<VerifierParams> = {}) {
+async function run(k: number, pYes: (p: Point) => number, params: VerifierParamsInput = {}) {
   const b = new Table(pYes);
-  const r = await new Verifier(b, { colour: "red", ...params }).verify({
+  const r = await new Verifier(b, parseVerifierParams({ colour: "red", ...params })).verify({
     sampleId: "s",
     expression: "x",
     image: undefined,
@@ -142,8 +142,8 @@ describe("select: roles (the authors' select_points_from_queues)", () => {
 
   it("checks its keys", () => {
     const b = new Table(() => 0.5);
-    expect(() => new Verifier(b, { select: "first" as never })).toThrow(/verifier.select/);
-    expect(() => new Verifier(b, { selectionMode: "best" as never })).toThrow(/verifier.selectionMode/);
-    expect(() => new Verifier(b, { prompts: "code" as never })).toThrow(/verifier.prompts/);
+    expect(() => new Verifier(b, parseVerifierParams({ select: "first" as never }))).toThrow(/verifier.select/);
+    expect(() => new Verifier(b, parseVerifierParams({ selectionMode: "best" as never }))).toThrow(/verifier.selectionMode/);
+    expect(() => new Verifier(b, parseVerifierParams({ prompts: "code" as never }))).toThrow(/verifier.prompts/);
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { decodeImage, encodePng, randomStream, type Mask, type RgbImage } from "@resagent/core";
 import { createBackend, type ChatBackend } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { MARKER_COLOURS, Verifier, aggregateYesProbability, authorsToken, decodedAnswer, markerCrop, normaliseToken, parseMultiAnswer, readAnswer, readLabelAnswer, readMultiAnswers, renderMarkers, renderMarkersSvg, textualPrompt, vbrMultiPrompt, vbrPrompt, type Marker } from "./index.js";
+import { MARKER_COLOURS, Verifier, parseVerifierParams, aggregateYesProbability, authorsToken, decodedAnswer, markerCrop, normaliseToken, parseMultiAnswer, readAnswer, readLabelAnswer, readMultiAnswers, renderMarkers, renderMarkersSvg, textualPrompt, vbrMultiPrompt, vbrPrompt, type Marker } from "./index.js";
 
 describe("probability aggregation (Eq. 6)", () => {
   const e = Math.exp;
@@ -75,7 +75,7 @@ describe("probability aggregation (Eq. 6)", () => {
       describe: () => "fixed",
       complete: async () => ({ text: "yes", firstTokenTopLogprobs: top, cached: false, latencyMs: 0 }),
     };
-    const v = await new Verifier(backend, { tau: 0.99, earlyStop: false }).verify(input(undefined, s));
+    const v = await new Verifier(backend, parseVerifierParams({ tau: 0.99, earlyStop: false })).verify(input(undefined, s));
     expect(v.queries.every((q) => q.decision === "positive" && q.confidence === null)).toBe(true);
   });
 
@@ -90,7 +90,7 @@ describe("probability aggregation (Eq. 6)", () => {
       describe: () => "fixed",
       complete: async () => ({ text: "Yes", firstTokenTopLogprobs: top, cached: false, latencyMs: 0 }),
     };
-    const run = (aggregation: "absolute" | "normalised") => new Verifier(backend, { aggregation, tau: 0.5, earlyStop: false }).verify(input(undefined, s));
+    const run = (aggregation: "absolute" | "normalised") => new Verifier(backend, parseVerifierParams({ aggregation, tau: 0.5, earlyStop: false })).verify(input(undefined, s));
     const norm = await run("normalised");
     const abs = await run("absolute");
     expect(norm.queries.map((q) => q.decision)).toEqual(Array(8).fill("positive"));
@@ -100,7 +100,7 @@ describe("probability aggregation (Eq. 6)", () => {
     expect(norm.positives.length).toBe(2);
     expect(abs.positives.length).toBe(0);
     // The default is absolute.
-    expect(new Verifier(backend).params.aggregation).toBe("absolute");
+    expect(new Verifier(backend, parseVerifierParams()).params.aggregation).toBe("absolute");
   });
 });
 
@@ -149,7 +149,12 @@ describe("VBR-multi answers and their tokens (attach_token_confidence)", () => {
       { answer: "yes", token: 2 },
       { answer: "no", token: 6 },
     ]);
+    // As the final script reads text: once any line is an answer line, a label without one ("B)") has no answer.
     expect(readMultiAnswers("A: yes\nB) no", ["A", "B"])).toEqual([
+      { answer: "yes", token: null },
+      { answer: null, token: null },
+    ]);
+    expect(readMultiAnswers("A: yes\nB - no", ["A", "B"])).toEqual([
       { answer: "yes", token: null },
       { answer: "no", token: null },
     ]);
@@ -169,7 +174,7 @@ describe("prompts", () => {
     expect(vbrMultiPrompt("cup", ["A", "B"], "star")).toBe(
       "The image contains several marked points labeled A, B.\nFor each label, decide whether the CENTER of that marked point lies on the object referred to by: 'cup'.\nReturn only one line per label in exactly this format:\nA: yes\nB: yes\nReplace yes with no when needed. Use only yes or no. Do not output JSON. Do not explain.",
     );
-    expect(parseMultiAnswer("A: yes\nB: No\nD) yes", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
+    expect(parseMultiAnswer("A: yes\nB: No\nD = true", ["A", "B", "C", "D"])).toEqual([true, false, null, true]);
   });
 
   it("prompts: paper gives the paper's wording with ASCII quotes", () => {
@@ -235,7 +240,7 @@ describe("verifier", () => {
   it("select: interleaved stops once 2 positives and 1 negative pass τ, in the sampler's order", async () => {
     const s = setup();
     const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const r = await new Verifier(b, { select: "interleaved" }).verify(input(undefined, s));
+    const r = await new Verifier(b, parseVerifierParams({ select: "interleaved" })).verify(input(undefined, s));
     expect(r.positives).toEqual([{ x: 5, y: 20 }, { x: 10, y: 20 }]);
     expect(r.negatives).toEqual([{ x: 30, y: 20 }]);
     expect(b.calls).toBe(3);
@@ -246,22 +251,22 @@ describe("verifier", () => {
   it("verifies every candidate without early stopping, and one query per 8 with VBR-multi", async () => {
     const s = setup();
     const b = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const all = await new Verifier(b, { earlyStop: false, select: "interleaved" }).verify(input(undefined, s));
+    const all = await new Verifier(b, parseVerifierParams({ earlyStop: false, select: "interleaved" })).verify(input(undefined, s));
     expect(all.queries.length).toBe(8);
     expect(all.positives.length).toBe(2);
     const m = new Counting(createBackend({ backend: "oracle", cache: "off" }));
-    const multi = await new Verifier(m, { format: "vbr-multi", earlyStop: false, select: "interleaved" }).verify(input(undefined, s));
+    const multi = await new Verifier(m, parseVerifierParams({ format: "vbr-multi", earlyStop: false, select: "interleaved" })).verify(input(undefined, s));
     expect(m.calls).toBe(1);
     expect(multi.queries.map((q) => q.decision === "positive")).toEqual(s.candidates.map((c) => c.point.x < 20));
     // Each label's confidence comes from its own answer token (the oracle is certain).
     expect(multi.queries.map((q) => q.confidence)).toEqual(Array(8).fill(1));
     const sim = createBackend({ backend: "simulated", preset: "zero-shot", cache: "off" });
-    const simMulti = await new Verifier(sim, { format: "vbr-multi", earlyStop: false, tau: 0 }).verify(input(undefined, s));
+    const simMulti = await new Verifier(sim, parseVerifierParams({ format: "vbr-multi", earlyStop: false, tau: 0 })).verify(input(undefined, s));
     expect(simMulti.queries.every((q) => typeof q.confidence === "number" && q.confidence > 0 && q.confidence < 1)).toBe(true);
   });
 
   it("sizeMode adaptive is the authors' resolve_effective_marker_size (values computed with their Python)", () => {
-    const v = new Verifier(createBackend({ backend: "oracle", cache: "off" }), { sizeMode: "adaptive", size: 12, sizeMin: 8, sizeMax: 16 });
+    const v = new Verifier(createBackend({ backend: "oracle", cache: "off" }), parseVerifierParams({ sizeMode: "adaptive", size: 12, sizeMin: 8, sizeMax: 16 }));
     const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
     expect(v.markerSize(box(10, 10, 110, 90), 640, 480)).toBe(10);
     // round(10.5) = 10: Python rounds halves to even.
@@ -270,16 +275,16 @@ describe("verifier", () => {
     // A box so small that a tenth of it rounds to 0: the base size alone.
     expect(v.markerSize(box(1, 1, 4, 4), 640, 480)).toBe(12);
     expect(v.markerSize(box(0, 0, 600, 600), 2000, 1500)).toBe(16);
-    expect(new Verifier(createBackend({ backend: "oracle", cache: "off" })).markerSize(box(0, 0, 600, 600), 2000, 1500)).toBe(24);
-    expect(() => new Verifier(createBackend({ backend: "oracle", cache: "off" }), { sizeMin: 20, sizeMax: 10 })).toThrow(/verifier.sizeMax/);
+    expect(new Verifier(createBackend({ backend: "oracle", cache: "off" }), parseVerifierParams()).markerSize(box(0, 0, 600, 600), 2000, 1500)).toBe(24);
+    expect(() => new Verifier(createBackend({ backend: "oracle", cache: "off" }), parseVerifierParams({ sizeMin: 20, sizeMax: 10 }))).toThrow(/verifier.sizeMax/);
   });
 
   it("a threshold above the model's confidence leaves points unused", async () => {
     const s = setup();
     const sim = createBackend({ backend: "simulated", preset: "zero-shot", cache: "off" });
-    const r = await new Verifier(sim, { tau: 0.999, earlyStop: false }).verify(input(undefined, s));
+    const r = await new Verifier(sim, parseVerifierParams({ tau: 0.999, earlyStop: false })).verify(input(undefined, s));
     expect(r.queries.filter((q) => q.decision === "unsure").length).toBeGreaterThan(0);
-    expect(() => new Verifier(sim, { format: "textual:(x y)" })).toThrow(/verifier.format/);
+    expect(() => new Verifier(sim, parseVerifierParams({ format: "textual:(x y)" }))).toThrow(/verifier.format/);
   });
 });
 

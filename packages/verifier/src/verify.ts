@@ -1,83 +1,14 @@
 import { InputError, maskValueAt, type Box, type Mask, type Point, type RandomStream, type RgbImage } from "@resagent/core";
-import { fromPixelBox, markerLabel, type BoxConvention, type ChatBackend, type ChatRequest } from "@resagent/mllm";
+import { fromPixelBox, markerLabel, type ChatBackend, type ChatRequest } from "@resagent/mllm";
 import type { Candidate } from "@resagent/sampler";
-import { MARKER_COLOUR_NAMES, MARKER_SHAPES, markedImageHash, markerCrop, renderMarkers, type Marker, type MarkerColour, type MarkerShape } from "./markers.js";
-import { AGGREGATIONS, readAnswer, readLabelAnswer, readMultiAnswers, type Aggregation, type AnswerReading } from "./probability.js";
-import { PROMPT_STYLES, TEXTUAL_FORMATS, textualPrompt, vbrMultiPrompt, vbrPrompt, type PromptStyle, type TextualFormat } from "./prompts.js";
+import { letteredCrop, letteredImageHash, letteredMarkers, renderLetteredMarkers } from "./lettered.js";
+import { MARKER_COLOUR_NAMES, markedImageHash, markerCrop, renderMarkers, toolsMarkerShift, type Marker } from "./markers.js";
+import type { VerifierParams } from "./params.js";
+import { readAnswer, readLabelAnswer, readMultiAnswers, type AnswerReading } from "./probability.js";
+import { textualPrompt, vbrMultiPrompt, vbrPrompt, type TextualFormat } from "./prompts.js";
 
-/**
- * How verified answers become the decoder's points.
- * "roles" (the paper §3.3 and the authors' `select_points_from_queues`): positives from the internal
- * (boundary) queue, negatives from the external (centre) queue; only when a queue is exhausted
- * without enough of its role are the other queue's answers used (positives found in the external
- * queue, negatives found in the internal queue). "interleaved" (this harness before issue 19): the
- * first confident yes and no answers in the sampler's merged order, from either queue.
- */
-export type Selection = "roles" | "interleaved";
-/** "order": main picks in queue order, fallbacks in reverse queue order (external positives nearest the boundary first); "confidence": highest confidence first. */
-export type SelectionMode = "order" | "confidence";
 /** Which rule chose a used point (roles selection). */
 export type SelectionRule = "internal-positive" | "external-negative" | "fallback-positive" | "fallback-negative";
-
-export interface VerifierParams {
-  /** "vbr", "vbr-multi", or "textual:(x,y)" / "textual:x is, y is" / "textual:x=, y=". */
-  format: string;
-  shape: MarkerShape;
-  /** "random" draws one of the 8 per query from the sample's stream. */
-  colour: MarkerColour | "random";
-  size: number;
-  /**
-   * "fixed": markers of radius `size`. "adaptive" (the authors' multi-marker script,
-   * `resolve_effective_marker_size`, final 1335–1354): the mean of `size` and a tenth of the
-   * smaller of the box sides and 18% of the image sides, clamped to [sizeMin, sizeMax].
-   */
-  sizeMode: "fixed" | "adaptive";
-  sizeMin: number;
-  sizeMax: number;
-  /** Crop around box ∪ marker before asking (the authors' inference default). */
-  crop: boolean;
-  topK: number;
-  /** How top-k logprobs become the confidence compared with τ (see Aggregation); "pa" = "absolute". */
-  aggregation: Aggregation;
-  /** Confidence a kept answer needs (absolute: its summed probability; normalised: P(yes) for yes, 1 − P(yes) for no). */
-  tau: number;
-  positives: number;
-  negatives: number;
-  /** false: verify every candidate (Tables 9–10); true: stop once the counts are met. */
-  earlyStop: boolean;
-  /** Coordinates written in textual prompts: 0–1000 (qwen3) by default, as the authors' code. */
-  textualConvention: BoxConvention;
-  /** Candidates per VBR-multi query (at most 8). */
-  multiBatch: number;
-  /** How answers become points (see Selection); "roles" is the authors' rule. */
-  select: Selection;
-  /** Ranking within the roles lists (authors' `--point_selection_mode`, default order). */
-  selectionMode: SelectionMode;
-  /** Whose wording the questions use: the authors' code (default) or the paper's text. */
-  prompts: PromptStyle;
-}
-
-export const VERIFIER_DEFAULTS: VerifierParams = {
-  format: "vbr",
-  shape: "star",
-  colour: "random",
-  size: 24,
-  sizeMode: "fixed",
-  sizeMin: 8,
-  sizeMax: 16,
-  crop: true,
-  topK: 5,
-  aggregation: "absolute",
-  tau: 0.5,
-  positives: 2,
-  negatives: 1,
-  earlyStop: true,
-  textualConvention: "qwen3",
-  multiBatch: 8,
-  select: "roles",
-  selectionMode: "order",
-  prompts: "authors",
-};
 
 export interface QueryRecord {
   point: Point;
@@ -121,28 +52,6 @@ export interface VerifyResult {
   queries: QueryRecord[];
 }
 
-export function checkVerifierParams(p: VerifierParams): void {
-  const bad = (k: string, want: string) => new InputError(`expected ${want}, got ${JSON.stringify((p as unknown as Record<string, unknown>)[k])}`, { field: `verifier.${k}` });
-  const textual = p.format.startsWith("textual:") ? p.format.slice("textual:".length) : undefined;
-  if (!(p.format === "vbr" || p.format === "vbr-multi" || (textual !== undefined && textual in TEXTUAL_FORMATS))) {
-    throw bad("format", `vbr, vbr-multi or textual:<${Object.keys(TEXTUAL_FORMATS).join(" | ")}>`);
-  }
-  if (!MARKER_SHAPES.includes(p.shape)) throw bad("shape", MARKER_SHAPES.join(", "));
-  if (p.colour !== "random" && !MARKER_COLOUR_NAMES.includes(p.colour)) throw bad("colour", `random or one of ${MARKER_COLOUR_NAMES.join(", ")}`);
-  if (!(p.size > 0)) throw bad("size", "a positive number of pixels");
-  if (!["fixed", "adaptive"].includes(p.sizeMode)) throw bad("sizeMode", "fixed or adaptive");
-  if (!(p.sizeMin > 0 && p.sizeMax >= p.sizeMin)) throw bad(p.sizeMin > 0 ? "sizeMax" : "sizeMin", "0 < sizeMin <= sizeMax pixels");
-  if (!(Number.isInteger(p.topK) && p.topK >= 0 && p.topK <= 20)) throw bad("topK", "an integer in [0, 20] (vLLM caps top_logprobs at --max-logprobs, default 20)");
-  if (!AGGREGATIONS.includes(p.aggregation)) throw bad("aggregation", AGGREGATIONS.join(", "));
-  if (!(p.tau >= 0 && p.tau <= 1)) throw bad("tau", "a number in [0, 1]");
-  if (!(Number.isInteger(p.positives) && p.positives >= 0)) throw bad("positives", "a non-negative integer");
-  if (!(Number.isInteger(p.negatives) && p.negatives >= 0)) throw bad("negatives", "a non-negative integer");
-  if (!(Number.isInteger(p.multiBatch) && p.multiBatch >= 1 && p.multiBatch <= 8)) throw bad("multiBatch", "an integer in [1, 8]");
-  if (!["roles", "interleaved"].includes(p.select)) throw bad("select", "roles or interleaved");
-  if (!["order", "confidence"].includes(p.selectionMode)) throw bad("selectionMode", "order or confidence");
-  if (!PROMPT_STYLES.includes(p.prompts)) throw bad("prompts", PROMPT_STYLES.join(" or "));
-}
-
 /**
  * Verifies candidate points with an MLLM (or its simulation) and keeps the first `positives`
  * confident yes and `negatives` confident no answers, in the sampler's order (paper §3.4).
@@ -150,12 +59,12 @@ export function checkVerifierParams(p: VerifierParams): void {
 export class Verifier {
   readonly params: VerifierParams;
 
+  /** `params` as parsed by VerifierParamsSchema (parseVerifierParams, or a loaded config's `verifier`). */
   constructor(
     readonly backend: ChatBackend,
-    params: Partial<VerifierParams> = {},
+    params: VerifierParams,
   ) {
-    this.params = { ...VERIFIER_DEFAULTS, ...params };
-    checkVerifierParams(this.params);
+    this.params = params;
   }
 
   describe(): string {
@@ -163,7 +72,12 @@ export class Verifier {
     const select = p.select === "roles" ? `positives from the internal queue, negatives from the external (${p.selectionMode})` : "first confident answers in merged order";
     const size = p.sizeMode === "adaptive" ? `${p.sizeMin}–${p.sizeMax}px adaptive` : `${p.size}px`;
     const agg = { absolute: `absolute top-${p.topK} probability of the decoded answer`, pa: `absolute top-${p.topK} probability of the decoded answer`, normalised: `top-${p.topK} P(yes) normalised over yes + no`, decoded: "decoded token only" }[p.aggregation];
-    return `${p.format} (${p.format.startsWith("textual") ? `${p.textualConvention} coordinates` : `${p.colour} ${p.shape}, ${size}${p.crop ? ", cropped" : ""}`}; prompts: ${p.prompts}; ${agg}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
+    const shown = p.format.startsWith("textual")
+      ? `${p.textualConvention} coordinates${p.textualSpace === "crop" ? ` of the point's context crop (${size} radius, pad ×${p.padScale}), ${p.crop ? "that crop sent" : "the whole image sent"}` : ""}`
+      : p.format === "vbr-multi" && p.multiMarkers === "final"
+        ? `final-script markers: shuffled 12 colours × 4 shapes, letter inside, ${size}${p.crop ? `, cropped (pad ×${p.padScale})` : ", uncropped"}`
+        : `${p.colour} ${p.shape}, ${size}${p.crop ? ", cropped" : ""}${p.markerShift === "tools" && p.format === "vbr" ? ", moved off the image edge as tools.py draw_marker_on_image" : ""}`;
+    return `${p.format} (${shown}; prompts: ${p.prompts}; ${agg}; τ=${p.tau}; ${select}; stop at ${p.positives}+/${p.negatives}−${p.earlyStop ? "" : " (no early stop)"})`;
   }
 
   /**
@@ -207,28 +121,58 @@ export class Verifier {
     return { point, colour, shape: this.params.shape, size, ...(label ? { label } : {}) };
   }
 
-  private request(input: VerifyInput, markers: Marker[], text: string, textual: boolean): ChatRequest {
+  /** A request showing `image` (its content hash and how to render it) with `text`. */
+  private request(input: VerifyInput, image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> }, text: string, answers: number): ChatRequest {
     const p = this.params;
-    const crop = p.crop && !textual ? markerCrop(markers, input.box, input.width, input.height) : undefined;
-    const shown = textual ? [] : markers;
-    const hash = textual ? input.imageHash : markedImageHash(input.imageHash, shown, crop);
     return {
       content: [
         {
           type: "image",
-          hash,
+          hash: image.hash,
           render: async () => {
             if (!input.image) throw new InputError("this backend needs the image but none was loaded", { field: `sample ${input.sampleId}` });
-            return renderMarkers(input.image, shown, crop);
+            return image.render(input.image);
           },
         },
         { type: "text", text },
       ],
       // VBR-multi: about four tokens per "A: yes" line.
-      maxTokens: p.format === "vbr-multi" ? 8 * markers.length : 1,
+      maxTokens: p.format === "vbr-multi" ? 8 * answers : 1,
       // Logprobs for every generated token; VBR-multi reads each label's answer token.
       topLogprobs: p.aggregation === "decoded" ? 0 : p.topK,
     };
+  }
+
+  /** Single-marker (tools.py) images: the markers, cropped around box ∪ markers when `crop`. */
+  private markerImage(input: VerifyInput, markers: Marker[], crop: Box | undefined): { hash: string; render: (source: RgbImage) => Promise<Uint8Array> } {
+    return { hash: markedImageHash(input.imageHash, markers, crop), render: (img) => renderMarkers(img, markers, crop) };
+  }
+
+  /**
+   * Textual coordinates of a point and the image sent with them. "image" space: the point in the
+   * whole image in `textualConvention`. "crop" space (the authors' `resolve_textual_point_coordinates`):
+   * relative to the point's context crop, Python rounding, clipped to [0, 1000] for 0-1000.
+   */
+  private textualCoordinates(input: VerifyInput, pt: Point, size: number): { x: number; y: number; crop: Box | undefined } {
+    const p = this.params;
+    if (p.textualSpace === "image") {
+      const [x = 0, y = 0] = fromPixelBox({ x1: pt.x, y1: pt.y, x2: pt.x, y2: pt.y }, p.textualConvention, input.width, input.height);
+      return { x, y, crop: undefined };
+    }
+    const crop = letteredCrop(input.box, [pt], size, p.padScale, input.width, input.height, true);
+    const rx = pt.x - crop.x1;
+    const ry = pt.y - crop.y1;
+    const w = Math.max(1, crop.x2 - crop.x1);
+    const h = Math.max(1, crop.y2 - crop.y1);
+    const shown = p.crop ? crop : undefined;
+    if (p.textualConvention === "absolute") return { x: roundHalfEven(rx), y: roundHalfEven(ry), crop: shown };
+    if (p.textualConvention === "normalized") {
+      // Python's round(v, 4) rounds the double's exact decimal value, as toFixed does.
+      const n = (v: number) => Number(Math.min(1, Math.max(0, v)).toFixed(4));
+      return { x: n(rx / w), y: n(ry / h), crop: shown };
+    }
+    const k = (v: number) => Math.min(1000, Math.max(0, roundHalfEven(v * 1000)));
+    return { x: k(rx / w), y: k(ry / h), crop: shown };
   }
 
   /**
@@ -244,12 +188,24 @@ export class Verifier {
     const size = this.markerSize(input.box, input.width, input.height);
     if (p.format === "vbr-multi") {
       const labels = batch.map((_, i) => markerLabel(labelStart + i));
-      // One colour for the batch: the letters tell markers apart.
+      const points = batch.map((c) => c.point);
       const colourRng = input.rng.fork(multiKey);
-      const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
-      const markers = batch.map((c, i) => ({ point: c.point, colour, shape: p.shape, size, label: labels[i]! }));
+      let image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> };
+      let text: string;
+      if (p.multiMarkers === "final") {
+        const markers = letteredMarkers(points, labels, size, colourRng);
+        const crop = p.crop ? letteredCrop(input.box, points, size, p.padScale, input.width, input.height) : undefined;
+        image = { hash: letteredImageHash(input.imageHash, markers, crop), render: (img) => renderLetteredMarkers(img, markers, crop) };
+        text = vbrMultiPrompt(input.expression, labels, "lettered", p.prompts);
+      } else {
+        // One colour for the batch: the letters tell markers apart.
+        const colour = p.colour === "random" ? colourRng.choice(MARKER_COLOUR_NAMES) : p.colour;
+        const markers = points.map((point, i) => ({ point, colour, shape: p.shape, size, label: labels[i]! }));
+        image = this.markerImage(input, markers, p.crop ? markerCrop(markers, input.box, input.width, input.height) : undefined);
+        text = vbrMultiPrompt(input.expression, labels, p.shape, p.prompts);
+      }
       const t0 = performance.now();
-      const res = await this.backend.complete(this.request(input, markers, vbrMultiPrompt(input.expression, labels, p.shape, p.prompts), false), { ...ctxBase, points: batch.map((c) => c.point), labels });
+      const res = await this.backend.complete(this.request(input, image, text, batch.length), { ...ctxBase, points, labels });
       const answers = readMultiAnswers(res.text, labels, res.tokens);
       const latency = (performance.now() - t0) / batch.length;
       return batch.map((c, i) => this.record(c, readLabelAnswer(answers[i]!, res.tokens, p.aggregation), res.cached, latency, goldLabel(c.point)));
@@ -257,17 +213,28 @@ export class Verifier {
     const c = batch[0]!;
     const textual = p.format.startsWith("textual:") ? (p.format.slice("textual:".length) as TextualFormat) : undefined;
     let text: string;
-    let markers: Marker[] = [];
+    let image: { hash: string; render: (source: RgbImage) => Promise<Uint8Array> };
+    // Where the model sees the point (a shifted marker is somewhere else).
+    let shown = c.point;
     if (textual) {
-      const [x = 0, y = 0] = fromPixelBox({ x1: c.point.x, y1: c.point.y, x2: c.point.x, y2: c.point.y }, p.textualConvention, input.width, input.height);
-      text = textualPrompt(input.expression, textual, x, y, p.prompts);
+      const t = this.textualCoordinates(input, c.point, size);
+      text = textualPrompt(input.expression, textual, t.x, t.y, p.prompts);
+      image = this.markerImage(input, [], t.crop);
+      if (!t.crop) image.hash = input.imageHash;
     } else {
-      const m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`), size);
-      markers = [m];
+      let m = this.marker(c.point, input.rng.fork(`marker/${c.queue}/${c.rank}`), size);
+      let crop = p.crop ? markerCrop([m], input.box, input.width, input.height) : undefined;
+      if (p.markerShift === "tools") {
+        const moved = toolsMarkerShift(c.point, size, input.box, input.width, input.height);
+        m = { ...m, point: moved.point };
+        shown = moved.point;
+        if (p.crop) crop = moved.crop;
+      }
       text = vbrPrompt(input.expression, m.colour, m.shape, p.prompts);
+      image = this.markerImage(input, [m], crop);
     }
     const t0 = performance.now();
-    const res = await this.backend.complete(this.request(input, markers, text, textual !== undefined), { ...ctxBase, points: [c.point] });
+    const res = await this.backend.complete(this.request(input, image, text, 1), { ...ctxBase, points: [shown] });
     const reading = readAnswer(p.aggregation === "decoded" ? undefined : res.firstTokenTopLogprobs, res.text, p.aggregation);
     return [this.record(c, reading, res.cached, performance.now() - t0, goldLabel(c.point))];
   }

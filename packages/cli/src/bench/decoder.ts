@@ -1,6 +1,6 @@
 import { maskValueAt, randomStream, readImage, type RgbImage, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { GraphCutDecoder, Sam2OnnxDecoder } from "@resagent/decoder";
+import { GraphCutDecoder, Sam2OnnxDecoder, parseGraphcutParams, parseSam2Params } from "@resagent/decoder";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
@@ -12,7 +12,7 @@ export const decoderBench: BenchSuite = {
       const ds = await openDataset("synthref", { split: "refcocog/val", count: 12, cacheDir: dir, width: 640, height: 480, sentencesPerRef: 1 });
       const items: { s: Sample; image: RgbImage }[] = [];
       for await (const s of ds) items.push({ s, image: await readImage(s.imagePath) });
-      const gc = new GraphCutDecoder();
+      const gc = new GraphCutDecoder(parseGraphcutParams());
       const times: number[] = [];
       const timesAgree: number[] = [];
       const timesCorrect: number[] = [];
@@ -41,7 +41,7 @@ export const decoderBench: BenchSuite = {
         timesCorrect.push(performance.now() - t);
       }
       const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-      const sam = new Sam2OnnxDecoder({ multimask: "stability" }, { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 4) });
+      const sam = new Sam2OnnxDecoder(parseSam2Params({ multimask: "stability" }), { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 4) });
       const prompts = 3;
       for (const { s, image } of items) {
         for (let k = 0; k < prompts; k++) await sam.segment({ image }, { box: s.goldBox!, positives: [{ x: (s.goldBox!.x1 + s.goldBox!.x2) / 2, y: (s.goldBox!.y1 + s.goldBox!.y2) / 2 }], negatives: [] });

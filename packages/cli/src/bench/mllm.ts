@@ -1,6 +1,6 @@
 import { randomStream, readImage, type RgbImage } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { OpenAiCompatibleBackend, type ChatRequest } from "@resagent/mllm";
+import { OpenAiCompatibleBackend, parseHttpOptions, type ChatRequest } from "@resagent/mllm";
 import { startTestServer } from "@resagent/mllm/testing";
 import { renderMarkers, markerCrop, type Marker } from "@resagent/verifier";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,7 +19,7 @@ export const mllmBench: BenchSuite = {
     try {
       let base = 0;
       for (const c of [1, 4, 16]) {
-        const b = new OpenAiCompatibleBackend({ baseUrls: [server.url], model: "bench", concurrency: c });
+        const b = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [server.url], model: "bench", concurrency: c }));
         const n = 16 * c;
         const t = performance.now();
         await Promise.all(Array.from({ length: n }, (_, i) => b.complete(req(i), { kind: "verify", sampleId: String(i), imageWidth: 1, imageHeight: 1 })));
@@ -94,7 +94,7 @@ async function endpointRows(): Promise<BenchRow[]> {
       const a = await capacityServer();
       const b = await second();
       try {
-        const backend = new OpenAiCompatibleBackend({ baseUrls: [a.url, b.url], model: "bench", concurrency: 16, timeoutMs: 1_000, restAfterFailures });
+        const backend = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: [a.url, b.url], model: "bench", concurrency: 16, timeoutMs: 1_000, restAfterFailures }));
         const t = performance.now();
         await Promise.all(Array.from({ length: n }, (_, i) => backend.complete(req(i), { kind: "verify", sampleId: String(i), imageWidth: 1, imageHeight: 1 })));
         const qps = n / ((performance.now() - t) / 1000);

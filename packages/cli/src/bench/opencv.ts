@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeImage, sha256, type Mask, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { createDecoder } from "@resagent/decoder";
+import { buildDecoder } from "@resagent/decoder";
 import { loadExperiment } from "@resagent/experiments";
 import { sampleIoU } from "@resagent/metrics";
 import { ComponentPool, Pipeline } from "@resagent/pipeline";
@@ -62,7 +62,7 @@ export const opencvBench: BenchSuite = {
       const items: Item[] = [];
       for (const [mode, cell] of Object.entries(cells) as ["tight" | "severe", (typeof cells)["tight"]][]) {
         const pipe = new Pipeline(cell.pipeline, exp.config.seed, pool);
-        const decoder = createDecoder(cell.pipeline.decoder.name, cell.pipeline.decoder.params ?? {});
+        const decoder = buildDecoder(cell.pipeline.decoder);
         for (const [col, ref] of Object.entries(exp.config.resolvedDatasets)) {
           const { name, ...options } = ref;
           const ds = (await openDataset(name, options as { split: string })).limit(limit);

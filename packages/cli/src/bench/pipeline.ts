@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { decodeImage, sha256 } from "@resagent/core";
 import { openDataset } from "@resagent/data";
-import { OpenAiCompatibleBackend, parseChatResponse, type ChatBackend, type ChatCompletion, type ChatRequest } from "@resagent/mllm";
+import { OpenAiCompatibleBackend, parseHttpOptions, parseChatResponse, type ChatBackend, type ChatCompletion, type ChatRequest } from "@resagent/mllm";
 import { TimingAccumulator } from "@resagent/metrics";
-import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, type PipelineConfig } from "@resagent/pipeline";
+import { ComponentPool, PIPELINE_DEFAULTS, Pipeline, parsePipelineConfig } from "@resagent/pipeline";
 import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 
 /**
@@ -16,7 +16,7 @@ class NoNetworkBackend implements ChatBackend {
   readonly simulated = false;
   readonly needsImages = true;
   readonly identity = "bench";
-  private readonly http = new OpenAiCompatibleBackend({ baseUrls: ["http://127.0.0.1:9/v1"], model: "bench" });
+  private readonly http = new OpenAiCompatibleBackend(parseHttpOptions({ baseUrls: ["http://127.0.0.1:9/v1"], model: "bench" }));
   private n = 0;
   describe(): string {
     return "OpenAI-compatible client without the network (bench)";
@@ -49,12 +49,12 @@ export const pipelineBench: BenchSuite = {
   async run(): Promise<BenchRow[]> {
     return withTempDir(async (dir) => {
       const ds = await openDataset("synthref", { split: "refcoco/val", count: 30, cacheDir: dir, width: 640, height: 480, sentencesPerRef: 1 });
-      const cfg: PipelineConfig = {
+      const cfg = parsePipelineConfig({
         ...PIPELINE_DEFAULTS,
         mllm: { backend: "simulated", convention: "qwen3", pick: "first", cache: "off" },
         decoder: { name: "box" },
         k: 4,
-      };
+      });
       // The network-free client answers both stages.
       const pool = new ComponentPool();
       pool.provideBackend(cfg.mllm, 0, new NoNetworkBackend());

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, claimFolder, removeRunFolder, userPath } from "@resagent/core";
+import { datasetSource } from "@resagent/data";
 import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, runFolderFor, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
@@ -108,7 +109,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     for (const w of exp.warnings) console.error(`note: ${w}`);
     if (args["dry-run"]) {
       refuseMissingSoft(exp);
-      console.log(`${exp.config.title}\nprofile ${exp.config.profile}, seed ${exp.config.seed}, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets (${Object.entries(exp.config.resolvedDatasets).map(([c, d]) => `${c}: ${d.name}/${d.split}`).join(", ")})\n`);
+      console.log(`${exp.config.title}\nprofile ${exp.config.profile}, seed ${exp.config.seed}, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets (${Object.entries(exp.config.resolvedDatasets).map(([c, d]) => `${c}: ${datasetSource(d)}`).join(", ")})\n`);
       console.log(describeCells(exp));
       console.log(`\nrun folder: ${runDir}${existsSync(join(runDir, "samples.jsonl")) ? " (exists: the run would resume)" : ""}\ndry run: nothing was run.`);
       return;

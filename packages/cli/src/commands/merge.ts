@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, claimFolder, readJsonLinesTolerant, userPath, writeFileAtomic } from "@resagent/core";
-import { MODEL_CALLS_FILE, datasetKey, expectedSamples, loadExperiment, readManifest, readModelCalls, writeResults, type LoadedExperiment, type RunManifest } from "@resagent/experiments";
+import { MODEL_CALLS_FILE, expectedSamples, recordKey, loadExperiment, readManifest, readModelCalls, writeResults, type LoadedExperiment, type RunManifest } from "@resagent/experiments";
+import { datasetSource } from "@resagent/data";
 import type { SampleRecord } from "@resagent/pipeline";
 import type { CommandModule } from "yargs";
 
@@ -71,7 +72,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
     }
     await mkdir(out, { recursive: true });
     // One samples.jsonl in a fixed order: dataset column, then sample id, then cell order.
-    const cols = Object.values(exp.config.resolvedDatasets).map((d) => `${d.name}/${d.split}`);
+    const cols = Object.values(exp.config.resolvedDatasets).map((d) => datasetSource(d));
     const cellOrder = new Map(exp.cells.map((c, i) => [c.id, i]));
     const records = check.records.sort((a, b) => cols.indexOf(a.dataset) - cols.indexOf(b.dataset) || a.id.localeCompare(b.id, undefined, { numeric: true }) || cellOrder.get(a.cell)! - cellOrder.get(b.cell)!);
     await writeFileAtomic(join(out, "samples.jsonl"), records.map((r) => `${JSON.stringify(r)}\n`).join(""));
@@ -108,7 +109,10 @@ const isRecord = (v: unknown): v is SampleRecord => {
  */
 async function checkShards(exp: LoadedExperiment, dirs: string[], manifests: RunManifest[]): Promise<{ records: SampleRecord[]; problems: string[]; badShards: number[] }> {
   const cells = exp.cells.map((c) => c.id);
-  const datasets = Object.values(exp.config.resolvedDatasets).map(datasetKey);
+  const source = (col: string) => datasetSource(exp.config.resolvedDatasets[col]!);
+  const datasets = Object.keys(exp.config.resolvedDatasets).map(source);
+  // A cell with `datasets:` runs on those columns only.
+  const datasetsOf = new Map(exp.cells.map((c) => [c.id, c.datasets ? c.datasets.map(source) : datasets]));
   const problems: string[] = [];
   const badShards: number[] = [];
   const owner = new Map<string, number>();
@@ -124,11 +128,11 @@ async function checkShards(exp: LoadedExperiment, dirs: string[], manifests: Run
     let foreign = 0;
     let others = 0;
     for (const r of values) {
-      if (!cells.includes(r.cell) || !datasets.includes(r.dataset)) {
+      if (!datasetsOf.get(r.cell)?.includes(r.dataset)) {
         foreign++;
         continue;
       }
-      const key = `${r.dataset}\u0000${r.id}\u0000${r.cell}`;
+      const key = recordKey(r.dataset, r.id, r.cell);
       const at = owner.get(key);
       if (at === i) continue; // written twice by one shard (a resume): the same record
       if (at !== undefined) {
@@ -146,7 +150,7 @@ async function checkShards(exp: LoadedExperiment, dirs: string[], manifests: Run
       const skipped = new Map<string, number>();
       for (const k of m.skipped ?? []) skipped.set(k.dataset, (skipped.get(k.dataset) ?? 0) + 1);
       for (const cell of cells) {
-        for (const d of datasets) {
+        for (const d of datasetsOf.get(cell)!) {
           const want = (expected[d] ?? 0) - (skipped.get(d) ?? 0);
           const got = have.get(`${cell}\u0000${d}`) ?? 0;
           if (got !== want) problems.push(`${name} says complete but cell "${cell}" has ${got} of ${want} record(s) for ${d}`);

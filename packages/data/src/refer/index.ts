@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, boxFromXywh, segmentationToMask, type Box, type Sample, type Segmentation } from "@resagent/core";
+import { InputError, boxFromXywh, randomStream, segmentationToMask, type Box, type Sample, type Segmentation } from "@resagent/core";
 import { IndexedDataset, type Dataset, type DatasetFactory, type DatasetOptions } from "../dataset.js";
 import { unpickle } from "../pickle.js";
+import { chooseSentence, datasetSource, describeUnit, sampleUnitOptions, type SampleUnit, type SentenceMode } from "../sentences.js";
 
 type ReferName = "refcoco" | "refcoco+" | "refcocog";
 
@@ -54,8 +55,10 @@ function firstExisting(paths: string[]): string | undefined {
 export interface ReferOptions extends DatasetOptions {
   root: string;
   splitBy?: string;
-  /** "sentence": every sentence is a sample (LISA); "ref": the first sentence of each ref (the authors' code). */
-  unit?: "sentence" | "ref";
+  /** "sentence": every sentence is a sample (LISA); "ref": one sample per ref (the authors' final script). */
+  unit?: SampleUnit;
+  /** With unit ref: which sentence (the final script's --sentence_mode; default first). */
+  sentence?: SentenceMode;
   imagesDir?: string;
 }
 
@@ -63,7 +66,7 @@ export interface ReferOptions extends DatasetOptions {
 export async function openRefer(name: ReferName, options: ReferOptions): Promise<Dataset> {
   if (!options.root) throw new InputError(`no data root for ${name}: set dataset.root or RESAGENT_DATA_ROOT`, { field: "dataset.root" });
   const splitBy = options.splitBy ?? DEFAULT_SPLIT_BY[name];
-  const unit = options.unit ?? "sentence";
+  const { unit, sentence: mode } = sampleUnitOptions(options);
   const dirs = [join(options.root, "refer_seg", name), join(options.root, name)];
   const refsFile = firstExisting(dirs.map((d) => join(d, `refs(${splitBy}).p`)));
   if (!refsFile) throw new InputError(`REFER refs file not found (looked for ${dirs.map((d) => join(d, `refs(${splitBy}).p`)).join(", ")})`, { file: dirs[0]!, field: "dataset.root" });
@@ -91,18 +94,29 @@ export async function openRefer(name: ReferName, options: ReferOptions): Promise
     if (!l) annsByImage.set(a.image_id, (l = []));
     l.push(a);
   }
-  const items: { ref: Ref; sentence: Sentence }[] = [];
+  /** One sample: a ref and its sentence (a sentence of its own under `join`). */
+  type Item = { ref: Ref; sentence: Sentence; key: string };
+  const items: Item[] = [];
   raw.forEach((r, i) => {
     const ref = r as unknown as Ref;
     if (!ref || typeof ref !== "object" || typeof ref.split !== "string" || !Array.isArray(ref.sentences)) {
       throw new InputError(`ref ${i} is not a REFER ref (needs split, sentences, ann_id, image_id)`, { file: refsFile, field: `[${i}]` });
     }
     if (!matchesSplit(ref.split, options.split)) return;
-    const sents = unit === "ref" ? ref.sentences.slice(0, 1) : ref.sentences;
-    for (const sentence of sents) items.push({ ref, sentence });
+    if (unit === "sentence") {
+      for (const sentence of ref.sentences) items.push({ ref, sentence, key: String(sentence.sent_id) });
+      return;
+    }
+    const rng = mode === "random" ? randomStream(0, "data/sentence", `${name}/${options.split}/${ref.ref_id}`) : undefined;
+    const chosen = chooseSentence(ref.sentences.map((x) => x.sent), mode, rng);
+    if (chosen.index === null && mode !== "join") return; // a ref without any sentence text has nothing to score
+    const sentence = chosen.index === null ? { sent: chosen.expression, sent_id: ref.sentences[0]?.sent_id ?? 0 } : { ...ref.sentences[chosen.index]!, sent: chosen.expression };
+    items.push({ ref, sentence, key: chosen.index === null ? "join" : String(sentence.sent_id) });
   });
-  const idOf = (it: { ref: Ref; sentence: Sentence }) => `${name}:${splitBy}:${it.ref.ref_id}.${it.sentence.sent_id}`;
-  const load = async ({ ref, sentence }: { ref: Ref; sentence: Sentence }): Promise<Sample> => {
+  const idOf = (it: Item) => `${name}:${splitBy}:${it.ref.ref_id}.${it.key}`;
+  const source = datasetSource({ name, split: options.split, unit, sentence: mode });
+  const load = async (item: Item): Promise<Sample> => {
+    const { ref, sentence } = item;
     const ann = anns.get(ref.ann_id);
     if (!ann) throw new InputError(`ref ${ref.ref_id} points at annotation ${ref.ann_id}, which instances.json lacks`, { file: instFile, field: `ref ${ref.ref_id}.ann_id` });
     const img = imgs.get(ref.image_id);
@@ -112,8 +126,8 @@ export async function openRefer(name: ReferName, options: ReferOptions): Promise
     const goldMask = segmentationToMask(ann.segmentation, img.height, img.width, `annotation ${ann.id}.segmentation`);
     const distractorBoxes: Box[] = (annsByImage.get(ann.image_id) ?? []).filter((a) => a.id !== ann.id && a.category_id === ann.category_id).map((a) => boxFromXywh(...a.bbox));
     return {
-      id: idOf({ ref, sentence }),
-      source: `${name}/${options.split}`,
+      id: idOf(item),
+      source,
       imagePath,
       width: img.width,
       height: img.height,
@@ -124,7 +138,7 @@ export async function openRefer(name: ReferName, options: ReferOptions): Promise
       meta: { ref: ref.ref_id, sentence: sentence.sent_id, category: ref.category_id, image: ref.image_id },
     };
   };
-  const ds = new IndexedDataset(`${name}/${options.split}`, `REFER ${name} (${splitBy}), ${unit} unit, ${refsFile}`, items, idOf, load);
+  const ds = new IndexedDataset(source, `REFER ${name} (${splitBy}), one sample per ${unit === "ref" ? describeUnit({ unit, sentence: mode }).replace(/^refs/, "ref") : "sentence"}, ${refsFile}`, items, idOf, load);
   return Object.assign(ds, { stats: { refs: new Set(items.map((i) => i.ref.ref_id)).size, sentences: items.length, images: new Set(items.map((i) => i.ref.image_id)).size } });
 }
 

@@ -14,6 +14,7 @@ import {
   type Sample,
 } from "@resagent/core";
 import { IndexedDataset, type Dataset, type DatasetFactory, type DatasetOptions } from "../dataset.js";
+import { chooseSentence, datasetSource, sampleUnitOptions } from "../sentences.js";
 import { readCachedRef } from "./cached.js";
 import { describeTarget, STYLES, type Style } from "./language.js";
 import { generateScene, renderScene, sceneAnswers, visibleMasks, type GenerationParams, type Scene } from "./scene.js";
@@ -142,7 +143,7 @@ export async function generateRef(o: SynthrefOptions, ref: number): Promise<{ re
 
 /** The cache folder for these options: generation parameters are hashed into its name. */
 export function synthrefCacheDir(o: SynthrefOptions): string {
-  const { cacheDir, count: _count, split: _split, ...gen } = o;
+  const { cacheDir, count: _count, split: _split, unit: _unit, sentence: _sentence, ...gen } = o as SynthrefOptions & { unit?: unknown; sentence?: unknown };
   const root = cacheDir ?? process.env.RESAGENT_CACHE_DIR ?? join(process.cwd(), ".cache");
   const key = sha256(stableStringify({ v: SYNTHREF_VERSION, ...gen })).slice(0, 12);
   return resolve(root, "synthref", `v${SYNTHREF_VERSION}-${key}`);
@@ -181,21 +182,31 @@ export async function openSynthref(options: DatasetOptions): Promise<Dataset> {
     return p;
   };
 
-  const indices = Array.from({ length: o.count }, (_, i) => i);
-  const idOf = (i: number) => `synthref:${o.split}:${Math.floor(i / o.sentencesPerRef)}.${i % o.sentencesPerRef}`;
+  const { unit, sentence: mode } = sampleUnitOptions(options);
+  const spr = o.sentencesPerRef;
+  const source = datasetSource({ name: "synthref", split: o.split, unit, sentence: mode });
+  // unit sentence: `count` sentences; unit ref: the refs they belong to, one sample each.
+  const indices = Array.from({ length: unit === "ref" ? Math.ceil(o.count / spr) : o.count }, (_, i) => i);
+  const idOf = (i: number) => (unit === "ref" ? `synthref:${o.split}:${i}.${mode === "first" ? 0 : mode}` : `synthref:${o.split}:${Math.floor(i / spr)}.${i % spr}`);
   const load = async (i: number): Promise<Sample> => {
-    const ref = Math.floor(i / o.sentencesPerRef);
-    const j = i % o.sentencesPerRef;
+    const ref = unit === "ref" ? i : Math.floor(i / spr);
     const rec = await loadRef(ref);
+    let j = i % spr;
+    let expression = rec.sentences[j]!.text;
+    if (unit === "ref") {
+      const chosen = chooseSentence(rec.sentences.map((x) => x.text), mode, randomStream(o.seed, "data/sentence", `${o.split}/${ref}`));
+      j = chosen.index ?? 0;
+      expression = chosen.expression;
+    }
     const sentence = rec.sentences[j]!;
     const [style, split] = o.split.split("/") as [string, string];
     return {
       id: idOf(i),
-      source: `synthref/${o.split}`,
+      source,
       imagePath: join(dir, `r${ref}.png`),
       width: rec.width,
       height: rec.height,
-      expression: sentence.text,
+      expression,
       goldMask: rleDecode(rec.mask),
       goldBox: rec.box,
       distractorBoxes: rec.distractorBoxes,
@@ -211,7 +222,7 @@ export async function openSynthref(options: DatasetOptions): Promise<Dataset> {
       },
     };
   };
-  return new IndexedDataset(`synthref/${o.split}`, `synthetic (synthref v${SYNTHREF_VERSION}, seed ${o.seed}, ${o.width}x${o.height})`, indices, idOf, load);
+  return new IndexedDataset(source, `synthetic (synthref v${SYNTHREF_VERSION}, seed ${o.seed}, ${o.width}x${o.height}), one sample per ${unit === "ref" ? `ref (${mode} sentence)` : "sentence"}`, indices, idOf, load);
 }
 
 export const synthref: DatasetFactory = {

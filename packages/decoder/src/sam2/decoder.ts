@@ -4,42 +4,9 @@ import * as ort from "onnxruntime-node";
 import { InputError, Lru, sha256, type RgbImage } from "@resagent/core";
 import { validatePrompt } from "../prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "../types.js";
-import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE, type MultimaskMode } from "./processing.js";
+import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE } from "./processing.js";
 import { detectStyle, type ExportStyle } from "./styles.js";
-
-export interface Sam2Params {
-  /** Folder with the encoder and decoder .onnx files; default `$RESAGENT_SAM2_DIR`. */
-  dir: string;
-  /** File names (or paths) inside `dir`; default: the one .onnx file whose name contains "encoder" / "decoder". */
-  encoder: string;
-  decoder: string;
-  style: "auto" | ExportStyle["name"];
-  resize: "auto" | "stretch" | "letterbox";
-  multimask: MultimaskMode;
-  stabilityThreshold: number;
-  stabilityDelta: number;
-  /** Client-side padding point (label −1): "auto" follows the export style (neither known export wants one). */
-  padPoint: "auto" | "always" | "never";
-  provider: "cpu" | "cuda";
-  /** Image embeddings kept (LRU); RefCOCO's several sentences per image reuse one encoder call. */
-  cacheSize: number;
-  maskThreshold: number;
-}
-
-export const SAM2_DEFAULTS: Sam2Params = {
-  dir: "",
-  encoder: "",
-  decoder: "",
-  style: "auto",
-  resize: "auto",
-  multimask: "stability",
-  stabilityThreshold: 0.98,
-  stabilityDelta: 0.05,
-  padPoint: "auto",
-  provider: "cpu",
-  cacheSize: 16,
-  maskThreshold: 0,
-};
+import type { Sam2Params } from "../params.js";
 
 /** Resolve the encoder/decoder files, or say exactly what is missing. Does not load anything. */
 export function locateSam2Files(params: Partial<Sam2Params>): { encoder: string; decoder: string } {
@@ -82,15 +49,11 @@ export class Sam2OnnxDecoder implements Decoder {
   /** What the first decode showed about the export: its style and how many masks it returns. */
   private seen?: { style: ExportStyle["name"]; masks: number };
 
-  /** `models` lets tests pass ONNX bytes instead of files. */
-  constructor(params: Partial<Sam2Params> = {}, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
-    this.params = { ...SAM2_DEFAULTS, ...params };
+  /** `params` as parsed by Sam2ParamsSchema (parseSam2Params, or a loaded config's `decoder.params`); `models` lets tests pass ONNX bytes instead of files. */
+  constructor(params: Sam2Params, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
+    this.params = params;
     if (models) this.source = models;
-    const p = this.params;
-    if (!["stability", "best", "single"].includes(p.multimask)) throw new InputError(`expected stability, best or single, got ${JSON.stringify(p.multimask)}`, { field: "decoder.params.multimask" });
-    if (!["cpu", "cuda"].includes(p.provider)) throw new InputError(`expected cpu or cuda, got ${JSON.stringify(p.provider)}`, { field: "decoder.params.provider" });
-    if (!(Number.isInteger(p.cacheSize) && p.cacheSize >= 1)) throw new InputError(`expected an integer >= 1, got ${p.cacheSize}`, { field: "decoder.params.cacheSize" });
-    this.cache = new Lru(p.cacheSize);
+    this.cache = new Lru(params.cacheSize);
   }
 
   describe(): string {

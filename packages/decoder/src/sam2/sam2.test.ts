@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { maskIoU, readImage, type Mask, type RgbImage } from "@resagent/core";
 import { InputError } from "@resagent/core";
 import { Sam2OnnxDecoder, locateSam2Files } from "./decoder.js";
+import { parseSam2Params } from "../params.js";
 import { encodePrompt, modelScale, selectMask } from "./processing.js";
 import { STYLES } from "./styles.js";
 import { tinyDecoder, tinyEncoder, type TinyStyle } from "./tiny-models.js";
@@ -28,7 +29,7 @@ describe.each(["samexporter", "ort"] as TinyStyle[])("sam2-onnx with a tiny %s-s
   const box = { x1: 90, y1: 50, x2: 230, y2: 190 };
 
   it("maps coordinates, lays out labels, upsamples, and picks the multimask output by predicted IoU", async () => {
-    const dec = new Sam2OnnxDecoder({ multimask: "best" }, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 3) });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({ multimask: "best" }), { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 3) });
     // iou = model-space x of (box x1, box x2, first click): a click right of the box wins -> mask 2 (+red).
     const right = await dec.segment({ image }, { box, positives: [{ x: 300, y: 100 }], negatives: [] });
     expect(maskIoU(right.mask, rect)).toBeGreaterThan(0.97);
@@ -40,17 +41,17 @@ describe.each(["samexporter", "ort"] as TinyStyle[])("sam2-onnx with a tiny %s-s
   });
 
   it("says in its description which export and mask rule it used, once it has run", async () => {
-    const multi = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 3) });
+    const multi = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 3) });
     expect(multi.describe()).not.toMatch(/export/);
     await multi.segment({ image }, { box, positives: [], negatives: [] });
     expect(multi.describe()).toMatch(new RegExp(`${style} export, 3 mask outputs, the highest predicted IoU taken`));
-    const four = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 4) });
+    const four = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 4) });
     await four.segment({ image }, { box, positives: [], negatives: [] });
     expect(four.describe()).toMatch(/4 mask outputs, SAM2's stability rule/);
   });
 
   it("encodes each image once for many prompts", async () => {
-    const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 1) });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 1) });
     for (let i = 0; i < 5; i++) await dec.segment({ image }, { box, positives: [{ x: 120 + i, y: 100 }], negatives: [] });
     expect(dec.stats()).toMatchObject({ encoderCalls: 1, decoderCalls: 5, cacheHits: 4 });
     const other = redRect(320, 240, { x0: 10, y0: 10, x1: 50, y1: 50 }).image;
@@ -59,7 +60,7 @@ describe.each(["samexporter", "ort"] as TinyStyle[])("sam2-onnx with a tiny %s-s
   });
 
   it("falls back from an unstable single-mask output to the best multimask one (SAM2 rule)", async () => {
-    const dec = new Sam2OnnxDecoder({ multimask: "stability" }, { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 4) });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({ multimask: "stability" }), { encoder: tinyEncoder(style), decoder: tinyDecoder(style, 4) });
     // Stable: logits far from 0 everywhere -> mask 0 (+red) is kept.
     const stable = await dec.segment({ image }, { box, positives: [{ x: 150, y: 100 }], negatives: [] });
     expect(maskIoU(stable.mask, rect)).toBeGreaterThan(0.97);
@@ -97,7 +98,7 @@ describe("the resagent export (tools/export_sam2_onnx.py): all four masks", () =
   const box = { x1: 90, y1: 50, x2: 230, y2: 190 };
 
   it("is recognised by its output names and reads all four masks", async () => {
-    const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
     await dec.segment({ image }, { box, positives: [{ x: 150, y: 100 }], negatives: [] });
     expect(dec.describe()).toMatch(/resagent export, 4 mask outputs, SAM2's stability rule/);
     expect(await dec.inspect()).toMatch(/resagent export .*all_low_res_masks, all_iou_predictions.*4 mask outputs \(single-mask token \+ 3 multimask\): multimask stability reproduces SAM2's multimask_output=False$/);
@@ -105,7 +106,7 @@ describe("the resagent export (tools/export_sam2_onnx.py): all four masks", () =
   });
 
   it("multimask: stability picks what SAM2's multimask_output=False picks, stable or not", async () => {
-    const dec = new Sam2OnnxDecoder({ multimask: "stability" }, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({ multimask: "stability" }), { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
     const flat = redRect(320, 240, { x0: 0, y0: 0, x1: 320, y1: 240 }, 124).image;
     const prompts = [
       { box, positives: [{ x: 150, y: 100 }], negatives: [] },
@@ -146,11 +147,11 @@ describe("the resagent export (tools/export_sam2_onnx.py): all four masks", () =
   });
 
   it("validate warns when an export has no single-mask output", async () => {
-    const multi = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 3) });
+    const multi = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("samexporter", 3) });
     expect(await multi.inspect()).toMatch(/samexporter export .*; 3 mask outputs; warning: no single-mask output, so SAM2's multimask_output=False \(the authors' setting\) cannot be reproduced .* tools\/export_sam2_onnx\.py/);
-    const one = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("ort"), decoder: tinyDecoder("ort", 1) });
+    const one = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder("ort"), decoder: tinyDecoder("ort", 1) });
     expect(await one.inspect()).toMatch(/1 mask output \(the export chose inside the graph/);
-    const best = new Sam2OnnxDecoder({ multimask: "best" }, { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
+    const best = new Sam2OnnxDecoder(parseSam2Params({ multimask: "best" }), { encoder: tinyEncoder("resagent"), decoder: tinyDecoder("resagent") });
     expect(await best.inspect()).toMatch(/4 mask outputs; warning: multimask best is not SAM2's multimask_output=False/);
     void rect;
   });
@@ -191,7 +192,7 @@ describe("sam2-onnx bad input", () => {
   const box = { x1: 5, y1: 5, x2: 40, y2: 40 };
 
   it("names what a mismatched model pair has and what was expected", async () => {
-    const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("ort") });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder("samexporter"), decoder: tinyDecoder("ort") });
     const err = await dec.segment({ image }, { box, positives: [], negatives: [] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect(String(err)).toMatch(/match no known SAM2 export/);
@@ -209,12 +210,12 @@ describe("sam2-onnx bad input", () => {
     if (saved !== undefined) process.env.RESAGENT_SAM2_DIR = saved;
     await writeFile(join(dir, "sam2.encoder.onnx"), tinyEncoder("ort"));
     await writeFile(join(dir, "sam2.decoder.onnx"), Buffer.from("not an onnx file"));
-    const dec = new Sam2OnnxDecoder({ dir });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({ dir }));
     await expect(dec.segment({ image }, { box, positives: [], negatives: [] })).rejects.toThrow(/sam2.decoder.onnx: onnxruntime cannot load the SAM2 decoder/);
   });
 
   it("rejects empty boxes and outside points before onnxruntime sees them", async () => {
-    const dec = new Sam2OnnxDecoder({}, { encoder: tinyEncoder("ort"), decoder: tinyDecoder("ort") });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({}), { encoder: tinyEncoder("ort"), decoder: tinyDecoder("ort") });
     await expect(dec.segment({ image }, { box: { x1: 5, y1: 5, x2: 5, y2: 9 }, positives: [], negatives: [] })).rejects.toThrow(/is empty/);
     await expect(dec.segment({ image }, { box, positives: [], negatives: [{ x: -4, y: 2 }] })).rejects.toThrow(/outside the 64x48 image/);
     expect(dec.stats().encoderCalls).toBe(0);
@@ -224,7 +225,7 @@ describe("sam2-onnx bad input", () => {
 const realDir = process.env.RESAGENT_SAM2_DIR;
 describe.skipIf(!realDir)("real SAM2 ONNX files (skipped: set RESAGENT_SAM2_DIR to a folder with exported encoder/decoder .onnx files)", () => {
   it("loads, encodes once and segments a synthetic object from its box", async () => {
-    const dec = new Sam2OnnxDecoder({ dir: realDir! });
+    const dec = new Sam2OnnxDecoder(parseSam2Params({ dir: realDir! }));
     const { image, rect } = redRect(640, 480, { x0: 200, y0: 150, x1: 420, y1: 330 });
     const out = await dec.segment({ image }, { box: { x1: 190, y1: 140, x2: 430, y2: 340 }, positives: [{ x: 300, y: 240 }], negatives: [] });
     expect(maskIoU(out.mask, rect)).toBeGreaterThan(0.8);

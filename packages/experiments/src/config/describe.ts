@@ -1,5 +1,5 @@
-import { isObject } from "./merge.js";
-import type { LoadedExperiment } from "./load.js";
+import { isObject } from "@resagent/core";
+import { describeStandIn, type LoadedExperiment } from "./load.js";
 
 /** Leaves of a nested config as "a.b.c" -> value (arrays are leaves). */
 export function flatten(v: unknown, prefix = "", out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -25,7 +25,8 @@ export function describeCells(exp: LoadedExperiment): string {
   exp.cells.forEach((cell, i) => {
     const own = keys.filter((k) => !shared.includes(k)).map((k) => `${k} = ${k in flat[i]! ? show(flat[i]![k]) : "(unset)"}`);
     const marks = [
-      ...cell.standIns.map((s) => `STAND-IN @${s.use} for @${s.preset} (${s.unset.join(", ")} unset)`),
+      ...(cell.datasets ? [`datasets = ${cell.datasets.join(", ")} (this row only)`] : []),
+      ...cell.standIns.map((s) => `STAND-IN ${describeStandIn(s)}`),
       ...cell.missing.map((m) => `MISSING @${m.preset} needs ${m.unset.join(", ")} (unset)`),
     ];
     if (exp.cells.length > 1 || marks.length) lines.push(`cell "${cell.id}": ${[...own, ...marks].join("; ") || "(as above)"}`);

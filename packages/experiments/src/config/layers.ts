@@ -1,5 +1,4 @@
-import { InputError } from "@resagent/core";
-import { isObject } from "./merge.js";
+import { InputError, formatPath, isObject } from "@resagent/core";
 
 /**
  * Where a value of a merged config came from: a file and the key path in it, or a command-line
@@ -19,13 +18,6 @@ interface Origin {
   source: Source;
   /** Path of the layer's root in the merged tree. */
   at: string[];
-}
-
-/** "a.b[2].c" from ["a", "b", 2, "c"]. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
 }
 
 /** {file, field} of a value at `path`, from its origin. */

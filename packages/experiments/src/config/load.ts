@@ -1,13 +1,12 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { InputError, suggest } from "@resagent/core";
-import { PIPELINE_DEFAULTS, type PipelineConfig } from "@resagent/pipeline";
+import { InputError, formatPath, isObject, issueError, suggest } from "@resagent/core";
+import { PIPELINE_DEFAULTS, parsePipelineConfig, pipelineStandIns, type PipelineConfig, type PipelineInput } from "@resagent/pipeline";
 import { parse } from "yaml";
 import type { z } from "zod";
-import { issueError } from "./issues.js";
-import { LayeredConfig, formatPath, type Source } from "./layers.js";
-import { isObject, parseValue } from "./merge.js";
-import { ExperimentFileStructure, ExperimentSchema, ExperimentStructure, PIPELINE_KEYS, PipelineSchema, ProfileFileStructure, type CellSpec, type DatasetRef, type ExperimentConfig, type ProfileFile } from "./schema.js";
+import { LayeredConfig, type Source } from "./layers.js";
+import { parseValue } from "./merge.js";
+import { ExperimentFileStructure, ExperimentSchema, ExperimentStructure, PIPELINE_KEYS, ProfileFileStructure, type CellSpec, type DatasetRef, type ExperimentConfig, type ProfileFile } from "./schema.js";
 
 /** The repository root: the nearest folder up from `from` holding experiments/ and configs/. */
 export function findRoot(from = process.cwd()): string {
@@ -98,9 +97,14 @@ export interface StandIn {
   preset: string;
   /** The preset run in its place; absent when none ran (the cell is missing something). */
   use?: string;
-  /** Environment variables the preset needs that are unset. */
+  /** Environment variables the preset needs that are unset (none for a component that is a stand-in by its settings). */
   unset: string[];
   note?: string;
+}
+
+/** "@x ran in place of @y (VAR unset): note", or for a component that stands in by its settings "<component>: note". */
+export function describeStandIn(x: StandIn): string {
+  return x.unset.length ? `@${x.use} ran in place of @${x.preset} (${x.unset.join(", ")} unset)${x.note ? `: ${x.note}` : ""}` : `${x.preset}: ${x.note ?? x.use}`;
 }
 
 export interface LoadedCell {
@@ -116,6 +120,8 @@ export interface LoadedCell {
   missing: StandIn[];
   /** False in a --sweep column group whose values differ from what the cell sets without it (the paper's setting). */
   paperSetting: boolean;
+  /** The dataset columns this cell runs on; absent: every one. */
+  datasets?: string[];
 }
 
 export interface LoadedExperiment {
@@ -269,10 +275,12 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
 
   const datasetMap = (profile.data.datasets ?? {}) as Record<string, DatasetRef>;
   const resolvedDatasets: Record<string, DatasetRef> = {};
-  for (const [col, id] of Object.entries(merged.datasets as Record<string, string>)) {
+  for (const [col, spec] of Object.entries(merged.datasets as ExperimentConfig["datasets"])) {
+    const { use: id, ...unit } = typeof spec === "string" ? { use: spec } : spec;
     const ref = datasetMap[id];
-    if (!ref) throw new InputError(`profile "${profile.name}" has no dataset "${id}"; ${suggest(id, Object.keys(datasetMap))}`, tree.locate(["datasets", col]));
-    resolvedDatasets[col] = ref;
+    if (!ref) throw new InputError(`profile "${profile.name}" has no dataset "${id}"; ${suggest(id, Object.keys(datasetMap))}`, tree.locate(["datasets", col, ...(typeof spec === "string" ? [] : ["use"])]));
+    // The sample unit is the experiment's choice; the profile says where the data is.
+    resolvedDatasets[col] = { ...ref, ...unit };
   }
   const config = { ...merged, resolvedDatasets, notes: [...(profile.data.notes ?? []), ...(merged.notes as string[])] } as unknown as ExperimentConfig;
 
@@ -331,12 +339,17 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
           if (JSON.stringify(before) !== JSON.stringify(c.value)) paperSetting = false;
           t.apply(c.value, c.source, c.axis.path);
         }
-        const pipeline = check(PipelineSchema, t.value.pipeline, (p) => t.locate(p), ["pipeline"]) as PipelineConfig;
+        // The pipeline package's parse (the same a direct API user calls): defaults filled in, every error located.
+        const pipeline = parsePipelineConfig(t.value.pipeline as PipelineInput, (p) => t.locate(p), ["pipeline"]);
         const row = describe(rowCombo) ? `${cell.id} | ${describe(rowCombo)}` : cell.id;
         const column = describe(colCombo);
         const inUse = t.presetsInUse();
-        const standIns = dedupe(presetLog.standIns.filter((x) => x.use && inUse.has(x.use)));
-        const note = [cell.note, ...standIns.map((x) => `STAND-IN: @${x.use} ran in place of @${x.preset} (${x.unset.join(", ")} unset)${x.note ? `: ${x.note}` : ""}`)].filter(Boolean).join("; ");
+        // Presets run in place of unset ones, and components that are stand-ins by their settings.
+        const standIns = dedupe([
+          ...presetLog.standIns.filter((x) => x.use && inUse.has(x.use)),
+          ...pipelineStandIns(pipeline).map((c) => ({ preset: c.component, use: c.component, unset: [], note: c.note })),
+        ]);
+        const note = [cell.note, ...standIns.map((x) => `STAND-IN: ${describeStandIn(x)}`)].filter(Boolean).join("; ");
         cells.push({
           id: column ? `${row} | ${column}` : row,
           row,
@@ -347,6 +360,7 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
           standIns,
           missing: dedupe(presetLog.missing.filter((x) => inUse.has(x.preset))),
           paperSetting,
+          ...(cell.datasets ? { datasets: cell.datasets } : {}),
         });
       }
     }
@@ -374,6 +388,7 @@ function checkCrossReferences(c: ExperimentConfig, tree: LayeredConfig): void {
     ids.add(cell.id);
   });
   const datasetIds = Object.keys(c.datasets);
+  c.cells.forEach((cell, i) => cell.datasets?.forEach((d, j) => datasetIds.includes(d) || fail(["cells", i, "datasets", j], `unknown dataset column "${d}"; ${suggest(d, datasetIds)}`)));
   c.table.columns.forEach((col, i) => {
     if ("dataset" in col && col.dataset !== undefined && col.dataset !== "all" && !datasetIds.includes(col.dataset)) fail(["table", "columns", i, "dataset"], `unknown dataset column "${col.dataset}"; ${suggest(col.dataset, [...datasetIds, "all"])}`);
     if ("average" in col) col.average.forEach((d, j) => datasetIds.includes(d) || fail(["table", "columns", i, "average", j], `unknown dataset column "${d}"; ${suggest(d, datasetIds)}`));

@@ -1,8 +1,3 @@
-/** Plain-object check (YAML maps), not arrays or null. */
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** Parse a command-line value: numbers, booleans, null, JSON arrays/objects/"quoted strings", else a string. */
 export function parseValue(raw: string): unknown {
   const s = raw.trim();

@@ -1,5 +1,5 @@
 import { randomStream, type Box, type Point } from "@resagent/core";
-import { DIRECTIONS, END_POINTS, SpiralSampler, type SpiralParams } from "@resagent/sampler";
+import { DIRECTIONS, END_POINTS, SpiralSampler, parseSpiralParams, type SpiralParamsInput } from "@resagent/sampler";
 import { Plot, polyline } from "./svg.js";
 
 export interface Fig4Options {
@@ -11,7 +11,7 @@ export interface Fig4Options {
    * representative aspect ratios (, , and )"); 1:1, 2:1 and 1:2 are our choice.
    */
   aspects: readonly [number, number][];
-  params?: Partial<SpiralParams>;
+  params?: SpiralParamsInput;
 }
 
 export const FIG4_DEFAULTS: Fig4Options = { seed: 0, k: 4, aspects: [[1, 1], [2, 1], [1, 2]] };
@@ -61,7 +61,7 @@ export function fig4Plot(opts: Fig4Options = FIG4_DEFAULTS): Plot {
       const ox = left + j * cell + pad + (inner - w) / 2;
       const oy = top + i * cell + pad + (inner - h) / 2;
       const box: Box = { x1: ox, y1: oy, x2: ox + w, y2: oy + h };
-      const sampler = new SpiralSampler({ ...opts.params, direction: d, end: e });
+      const sampler = new SpiralSampler(parseSpiralParams({ ...opts.params, direction: d, end: e }));
       const rng = () => randomStream(opts.seed, "fig4", `${aw}:${ah}/${d}/${e}`);
       // The queues' own draws, exactly as sample() makes them (split draws share one).
       const independent = sampler.params.queues === "independent";

@@ -1,10 +1,49 @@
-import { InputError, suggest } from "@resagent/core";
-import type { z } from "zod";
-import { formatPath } from "./layers.js";
-import { isObject } from "./merge.js";
+import { z } from "zod";
+import { InputError, suggest } from "./errors.js";
+
+/**
+ * The one validation path of parameters: every package owns the zod schema of its components'
+ * parameters, and both a direct API user (`parseGraphcutParams(input)`) and the config loader
+ * (which composes those schemas and names each value's file, key path or flag) parse through
+ * it; a zod failure becomes one plain InputError line here, with a "did you mean" for a typo.
+ */
 
 type Issue = z.core.$ZodIssue;
-type Located = (path: readonly PropertyKey[]) => { file?: string; field: string };
+/** Where a path inside the parsed value came from: a file and key path, or a flag. */
+export type Located = (path: readonly PropertyKey[]) => { file?: string; field: string };
+
+/** Plain-object check (YAML maps), not arrays or null. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** "a.b[2].c" from ["a", "b", 2, "c"]. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+/**
+ * Parse `value` with a package's schema: the parsed value (defaults filled in), or an InputError
+ * naming the field. `where` is the key path of `value` ("decoder.params"), or a locator that names
+ * the file, key path or flag of each path (the config loader's), with `base` prepended to paths.
+ */
+export function parseParams<S extends z.ZodType>(schema: S, value: unknown, where: string | Located, base: readonly PropertyKey[] = []): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const locate: Located = typeof where === "string" ? (p) => ({ field: formatPath([...(where ? [where] : []), ...p]) }) : where;
+  throw issueError(schema, value, r.error.issues, locate, base);
+}
+
+/** Marks a schema node as a component: a config replaces it whole (a preset "@name" may stand for it) instead of merging into it. */
+export function asComponent<S extends z.ZodType>(schema: S): S {
+  return schema.meta({ component: true }) as S;
+}
+
+export function isComponent(schema: z.ZodType): boolean {
+  return (schema.meta() as { component?: boolean } | undefined)?.component === true;
+}
 
 /** The zod definition of a schema node, as far as walking it needs. */
 interface Def {
@@ -40,7 +79,7 @@ function schemaAt(schema: z.ZodType, value: unknown, path: readonly PropertyKey[
 function unwrap(s: z.ZodType | undefined, v: unknown): z.ZodType | undefined {
   while (s) {
     const d = defOf(s);
-    if (d.type === "optional" || d.type === "nullable" || d.type === "default" || d.type === "readonly") s = d.innerType;
+    if (d.type === "optional" || d.type === "nullable" || d.type === "default" || d.type === "prefault" || d.type === "readonly") s = d.innerType;
     else if (d.type === "pipe") s = d.in;
     else if (d.type === "union") s = pickOption(d, v);
     else return s;
@@ -171,3 +210,10 @@ function describeExpected(s: z.ZodType | undefined): string {
   if (d.type === "object") return `a map with keys ${Object.keys(d.shape ?? {}).join(", ")}`;
   return d.type;
 }
+
+/** Schema building blocks the packages share, so a range reads the same everywhere ("expected a number >= 1"). */
+export const zInt = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+export const zFraction = () => z.number().min(0).max(1);
+export const zNonNegative = () => z.number().min(0);
+export const zPositive = () => z.number().gt(0);
+export const zEnum = <T extends string>(values: readonly T[]) => z.enum(values as [T, ...T[]]);
