@@ -233,6 +233,11 @@ describe("data tools", () => {
     expect(await cli("to-sa1b", "--instances", coco, "--images", tmp, "--out", o, "--image-mode", "none")).toBe(0);
     const summary = JSON.parse(readFileSync(join(o, "summary.json"), "utf8")) as { imagesWritten: number; annotationsWritten: number; skipped: Record<string, number> };
     expect(summary.imagesWritten).toBe(1);
+    // Rerun on the same file: redone in place; another instances file may not write into it.
+    expect(await cli("to-sa1b", "--instances", coco, "--images", tmp, "--out", o, "--image-mode", "none")).toBe(0);
+    const other = join(tmp, "other-coco.json");
+    writeFileSync(other, JSON.stringify({ images: [], annotations: [] }));
+    await refused(["to-sa1b", "--instances", other, "--images", tmp, "--out", o], /--out: .*sa1b-d holds a to-sa1b conversion: it is the conversion of .*hostile-coco\.json/);
     expect(summary.annotationsWritten).toBe(1);
     expect(summary.skipped).toEqual({
       "bad segmentation (coordinate 0 (x) is 1000000000, far outside the 64x48 image (more than 64 px beyond it))": 1,

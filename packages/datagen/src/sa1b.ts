@@ -164,6 +164,7 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
     o.progress?.(done, total);
   }
   const summary = { imagesWritten: written, annotationsWritten: annotations, skipped };
-  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  // The instances file it converted: a rerun on the same file may overwrite the folder, another may not.
+  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ ...summary, instances: resolve(o.instances) }, null, 2)}\n`);
   return summary;
 }

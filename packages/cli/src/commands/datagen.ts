@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { InputError, claimFolder, contactSheet, userPath, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
 import { VBR_DEFAULTS, cocoToSa1b, generateVbr, vbrStamp } from "@resagent/datagen";
@@ -110,9 +111,18 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
     const t0 = performance.now();
     const out = userPath(args.out, "--out");
     const images = userPath(args.images, "--images");
-    claimFolder(out, { origin: "--out", kind: "sa1b" });
+    const instances = userPath(args.instances, "--instances");
+    // Only a conversion of the same instances file is redone in place; another's images would mix with these.
+    claimFolder(out, {
+      origin: "--out",
+      kind: "sa1b",
+      accept: () => {
+        const before = (JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { instances?: unknown }).instances;
+        return typeof before === "string" && before !== instances ? `it is the conversion of ${before}` : undefined;
+      },
+    });
     const s = await cocoToSa1b({
-      instances: userPath(args.instances, "--instances"),
+      instances,
       images,
       out,
       imageMode: args["image-mode"],

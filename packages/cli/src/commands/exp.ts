@@ -89,7 +89,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       .option("concurrency", { type: "number", describe: "samples processed at once (= --set concurrency=N); results do not depend on it" })
       .option("shard", { type: "string", describe: "run shard i of n (0-based): --shard 0/4; combine with `pnpm merge`. --shard auto takes i and n from a SLURM job array or a Kubernetes Indexed Job (count from --shard auto/N or RESAGENT_SHARD_COUNT)" })
       .option("run-id", { type: "string", describe: "results folder name (default: profile, seed, limit and a hash of the resolved config and the code, so reruns resume and changes start anew)" })
-      .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it" })
+      .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it (only a run the harness made for this experiment, holding nothing else: docs/safety.md)" })
       .option("out", { type: "string", describe: "results root (default <repo>/results)" })
       .option("skip-bad", { type: "boolean", default: false, describe: "record samples that fail to load (missing image, bad annotation) and go on" })
       .option("share", { type: "boolean", default: true, describe: "copy records of identical cells (same resolved pipeline, seed, dataset and code) from the shared record store instead of recomputing them; --no-share recomputes" })
