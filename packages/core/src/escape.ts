@@ -7,11 +7,12 @@
 /** Markup characters and what they become; the quotes too, so the result is safe in attribute values. */
 export const MARKUP_ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+const hex4 = (n: number) => n.toString(16).padStart(4, "0");
 /**
  * C0 controls other than tab, newline and carriage return are not allowed in XML 1.0 even as
  * references (an SVG holding one does not render), nor are the noncharacters U+FFFE and U+FFFF.
  */
-const XML_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
+const XML_FORBIDDEN = new RegExp(`[${[[0x00, 0x08], [0x0b, 0x0c], [0x0e, 0x1f], [0xfffe, 0xffff]].map(([a, b]) => `\\u${hex4(a!)}-\\u${hex4(b!)}`).join("")}]`, "g");
 const MARKUP_SPECIAL = /[&<>"']/g;
 
 /**
