@@ -1,4 +1,4 @@
-import { InputError, gitCommit } from "@resagent/core";
+import { InputError, fileSystemErrorLine, forgetUserPaths, gitCommit, rememberEnvironmentPaths } from "@resagent/core";
 import { HttpError } from "@resagent/mllm";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -75,12 +75,37 @@ export function versionLine(): string {
 class UsageError extends Error {}
 
 /**
+ * `--shard -1/2` would read "-1/2" as flags and print the help: a value that starts with a dash
+ * and a digit (or a dot) is glued to its option (`--shard=-1/2`), so the command itself checks it
+ * and says in one line what it expected.
+ */
+export function attachDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--[\w-]+$/.test(a) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
  * Run the `resagent` command line on `argv` (without node and the script) in this process and
  * return the exit status: 0 done, 1 a check failed or a model server failed, 2 bad input or usage
- * (one line on stderr).
+ * (one line on stderr), a file-system error on a path included (ENOENT, ENOTDIR, EISDIR, EACCES,
+ * ENOSPC, EEXIST, ...: the line names the flag or variable that named the path).
  * Anything else is a bug and is thrown.
  */
-export async function runCli(argv: string[], options: { wrap?: number } = {}): Promise<number> {
+export async function runCli(rawArgv: string[], options: { wrap?: number } = {}): Promise<number> {
+  // Paths named by environment variables (RESAGENT_DATA_ROOT, ...) and, as commands parse them,
+  // by flags: a file-system error under one is reported naming it.
+  forgetUserPaths();
+  rememberEnvironmentPaths();
+  const argv = attachDashValues(rawArgv);
+  const command = COMMANDS.map((c) => String(c.command).split(" ")[0]).find((name) => name === argv[0]);
   let cli = yargs(argv).scriptName("pnpm resagent").usage("$0 <command> [options]\n\nResAgent research harness (`pnpm exec resagent` and `npx resagent` run the last build; `pnpm resagent` builds first)");
   for (const c of COMMANDS) cli = cli.command(c);
   if (options.wrap) cli = cli.wrap(options.wrap);
@@ -91,10 +116,10 @@ export async function runCli(argv: string[], options: { wrap?: number } = {}): P
     .strict()
     .help()
     .exitProcess(false)
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       if (err) throw err;
-      console.error(`${msg}\n`);
-      y.showHelp();
+      // One line, as for any bad input; the help is one flag away.
+      console.error(`error: ${msg.replace(/\s*\n\s*/g, " ")} (see pnpm resagent ${command ? `${command} ` : ""}--help)`);
       throw new UsageError(msg);
     });
   try {
@@ -117,6 +142,12 @@ export async function runCli(argv: string[], options: { wrap?: number } = {}): P
       return 1;
     }
     if (err instanceof UsageError) return 2;
+    // A missing, unreadable or unwritable path, a full disk: the user's to fix, named in one line.
+    const fsLine = fileSystemErrorLine(err);
+    if (fsLine) {
+      console.error(`error: ${fsLine}`);
+      return 2;
+    }
     if (err instanceof ExitStatus) return err.code;
     throw err;
   }

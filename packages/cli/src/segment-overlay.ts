@@ -1,5 +1,5 @@
 import { basename, extname } from "node:path";
-import type { Mask, RgbImage } from "@resagent/core";
+import { escapeMarkup, type Mask, type RgbImage } from "@resagent/core";
 import type { SampleRecord } from "@resagent/pipeline";
 
 /** Lower-case words joined by "-", at most `max` characters, cut at a word: "the man on the left" -> "the-man-on-the-left". */
@@ -35,7 +35,6 @@ export function segmentStem(a: { sample?: string; image?: string; text?: string;
   return stem;
 }
 
-const esc = (t: string) => t.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!);
 
 export const OVERLAY_COLOURS = {
   box: "#00e060",
@@ -166,8 +165,8 @@ export function overlaySvg(info: OverlayInfo, width: number, height: number): { 
   const ringR = 11 * s;
   const ff = `font-family="DejaVu Sans, sans-serif"`;
   const halo = (x: number, y: number, text: string, size: number, fill: string, extra = "") =>
-    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" ${ff} ${extra} fill="none" stroke="black" stroke-width="${(3 * s).toFixed(1)}" stroke-linejoin="round">${esc(text)}</text>` +
-    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" ${ff} ${extra} fill="${fill}">${esc(text)}</text>`;
+    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" ${ff} ${extra} fill="none" stroke="black" stroke-width="${(3 * s).toFixed(1)}" stroke-linejoin="round">${escapeMarkup(text)}</text>` +
+    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${size}" ${ff} ${extra} fill="${fill}">${escapeMarkup(text)}</text>`;
   const parts: string[] = [];
   const { record: r } = info;
   if (info.goldBox && info.iou === undefined) {
@@ -193,12 +192,12 @@ export function overlaySvg(info: OverlayInfo, width: number, height: number): { 
   const rows: string[] = [];
   let y = height + line;
   for (const l of phraseLines) {
-    rows.push(`<text x="${8 * s}" y="${y}" font-size="${Math.round(14 * s)}" font-weight="bold" ${ff} fill="#111">${esc(l)}</text>`);
+    rows.push(`<text x="${8 * s}" y="${y}" font-size="${Math.round(14 * s)}" font-weight="bold" ${ff} fill="#111">${escapeMarkup(l)}</text>`);
     y += line;
   }
   const facts = `${info.iou !== undefined ? `IoU ${(100 * info.iou).toFixed(1)} against the gold mask` : "no gold mask: IoU unknown"} · ${r.queries.length} queries, ${r.positives.length}+ / ${r.negatives.length}− to the decoder${r.groundingFailure ? ` · grounding failed: ${r.groundingFailure}` : ""}`;
   for (const l of [...wrap(facts, Math.floor(width / (CHAR_W * font))), ...wrap(info.what, Math.floor(width / (CHAR_W * font)))]) {
-    rows.push(`<text x="${8 * s}" y="${y}" font-size="${font}" ${ff} fill="#333">${esc(l)}</text>`);
+    rows.push(`<text x="${8 * s}" y="${y}" font-size="${font}" ${ff} fill="#333">${escapeMarkup(l)}</text>`);
     y += line;
   }
   // Legend entries: a symbol and its meaning, flowed over as many rows as the width needs.
@@ -224,13 +223,13 @@ export function overlaySvg(info: OverlayInfo, width: number, height: number): { 
       x = 8 * s;
       y += line;
     }
-    rows.push(sym[k](x, y) + `<text x="${x + 30 * s}" y="${y}" font-size="${font}" ${ff} fill="#111">${esc(label)}</text>`);
+    rows.push(sym[k](x, y) + `<text x="${x + 30 * s}" y="${y}" font-size="${font}" ${ff} fill="#111">${escapeMarkup(label)}</text>`);
     x += w;
   }
   y += line;
   if (info.simulated.length) {
     for (const l of wrap(`SIMULATED: ${info.simulated.join("; ")}. Not a real model's output.`, Math.floor(width / (CHAR_W * font)))) {
-      rows.push(`<text x="${8 * s}" y="${y}" font-size="${font}" font-weight="bold" ${ff} fill="#c00000">${esc(l)}</text>`);
+      rows.push(`<text x="${8 * s}" y="${y}" font-size="${font}" font-weight="bold" ${ff} fill="#c00000">${escapeMarkup(l)}</text>`);
       y += line;
     }
   }

@@ -203,6 +203,14 @@ function cInt(v: number): number {
  */
 export function polygonToCounts(xy: readonly number[], h: number, w: number, where = "polygon"): number[] {
   checkPolygon(xy, where);
+  // The rasteriser walks every edge pixel by pixel: a vertex at 1e9 would take gigabytes (pycocotools
+  // too). Vertices may stray past the border (they are clipped), but not by more than a side.
+  const margin = Math.max(h, w, 1);
+  for (let i = 0; i < xy.length; i++) {
+    const v = xy[i]!;
+    const [lo, hi] = i % 2 === 0 ? [-margin, w + margin] : [-margin, h + margin];
+    if (v < lo || v > hi) throw new InputError(`coordinate ${i} (${i % 2 === 0 ? "x" : "y"}) is ${v}, far outside the ${w}x${h} image (more than ${margin} px beyond it)`, { field: where });
+  }
   const scale = 5;
   const k = xy.length / 2;
   const x = new Array<number>(k + 1);

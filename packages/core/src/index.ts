@@ -6,6 +6,8 @@ export * from "./coco.js";
 export * from "./mask.js";
 export * from "./image.js";
 export * from "./fs.js";
+export * from "./paths.js";
+export * from "./escape.js";
 export * from "./segmented.js";
 export * from "./sheet.js";
 export * from "./resample.js";

@@ -112,7 +112,10 @@ function knownKeys(schema: z.ZodType, value: unknown, path: readonly PropertyKey
 }
 
 function received(value: unknown): string {
-  return value === undefined ? "nothing" : JSON.stringify(value);
+  if (value === undefined) return "nothing";
+  // JSON would print YAML's .nan and .inf as null: name them as the file wrote them.
+  if (typeof value === "number" && !Number.isFinite(value)) return Number.isNaN(value) ? ".nan (not a number)" : value > 0 ? ".inf (infinity)" : "-.inf (minus infinity)";
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {

@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { escapeMarkup } from "./escape.js";
 import type { Box, Mask, RgbImage } from "./types.js";
 
 export interface SheetTile {
@@ -9,9 +10,6 @@ export interface SheetTile {
   caption: string;
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!);
-}
 
 /** Word-wrap to lines of at most `width` characters. */
 function wrap(text: string, width: number, maxLines: number): string[] {
@@ -94,12 +92,12 @@ export async function contactSheet(tiles: readonly SheetTile[], options: { colum
     const box = t.box
       ? `<rect x="${(t.box.x1 * scale).toFixed(1)}" y="${(t.box.y1 * scale).toFixed(1)}" width="${((t.box.x2 - t.box.x1) * scale).toFixed(1)}" height="${((t.box.y2 - t.box.y1) * scale).toFixed(1)}" fill="none" stroke="#00ff66" stroke-width="2"/>`
       : "";
-    const text = lines.map((l, k) => `<text x="2" y="${h + 14 + k * 14}" font-family="DejaVu Sans, sans-serif" font-size="12" fill="#111">${escapeXml(l)}</text>`).join("");
+    const text = lines.map((l, k) => `<text x="2" y="${h + 14 + k * 14}" font-family="DejaVu Sans, sans-serif" font-size="12" fill="#111">${escapeMarkup(l)}</text>`).join("");
     layers.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${tileW}" height="${h + captionH}">${box}${text}</svg>`), left: x, top: y });
   }
   if (options.title) {
     layers.push({
-      input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${titleH}"><text x="8" y="23" font-family="DejaVu Sans, sans-serif" font-size="17" font-weight="bold" fill="#111">${escapeXml(options.title)}</text></svg>`),
+      input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${titleH}"><text x="8" y="23" font-family="DejaVu Sans, sans-serif" font-size="17" font-weight="bold" fill="#111">${escapeMarkup(options.title)}</text></svg>`),
       left: 0,
       top: 0,
     });

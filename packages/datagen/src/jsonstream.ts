@@ -6,7 +6,10 @@ import { InputError } from "@resagent/core";
  * "annotations") without parsing the whole file: each element's text is cut out by a small
  * bracket/string scanner and parsed alone. Memory stays at one element plus one read chunk.
  */
-export async function streamTopLevelArrays(file: string, keys: readonly string[], onItem: (key: string, item: unknown) => void | Promise<void>): Promise<void> {
+export async function streamTopLevelArrays(file: string, keys: readonly string[], onItem: (key: string, item: unknown) => void | Promise<void>): Promise<{ found: Set<string> }> {
+  const found = new Set<string>();
+  /** The first character that is not white space: the top level must be an object. */
+  let opened = false;
   let depth = 0;
   let inString = false;
   let escape = false;
@@ -22,6 +25,11 @@ export async function streamTopLevelArrays(file: string, keys: readonly string[]
       if (capture) captureStart = 0;
       for (let i = 0; i < chunk.length; i++) {
         const c = chunk.charCodeAt(i);
+        if (!opened) {
+          if (c === 32 || c === 9 || c === 10 || c === 13 || c === 0xfeff) continue;
+          if (c !== 123) throw new InputError(`expected a JSON object at the top level, found ${JSON.stringify(chunk[i])} at character ${offset + i}`, { file });
+          opened = true;
+        }
         if (inString) {
           if (escape) escape = false;
           else if (c === 92) escape = true;
@@ -42,7 +50,10 @@ export async function streamTopLevelArrays(file: string, keys: readonly string[]
           case 123: // {
           case 91: // [
             depth++;
-            if (depth === 2 && c === 91 && keys.includes(lastKey)) arrayKey = lastKey;
+            if (depth === 2 && c === 91 && keys.includes(lastKey)) {
+              arrayKey = lastKey;
+              found.add(lastKey);
+            }
             if (depth === 3 && arrayKey && c === 123 && !capture) {
               capture = [];
               captureStart = i;
@@ -75,5 +86,7 @@ export async function streamTopLevelArrays(file: string, keys: readonly string[]
     if (err instanceof InputError) throw err;
     throw new InputError(`cannot read JSON: ${(err as Error).message}`, { file });
   }
+  if (!opened) throw new InputError("the file is empty (expected a JSON object)", { file });
   if (depth !== 0 || inString) throw new InputError(`file ends inside ${inString ? "a string" : "an object or array"} (truncated?)`, { file });
+  return { found };
 }

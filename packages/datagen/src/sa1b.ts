@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, symlink } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { InputError, countsToBbox, countsToString, randomStream, segmentationToCounts, writeFileAtomic, type CompressedRle } from "@resagent/core";
+import { InputError, countsToBbox, isInside, countsToString, randomStream, segmentationToCounts, writeFileAtomic, type CompressedRle } from "@resagent/core";
 import { streamTopLevelArrays } from "./jsonstream.js";
 
 export interface Sa1bOptions {
@@ -44,6 +44,18 @@ interface CocoAnn {
   image_id: number;
   bbox?: number[];
   segmentation?: unknown;
+}
+
+/** Why an `images` entry cannot be converted (its record is skipped with this reason), or undefined. */
+function badImage(im: CocoImage, imagesDir: string): string | undefined {
+  const side = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  if (typeof im !== "object" || im === null) return "image entry that is not an object";
+  if (!Number.isFinite(im.id)) return "image entry without a numeric id";
+  if (typeof im.file_name !== "string" || im.file_name === "") return "image entry without a file_name";
+  if (!side(im.width) || !side(im.height)) return "image entry whose width or height is not a positive integer";
+  // The file is linked or copied into the output: it must come from the images folder.
+  if (!isInside(imagesDir, join(imagesDir, im.file_name))) return "image file_name outside the images folder";
+  return undefined;
 }
 
 /** A uniformly drawn foreground pixel (its centre), from the run lengths, without decoding the mask. */
@@ -103,10 +115,12 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
       stability_score: 1.0,
     });
   };
-  await streamTopLevelArrays(o.instances, ["images", "annotations"], (key, item) => {
+  const { found } = await streamTopLevelArrays(o.instances, ["images", "annotations"], (key, item) => {
     if (key === "images") {
       const im = item as CocoImage;
-      images.set(im.id, im);
+      const why = badImage(im, o.images);
+      if (why) skip(why);
+      else images.set(im.id, im);
     } else {
       const a = item as CocoAnn;
       const img = images.get(a.image_id);
@@ -115,6 +129,9 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
       else pending.push(a);
     }
   });
+  for (const key of ["images", "annotations"]) {
+    if (!found.has(key)) throw new InputError(`not a COCO instances file: no top-level "${key}" list`, { file: o.instances });
+  }
   for (const a of pending) {
     const img = images.get(a.image_id);
     if (img) convert(a, img);
@@ -147,6 +164,7 @@ export async function cocoToSa1b(o: Sa1bOptions): Promise<Sa1bSummary> {
     o.progress?.(done, total);
   }
   const summary = { imagesWritten: written, annotationsWritten: annotations, skipped };
-  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  // The instances file it converted: a rerun on the same file may overwrite the folder, another may not.
+  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify({ ...summary, instances: resolve(o.instances) }, null, 2)}\n`);
   return summary;
 }

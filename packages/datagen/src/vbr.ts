@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, escapeMarkup, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -280,7 +280,6 @@ function niceStep(max: number, n = 5): number {
   return ([1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p);
 }
 
-const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** Marker-size histogram: samples per radius, with both axes labelled; `stamp` (SIMULATED) under the title. */
 export function histogramSvg(h: Record<string, number>, lo: number, hi: number, stamp?: string): string {
@@ -314,6 +313,6 @@ export function histogramSvg(h: Record<string, number>, lo: number, hi: number, 
   parts.push(`<text x="${left + (W - left - right) / 2}" y="${H - 8}" font-size="11" text-anchor="middle" ${font}>marker radius (px)</text>`);
   parts.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" font-size="11" text-anchor="middle" ${font}>samples</text>`);
   parts.push(`<text x="${left}" y="18" font-size="13" font-weight="bold" ${font}>VBR marker sizes: samples per radius (${Object.values(h).reduce((a, b) => a + b, 0)} samples)</text>`);
-  if (stamp) parts.push(`<text x="${left}" y="36" font-size="12" font-weight="bold" fill="#c00000" ${font}>${esc(stamp)}</text>`);
+  if (stamp) parts.push(`<text x="${left}" y="36" font-size="12" font-weight="bold" fill="#c00000" ${font}>${escapeMarkup(stamp)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><rect width="${W}" height="${H}" fill="white"/>${parts.join("")}</svg>`;
 }

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join, relative } from "node:path";
-import { InputError, sha256, stableStringify, writeFileAtomic } from "@resagent/core";
+import { basename, join, relative, resolve } from "node:path";
+import { InputError, identifyFolder, runFolderPath, sha256, stableStringify, writeFileAtomic } from "@resagent/core";
 import { findRoot, type LoadedExperiment } from "./config/load.js";
 
 /**
@@ -42,7 +42,7 @@ const codeHashes = new Map<string, string>();
  * answers by model, never by URL). They stay out of a run's identity, so the shards of one run on
  * a cluster, each given the endpoints near it, and a rerun with other timeouts share run folders.
  */
-export const TRANSPORT_KEYS = ["baseUrls", "apiKeyEnv", "timeoutMs", "concurrency", "retries", "backoffMs", "maxBackoffMs", "restAfterFailures", "restMs"] as const;
+export const TRANSPORT_KEYS = ["baseUrls", "apiKeyEnv", "timeoutMs", "concurrency", "retries", "backoffMs", "maxBackoffMs", "restAfterFailures", "restMs", "maxResponseBytes"] as const;
 
 /** A copy of `v` without the transport keys of any `http` object in it. */
 export function withoutTransport(v: unknown): unknown {
@@ -93,6 +93,43 @@ export interface RunManifest {
   createdAt: string;
   /** True once every sample of every cell (of this shard) has a record. */
   complete: boolean;
+  /**
+   * Samples of this run (or shard) per dataset ("name/split"): every cell has one record per
+   * sample once complete, less the samples skipped. `merge` holds each shard to it.
+   */
+  expectedSamples?: Record<string, number>;
+  /** Samples the last invocation skipped (--skip-bad): they have no records. */
+  skipped?: { dataset: string; id: string }[];
+  /** Set on a merged run: the shards it was made from ("i/n"). */
+  mergedFrom?: string[];
+}
+
+/** The experiment an experiment file defines: its file name without .yaml (what `exp <name>` is given). */
+function experimentOfSource(source: string): string {
+  return basename(source).replace(/\.yaml$/, "");
+}
+
+/**
+ * The run folder `<root>/<name>/<runId>` of an experiment, checked before anything is written:
+ * the experiment's `name:` and the run id are plain folder names that stay inside their parents
+ * (not ".", "..", "latest", empty), `name:` does not take another experiment file's results
+ * folder, and the folder does not already hold runs of another experiment.
+ */
+export function runFolderFor(root: string, exp: LoadedExperiment, runId: string, runIdField = "--run-id"): string {
+  const name = exp.config.name;
+  const dir = runFolderPath(root, name, runId, { experiment: { file: exp.file, field: "name" }, runId: { field: runIdField } });
+  const own = experimentOfSource(exp.file);
+  const repo = findRoot();
+  const other = join(repo, "experiments", `${name}.yaml`);
+  if (own !== name && existsSync(other) && resolve(other) !== resolve(repo, exp.file)) {
+    throw new InputError(`"${name}" is the name of experiments/${name}.yaml: its results folder belongs to that experiment; give this one a name of its own`, { file: exp.file, field: "name" });
+  }
+  const there = identifyFolder(join(root, name));
+  const foreign = (there.runs ?? []).find((r) => r.run && (r.run.experiment !== name || (r.run.source?.experiment !== undefined && experimentOfSource(r.run.source.experiment) !== own)));
+  if (foreign) {
+    throw new InputError(`${join(root, name)} holds runs of another experiment (${foreign.path}: run.json says ${foreign.run!.source?.experiment ?? foreign.run!.experiment}); give this one a name of its own`, { file: exp.file, field: "name" });
+  }
+  return dir;
 }
 
 export function readManifest(runDir: string): RunManifest | undefined {
@@ -117,7 +154,8 @@ export function checkResumable(runDir: string, exp: LoadedExperiment, shard?: { 
   const m = readManifest(runDir);
   const fix = "pass --fresh to discard it, or choose another --run-id";
   if (!m) {
-    if (existsSync(join(runDir, "samples.jsonl"))) throw new InputError(`this run folder has records but no run.json (made by an older version of resagent); ${fix}`, { file: runDir });
+    // --fresh deletes only what a run.json says the harness made: this one is the user's to remove.
+    if (existsSync(join(runDir, "samples.jsonl"))) throw new InputError("this run folder has records but no run.json (made by an older version of resagent); delete it yourself, or choose another --run-id", { file: runDir });
     return undefined;
   }
   if (m.configHash !== configHash(exp)) throw new InputError(`this run folder was made by a different configuration (${m.experiment}, config ${m.configHash}; now ${configHash(exp)}); ${fix}`, { file: runDir });

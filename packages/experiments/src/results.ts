@@ -46,7 +46,7 @@ function sweptPlots(exp: LoadedExperiment): PlotSpec[] {
 
 export interface WriteOptions {
   /** A merge of some shards only (--allow-partial): said in the provenance line and the summary. */
-  partial?: { shards: number[]; of: number };
+  partial?: { shards: number[]; of: number; problems?: string[] };
 }
 
 /**

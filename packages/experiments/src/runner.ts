@@ -1,6 +1,6 @@
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, claimFolder, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
 import { datasetSource, openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
 import { stringify } from "yaml";
@@ -47,8 +47,25 @@ export interface RunResult {
   resumedRecords: number;
   backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
   decoderStats: { description: string; stats: Record<string, number> }[];
-  skipped: { id: string; error: string }[];
+  skipped: { id: string; dataset: string; error: string }[];
 }
+
+/** Each dataset's samples of a run (or of one shard), by dataset key: what a complete run has records of, per cell. */
+export async function expectedSamples(exp: LoadedExperiment, shard?: { index: number; count: number }): Promise<Record<string, number>> {
+  return Object.fromEntries((await openDatasets(exp, shard)).map(([col, ds]) => [datasetSource(exp.config.resolvedDatasets[col]!), ds.ids().length]));
+}
+
+async function openDatasets(exp: LoadedExperiment, shard?: { index: number; count: number }): Promise<[string, Dataset][]> {
+  const datasets: [string, Dataset][] = [];
+  for (const [col, ref] of Object.entries(exp.config.resolvedDatasets)) {
+    const { name, ...options } = ref;
+    let ds = (await openDataset(name, options as { split: string })).limit(exp.config.limit);
+    if (shard) ds = ds.shard(shard.index, shard.count);
+    datasets.push([col, ds]);
+  }
+  return datasets;
+}
+
 
 const isRecord = (v: unknown): v is SampleRecord => typeof (v as Partial<SampleRecord> | null)?.id === "string" && typeof (v as Partial<SampleRecord>).cell === "string";
 
@@ -91,6 +108,13 @@ export function buildPipelines(exp: LoadedExperiment, pool = new ComponentPool()
  * the file is the same at any concurrency; a rerun skips what is already there.
  */
 export async function runExperiment(exp: LoadedExperiment, opts: RunOptions): Promise<RunResult> {
+  // Only a new folder, or a run folder of this experiment (resumed; files beside it are left alone).
+  claimFolder(opts.runDir, {
+    origin: "run folder",
+    kind: "run",
+    allowForeign: true,
+    accept: (f) => (f.run && f.run.experiment !== exp.config.name ? `it belongs to experiment ${f.run.experiment}, not ${exp.config.name}` : undefined),
+  });
   await mkdir(opts.runDir, { recursive: true });
   const release = await acquireRunLock(opts.runDir, opts.log);
   const pool = opts.pool ?? new ComponentPool();
@@ -133,13 +157,10 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
       throw err;
     }
   }
-  const datasets: [string, Dataset][] = [];
-  for (const [col, ref] of Object.entries(config.resolvedDatasets)) {
-    const { name, ...options } = ref;
-    let ds = (await openDataset(name, options as { split: string })).limit(config.limit);
-    if (opts.shard) ds = ds.shard(opts.shard.index, opts.shard.count);
-    datasets.push([col, ds]);
-  }
+  const datasets = await openDatasets(exp, opts.shard);
+  // What this run (or shard) owes once complete, so `merge` can hold it to it.
+  manifest.expectedSamples = Object.fromEntries(datasets.map(([col, ds]) => [datasetSource(config.resolvedDatasets[col]!), ds.ids().length]));
+  await writeManifest(opts.runDir, manifest);
   const samplesFile = join(opts.runDir, "samples.jsonl");
   const { done, count: resumed, dropped } = await readExistingRecords(samplesFile);
   if (dropped) opts.log?.(`${samplesFile}: dropped ${dropped} torn line(s), kept ${resumed} record(s); the dropped samples run again`);
@@ -238,7 +259,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
             failed = true;
             return;
           }
-          skipped.push({ id: w.id, error: (err as Error).message });
+          skipped.push({ id: w.id, dataset: w.source, error: (err as Error).message });
           opts.log?.(`skipped ${w.id}: ${(err as Error).message}`);
         }
         ready.set(i, lines);
@@ -251,7 +272,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
     await Promise.all(Array.from({ length: n }, worker));
     await writing;
     if (failed) throw firstError;
-    if (finished === todo.length) await writeManifest(opts.runDir, { ...manifest, complete: true });
+    if (finished === todo.length) await writeManifest(opts.runDir, { ...manifest, complete: true, ...(skipped.length ? { skipped: skipped.map(({ dataset, id }) => ({ dataset, id })) } : {}) });
   } finally {
     await handle.close();
   }

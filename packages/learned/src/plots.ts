@@ -1,8 +1,8 @@
+import { escapeMarkup } from "@resagent/core";
 import type { ReliabilityBin } from "./metrics.js";
 import type { EpochLog } from "./model.js";
 
 const FONT = 'font-family="DejaVu Sans"';
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** A square plot frame with [0, 1] axes (or given ranges), title and footer; returns SVG pieces and scales. */
 function frame(title: string, footer: string, xLabel: string, yLabel: string, xMax: number, yMax: number, xTicks: number[], yTicks: number[]) {
@@ -16,13 +16,13 @@ function frame(title: string, footer: string, xLabel: string, yLabel: string, xM
   const y = (v: number) => H - B - (v / yMax) * (H - T - B);
   const parts = [
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${L}" y="22" font-size="14" font-weight="bold" ${FONT}>${esc(title)}</text>`,
-    `<text x="${L}" y="${H - 12}" font-size="10" fill="#555" ${FONT}>${esc(footer)}</text>`,
+    `<text x="${L}" y="22" font-size="14" font-weight="bold" ${FONT}>${escapeMarkup(title)}</text>`,
+    `<text x="${L}" y="${H - 12}" font-size="10" fill="#555" ${FONT}>${escapeMarkup(footer)}</text>`,
     `<line x1="${L}" y1="${y(0)}" x2="${x(xMax)}" y2="${y(0)}" stroke="black"/><line x1="${L}" y1="${y(0)}" x2="${L}" y2="${y(yMax)}" stroke="black"/>`,
     ...xTicks.map((t) => `<text x="${x(t)}" y="${y(0) + 16}" font-size="10" text-anchor="middle" ${FONT}>${t}</text>`),
     ...yTicks.map((t) => `<text x="${L - 6}" y="${y(t) + 4}" font-size="10" text-anchor="end" ${FONT}>${t}</text><line x1="${L}" y1="${y(t)}" x2="${x(xMax)}" y2="${y(t)}" stroke="#eee"/>`),
-    `<text x="${(L + x(xMax)) / 2}" y="${y(0) + 34}" font-size="11" text-anchor="middle" ${FONT}>${esc(xLabel)}</text>`,
-    `<text transform="translate(16 ${(T + y(0)) / 2}) rotate(-90)" font-size="11" text-anchor="middle" ${FONT}>${esc(yLabel)}</text>`,
+    `<text x="${(L + x(xMax)) / 2}" y="${y(0) + 34}" font-size="11" text-anchor="middle" ${FONT}>${escapeMarkup(xLabel)}</text>`,
+    `<text transform="translate(16 ${(T + y(0)) / 2}) rotate(-90)" font-size="11" text-anchor="middle" ${FONT}>${escapeMarkup(yLabel)}</text>`,
   ];
   return { W, H, x, y, parts };
 }

@@ -4,7 +4,7 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError, gitCommit, sha256, stableStringify, svgToPng, writeFileAtomic } from "@resagent/core";
 import { VBR_DEFAULTS, generateVbr, type VbrSource } from "@resagent/datagen";
-import { encodeExamples, readVbrFolder, splitByImage } from "./data.js";
+import { describeProblems, encodeExamples, readVbrFolder, splitByImage } from "./data.js";
 import { FEATURE_DEFAULTS } from "./features.js";
 import { binaryMetrics, clusterBootstrapAccuracy, reliability, wilsonInterval, type BinaryMetrics, type ReliabilityBin } from "./metrics.js";
 import { buildModel, predict, saveModel, trainModel, type EpochLog, type ModelSpec, type TrainSpec } from "./model.js";
@@ -122,7 +122,9 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   }
   const { tf, info } = await loadTf(undefined, log);
 
-  const { examples, recordsHash } = await readVbrFolder(dataDir, o.max);
+  const { examples, recordsHash, problems } = await readVbrFolder(dataDir, o.max);
+  const unusable = describeProblems(problems);
+  if (unusable) log(`data: left out of ${join(dataDir, "records.jsonl")}: ${unusable}`);
   const noPhrase = examples.findIndex((e) => e.expression === undefined);
   if (o.model.features.phraseBins > 0 && noPhrase >= 0) {
     throw new InputError(`record of ${examples[noPhrase]!.sampleId} has no "expression" (gen-vbr writes it since the verifier reads the phrase); regenerate the folder (rm -r ${dataDir} && pnpm gen-vbr --out ${dataDir}) or train without the phrase (--no-phrase)`, { file: join(dataDir, "records.jsonl"), field: `line ${noPhrase + 1}` });

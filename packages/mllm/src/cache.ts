@@ -1,5 +1,6 @@
 import { readSegmented, SegmentWriter, sha256, stableStringify } from "@resagent/core";
 import { emptyAccounting, type AccountedBackend, type ModelCallAccounting } from "./accounting.js";
+import { logprobsProblem } from "./http.js";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext, TokenLogprob, TopLogprob } from "./types.js";
 
 interface Entry {
@@ -35,11 +36,17 @@ export class ResponseCache {
   constructor(readonly file?: string) {
     if (!file) return;
     const { values, skipped, files } = readSegmented(file, isEntry);
+    let unusable = 0;
     for (const e of values) {
+      // Logprobs that cannot be probabilities (written before answers were checked) are no answer.
+      if (logprobsProblem(e.v)) {
+        unusable++;
+        continue;
+      }
       const had = this.map.get(e.k);
       if (!had || (!hasLogprobs(had) && hasLogprobs(e.v))) this.map.set(e.k, e.v);
     }
-    this.skippedLines = skipped;
+    this.skippedLines = skipped + unusable;
     this.filesRead = files;
     this.writer = new SegmentWriter(file);
   }
@@ -97,8 +104,12 @@ function simulatedScope(context: QueryContext): string | Record<string, unknown>
   return { sample: context.sampleId, convention: context.boxConvention ?? null, smartResize: context.smartResize ?? null };
 }
 
-/** Whether a stored answer answers the request: one that asked for logprobs needs them. */
+/**
+ * Whether a stored answer answers the request: one that asked for logprobs needs them, and
+ * logprobs that cannot be probabilities (a cache written before they were checked) answer nothing.
+ */
 function answers(request: ChatRequest, value: Entry["v"]): boolean {
+  if (logprobsProblem(value)) return false;
   return request.topLogprobs === 0 || (value.firstTokenTopLogprobs?.length ?? 0) > 0;
 }
 

@@ -18,6 +18,7 @@ export const HttpOptionsSchema = z.strictObject({
   temperature: z.number().min(0).max(2).default(0),
   restAfterFailures: zInt(0, 1000).default(3).describe("with several baseUrls: rest an endpoint after this many failed attempts in a row (0: never); the others take its load"),
   restMs: zInt(0).default(30_000).describe("how long a failing endpoint rests (skipped) before it is tried again, in milliseconds"),
+  maxResponseBytes: zInt(1024).default(8 * 1024 * 1024).describe("a response body longer than this many bytes is malformed: retried, never cached"),
 });
 /**
  * Retries cover timeouts, network errors, 429 and 5xx, bodies that are not a chat completion, and
@@ -83,26 +84,69 @@ interface OpenAiLogprobEntry {
 }
 
 /**
+ * How far above 0 a log-probability may come out of float32 rounding (the top token at P ≈ 1);
+ * such a value is read as 0. Anything larger is no log-probability.
+ */
+const LOGPROB_ROUNDING = 1e-4;
+
+const malformed = (why: string) => new HttpError(`malformed logprobs: ${why}`, undefined, true, "malformedBody");
+
+/** A log-probability as sent: a finite number ≤ 0 (rounding above 0 read as 0), else a malformed answer. */
+function logprobOf(v: unknown, where: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v > LOGPROB_ROUNDING) throw malformed(`${where} is ${JSON.stringify(v) ?? String(v)}, expected a finite number <= 0`);
+  return Math.min(0, v);
+}
+
+/** Why a list of top-k entries cannot be one position's log-probabilities (undefined when it can). */
+function topProblem(top: readonly TopLogprob[], where: string): string | undefined {
+  if (!Array.isArray(top)) return `${where} is not a list`;
+  for (const [k, t] of top.entries()) {
+    if (typeof t?.token !== "string") return `${where}[${k}].token is not a string`;
+    if (typeof t.logprob !== "number" || !Number.isFinite(t.logprob) || t.logprob > 0) return `${where}[${k}].logprob is ${String(t?.logprob)}, expected a finite number <= 0`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether an answer's logprobs (as parsed, or as a response cache holds them) can be
+ * log-probabilities: every top-k logprob a finite number <= 0.
+ */
+export function logprobsProblem(answer: { firstTokenTopLogprobs?: readonly TopLogprob[]; tokens?: readonly TokenLogprob[] }): string | undefined {
+  if (answer.firstTokenTopLogprobs) {
+    const p = topProblem(answer.firstTokenTopLogprobs, "token 0 top_logprobs");
+    if (p) return p;
+  }
+  for (const [i, t] of (answer.tokens ?? []).entries()) {
+    const p = topProblem(t.top, `token ${i} top_logprobs`);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/**
  * Parse an OpenAI / vLLM chat-completions response body into text, the first token's top-k
  * logprobs and every generated token with its top-k (both absent when the body has none). Throws a
- * retryable HttpError when the body is no chat completion.
+ * retryable HttpError (malformed body) when the body is no chat completion, or when a logprob is
+ * not a finite number <= 0 (it could not be a probability).
  */
 export function parseChatResponse(body: unknown): { text: string; firstTokenTopLogprobs?: TopLogprob[]; tokens?: TokenLogprob[] } {
   const choice = (body as { choices?: unknown[] })?.choices?.[0] as { message?: { content?: unknown }; logprobs?: { content?: unknown } } | undefined;
   // A 200 that is not a chat completion is a broken answer, retried like a 5xx.
-  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${JSON.stringify(body).slice(0, 200)}`, undefined, true, "malformedBody");
+  if (!choice || typeof choice !== "object") throw new HttpError(`response has no choices[0]: ${String(JSON.stringify(body)).slice(0, 200)}`, undefined, true, "malformedBody");
   const text = typeof choice.message?.content === "string" ? choice.message.content : "";
   const content = choice.logprobs?.content;
   if (!Array.isArray(content) || content.length === 0) return { text };
   const tokens: TokenLogprob[] = [];
-  for (const entry of content as OpenAiLogprobEntry[]) {
+  for (const [i, entry] of (content as (OpenAiLogprobEntry | null)[]).entries()) {
     const top: TopLogprob[] = [];
     if (Array.isArray(entry?.top_logprobs)) {
-      for (const t of entry.top_logprobs as OpenAiLogprobEntry[]) {
-        if (typeof t?.token === "string" && typeof t.logprob === "number") top.push({ token: t.token, logprob: t.logprob });
+      for (const [k, t] of (entry.top_logprobs as (OpenAiLogprobEntry | null)[]).entries()) {
+        if (typeof t?.token !== "string") throw malformed(`token ${i} top_logprobs[${k}].token is ${JSON.stringify(t?.token) ?? "missing"}, expected a string`);
+        top.push({ token: t.token, logprob: logprobOf(t.logprob, `token ${i} top_logprobs[${k}].logprob`) });
       }
     }
-    tokens.push({ token: typeof entry?.token === "string" ? entry.token : "", logprob: typeof entry?.logprob === "number" ? entry.logprob : Number.NaN, top });
+    const own = entry?.logprob === undefined ? Number.NaN : logprobOf(entry.logprob, `token ${i} logprob`);
+    tokens.push({ token: typeof entry?.token === "string" ? entry.token : "", logprob: own, top });
   }
   // Only top_logprobs counts. Some servers leave it out and give the chosen token's own logprob:
   // a softmax over that one token is 1, P(yes) would be 0 or 1 (the decoded answer passed off as
@@ -110,6 +154,34 @@ export function parseChatResponse(body: unknown): { text: string; firstTokenTopL
   const first = tokens[0]!.top;
   if (!first.length) return { text };
   return { text, firstTokenTopLogprobs: first, tokens };
+}
+
+/**
+ * The body as text, refused (a malformed answer, retried) once it passes `max` bytes: a server
+ * gone wrong can stream without end, and nothing that long is an answer.
+ */
+async function readCapped(res: Response, max: number, url: string): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  const tooLong = (n: number | string) => new HttpError(`${url} answered ${res.status} with a body of ${n} bytes, more than http.maxResponseBytes (${max})`, res.status, true, "malformedBody");
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLong(declared);
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLong(`more than ${max}`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, n).toString("utf8");
 }
 
 /**
@@ -310,7 +382,7 @@ export class OpenAiCompatibleBackend implements ChatBackend {
           });
           // The whole body first: a connection closed in the middle of it is a socket failure,
           // text that is not JSON a malformed body.
-          const raw = await res.text();
+          const raw = await readCapped(res, this.options.maxResponseBytes, url);
           if (!res.ok) throw new HttpError(`${url} answered ${res.status}: ${raw.slice(0, 300)}`, res.status, res.status === 429 || res.status >= 500, "http");
           let json: unknown;
           try {

@@ -1,6 +1,6 @@
 export * from "./types.js";
 export { Semaphore } from "./semaphore.js";
-export { OpenAiCompatibleBackend, HttpError, HttpOptionsSchema, parseHttpOptions, parseChatResponse, type HttpBackendOptions } from "./http.js";
+export { OpenAiCompatibleBackend, HttpError, HttpOptionsSchema, logprobsProblem, parseHttpOptions, parseChatResponse, type HttpBackendOptions } from "./http.js";
 export { ResponseCache, CachedBackend, requestKey } from "./cache.js";
 export * from "./grounding.js";
 export * from "./simulated.js";

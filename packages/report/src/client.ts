@@ -1,3 +1,4 @@
+import { escapeMarkupSource } from "@resagent/core";
 /**
  * The gallery's browser code. It runs in the page, not in Node: `galleryScript()` inlines the
  * function's source, so it must not use imports or anything outside its own body. Cards are
@@ -36,6 +37,9 @@ export interface GalleryData {
   pageSize: number;
 }
 
+/** Core's escapeMarkup, defined in the page by galleryScript() from the same tables. */
+declare function resagentEscape(value: unknown): string;
+
 function galleryMain(): void {
   const dataEl = document.getElementById("gallery-data");
   if (!dataEl) return;
@@ -53,7 +57,7 @@ function galleryMain(): void {
   const next = $<HTMLButtonElement>("f-next");
   const dialog = $<HTMLDialogElement>("compare");
   const dialogBody = $<HTMLDivElement>("compare-body");
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] || c);
+  const esc = resagentEscape;
   const opt = (v: string, label: string) => `<option value="${esc(v)}">${esc(label)}</option>`;
   fCell.innerHTML = opt("", "all cells") + data.cells.map((c) => opt(c, c)).join("");
   fDs.innerHTML = opt("", "all datasets") + data.datasets.map((d) => opt(d, d)).join("");
@@ -64,15 +68,15 @@ function galleryMain(): void {
     const img = c.img
       ? `<img ${big ? "" : 'loading="lazy" '}src="${esc(c.img)}" width="320" height="240" alt="overlay of ${esc(c.id)} in ${esc(c.cell)}">`
       : `<div class="noimg">no image</div>`;
-    const grounding = c.fail ? `<span class="bad">grounding failed: ${esc(c.fail)}</span>` : c.box ? `box [${c.box.map((v) => Math.round(v)).join(", ")}]` : "no box";
-    const tags = c.kinds.map((k) => `<span class="tag ${k}">${esc(KIND_LABEL[k] || k)}</span>`).join("");
-    const verif = c.q ? `${c.q} queried · ${c.pos}+ / ${c.neg}− chosen${c.scored ? ` · ${c.verr} of ${c.scored} answers contradict gold${c.verrUsed ? ` (${c.verrUsed} used)` : ""}` : ""}` : "no points queried";
+    const grounding = c.fail ? `<span class="bad">grounding failed: ${esc(c.fail)}</span>` : c.box ? `box [${esc(c.box.map((v) => Math.round(v)).join(", "))}]` : "no box";
+    const tags = c.kinds.map((k) => `<span class="tag ${esc(k)}">${esc(KIND_LABEL[k] || k)}</span>`).join("");
+    const verif = c.q ? `${esc(c.q)} queried · ${esc(c.pos)}+ / ${esc(c.neg)}− chosen${c.scored ? ` · ${esc(c.verr)} of ${esc(c.scored)} answers contradict gold${c.verrUsed ? ` (${esc(c.verrUsed)} used)` : ""}` : ""}` : "no points queried";
     return (
-      `<div class="card${big ? " big" : ""}" data-sample-id="${esc(c.k)}" data-cell="${esc(c.cell)}" data-dataset="${esc(c.ds)}" data-iou="${c.iou}" data-kinds="${esc(c.kinds.join(" "))}">` +
+      `<div class="card${big ? " big" : ""}" data-sample-id="${esc(c.k)}" data-cell="${esc(c.cell)}" data-dataset="${esc(c.ds)}" data-iou="${esc(c.iou)}" data-kinds="${esc(c.kinds.join(" "))}">` +
       img +
       `<div class="meta"><b>${esc(c.cell)}</b> · ${esc(c.ds)} · <code>${esc(c.id)}</code></div>` +
       `<div class="phrase">“${esc(c.phrase)}”</div>` +
-      `<div class="nums">IoU <b>${(100 * c.iou).toFixed(1)}</b>${c.biou === null ? "" : ` · box IoU ${c.biou.toFixed(2)}`}</div>` +
+      `<div class="nums">IoU <b>${esc((100 * c.iou).toFixed(1))}</b>${c.biou === null ? "" : ` · box IoU ${esc(c.biou.toFixed(2))}`}</div>` +
       `<div class="ground">${grounding}</div>` +
       `<div class="verif">${verif}</div>` +
       (c.note ? `<div class="note">${esc(c.note)}</div>` : "") +
@@ -81,7 +85,7 @@ function galleryMain(): void {
           c.qs
             .map(([queue, rank, p, decision, gold, used]) => {
               const wrong = gold !== null && (decision === "positive" || decision === "negative") && (decision === "positive") !== (gold === 1);
-              return `<tr${wrong ? ' class="wrong"' : ""}><td>${esc(queue)}</td><td>${rank}</td><td>${p === null ? "–" : p.toFixed(3)}</td><td>${esc(decision)}</td><td>${gold === null ? "–" : gold ? "yes" : "no"}</td><td>${used ? "✓" : ""}</td></tr>`;
+              return `<tr${wrong ? ' class="wrong"' : ""}><td>${esc(queue)}</td><td>${esc(rank)}</td><td>${p === null ? "–" : esc(p.toFixed(3))}</td><td>${esc(decision)}</td><td>${gold === null ? "–" : gold ? "yes" : "no"}</td><td>${used ? "✓" : ""}</td></tr>`;
             })
             .join("") +
           `</table></details>`
@@ -147,9 +151,9 @@ function galleryMain(): void {
   document.body.dataset.ready = "1";
 }
 
-/** The gallery's script, to inline in the page. */
+/** The gallery's script, to inline in the page: the escaping function generated from core's definition, then the gallery. */
 export function galleryScript(): string {
   // Some TypeScript transforms (esbuild's keepNames, used by test runners) wrap nested functions in
   // __name(...) calls; the page has no such helper, so give it a no-op one.
-  return `var __name = function (f) { return f; };\n(${galleryMain.toString()})();`;
+  return `var __name = function (f) { return f; };\n${escapeMarkupSource("resagentEscape")}\n(${galleryMain.toString()})();`;
 }

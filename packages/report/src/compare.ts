@@ -181,5 +181,5 @@ ${sim}
 ${c.onlyA.length ? `<p class="muted">Only in A (not compared): ${esc(c.onlyA.join(", "))}</p>` : ""}
 ${c.onlyB.length ? `<p class="muted">Only in B (not compared): ${esc(c.onlyB.join(", "))}</p>` : ""}`;
   const title = c.cells ? `Comparison ${c.cells.a} (${basename(c.a.dir)}) vs ${c.cells.b} (${basename(c.b.dir)})` : `Comparison ${basename(c.a.dir)} vs ${basename(c.b.dir)}`;
-  return page(title, body, "tr.flagged td { background: #fff3e0; }");
+  return page("compare", title, body, "tr.flagged td { background: #fff3e0; }");
 }

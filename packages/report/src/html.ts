@@ -1,8 +1,9 @@
 /** Small HTML helpers shared by the report, comparison and runs pages (self-contained: no network). */
+import { createHash } from "node:crypto";
+import { escapeMarkup } from "@resagent/core";
 
-export function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+/** Every value these pages show goes through core's one escaping helper. */
+export const esc: (value: unknown) => string = escapeMarkup;
 
 /** JSON safe inside <script type="application/json">: no "</script>" or "<!--" can close it. */
 export function scriptJson(v: unknown): string {
@@ -59,14 +60,40 @@ function flatten(o: Record<string, unknown>, prefix = ""): Record<string, unknow
   return out;
 }
 
-export function page(title: string, body: string, extraCss = "", script = ""): string {
+const sha256Source = (text: string) => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+
+/**
+ * The page's Content-Security-Policy: nothing loads or runs but its own inline style and script
+ * (by hash of their text, computed here as the page is written), images from beside the page or
+ * data: URLs, and nothing is sent anywhere. A value that slipped past escaping still cannot run.
+ */
+export function contentSecurityPolicy(css: string, script: string): string {
+  return [
+    "default-src 'none'",
+    `style-src ${sha256Source(css)}`,
+    `script-src ${script ? sha256Source(script) : "'none'"}`,
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
+
+/** The generator line each page carries: `claimFile` recognises a page the harness wrote by it before overwriting one. */
+export function generatorMeta(kind: "report" | "compare" | "runs"): string {
+  return `<meta name="generator" content="resagent ${kind}">`;
+}
+
+export function page(kind: "report" | "compare" | "runs", title: string, body: string, extraCss = "", script = ""): string {
+  const css = `${BASE_CSS}${extraCss}`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(contentSecurityPolicy(css, script))}">
+${generatorMeta(kind)}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<style>${BASE_CSS}${extraCss}</style>
+<style>${css}</style>
 </head>
 <body>
 ${body}

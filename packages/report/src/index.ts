@@ -4,4 +4,5 @@ export { writeOverlays, overlayKey, pickSamples, DEFAULT_MAX_OVERLAYS, pYesColou
 export { tableLatex, texEscape } from "./latex.js";
 export { compareRuns, comparisonText, comparisonHtml, type Comparison, type ComparisonRow, type CompareOptions } from "./compare.js";
 export { listRuns, updateLatest, runsText, runsHtml, type RunEntry } from "./runs.js";
+export { generatorMeta, contentSecurityPolicy } from "./html.js";
 export { galleryScript, type GalleryCard, type GalleryData } from "./client.js";

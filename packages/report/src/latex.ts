@@ -1,39 +1,12 @@
+import { escapeLatex } from "@resagent/core";
 import type { SummaryTable } from "./run.js";
 
 /** Which way is better for a column's value; columns with no clear direction get no bold. */
 const HIGHER_BETTER = new Set(["mIoU", "gIoU", "cIoU", "acc", "precision", "recall", "f1", "tp", "tn"]);
 const LOWER_BETTER = new Set(["fp", "fn", "msPerSample", "decodeMsPerSample", "queriesPerSample", "groundingFailures"]);
 
-const TEX_SPECIAL: Record<string, string> = {
-  "\\": "\\textbackslash{}",
-  "&": "\\&",
-  "%": "\\%",
-  $: "\\$",
-  "#": "\\#",
-  _: "\\_",
-  "{": "\\{",
-  "}": "\\}",
-  "~": "\\textasciitilde{}",
-  "^": "\\textasciicircum{}",
-  "τ": "$\\tau$",
-  "±": "$\\pm$",
-  "−": "$-$",
-  "–": "--",
-  "—": "---",
-  "×": "$\\times$",
-  "≤": "$\\leq$",
-  "≥": "$\\geq$",
-  "…": "\\ldots{}",
-  "·": "$\\cdot$",
-  "‹": "<",
-  "›": ">",
-  "<": "\\textless{}",
-  ">": "\\textgreater{}",
-};
-
-export function texEscape(s: string): string {
-  return [...s].map((c) => TEX_SPECIAL[c] ?? c).join("");
-}
+/** Kept for callers of the report package; the rules are core's `escapeLatex`. */
+export const texEscape: (value: unknown) => string = escapeLatex;
 
 /** A leading number of a paper entry ("4.03 s" -> 4.03), for bolding. */
 function numeric(v: number | string | null | undefined): number | null {
@@ -63,8 +36,8 @@ export function tableLatex(t: SummaryTable, options: { simulated?: boolean } = {
   const ours = t.rows.filter((r) => !r.paperOnly);
   const scale = (i: number) => (t.percent[i] ? 100 : 1);
   const lines: string[] = [];
-  lines.push(`% ${t.title}`);
-  if (t.provenance) lines.push(`% ${t.provenance}`);
+  lines.push(`% ${texEscape(t.title)}`);
+  if (t.provenance) lines.push(`% ${texEscape(t.provenance)}`);
   lines.push("% Needs \\usepackage{booktabs}.");
   lines.push("\\begin{table}[t]", "\\centering", "\\small", `\\begin{tabular}{l${"c".repeat(ncol)}}`, "\\toprule");
   const nOf = (i: number) => {
@@ -83,7 +56,7 @@ export function tableLatex(t: SummaryTable, options: { simulated?: boolean } = {
       const cells = t.headers.map((_, i) => {
         const p = r.paper[i];
         if (p === null || p === undefined || p === "") return "--";
-        const s = texEscape(typeof p === "number" ? String(p) : p);
+        const s = texEscape(p);
         return bold[i]!.has(k) ? `\\textbf{${s}}` : s;
       });
       lines.push(`${texEscape(r.label)} & ${cells.join(" & ")} \\\\`);
@@ -111,7 +84,7 @@ export function tableLatex(t: SummaryTable, options: { simulated?: boolean } = {
   }
   lines.push("\\bottomrule", "\\end{tabular}");
   const iv = t.intervals;
-  const caption = `${texEscape(t.title)}${iv ? `. $\\pm$: half the width of a ${100 * iv.level}\\% ${texEscape(iv.method)} (${iv.replicates} resamples, seed ${iv.seed})` : ""}.`;
+  const caption = `${texEscape(t.title)}${iv ? `. $\\pm$: half the width of a ${texEscape(100 * iv.level)}\\% ${texEscape(iv.method)} (${texEscape(iv.replicates)} resamples, seed ${texEscape(iv.seed)})` : ""}.`;
   lines.push(`\\caption{${caption}}`, "\\end{table}");
   return `${lines.join("\n")}\n`;
 }

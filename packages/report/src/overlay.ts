@@ -259,7 +259,21 @@ async function loadSample(r: RunRecord, opened: { ds?: Dataset; index?: Map<stri
 }
 
 /** JPEG bytes of one record's overlay (cropped to the region that matters), or null when neither the image nor the mask gives a size. */
-async function drawOverlay(r: RunRecord, loaded: LoadedImage): Promise<Buffer | null> {
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isPair = (p: unknown): p is [number, number] => Array.isArray(p) && p.length >= 2 && finite(p[0]) && finite(p[1]);
+
+/** The record's geometry with everything that is not finite numbers where numbers belong left out (run files are untrusted). */
+function drawable(r: RunRecord): RunRecord {
+  const box = Array.isArray(r.box) && r.box.length === 4 && r.box.every(finite) ? r.box : r.box === null ? null : undefined;
+  const queries = (Array.isArray(r.queries) ? r.queries : []).filter((q) => q && typeof q === "object" && q.point && finite(q.point.x) && finite(q.point.y)).map((q) => ({ ...q, queue: typeof q.queue === "string" ? q.queue : undefined, pYes: finite(q.pYes) ? q.pYes : null }));
+  const size = r.mask?.size;
+  const mask = r.mask && typeof r.mask === "object" && Array.isArray(size) && size.length === 2 && size.every((x) => Number.isInteger(x) && x >= 0) ? r.mask : undefined;
+  const { mask: _m, box: _b, ...rest } = r;
+  return { ...rest, ...(box !== undefined ? { box } : {}), ...(mask ? { mask } : {}), queries, positives: (Array.isArray(r.positives) ? r.positives : []).filter(isPair), negatives: (Array.isArray(r.negatives) ? r.negatives : []).filter(isPair) };
+}
+
+async function drawOverlay(record: RunRecord, loaded: LoadedImage): Promise<Buffer | null> {
+  const r = drawable(record);
   const [mh, mw] = r.mask?.size ?? [0, 0];
   const W = loaded.image?.width ?? loaded.sample?.width ?? mw;
   const H = loaded.image?.height ?? loaded.sample?.height ?? mh;

@@ -41,27 +41,30 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
   const cards: GalleryCard[] = run.records.map((r, i) => {
     const o = overlays.get(r);
     const v = verifierErrors(r);
+    // Run files are untrusted: every field takes the type the page expects, whatever the file holds.
+    const box = Array.isArray(r.box) && r.box.length === 4 && r.box.every((x) => typeof x === "number") ? [...r.box] : null;
+    const count = (v: unknown) => (Array.isArray(v) ? v.length : 0);
     return {
       k: `${r.id}|${r.cell}`,
       id: r.id,
       cell: r.cell,
       ds: run.columnOf(r.dataset),
-      phrase: r.expression ?? "",
+      phrase: String(r.expression ?? ""),
       iou: r.iou,
       biou: typeof r.boxIoU === "number" ? r.boxIoU : null,
-      box: r.box ?? null,
-      fail: r.groundingFailure ?? (r.box === null ? "no box" : null),
+      box,
+      fail: r.groundingFailure !== undefined && r.groundingFailure !== null ? String(r.groundingFailure) : r.box === null ? "no box" : null,
       kinds: failureKinds(r),
-      q: r.queries?.length ?? 0,
+      q: count(r.queries),
       verr: v.wrong,
       verrUsed: v.wrongUsed,
       scored: v.scored,
-      pos: r.positives?.length ?? 0,
-      neg: r.negatives?.length ?? 0,
+      pos: count(r.positives),
+      neg: count(r.negatives),
       img: o?.file ?? null,
       note: o?.note ?? null,
       i,
-      qs: (r.queries ?? []).map((q) => [q.queue ?? "", q.rank ?? 0, typeof q.pYes === "number" ? q.pYes : null, q.decision ?? "", q.gold === undefined ? null : q.gold ? 1 : 0, q.used ? 1 : 0]),
+      qs: (Array.isArray(r.queries) ? r.queries : []).map((q) => [String(q?.queue ?? ""), finiteOr(q?.rank, 0), typeof q?.pYes === "number" ? q.pYes : null, String(q?.decision ?? ""), q?.gold === undefined ? null : q.gold ? 1 : 0, q?.used ? 1 : 0]),
     };
   });
   const datasets = [...new Set([...Object.keys(run.datasets), ...cards.map((c) => c.ds)])].filter((d) => cards.some((c) => c.ds === d));
@@ -76,6 +79,8 @@ export async function writeReport(runDir: string, options: ReportOptions = {}): 
   }
   return { files, records: run.records.length, overlays: [...overlays.values()].filter((o) => o.file).length, missingImages: [...overlays.values()].filter((o) => o.note && !o.note.startsWith("overlay not drawn")).length };
 }
+
+const finiteOr = (v: unknown, fallback: number): number => (typeof v === "number" && Number.isFinite(v) ? v : fallback);
 
 function fmt(v: number | null | undefined, percent: boolean, ci?: [number, number] | null): string {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
@@ -161,7 +166,7 @@ function plotsHtml(run: RunFolder): string {
   const found = existsSync(run.dir) ? readdirSync(run.dir).filter((f) => f.endsWith(".png")).map((f) => f.slice(0, -4)) : [];
   const files = [...new Set([...declared.filter((f) => found.includes(f)), ...found])];
   if (!files.length) return `<p class="muted">No plots in this run.</p>`;
-  return files.map((f) => `<figure><a href="${esc(f)}.svg"><img src="${esc(f)}.png" alt="plot ${esc(f)}" style="max-width:100%;height:auto;width:min(100%, 900px)"></a><figcaption class="muted">${esc(f)}.png (<a href="${esc(f)}.svg">svg</a>)</figcaption></figure>`).join("");
+  return files.map((f) => `<figure><a href="${esc(f)}.svg"><img src="${esc(f)}.png" alt="plot ${esc(f)}" class="plot"></a><figcaption class="muted">${esc(f)}.png (<a href="${esc(f)}.svg">svg</a>)</figcaption></figure>`).join("");
 }
 
 const KNOWN_SUMMARY_KEYS = new Set(["experiment", "version", "title", "simulated", "profile", "seed", "limitPerDataset", "configHash", "gitCommit", "versions", "machine", "createdAt", "datasets", "sampleCounts", "records", "cells", "mllmRequests", "decoders", "skippedSamples", "metrics", "table", "intervals"]);
@@ -213,6 +218,7 @@ dialog { width: min(96vw, 1600px); max-height: 92vh; }
 #compare-body { display: flex; gap: 10px; overflow-x: auto; }
 #compare-body .card { min-width: 340px; flex: 1 0 340px; }
 .legend span { margin-right: 14px; }
+img.plot { max-width: 100%; height: auto; width: min(100%, 900px); }
 `;
 
 function legendHtml(): string {
@@ -271,5 +277,5 @@ ${legendHtml()}
 <dialog id="compare"><h3 id="compare-title"></h3><button id="compare-close">close</button><div id="compare-body"></div></dialog>
 <script id="gallery-data" type="application/json">${scriptJson(gallery)}</script>
 `;
-  return page(`${simulated ? "[SIMULATED] " : ""}${title}`, body, GALLERY_CSS, galleryScript());
+  return page("report", `${simulated ? "[SIMULATED] " : ""}${title}`, body, GALLERY_CSS, galleryScript());
 }

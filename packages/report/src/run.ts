@@ -97,6 +97,69 @@ function isRecord(v: unknown): v is RunRecord {
   return typeof r.id === "string" && typeof r.cell === "string" && typeof r.dataset === "string" && typeof r.iou === "number";
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const num = (v: unknown): number | null => (typeof v === "number" && !Number.isNaN(v) ? v : null);
+const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const pair = (v: unknown): [number, number] | null => (Array.isArray(v) && v.length === 2 && typeof v[0] === "number" && typeof v[1] === "number" ? [v[0], v[1]] : null);
+
+/** Dataset references with a string name and split; anything else left out. */
+function datasetRefs(v: unknown): Record<string, DatasetRef> {
+  if (!isObj(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, DatasetRef] => isObj(e[1]) && typeof e[1].name === "string" && typeof e[1].split === "string"));
+}
+
+/**
+ * summary.json's table with every field of the type the pages expect: strings coerced with
+ * String, numbers that are not numbers as missing, lists that are not lists as empty. Undefined
+ * when it has no headers.
+ */
+function readTable(v: unknown): SummaryTable | undefined {
+  if (!isObj(v) || !Array.isArray(v.headers) || v.headers.length === 0) return undefined;
+  const headers = v.headers.map((h) => String(h));
+  const iv = v.intervals;
+  const ivOk = isObj(iv) && typeof iv.replicates === "number" && typeof iv.level === "number" && typeof iv.seed === "number";
+  return {
+    title: String(v.title ?? ""),
+    headers,
+    rows: list(v.rows)
+      .filter(isObj)
+      .map((r) => ({
+        label: String(r.label ?? ""),
+        ours: list(r.ours).map(num),
+        paper: list(r.paper).map((p) => (p === null || p === undefined ? null : typeof p === "number" ? p : String(p))),
+        ...(Array.isArray(r.ci) ? { ci: r.ci.map(pair) } : {}),
+        ...(Array.isArray(r.n) ? { n: r.n.map(num) } : {}),
+        ...(r.paperOnly === true ? { paperOnly: true } : {}),
+        ...(r.note !== undefined && r.note !== null ? { note: String(r.note) } : {}),
+      })),
+    percent: headers.map((_, i) => list(v.percent)[i] === true),
+    ...(Array.isArray(v.metrics) ? { metrics: v.metrics.map((m) => String(m)) } : {}),
+    ...(Array.isArray(v.notes) ? { notes: v.notes.map((n) => String(n)) } : {}),
+    ...(str(v.provenance) !== undefined ? { provenance: str(v.provenance)! } : {}),
+    ...(ivOk ? { intervals: { replicates: iv.replicates as number, level: iv.level as number, seed: iv.seed as number, method: String(iv.method ?? "") } } : {}),
+  };
+}
+
+/** summary.json as the pages read it: the fields shown by name take their types; the rest is shown generically, escaped. */
+function readSummary(raw: Record<string, unknown>): RunSummary {
+  const cells = isObj(raw.cells)
+    ? Object.fromEntries(Object.entries(raw.cells).map(([id, c]) => [id, isObj(c) ? { ...(isObj(c.components) ? { components: Object.fromEntries(Object.entries(c.components).map(([k, x]) => [k, String(x)])) } : {}), ...(c.note !== undefined && c.note !== null ? { note: String(c.note) } : {}) } : {}]))
+    : undefined;
+  const metrics = isObj(raw.metrics) ? Object.fromEntries(Object.entries(raw.metrics).filter((e) => isObj(e[1])).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m as Record<string, unknown>).filter((e): e is [string, Record<string, unknown>] => isObj(e[1])))])) : undefined;
+  const table = readTable(raw.table);
+  const { cells: _c, metrics: _m, table: _t, datasets: _d, ...rest } = raw;
+  return {
+    ...rest,
+    ...(cells ? { cells } : {}),
+    ...(metrics ? { metrics } : {}),
+    ...(table ? { table } : {}),
+    ...(raw.datasets !== undefined ? { datasets: datasetRefs(raw.datasets) } : {}),
+    ...(raw.simulated !== undefined ? { simulated: raw.simulated === true } : {}),
+    ...(raw.records !== undefined ? { records: typeof raw.records === "number" ? raw.records : undefined } : {}),
+  } as RunSummary;
+}
+
 /** Read a run folder: summary.json, config.resolved.yaml and samples.jsonl (each optional, but not all). */
 export function readRunFolder(dir: string, options: { records?: boolean } = {}): RunFolder {
   const abs = resolve(dir);
@@ -109,11 +172,14 @@ export function readRunFolder(dir: string, options: { records?: boolean } = {}):
   }
   let summary: RunSummary | undefined;
   if (existsSync(summaryFile)) {
+    let raw: unknown;
     try {
-      summary = JSON.parse(readFileSync(summaryFile, "utf8")) as RunSummary;
+      raw = JSON.parse(readFileSync(summaryFile, "utf8"));
     } catch (err) {
       throw new InputError(`cannot parse JSON (${(err as Error).message})`, { file: summaryFile });
     }
+    if (!isObj(raw)) throw new InputError("expected a JSON object", { file: summaryFile });
+    summary = readSummary(raw);
   }
   let config: Record<string, unknown> | undefined;
   if (existsSync(configFile)) {
@@ -122,9 +188,10 @@ export function readRunFolder(dir: string, options: { records?: boolean } = {}):
     } catch (err) {
       throw new InputError(`cannot parse YAML (${(err as Error).message.split("\n")[0]})`, { file: configFile });
     }
+    if (!isObj(config)) throw new InputError("expected a YAML map", { file: configFile });
   }
   const { values: records, skipped } = options.records === false || !existsSync(samplesFile) ? { values: [], skipped: 0 } : readJsonLinesTolerant(samplesFile, isRecord);
-  const datasets = (summary?.datasets ?? (config?.resolvedDatasets as Record<string, DatasetRef> | undefined) ?? {}) as Record<string, DatasetRef>;
+  const datasets = datasetRefs(summary?.datasets ?? config?.resolvedDatasets);
   const cols = new Map(Object.entries(datasets).map(([col, ref]) => [`${ref.name}/${ref.split}`, col]));
   return { dir: abs, summary, config, records, badLines: skipped, columnOf: (d) => cols.get(d) ?? d, datasets };
 }
@@ -141,7 +208,8 @@ export function verifierErrors(r: RunRecord): { wrong: number; wrongUsed: number
   let wrong = 0;
   let wrongUsed = 0;
   let scored = 0;
-  for (const q of r.queries ?? []) {
+  for (const q of Array.isArray(r.queries) ? r.queries : []) {
+    if (!q || typeof q !== "object") continue;
     if ((q.decision !== "positive" && q.decision !== "negative") || q.gold === undefined) continue;
     scored++;
     if ((q.decision === "positive") !== q.gold) {

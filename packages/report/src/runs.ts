@@ -107,6 +107,14 @@ export function listRuns(root: string): RunEntry[] {
   return out;
 }
 
+function isOurLatest(expDir: string, file: string, st: NonNullable<ReturnType<typeof lstatSync>>): boolean {
+  const sibling = (name: string) => /^[\w.+=-]+$/.test(name) && !name.startsWith(".") && existsSync(join(expDir, name)) && lstatSync(join(expDir, name)).isDirectory();
+  if (st.isSymbolicLink()) return sibling(readlinkSync(file));
+  if (!st.isFile() || st.size > 256) return false;
+  const text = readFileSync(file, "utf8");
+  return /^[^\n]+\n?$/.test(text) && sibling(text.trim());
+}
+
 /**
  * Point `<root>/<experiment>/latest` at the newest complete run of each experiment (the newest
  * run when none is complete): a relative symlink, or a text file holding the run's folder name
@@ -130,7 +138,9 @@ export async function updateLatest(root: string, runs: readonly RunEntry[], opti
       existing = undefined;
     }
     if (existing?.isSymbolicLink() && readlinkSync(file) === run) continue;
-    if (existing && existing.isDirectory()) continue; // a real folder named "latest" is the user's: leave it
+    // Only a pointer the harness made is replaced: a link to a sibling run folder, or a text file
+    // naming one. A folder, a file or a link of the user's named "latest" is left alone.
+    if (existing && !isOurLatest(join(root, exp), file, existing)) continue;
     const tmp = join(root, exp, `.${LATEST}.${process.pid}`);
     rmSync(tmp, { force: true });
     try {
@@ -175,7 +185,7 @@ export function runsHtml(runs: readonly RunEntry[], root: string, latest: Map<st
       return `<tr><td>${esc(r.experiment)}</td><td>${name}${isLatest}</td><td>${esc(r.profile ?? "?")}${r.simulated ? ' <b class="flag">SIMULATED</b>' : ""}</td><td>${esc(r.seed ?? "?")}</td><td>${esc(r.limit ?? "?")}</td><td>${r.records}</td><td><code>${esc(r.gitCommit?.slice(0, 12) ?? "?")}</code></td><td><code>${esc(r.configHash ?? "?")}</code></td><td>${esc(r.date.slice(0, 16).replace("T", " "))}</td><td>${esc(r.headline ?? "–")}</td><td>${r.complete ? "complete" : `<span class="flag">${esc(r.status)}</span>`}</td></tr>`;
     })
     .join("");
-  return page(
+  return page("runs", 
     "resagent runs",
     `<h1>Runs under ${esc(root)}</h1><table><tr><th>experiment</th><th>run</th><th>profile</th><th>seed</th><th>n</th><th>records</th><th>commit</th><th>config hash</th><th>date</th><th>headline</th><th>status</th></tr>${rows}</table><p class="muted">n = samples per dataset the run asked for; headline = best value of the table's first column.</p>`,
   );

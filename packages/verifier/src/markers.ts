@@ -1,4 +1,4 @@
-import { PIL_JPEG, cropRgb, encodeJpeg, overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
+import { PIL_JPEG, cropRgb, escapeMarkup, encodeJpeg, overlaySvg, sha256, type Box, type Point, type RgbImage, type SvgTile } from "@resagent/core";
 
 /** The 8 marker colours of the authors' code (names as the prompt says them). */
 export const MARKER_COLOURS = {
@@ -146,7 +146,7 @@ export function markersSvg(markers: readonly Marker[], width: number, height: nu
           ? `<circle cx="${m.point.x.toFixed(2)}" cy="${m.point.y.toFixed(2)}" r="${m.size}" fill="${fill}" stroke="black" stroke-width="${STROKE.circle}"/>`
           : `<polygon points="${polygon(m)}" fill="${fill}" stroke="black" stroke-width="${STROKE.polygon}"/>`;
       const label = m.label
-        ? `<text x="${(m.point.x + m.size + 2).toFixed(1)}" y="${(m.point.y - m.size * 0.4).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${Math.max(12, m.size)}" fill="white" stroke="black" stroke-width="1">${m.label}</text>`
+        ? `<text x="${(m.point.x + m.size + 2).toFixed(1)}" y="${(m.point.y - m.size * 0.4).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-weight="bold" font-size="${Math.max(12, m.size)}" fill="white" stroke="black" stroke-width="1">${escapeMarkup(m.label)}</text>`
         : "";
       return shape + label;
     })

@@ -1,5 +1,4 @@
-import { resolve } from "node:path";
-import { gitCommit, machine, writeFileAtomic } from "@resagent/core";
+import { gitCommit, machine, userPath, writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
@@ -37,7 +36,7 @@ export const benchCommand: CommandModule<object, Args> = {
       for (const r of got) console.log(`  ${r.suite.padEnd(10)} ${r.name.padEnd(52)} ${r.value.toFixed(r.value >= 100 ? 0 : 2).padStart(10)} ${r.unit}${r.note ? `  (${r.note})` : ""}`);
       rows.push(...got);
     }
-    const out = resolve(args.out);
+    const out = userPath(args.out, "--out");
     await writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), commit: gitCommit(), machine: machine(), versions: versions(), rows }, null, 2));
     console.log(`written ${out}`);
   },

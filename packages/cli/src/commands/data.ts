@@ -1,3 +1,4 @@
+import { userPath } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import type { CommandModule } from "yargs";
 
@@ -25,7 +26,7 @@ export const dataCommand: CommandModule<object, Args> = {
     const t0 = performance.now();
     const ds = await openDataset(args.dataset, {
       split: args.split,
-      ...(args.root ? { root: args.root } : {}),
+      ...(args.root ? { root: userPath(args.root, "--root") } : {}),
       ...(args["split-by"] ? { splitBy: args["split-by"] } : {}),
       ...(args.unit ? { unit: args.unit } : {}),
     });

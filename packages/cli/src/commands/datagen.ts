@@ -1,6 +1,7 @@
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { InputError, contactSheet, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
+import { InputError, claimFolder, contactSheet, userPath, decodeImage, writeFileAtomic, type SheetTile } from "@resagent/core";
 import { VBR_DEFAULTS, cocoToSa1b, generateVbr, vbrStamp } from "@resagent/datagen";
 import type { CommandModule } from "yargs";
 import { Progress, progressIntervalSeconds } from "../progress.js";
@@ -44,9 +45,11 @@ export const genVbrCommand: CommandModule<object, VbrArgs> = {
     const sources = args.source.map((s) => {
       const i = s.indexOf(":");
       if (i <= 0) throw new InputError(`expected <dataset>:<split>, got "${s}"`, { field: "--source" });
-      return { name: s.slice(0, i), split: s.slice(i + 1), options: args.root ? { root: args.root } : {} };
+      return { name: s.slice(0, i), split: s.slice(i + 1), options: args.root ? { root: userPath(args.root, "--root") } : {} };
     });
-    const out = resolve(args.out);
+    const out = userPath(args.out, "--out");
+    // Rerunning resumes a gen-vbr folder; anything else there (a run, a dataset, other files) is refused.
+    claimFolder(out, { origin: "--out", kind: "vbr-data" });
     const intervalSeconds = progressIntervalSeconds(); // a bad value stops here, before any work
     let bar: Progress | undefined;
     const summary = await generateVbr({
@@ -106,10 +109,22 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
   handler: async (args) => {
     let bar: Progress | undefined;
     const t0 = performance.now();
+    const out = userPath(args.out, "--out");
+    const images = userPath(args.images, "--images");
+    const instances = userPath(args.instances, "--instances");
+    // Only a conversion of the same instances file is redone in place; another's images would mix with these.
+    claimFolder(out, {
+      origin: "--out",
+      kind: "sa1b",
+      accept: () => {
+        const before = (JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { instances?: unknown }).instances;
+        return typeof before === "string" && before !== instances ? `it is the conversion of ${before}` : undefined;
+      },
+    });
     const s = await cocoToSa1b({
-      instances: resolve(args.instances),
-      images: resolve(args.images),
-      out: resolve(args.out),
+      instances,
+      images,
+      out,
       imageMode: args["image-mode"],
       seed: args.seed,
       progress: (done, total) => {
@@ -118,7 +133,7 @@ export const toSa1bCommand: CommandModule<object, Sa1bArgs> = {
       },
     });
     bar?.finish();
-    console.log(`${s.imagesWritten} images, ${s.annotationsWritten} annotations in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${resolve(args.out)}`);
+    console.log(`${s.imagesWritten} images, ${s.annotationsWritten} annotations in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${out}`);
     for (const [why, n] of Object.entries(s.skipped)) console.log(`  skipped ${n}: ${why}`);
   },
 };

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { rm } from "node:fs/promises";
-import { InputError } from "@resagent/core";
+import { join } from "node:path";
+import { InputError, claimFolder, removeRunFolder, userPath } from "@resagent/core";
 import { datasetSource } from "@resagent/data";
-import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, writeResults, type LoadedExperiment } from "@resagent/experiments";
+import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, runFolderFor, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
 import type { CommandModule } from "yargs";
 import { Progress, progressIntervalSeconds } from "../progress.js";
@@ -90,7 +89,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       .option("concurrency", { type: "number", describe: "samples processed at once (= --set concurrency=N); results do not depend on it" })
       .option("shard", { type: "string", describe: "run shard i of n (0-based): --shard 0/4; combine with `pnpm merge`. --shard auto takes i and n from a SLURM job array or a Kubernetes Indexed Job (count from --shard auto/N or RESAGENT_SHARD_COUNT)" })
       .option("run-id", { type: "string", describe: "results folder name (default: profile, seed, limit and a hash of the resolved config and the code, so reruns resume and changes start anew)" })
-      .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it" })
+      .option("fresh", { type: "boolean", default: false, describe: "discard an existing run folder of the same id instead of resuming it (only a run the harness made for this experiment, holding nothing else: docs/safety.md)" })
       .option("out", { type: "string", describe: "results root (default <repo>/results)" })
       .option("skip-bad", { type: "boolean", default: false, describe: "record samples that fail to load (missing image, bad annotation) and go on" })
       .option("share", { type: "boolean", default: true, describe: "copy records of identical cells (same resolved pipeline, seed, dataset and code) from the shared record store instead of recomputing them; --no-share recomputes" })
@@ -102,10 +101,11 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     // Recorded exactly like an explicit --shard i/n (run.json, run id), so `merge` and resume match.
     const shard = auto && { index: auto.index, count: auto.count };
     if (auto?.from) console.error(`--shard ${args.shard}: shard ${auto.index}/${auto.count} from the ${auto.from}`);
-    const root = args.out ? resolve(args.out) : join(findRoot(), "results");
+    const root = args.out !== undefined ? userPath(args.out, "--out") : join(findRoot(), "results");
+    // A results root: not a run folder, an experiment's folder or a dataset handed over by mistake.
+    claimFolder(root, { origin: args.out !== undefined ? "--out" : "results root", kind: "results", allowForeign: true });
     const runId = args["run-id"] ?? `${defaultRunId(exp)}${shard ? `-shard${shard.index}of${shard.count}` : ""}`;
-    if (!/^[\w.+=-]+$/.test(runId)) throw new InputError(`expected a folder name (letters, digits, . _ + = -), got "${runId}"`, { field: "--run-id" });
-    const runDir = join(root, exp.config.name, runId);
+    const runDir = runFolderFor(root, exp, runId);
     for (const w of exp.warnings) console.error(`note: ${w}`);
     if (args["dry-run"]) {
       refuseMissingSoft(exp);
@@ -116,10 +116,15 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     }
     refuseMissing(exp);
     if (args.fresh && existsSync(runDir)) {
-      // Never delete a folder another process is writing to.
-      const release = await acquireRunLock(runDir);
-      await release();
-      await rm(runDir, { recursive: true, force: true });
+      // Never delete a folder another process is writing to, nor one the harness did not make for this experiment.
+      await removeRunFolder(runDir, {
+        experiment: exp.config.name,
+        origin: "--fresh",
+        beforeRemove: async () => {
+          const release = await acquireRunLock(runDir);
+          await release();
+        },
+      });
     }
     console.error(`${exp.config.title}\nprofile ${exp.config.profile}, ${exp.cells.length} cells, up to ${exp.config.limit} samples x ${Object.keys(exp.config.resolvedDatasets).length} datasets -> ${runDir}`);
     const intervalSeconds = progressIntervalSeconds(); // a bad value stops here, before any work

@@ -1,5 +1,4 @@
-import { resolve } from "node:path";
-import { gitCommit, writeFileAtomic } from "@resagent/core";
+import { gitCommit, userPath, writeFileAtomic } from "@resagent/core";
 import { FIG4_DEFAULTS, fig4Plot, versions } from "@resagent/experiments";
 import type { CommandModule } from "yargs";
 
@@ -23,9 +22,9 @@ export const fig4Command: CommandModule<object, Args> = {
     const commit = gitCommit();
     const createdAt = new Date().toISOString();
     plot.provenance(`seed ${options.seed} · k ${options.k} · commit ${commit.slice(0, 10)} · ${createdAt.slice(0, 10)}`, plot.width - 10, plot.height - 6, "end");
-    const files = await plot.save(resolve(args.out));
+    const files = await plot.save(userPath(args.out, "--out"));
     // What made the figure, beside it.
-    const meta = `${resolve(args.out)}.json`;
+    const meta = `${userPath(args.out, "--out")}.json`;
     await writeFileAtomic(meta, `${JSON.stringify({ figure: "fig4", options, gitCommit: commit, versions: versions(), createdAt }, null, 2)}\n`);
     console.log(`written ${files.svg}\nwritten ${files.png}\nwritten ${meta}`);
   },

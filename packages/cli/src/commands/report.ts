@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { InputError, writeFileAtomic } from "@resagent/core";
+import { dirname, join } from "node:path";
+import { InputError, claimFile, claimFolder, userPath, writeFileAtomic } from "@resagent/core";
 import { findRoot } from "@resagent/experiments";
-import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
+import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, generatorMeta, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
 import type { CommandModule } from "yargs";
 
 export const reportCommand: CommandModule<object, { run: string; concurrency: number; "max-overlays": number }> = {
@@ -17,7 +17,10 @@ export const reportCommand: CommandModule<object, { run: string; concurrency: nu
     const max = args["max-overlays"];
     if (!Number.isInteger(max) || max < 0) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got ${String(max)}`, { field: "--max-overlays" });
     const t0 = performance.now();
-    const out = await writeReport(resolve(args.run), { concurrency: args.concurrency, maxOverlays: args["max-overlays"] });
+    const dir = userPath(args.run, "report <run>");
+    // report.html, table.tex and report-assets/ go into a run folder, beside whatever else is there.
+    claimFolder(dir, { origin: "report <run>", kind: "run", allowForeign: true });
+    const out = await writeReport(dir, { concurrency: args.concurrency, maxOverlays: args["max-overlays"] });
     console.log(`${out.records} records, ${out.overlays} overlays${out.missingImages ? ` (${out.missingImages} without their image: the cards say why)` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n${out.files.map((f) => `  ${f}`).join("\n")}`);
   },
 };
@@ -47,10 +50,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("cell-a", { type: "string", describe: "with --cell-b: compare this cell of run A with cell --cell-b of run B, paired by (dataset, sample id); runA and runB may be the same folder" })
       .option("cell-b", { type: "string", describe: "with --cell-a: the cell of run B to subtract" }) as never,
   handler: async (args) => {
-    const c = compareRuns(args.runA, args.runB, { metric: args.metric, seed: args.seed, replicates: args.replicates, cellA: args["cell-a"], cellB: args["cell-b"] });
+    const c = compareRuns(userPath(args.runA, "compare <runA>"), userPath(args.runB, "compare <runB>"), { metric: args.metric, seed: args.seed, replicates: args.replicates, cellA: args["cell-a"], cellB: args["cell-b"] });
     console.log(comparisonText(c));
     if (args.html) {
-      const file = resolve(args.html);
+      const file = claimFile(userPath(args.html, "--html"), { origin: "--html", what: "a comparison page written by resagent compare", ours: (head) => head.includes(generatorMeta("compare")) });
       await mkdir(dirname(file), { recursive: true });
       await writeFileAtomic(file, comparisonHtml(c));
       console.log(`written ${file}`);
@@ -63,8 +66,17 @@ export const runsCommand: CommandModule<object, { out?: string }> = {
   describe: "List every run under the results root (experiment, profile, seed, n, commit, config hash, date, headline, complete or not), point <exp>/latest at the newest, write runs.json and index.html there",
   builder: (y) => y.option("out", { type: "string", describe: "results root (default <repo>/results, as for `exp --out`)" }) as never,
   handler: async (args) => {
-    const root = args.out ? resolve(args.out) : join(findRoot(), "results");
+    const origin = args.out !== undefined ? "--out" : "results root";
+    const root = args.out !== undefined ? userPath(args.out, "--out") : join(findRoot(), "results");
+    // Only a results root is listed and written into (runs.json, index.html, <experiment>/latest).
+    // Not a run, an experiment's folder or a dataset: runs.json and the latest links would land inside.
+    claimFolder(root, { origin, kind: "results", allowForeign: true });
     const runs = listRuns(root);
+    if (runs.length) {
+      // Checked before anything is written, the latest links included.
+      claimFile(join(root, "runs.json"), { origin, what: "a runs list written by resagent runs", ours: isRunsJson });
+      claimFile(join(root, "index.html"), { origin, what: "a runs index written by resagent runs", ours: (head) => head.includes(generatorMeta("runs")) || head.includes("<title>resagent runs</title>") });
+    }
     const latest = await updateLatest(root, runs);
     process.stdout.write(runsText(runs, root));
     if (runs.length) {
@@ -74,3 +86,8 @@ export const runsCommand: CommandModule<object, { out?: string }> = {
     }
   },
 };
+
+/** The start of runs.json as `runs` writes it: a JSON list of run entries, each opening with its experiment. */
+function isRunsJson(head: string): boolean {
+  return /^\[\s*(\]|\{\s*"experiment":)/.test(head);
+}

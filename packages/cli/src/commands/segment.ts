@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { InputError, decodeImage, maskToPng, overlaySvg as renderOverlay, rleDecode, sha256, suggest, writeFileAtomic, type Sample } from "@resagent/core";
+import { InputError, claimFolder, decodeImage, userPath, maskToPng, overlaySvg as renderOverlay, rleDecode, sha256, suggest, writeFileAtomic, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { findRoot, loadExperiment } from "@resagent/experiments";
 import { ComponentPool, Pipeline } from "@resagent/pipeline";
@@ -32,6 +32,9 @@ export const segmentCommand: CommandModule<object, Args> = {
       .option("set", { type: "string", array: true, default: [], describe: "override a config key, as for exp: --set pipeline.verifier.tau=0.7" })
       .option("out", { type: "string", describe: "output folder (default results/segment)" }) as never,
   handler: async (args) => {
+    if (args.sample !== undefined && args.image !== undefined) throw new InputError("--sample and --image name two different inputs; give one (--text goes with either)", { field: "--sample" });
+    const out = args.out !== undefined ? userPath(args.out, "--out") : join(findRoot(), "results", "segment");
+    claimFolder(out, { origin: args.out !== undefined ? "--out" : "segment folder", kind: "segment" });
     const exp = loadExperiment(args.exp, { ...(args.profile ? { profile: args.profile } : {}), set: args.set });
     const cell = args.cell ? exp.cells.find((c) => c.id === args.cell) : (exp.cells.find((c) => c.pipeline.k === 4) ?? exp.cells[0]);
     if (!cell) throw new InputError(`no cell "${args.cell}"; ${suggest(args.cell ?? "", exp.cells.map((c) => c.id))}`, { field: "--cell" });
@@ -46,8 +49,9 @@ export const segmentCommand: CommandModule<object, Args> = {
       if (args.text) sample = { ...sample, expression: args.text };
     } else {
       if (!args.image || !args.text) throw new InputError("give --image and --text, or --sample", { field: "segment" });
-      const image = await decodeImage(await readFile(args.image).catch(() => { throw new InputError("cannot read image", { file: args.image! }); }), args.image);
-      sample = { id: basename(args.image), source: "cli", imagePath: resolve(args.image), width: image.width, height: image.height, expression: args.text };
+      const imagePath = userPath(args.image, "--image");
+      const image = await decodeImage(await readFile(imagePath), imagePath);
+      sample = { id: basename(args.image), source: "cli", imagePath, width: image.width, height: image.height, expression: args.text };
     }
     const bytes = await readFile(sample.imagePath);
     const image = await decodeImage(bytes, sample.imagePath);
@@ -55,7 +59,6 @@ export const segmentCommand: CommandModule<object, Args> = {
     try {
       const pipeline = new Pipeline(cell.pipeline, exp.config.seed, pool);
       const record = await pipeline.run({ sample, image, imageHash: sha256(bytes) }, cell.id);
-      const out = resolve(args.out ?? join(findRoot(), "results", "segment"));
       const stem = segmentStem(args);
       const mask = rleDecode(record.mask);
       const simulated = [

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
-import { contactSheet, maskArea, maskToCounts, readImage, type Sample, type SheetTile } from "@resagent/core";
+import { basename, dirname } from "node:path";
+import { contactSheet, maskArea, maskToCounts, readImage, type Sample, type SheetTile, userPath } from "@resagent/core";
 import { SYNTHREF_DEFAULTS, SYNTHREF_SPLITS, openDataset } from "@resagent/data";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
@@ -104,7 +104,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
       for (const s of all) if (s.source === `synthref/${split}`) refs.set(Number(s.meta?.ref), s);
       const images = [...refs.values()].map((s) => ({ id: Number(s.meta?.ref), file_name: basename(s.imagePath), width: s.width, height: s.height }));
       const annotations = [...refs.values()].map((s) => ({ id: 1000 + Number(s.meta?.ref), image_id: Number(s.meta?.ref), category_id: 1, iscrowd: 1, bbox: [s.goldBox!.x1, s.goldBox!.y1, s.goldBox!.x2 - s.goldBox!.x1, s.goldBox!.y2 - s.goldBox!.y1], segmentation: { size: [s.height, s.width], counts: maskToCounts(s.goldMask!) } }));
-      const file = resolve(args.coco);
+      const file = userPath(args.coco, "--coco");
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, JSON.stringify({ images, annotations, categories: [{ id: 1, name: "object" }] }));
       console.log(`COCO instances: ${file} (images in ${dirname([...refs.values()][0]!.imagePath)})`);
@@ -122,7 +122,7 @@ export const synthrefCommand: CommandModule<object, Args> = {
         });
       }
       const png = await contactSheet(tiles, { columns: 4, tileWidth: 300, title: "synthref — SIMULATED data (synthetic scenes): gold mask outlined magenta, gold box green" });
-      const out = resolve(args.sheet);
+      const out = userPath(args.sheet, "--sheet");
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, png);
       console.log(`contact sheet: ${out}`);

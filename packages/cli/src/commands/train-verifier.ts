@@ -1,4 +1,5 @@
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { claimFolder, userPath } from "@resagent/core";
 import { DEFAULT_MODEL_DIR, MODEL_DEFAULTS, TRAIN_DEFAULTS, setAutoTrain, trainVerifier, type TrainReport } from "@resagent/learned";
 import type { CommandModule } from "yargs";
 import { Progress } from "../progress.js";
@@ -65,7 +66,10 @@ export const trainVerifierCommand: CommandModule<object, TrainArgs> = {
       .option("held-out", { type: "number", default: 0.2, describe: "share of source images held out" })
       .option("phrase", { type: "boolean", default: true, describe: "read the phrase's words (--no-phrase: the picture, box and marker only, e.g. for gen-vbr folders written before records carried the expression)" }) as never,
   handler: async (args) => {
-    const r = await trainWithProgress({ data: args.data, out: resolve(args.out), epochs: args.epochs, max: args.max, seed: args.seed, heldOut: args["held-out"], phrase: args.phrase });
+    const out = userPath(args.out, "--out");
+    // A model folder is retrained in place; a run, a gen-vbr set or other files are refused.
+    claimFolder(out, { origin: "--out", kind: "verifier-model" });
+    const r = await trainWithProgress({ data: args.data === undefined ? undefined : userPath(args.data, "--data"), out, epochs: args.epochs, max: args.max, seed: args.seed, heldOut: args["held-out"], phrase: args.phrase });
     console.log(summary(r));
   },
 };

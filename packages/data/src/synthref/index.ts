@@ -173,7 +173,11 @@ export async function openSynthref(options: DatasetOptions): Promise<Dataset> {
       })();
       pending.set(ref, p);
       // Keep the map small on long runs; the files are the cache.
-      void p.finally(() => pending.delete(ref));
+      // (Both ways: a `finally` chain would be a second, unobserved rejection that ends the process.)
+      void p.then(
+        () => pending.delete(ref),
+        () => pending.delete(ref),
+      );
     }
     return p;
   };

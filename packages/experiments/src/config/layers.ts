@@ -33,6 +33,8 @@ export function locate(origin: Origin | undefined, path: readonly PropertyKey[])
 /** Resolves "@name" to a preset's content and where it was defined. */
 export type PresetResolver = (name: string, usedAt: { file?: string; field: string }) => { value: unknown; source: Source };
 
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 /** Keys whose value names the component; when it changes, the inherited component is replaced, not merged into. */
 const DISCRIMINATORS = ["name", "backend"] as const;
 
@@ -129,6 +131,9 @@ export class LayeredConfig {
   }
 
   private put(path: string[], v: unknown, origin: Origin): void {
+    // Walking into "__proto__" would write onto every object of the process.
+    const unsafe = path.find((p) => UNSAFE_KEYS.has(p));
+    if (unsafe !== undefined) throw new InputError(`key "${unsafe}" is not allowed`, locate(origin, path));
     if (typeof v === "string" && v.startsWith("@") && this.inPresetRoot(path)) {
       const used = locate(origin, path);
       const preset = this.resolvePreset(v.slice(1), used);
@@ -154,7 +159,8 @@ export class LayeredConfig {
     }
     if (isObject(v)) {
       const cur = this.get(path);
-      const replaced = !isObject(cur) || DISCRIMINATORS.some((d) => typeof v[d] === "string" && typeof cur[d] === "string" && v[d] !== cur[d]);
+      // A top-level `name:` is the experiment's, not a component's: an extending file renames, never resets.
+      const replaced = !isObject(cur) || (path.length > 0 && DISCRIMINATORS.some((d) => typeof v[d] === "string" && typeof cur[d] === "string" && v[d] !== cur[d]));
       if (replaced) {
         this.forget(path);
         this.set(path, {});

@@ -249,9 +249,14 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
   tree.apply({ ...profile.data.defaults }, { file: profile.file, field: "defaults" });
   for (const f of chain) tree.apply(f.data, { file: display(f.file, root) });
   const cellSets: { path: string[]; value: unknown; source: Source }[] = [];
+  const setAt = new Map<string, { flag: string; value: unknown }>();
   for (const s of opts.set ?? []) {
     const [k, raw] = parseAssign(s, "--set");
     const p = keyPath(k, `--set ${s}`, false);
+    // The same key twice with two values is a contradiction, not an order to resolve silently.
+    const before = setAt.get(p.join("."));
+    if (before && JSON.stringify(before.value) !== JSON.stringify(parseValue(raw))) throw new InputError(`sets ${p.join(".")} again, to another value than --set ${before.flag} (or its shorthand flag); give it once`, { field: `--set ${s}` });
+    setAt.set(p.join("."), { flag: s, value: parseValue(raw) });
     const source = { fixed: `--set ${s}` };
     // Pipeline keys apply after each cell's own settings (a flag wins over the file).
     if (p[0] === "pipeline") cellSets.push({ path: p, value: parseValue(raw), source });
@@ -259,7 +264,11 @@ export function loadExperiment(nameOrPath: string, opts: LoadOptions = {}): Load
   }
   tree.value.profile = profile.name;
   const { pipeline: expPipeline, ...rest } = tree.value;
-  check(ExperimentStructure, rest, (p) => tree.locate(p));
+  // A key no layer sets (a missing `cells:`) has no origin: it is missing from the experiment file.
+  check(ExperimentStructure, rest, (p) => {
+    const at = tree.locate(p);
+    return at.file || tree.originOf(p) ? at : { file, ...at };
+  });
   const merged = { ...rest, pipeline: expPipeline } as Record<string, unknown>;
   checkCrossReferences(merged as unknown as ExperimentConfig, tree);
   const atExperiment = presetLog;
