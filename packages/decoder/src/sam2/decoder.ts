@@ -6,6 +6,7 @@ import { validatePrompt } from "../prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "../types.js";
 import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE, type MultimaskMode } from "./processing.js";
 import { detectStyle, type ExportStyle } from "./styles.js";
+import { SAM2_PROVIDERS, checkProviderOffered, firstLine, libraryMissing, listOrtProviders, ortVersion, providerLibrary, providerLoadError, type ProviderLister, type Sam2Provider } from "./providers.js";
 
 export interface Sam2Params {
   /** Folder with the encoder and decoder .onnx files; default `$RESAGENT_SAM2_DIR`. */
@@ -20,7 +21,8 @@ export interface Sam2Params {
   stabilityDelta: number;
   /** Client-side padding point (label −1): "auto" follows the export style (neither known export wants one). */
   padPoint: "auto" | "always" | "never";
-  provider: "cpu" | "cuda";
+  /** onnxruntime execution provider, used alone: a GPU provider that cannot load fails the run (no CPU fall-back). */
+  provider: Sam2Provider;
   /** Image embeddings kept (LRU); RefCOCO's several sentences per image reuse one encoder call. */
   cacheSize: number;
   maskThreshold: number;
@@ -68,6 +70,12 @@ export function locateSam2Files(params: Partial<Sam2Params>): { encoder: string;
 
 type Features = Record<string, ort.Tensor>;
 
+/** What the decoder asks of onnxruntime-node besides sessions; tests fake a machine's answers. */
+export interface Sam2Runtime {
+  providers: ProviderLister;
+  libraryExists: (path: string) => boolean;
+}
+
 /**
  * SAM2 (and SAM2.1 / SAM-style exports with the same prompt interface) over onnxruntime-node.
  * Encodes each image once (LRU by content), decodes many prompts against the cached features.
@@ -81,14 +89,18 @@ export class Sam2OnnxDecoder implements Decoder {
   private readonly source?: { encoder: Uint8Array; decoder: Uint8Array };
   /** What the first decode showed about the export: its style and how many masks it returns. */
   private seen?: { style: ExportStyle["name"]; masks: number };
+  /** The provider both sessions were opened on (set once they are). */
+  private ranOn?: Sam2Provider;
+  private readonly runtime: Sam2Runtime;
 
-  /** `models` lets tests pass ONNX bytes instead of files. */
-  constructor(params: Partial<Sam2Params> = {}, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
+  /** `models` lets tests pass ONNX bytes instead of files; `runtime` lets them fake the provider list. */
+  constructor(params: Partial<Sam2Params> = {}, models?: { encoder: Uint8Array; decoder: Uint8Array }, runtime: Partial<Sam2Runtime> = {}) {
     this.params = { ...SAM2_DEFAULTS, ...params };
     if (models) this.source = models;
     const p = this.params;
     if (!["stability", "best", "single"].includes(p.multimask)) throw new InputError(`expected stability, best or single, got ${JSON.stringify(p.multimask)}`, { field: "decoder.params.multimask" });
-    if (!["cpu", "cuda"].includes(p.provider)) throw new InputError(`expected cpu or cuda, got ${JSON.stringify(p.provider)}`, { field: "decoder.params.provider" });
+    if (!(SAM2_PROVIDERS as readonly string[]).includes(p.provider)) throw new InputError(`expected ${SAM2_PROVIDERS.join(", ")}, got ${JSON.stringify(p.provider)}`, { field: "decoder.params.provider" });
+    this.runtime = { providers: listOrtProviders, libraryExists: existsSync, ...runtime };
     if (!(Number.isInteger(p.cacheSize) && p.cacheSize >= 1)) throw new InputError(`expected an integer >= 1, got ${p.cacheSize}`, { field: "decoder.params.cacheSize" });
     this.cache = new Lru(p.cacheSize);
   }
@@ -103,7 +115,9 @@ export class Sam2OnnxDecoder implements Decoder {
       }
     })();
     const seen = this.seen ? `; ${this.seen.style} export, ${maskRule(this.seen.masks, this.params.multimask)}` : "";
-    return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask}${seen})`;
+    // The provider the sessions run on, once they are open; until then only what was asked.
+    const provider = this.ranOn ? `ran on onnxruntime-node ${ortVersion()} ${this.ranOn} provider` : `${this.params.provider} provider requested, sessions not opened yet`;
+    return `sam2-onnx (${files}; ${provider}; multimask ${this.params.multimask}${seen})`;
   }
 
   check(): void {
@@ -130,16 +144,27 @@ export class Sam2OnnxDecoder implements Decoder {
   private load() {
     this.sessions ??= (async () => {
       const files = this.source ? { encoder: "<memory>", decoder: "<memory>" } : locateSam2Files(this.params);
-      const opts: ort.InferenceSession.SessionOptions = { executionProviders: [this.params.provider] };
+      const provider = this.params.provider;
+      if (provider !== "cpu") {
+        checkProviderOffered(provider, this.runtime.providers);
+        // Said before onnxruntime tries (and logs its own multi-line error) when the library is plainly absent.
+        const lib = providerLibrary(provider);
+        if (lib && !this.runtime.libraryExists(lib)) throw providerLoadError(provider, "encoder", libraryMissing(lib));
+      }
+      // Only the provider asked for. onnxruntime still runs single nodes the GPU provider has no
+      // kernel for on its CPU provider (its own partitioning), but never opens the session without it.
+      const opts: ort.InferenceSession.SessionOptions = { executionProviders: [provider] };
       const open = async (what: "encoder" | "decoder") => {
         try {
           return this.source ? await ort.InferenceSession.create(this.source[what], opts) : await ort.InferenceSession.create(files[what], opts);
         } catch (err) {
+          if (provider !== "cpu") throw providerLoadError(provider, what, firstLine(err));
           throw new InputError(`onnxruntime cannot load the SAM2 ${what}: ${(err as Error).message.split("\n")[0]}`, { file: files[what] });
         }
       };
       const encoder = await open("encoder");
       const decoder = await open("decoder");
+      this.ranOn = provider;
       const style = detectStyle(encoder, decoder, this.params.style === "auto" ? undefined : this.params.style);
       if (typeof style === "string") throw new InputError(style, { file: `${files.encoder}, ${files.decoder}` });
       return { encoder, decoder, style, files };

@@ -1,4 +1,4 @@
-import { SAM2_EXPORT_STYLES } from "@resagent/decoder";
+import { SAM2_EXPORT_STYLES, SAM2_PROVIDERS } from "@resagent/decoder";
 import { SIMULATED_PRESETS } from "@resagent/mllm";
 import { ROUTER_NAMES, type PipelineConfig } from "@resagent/pipeline";
 import { DIRECTIONS, END_POINTS, SPIRAL_DEFAULTS, SPIRAL_RANKS } from "@resagent/sampler";
@@ -217,7 +217,7 @@ const Sam2ParamsSchema = z
     stabilityThreshold: fraction(),
     stabilityDelta: nonNegative(),
     padPoint: enumOf(["auto", "always", "never"] as const),
-    provider: enumOf(["cpu", "cuda"] as const),
+    provider: enumOf(SAM2_PROVIDERS),
     cacheSize: int(1, 100_000),
     maskThreshold: z.number(),
   })
