@@ -146,8 +146,9 @@ export async function runDoctor(m: Machine, opts: DoctorOptions): Promise<Doctor
   const probes = await m.ortProviders();
   const ort = `onnxruntime-node ${m.ortVersion()}`;
   for (const p of probes) {
-    const needed = usesSam2 && p.name === provider;
-    const why = needed ? ` (the SAM2 decoder of profile ${opts.profile} runs on ${provider}${opts.provider ? ", --provider" : ""})` : "";
+    // Asked for with --provider, it is needed whatever the profile decodes with (setup:gpu's check).
+    const needed = p.name === provider && (usesSam2 || opts.provider !== undefined);
+    const why = !needed ? "" : usesSam2 ? ` (the SAM2 decoder of profile ${opts.profile} runs on ${provider}${opts.provider ? ", --provider" : ""})` : ` (--provider ${provider})`;
     if (p.usable) add("ok", `ort ${p.name}`, `${ort}: ${p.detail}${why}`);
     else if (p.name === "cpu") add(needed ? "MISSING" : "note", "ort cpu", `${ort}: ${p.detail}; reinstall with \`pnpm install --frozen-lockfile\``);
     else add(needed ? "MISSING" : "note", `ort ${p.name}`, `${ort}: ${p.offered ? p.detail : "not offered by this build"}${why}; ${GPU_SETUP_HINT}`);
@@ -155,7 +156,7 @@ export async function runDoctor(m: Machine, opts: DoctorOptions): Promise<Doctor
 
   // GPU: needed by a GPU provider; for the rest it only makes tfjs faster.
   const gpu = m.gpu();
-  const gpuNeeded = usesSam2 && provider !== "cpu";
+  const gpuNeeded = provider !== "cpu" && (usesSam2 || opts.provider !== undefined);
   if (gpu.visible) add("ok", "gpu", gpu.detail);
   else add(gpuNeeded ? "MISSING" : "note", "gpu", `none visible (${gpu.detail})${gpuNeeded ? `; the ${provider} provider needs one` : "; the embedded profile and a remote model server need none"}`);
 
