@@ -6,13 +6,14 @@
 #      onnxruntime-node's bin folder. pnpm never runs that installer here (pnpm-workspace.yaml
 #      ignores the package's build script: on a machine without CUDA it can only fail).
 #   2. @tensorflow/tfjs-node-gpu at the version of @tensorflow/tfjs, as an optional dependency of
-#      the workspace root (its install script downloads libtensorflow with GPU support).
+#      @resagent/learned, the one package that loads tfjs (its install script downloads
+#      libtensorflow with GPU support).
 # Then `pnpm resagent doctor --provider cuda` says whether both load.
 #
 # It checks first and refuses, in one line naming what is missing, without CUDA or internet.
 # --dry-run: check, then print the commands instead of running them.
-# This changes package.json, pnpm-lock.yaml and pnpm-workspace.yaml (the added dependency and its
-# allowed build script): keep them on the GPU machine, or `git checkout` them to undo.
+# This changes packages/learned/package.json, pnpm-lock.yaml and pnpm-workspace.yaml (the added
+# dependency and its allowed build script): keep them on the GPU machine, or `git checkout` them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
     -h | --help)
-      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0
       ;;
     *)
@@ -88,5 +89,5 @@ run() {
   if [ "$dry_run" = 0 ]; then "$@"; fi
 }
 run node "$ort_dir/script/install.js" --onnxruntime-node-install=cuda12
-run pnpm add -w --save-optional --allow-build=@tensorflow/tfjs-node-gpu "@tensorflow/tfjs-node-gpu@$tfjs_version"
+run pnpm --filter @resagent/learned add --save-optional --allow-build=@tensorflow/tfjs-node-gpu "@tensorflow/tfjs-node-gpu@$tfjs_version"
 run pnpm resagent doctor --provider cuda

@@ -30,7 +30,7 @@ interface Fakes {
 function setup(fakes: Fakes, ...args: string[]) {
   const bin = mkdtempSync(join(tmpdir(), "resagent-setup-gpu-"));
   sandboxes.push(bin);
-  for (const tool of ["bash", "dirname", "grep", "sed", "uname", "cat", "env", "pnpm"]) {
+  for (const tool of ["bash", "dirname", "grep", "sed", "awk", "uname", "cat", "env", "pnpm"]) {
     const path = which(tool);
     if (path) symlinkSync(path, join(bin, tool));
   }
@@ -87,7 +87,7 @@ describe("pnpm setup:gpu refuses clearly where it cannot work", { timeout: 180_0
     const commands = r.out.split("\n").filter((l) => l.startsWith("+ "));
     expect(commands).toEqual([
       `+ node ${ort}/script/install.js --onnxruntime-node-install=cuda12`,
-      expect.stringMatching(/^\+ pnpm add -w --save-optional --allow-build=@tensorflow\/tfjs-node-gpu @tensorflow\/tfjs-node-gpu@\d+\.\d+\.\d+$/),
+      expect.stringMatching(/^\+ pnpm --filter @resagent\/learned add --save-optional --allow-build=@tensorflow\/tfjs-node-gpu @tensorflow\/tfjs-node-gpu@\d+\.\d+\.\d+$/),
       "+ pnpm resagent doctor --provider cuda",
     ]);
     expect(r.out).toContain("setup:gpu: GPU: GPU 0: NVIDIA H100 80GB HBM3");
