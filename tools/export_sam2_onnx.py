@@ -12,13 +12,12 @@ exports every SAM2 / SAM2.1 config with all four low-resolution mask logits (unc
 predicted IoUs, so the harness applies SAM2's own rule (`decoder.params.multimask: stability`, the
 default) and gets the mask `multimask_output=False` gives.
 
-NOT RUN IN THIS REPOSITORY: it needs torch, the `sam2` package (facebookresearch/sam2, installed
-with `pip install -e .`) and a checkpoint, none of which the machine this repository was written on
-has. It was written against the sam2 package's API (`build_sam2`, `SAM2Base.forward_image`,
-`_prepare_backbone_features`, `PromptEncoder._embed_points`, `MaskDecoder.predict_masks`,
-`SAM2ImagePredictor`). Run it with `--check` (the default): after exporting it compares the ONNX
-files, through onnxruntime, with `SAM2ImagePredictor.predict(multimask_output=False)` on random
-prompts and fails loudly if they disagree.
+Needs torch, the `sam2` package (facebookresearch/sam2, installed with `pip install -e .`) and a
+checkpoint. Run with `--check` (the default), it compares the ONNX files, through Python's
+onnxruntime, with `SAM2ImagePredictor.predict(multimask_output=False)` on random prompts and fails
+loudly if they disagree. tools/sam2_export_check.py runs this script unchanged on randomly
+initialised SAM2.1 tiny and base-plus (Debian's torch 1.13, version gaps shimmed there) and
+packages/decoder/src/sam2/export.test.ts compares the harness's decoder on the files with PyTorch.
 
 Layout (the "resagent" export style of packages/decoder/src/sam2/styles.ts):
   <name>.encoder.onnx  image f32[1,3,1024,1024] (RGB/255, ImageNet mean/std, stretched to 1024x1024)
@@ -172,6 +171,7 @@ def main():
         coords = torch.randint(0, size, (1, 5, 2), dtype=torch.float)
         labels = torch.tensor([[2, 3, 1, 1, 0]], dtype=torch.float)
         dummy = (emb, f0, f1, coords, labels, torch.zeros(1, 1, size // 4, size // 4), torch.zeros(1))
+        masks, iou = decoder(*dummy)
         torch.onnx.export(
             decoder,
             dummy,
@@ -194,8 +194,19 @@ def main():
     try:
         import onnx
 
+        # The exporter can leave the dims of reshaped outputs symbolic; declare the ones the graph
+        # always computes, so a reader sees four masks before running it (the first dim stays free).
+        shapes = {
+            enc_path: {"high_res_feats_0": tuple(f0.shape), "high_res_feats_1": tuple(f1.shape), "image_embed": tuple(emb.shape)},
+            dec_path: {"all_low_res_masks": (None, *masks.shape[1:]), "all_iou_predictions": (None, *iou.shape[1:])},
+        }
         for path, kind in ((enc_path, "encoder"), (dec_path, "decoder")):
             m = onnx.load(path)
+            for out in m.graph.output:
+                for dim, n in zip(out.type.tensor_type.shape.dim, shapes[path].get(out.name, ())):
+                    if n is not None:
+                        dim.ClearField("dim_param")
+                        dim.dim_value = int(n)
             for k, v in {"resagent_export": "resagent", "sam2_config": config, "component": kind, "stability_delta": str(delta), "stability_threshold": str(thresh)}.items():
                 m.metadata_props.add(key=k, value=v)
             onnx.save(m, path)

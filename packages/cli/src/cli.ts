@@ -6,6 +6,7 @@ import yargs, { type CommandModule } from "yargs";
 import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
 import { makeDocsCommand, publishCommand } from "./commands/docs.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
 import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly CommandModule<object, never>[] = [
   expCommand,
   lsCommand,
   validateCommand,
+  doctorCommand,
   mergeCommand,
   reportCommand,
   compareCommand,

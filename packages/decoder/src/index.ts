@@ -6,6 +6,7 @@ export { BoxDecoder } from "./box.js";
 export { GraphCutDecoder } from "./graphcut.js";
 export * from "./params.js";
 export { createDecoder, buildDecoder, decoderNames, describeDecoders, decoders } from "./registry.js";
-export { Sam2OnnxDecoder, locateSam2Files } from "./sam2/decoder.js";
+export { Sam2OnnxDecoder, locateSam2Files, type Sam2Runtime } from "./sam2/decoder.js";
+export { SAM2_PROVIDERS, GPU_SETUP_HINT, probeProviders, listOrtProviders, openOnProvider, ortVersion, ortBinaryDir, providerLibrary, type Sam2Provider, type OfferedProvider, type ProviderLister, type ProviderProbe, type SessionOpener } from "./sam2/providers.js";
 export { STYLES as SAM2_EXPORT_STYLES, detectStyle, type ExportStyle } from "./sam2/styles.js";
 export { encodePrompt, preprocessImage, selectMask, stabilityScore, upsampleLogits, modelScale, type MultimaskMode } from "./sam2/processing.js";

@@ -1,5 +1,6 @@
 import { parseParams, zEnum, zFraction, zInt, zNonNegative, zPositive } from "@resagent/core";
 import { z } from "zod";
+import { SAM2_PROVIDERS } from "./sam2/providers.js";
 import { STYLES } from "./sam2/styles.js";
 
 /**
@@ -94,7 +95,7 @@ export const Sam2ParamsSchema = z.strictObject({
   stabilityThreshold: zFraction().default(0.98),
   stabilityDelta: zNonNegative().default(0.05),
   padPoint: zEnum(["auto", "always", "never"] as const).describe('client-side padding point (label −1): "auto" follows the export style (neither known export wants one)').default("auto"),
-  provider: zEnum(["cpu", "cuda"] as const).default("cpu"),
+  provider: zEnum(SAM2_PROVIDERS).describe("onnxruntime execution provider, used alone: a GPU provider that cannot load fails the run (no CPU fall-back; pnpm setup:gpu installs them)").default("cpu"),
   cacheSize: zInt(1, 100_000).describe("image embeddings kept (LRU); RefCOCO's several sentences per image reuse one encoder call").default(16),
   maskThreshold: z.number().default(0),
 });

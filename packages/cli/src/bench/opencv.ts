@@ -13,12 +13,15 @@ import { withTempDir, type BenchRow, type BenchSuite } from "./index.js";
 /** The script lives beside this file's source (tsc does not copy it to dist). */
 const SCRIPT = fileURLToPath(new URL("../../src/bench/opencv_grabcut.py", import.meta.url));
 
+/** Runs a program and gives its exit status (null: it could not be started); `doctor` passes a faked one in tests. */
+export type StatusOf = (command: string, args: readonly string[]) => number | null;
+const spawnStatus: StatusOf = (command, args) => spawnSync(command, args, { encoding: "utf8" }).status;
+
 /** A python with cv2, or why there is none. */
-export function findOpenCvPython(): { python: string } | { reason: string } {
-  const candidates = [process.env.RESAGENT_PYTHON, "python3", "/usr/bin/python3"].filter((p): p is string => !!p);
+export function findOpenCvPython(env: Readonly<Record<string, string | undefined>> = process.env, status: StatusOf = spawnStatus): { python: string } | { reason: string } {
+  const candidates = [env.RESAGENT_PYTHON, "python3", "/usr/bin/python3"].filter((p): p is string => !!p);
   for (const python of candidates) {
-    const r = spawnSync(python, ["-c", "import cv2, numpy"], { encoding: "utf8" });
-    if (r.status === 0) return { python };
+    if (status(python, ["-c", "import cv2, numpy"]) === 0) return { python };
   }
   return { reason: `no python with cv2 among ${candidates.join(", ")} (apt-get install -y python3-opencv, or set RESAGENT_PYTHON)` };
 }

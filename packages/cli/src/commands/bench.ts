@@ -9,10 +9,11 @@ import { opencvBench } from "../bench/opencv.js";
 import { pipelineBench } from "../bench/pipeline.js";
 import { referBench } from "../bench/refer.js";
 import { samplerBench } from "../bench/sampler.js";
+import { throughputBench } from "../bench/throughput.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench, throughputBench];
 
 interface Args {
   only?: string[];

@@ -7,6 +7,7 @@ import type { DecodeResult, Decoder, DecoderImage, Prompt } from "../types.js";
 import { encodePrompt, preprocessImage, selectMask, upsampleLogits, SAM_SIZE } from "./processing.js";
 import { detectStyle, type ExportStyle } from "./styles.js";
 import type { Sam2Params } from "../params.js";
+import { checkProviderOffered, firstLine, libraryMissing, listOrtProviders, ortVersion, providerLibrary, providerLoadError, type ProviderLister, type Sam2Provider } from "./providers.js";
 
 /** Resolve the encoder/decoder files, or say exactly what is missing. Does not load anything. */
 export function locateSam2Files(params: Partial<Sam2Params>): { encoder: string; decoder: string } {
@@ -35,6 +36,12 @@ export function locateSam2Files(params: Partial<Sam2Params>): { encoder: string;
 
 type Features = Record<string, ort.Tensor>;
 
+/** What the decoder asks of onnxruntime-node besides sessions; tests fake a machine's answers. */
+export interface Sam2Runtime {
+  providers: ProviderLister;
+  libraryExists: (path: string) => boolean;
+}
+
 /**
  * SAM2 (and SAM2.1 / SAM-style exports with the same prompt interface) over onnxruntime-node.
  * Encodes each image once (LRU by content), decodes many prompts against the cached features.
@@ -48,11 +55,15 @@ export class Sam2OnnxDecoder implements Decoder {
   private readonly source?: { encoder: Uint8Array; decoder: Uint8Array };
   /** What the first decode showed about the export: its style and how many masks it returns. */
   private seen?: { style: ExportStyle["name"]; masks: number };
+  /** The provider both sessions were opened on (set once they are). */
+  private ranOn?: Sam2Provider;
+  private readonly runtime: Sam2Runtime;
 
-  /** `params` as parsed by Sam2ParamsSchema (parseSam2Params, or a loaded config's `decoder.params`); `models` lets tests pass ONNX bytes instead of files. */
-  constructor(params: Sam2Params, models?: { encoder: Uint8Array; decoder: Uint8Array }) {
+  /** `params` as parsed by Sam2ParamsSchema (parseSam2Params, or a loaded config's `decoder.params`); `models` lets tests pass ONNX bytes instead of files; `runtime` lets them fake the provider list. */
+  constructor(params: Sam2Params, models?: { encoder: Uint8Array; decoder: Uint8Array }, runtime: Partial<Sam2Runtime> = {}) {
     this.params = params;
     if (models) this.source = models;
+    this.runtime = { providers: listOrtProviders, libraryExists: existsSync, ...runtime };
     this.cache = new Lru(params.cacheSize);
   }
 
@@ -66,7 +77,9 @@ export class Sam2OnnxDecoder implements Decoder {
       }
     })();
     const seen = this.seen ? `; ${this.seen.style} export, ${maskRule(this.seen.masks, this.params.multimask)}` : "";
-    return `sam2-onnx (${files}; ${this.params.provider}; multimask ${this.params.multimask}${seen})`;
+    // The provider the sessions run on, once they are open; until then only what was asked.
+    const provider = this.ranOn ? `ran on onnxruntime-node ${ortVersion()} ${this.ranOn} provider` : `${this.params.provider} provider requested, sessions not opened yet`;
+    return `sam2-onnx (${files}; ${provider}; multimask ${this.params.multimask}${seen})`;
   }
 
   check(): void {
@@ -93,16 +106,27 @@ export class Sam2OnnxDecoder implements Decoder {
   private load() {
     this.sessions ??= (async () => {
       const files = this.source ? { encoder: "<memory>", decoder: "<memory>" } : locateSam2Files(this.params);
-      const opts: ort.InferenceSession.SessionOptions = { executionProviders: [this.params.provider] };
+      const provider = this.params.provider;
+      if (provider !== "cpu") {
+        checkProviderOffered(provider, this.runtime.providers);
+        // Said before onnxruntime tries (and logs its own multi-line error) when the library is plainly absent.
+        const lib = providerLibrary(provider);
+        if (lib && !this.runtime.libraryExists(lib)) throw providerLoadError(provider, "encoder", libraryMissing(lib));
+      }
+      // Only the provider asked for. onnxruntime still runs single nodes the GPU provider has no
+      // kernel for on its CPU provider (its own partitioning), but never opens the session without it.
+      const opts: ort.InferenceSession.SessionOptions = { executionProviders: [provider] };
       const open = async (what: "encoder" | "decoder") => {
         try {
           return this.source ? await ort.InferenceSession.create(this.source[what], opts) : await ort.InferenceSession.create(files[what], opts);
         } catch (err) {
+          if (provider !== "cpu") throw providerLoadError(provider, what, firstLine(err));
           throw new InputError(`onnxruntime cannot load the SAM2 ${what}: ${(err as Error).message.split("\n")[0]}`, { file: files[what] });
         }
       };
       const encoder = await open("encoder");
       const decoder = await open("decoder");
+      this.ranOn = provider;
       const style = detectStyle(encoder, decoder, this.params.style === "auto" ? undefined : this.params.style);
       if (typeof style === "string") throw new InputError(style, { file: `${files.encoder}, ${files.decoder}` });
       return { encoder, decoder, style, files };

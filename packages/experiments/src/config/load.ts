@@ -165,6 +165,9 @@ function keyPath(key: string, flag: string, pipelineOnly: boolean): string[] {
 
 const SCHEMA_DEFAULTS = { version: 1, seed: 0, limit: 50, concurrency: 2, sweep: {}, paper: {}, plots: [], notes: [], pipeline: PIPELINE_DEFAULTS };
 
+/** `${ENV}` or `${ENV:-default}` inside a config string (name in group 1, default in group 2). */
+export const ENV_REFERENCE = /\$\{(\w+)(?::-([^}]*))?\}/g;
+
 /**
  * ${ENV} and ${ENV:-default} in strings. `${ENV}` with ENV unset or empty is recorded in `unset`
  * and left as written, so the config still resolves (and shows what it waits for) while the
@@ -172,7 +175,7 @@ const SCHEMA_DEFAULTS = { version: 1, seed: 0, limit: 50, concurrency: 2, sweep:
  */
 function expandEnv(v: unknown, unset: Set<string>): unknown {
   if (typeof v === "string")
-    return v.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (whole, name: string, def?: string) => {
+    return v.replace(ENV_REFERENCE, (whole, name: string, def?: string) => {
       const val = process.env[name];
       if (val !== undefined && val !== "") return val;
       if (def !== undefined) return def;
