@@ -1,8 +1,8 @@
 import { InputError, boxIoU, parseParams, emptyMask, encodeJpeg, randomStream, rleEncode, stableStringify, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
-import { DecoderConfigSchema, buildDecoder, type Decoder, type DecoderInput } from "@resagent/decoder";
+import { DecoderConfigSchema, buildDecoder, type DecodeResult, type Decoder, type DecoderInput } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
 import { BackendConfigSchema, CachedBackend, boxPrompt, buildBackend, parseGrounding, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
-import { buildSampler, dedupePixels, mergeQueues, samplerStandIn, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
+import { DEFAULT_POOL_SCALE, buildSampler, createValueScorer, dedupePixels, mergeQueues, rankPool, samplerStandIn, type Candidates, type MergeOrder, type PointValueScorer, type Sampler } from "@resagent/sampler";
 import { Verifier, type QueryRecord } from "@resagent/verifier";
 import type { DecodeConfig, PipelineConfig } from "./config.js";
 import { ROUTER_DESCRIPTIONS, routeBoxes, type RouterName } from "./routers.js";
@@ -29,6 +29,11 @@ export interface SampleRecord {
     from: number[];
   };
   candidates: { x: number; y: number; queue: string; rank: number }[];
+  /**
+   * With sampler.rank: what ordered the candidates, and the pool it chose them from (each point's
+   * queue and score, external queue first); `upperBound`: the ranking read gold (oracle-value).
+   */
+  ranking?: { by: string; upperBound?: true; pool: { x: number; y: number; queue: string; score: number }[] };
   queries: Omit<QueryRecord, "latencyMs" | "cached">[];
   positives: [number, number][];
   negatives: [number, number][];
@@ -79,6 +84,7 @@ export class ComponentPool {
   private readonly backends = new Map<string, ChatBackend>();
   private readonly decoders = new Map<string, Decoder>();
   private readonly samplers = new Map<string, Sampler>();
+  private readonly scorers = new Map<string, PointValueScorer>();
 
   /** The backend part of a grounder or verifier config (a grounder's reading keys aside), its seed filled in, and its key. */
   private backendKey(cfg: GrounderConfig | BackendConfig, seed: number): { key: string; b: BackendConfig } {
@@ -117,6 +123,18 @@ export class ComponentPool {
     let s = this.samplers.get(key);
     if (!s) this.samplers.set(key, (s = buildSampler(cfg)));
     return s;
+  }
+
+  /** The point-value scorer of sampler.rank, shared by cells that rank alike (oracle-value's memo serves every K). */
+  scorer(cfg: PipelineConfig["sampler"]): PointValueScorer {
+    const key = stableStringify({ rank: cfg.rank, modelDir: cfg.modelDir ?? null });
+    let s = this.scorers.get(key);
+    if (!s) this.scorers.set(key, (s = createValueScorer(cfg.rank!, cfg.modelDir === undefined ? {} : { modelDir: cfg.modelDir })));
+    return s;
+  }
+
+  allScorers(): PointValueScorer[] {
+    return [...this.scorers.values()];
   }
 
   allBackends(): ChatBackend[] {
@@ -165,6 +183,8 @@ export class Pipeline {
   readonly grounder: ChatBackend;
   readonly verifierBackend: ChatBackend;
   readonly sampler: Sampler;
+  /** sampler.rank's scorer; undefined: the sampler's own order. */
+  readonly scorer: PointValueScorer | undefined;
   readonly verifier: Verifier;
   readonly decoder: Decoder;
   readonly decode: DecodeConfig;
@@ -197,6 +217,7 @@ export class Pipeline {
     }
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
     this.sampler = pool.sampler(config.sampler);
+    this.scorer = config.sampler.rank ? pool.scorer(config.sampler) : undefined;
     this.verifier = new Verifier(this.verifierBackend, config.verifier);
     this.decoder = pool.decoder(config.decoder);
   }
@@ -220,9 +241,17 @@ export class Pipeline {
       grounding: this.describeGrounding(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
       sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}${this.config.dedupe === "pixel" ? ", queues de-duplicated by pixel" : ""}`,
+      ...(this.scorer ? { ranking: this.describeRanking() } : {}),
       decoder: this.decoder.describe(),
       ...(this.config.k > 0 ? { decoding: describeDecode(this.decode) } : {}),
     };
+  }
+
+  /** sampler.rank in words: the scorer (its model, or UPPER BOUND for one that reads gold) and the pool. */
+  describeRanking(): string {
+    if (!this.scorer) return "the sampler's own order";
+    const head = this.scorer.upperBound ? "UPPER BOUND (the ranking reads gold): " : "";
+    return `${head}${this.scorer.describe()}; each queue keeps its K best of a pool of ${this.config.sampler.pool ?? DEFAULT_POOL_SCALE} x K (${this.sampler.pool ? `${this.sampler.name} pool` : `${this.sampler.name} with ${this.config.sampler.pool ?? DEFAULT_POOL_SCALE} x K`})`;
   }
 
   async run(loaded: LoadedSample, cell: string): Promise<SampleRecord> {
@@ -326,9 +355,14 @@ export class Pipeline {
     let positives: Point[] = [];
     let negatives: Point[] = [];
     if (box) {
+      const img = { image: imageOrFail(), key: imageHash };
+      // The box alone is decoded at most once per sample: a ranking may read it, the fallback does.
+      let boxOnly: Promise<DecodeResult> | undefined;
+      const boxBox = box;
+      const decodeBoxOnly = () => (boxOnly ??= this.decoder.segment(img, { box: boxBox, positives: [], negatives: [] }));
       // 2. candidates (the stream depends on the sample only, so every cell sees the same points)
       if (this.config.k > 0) {
-        const cands = this.candidates(box, sample.id, W, H);
+        const cands = this.scorer ? await this.rankedCandidates(box, loaded, img, decodeBoxOnly, record) : this.candidates(box, sample.id, W, H);
         record.candidates = cands.ordered.map((c) => ({ x: r2(c.point.x), y: r2(c.point.y), queue: c.queue, rank: c.rank }));
         lap("sample");
         // 3. verification
@@ -360,7 +394,6 @@ export class Pipeline {
         lap("verify");
       }
       // 4. decoding (with K > 0, as the authors' sam2_decode + choose_decode_branch)
-      const img = { image: imageOrFail(), key: imageHash };
       const verified = this.config.k > 0;
       const d = this.decode;
       let pos = positives;
@@ -370,7 +403,7 @@ export class Pipeline {
         pos = [c];
         centre = [r2(c.x), r2(c.y)];
       }
-      let out = await this.decoder.segment(img, { box, positives: pos, negatives });
+      let out = pos.length + negatives.length === 0 ? await decodeBoxOnly() : await this.decoder.segment(img, { box, positives: pos, negatives });
       if (verified) {
         const pointsScore = out.score;
         let branch: "points" | "box" = "points";
@@ -378,7 +411,7 @@ export class Pipeline {
         // Without any point the points branch is the box branch: one decode serves both.
         if (pos.length + negatives.length === 0) branch = "box";
         else if (d.fallback === "sam-score") {
-          const boxOnly = await this.decoder.segment(img, { box, positives: [], negatives: [] });
+          const boxOnly = await decodeBoxOnly();
           boxScore = boxOnly.score;
           // final 1882: the points branch only when it beats the box by more than the margin.
           if (!(pointsScore > boxScore + d.margin)) {
@@ -408,6 +441,43 @@ export class Pipeline {
     }
     timing.total = performance.now() - t0;
     return record;
+  }
+
+  /**
+   * sampler.rank: a pool of `pool` x K per queue (the larger K when the queues differ), scored by
+   * the ranking (which sees the image, the box, the phrase and the box-only mask; gold only when it
+   * is an upper bound), each queue's K best kept, best first, merged as the sampler merges.
+   */
+  private async rankedCandidates(box: Box, loaded: LoadedSample, img: { image: RgbImage; key: string }, boxOnly: () => Promise<DecodeResult>, record: SampleRecord): Promise<Candidates> {
+    const { sample } = loaded;
+    const k = this.config.k;
+    const kExt = this.config.kExternal ?? k;
+    const n = (this.config.sampler.pool ?? DEFAULT_POOL_SCALE) * Math.max(k, kExt);
+    const rng = randomStream(this.seed, "sampler", sample.id);
+    const size = { width: sample.width, height: sample.height };
+    const drawn = this.sampler.pool ? this.sampler.pool(box, n, rng, size) : this.sampler.sample(box, n, rng, size);
+    // final 736-766: every strategy's queues go through dedupe_points (the pool's, here).
+    const pool = this.config.dedupe === "pixel" ? { ...drawn, external: dedupePixels(drawn.external, size.width, size.height), internal: dedupePixels(drawn.internal, size.width, size.height) } : drawn;
+    const scorer = this.scorer!;
+    const points = [...pool.external, ...pool.internal];
+    const scores = await scorer.score(points, {
+      sampleId: sample.id,
+      image: img.image,
+      imageKey: img.key,
+      box,
+      expression: sample.expression,
+      boxOnlyMask: async () => (await boxOnly()).mask,
+      decode: async ({ positives, negatives }) => (await this.decoder.segment(img, { box, positives, negatives })).mask,
+      ...(scorer.upperBound && sample.goldMask ? { gold: sample.goldMask } : {}),
+    });
+    const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
+    record.ranking = {
+      by: scorer.name,
+      ...(scorer.upperBound ? { upperBound: true as const } : {}),
+      pool: points.map((p, i) => ({ x: r2(p.x), y: r2(p.y), queue: i < pool.external.length ? "external" : "internal", score: r6(scores[i]!) })),
+    };
+    const params = this.sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
+    return rankPool(pool, scores, { external: kExt, internal: k }, params.merge ?? "interleave", box, params.membership);
   }
 
   /**
