@@ -47,7 +47,10 @@ describe("ranking metrics", () => {
       // random pool: the spiral's own values come from its queue
       { group: "b", values: [0.2, 0, 0], scores: [0, 1, 2], spiral: [0.1, 0], spiralPool: false },
     ];
-    const [k1, k2] = rankingReport(lists, [1, 2], 0);
+    const [k1, k2, k3] = rankingReport(lists, [1, 2, 3], 0);
+    // a pool of k or fewer leaves no choice: such lists drop out
+    expect(k3!.lists).toBe(0);
+    expect(k3!.gapClosed).toBeNull();
     expect(k1!.learned).toBeCloseTo((0.4 + 0) / 2, 12);
     expect(k1!.spiral).toBeCloseTo((0 + 0.1) / 2, 12);
     expect(k1!.oracle).toBeCloseTo((0.4 + 0.2) / 2, 12);
