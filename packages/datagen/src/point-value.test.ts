@@ -11,9 +11,12 @@ import { generatePointValue, paintValueMap, poolOf, valueColour, POINT_VALUE_DEF
 const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
 process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-datagen-cache");
 
-// Four objects (eight phrases: synthref has two per object), two spiral and one random candidate per queue.
+// Four objects (eight phrases: synthref has two per object), two spiral and one random candidate
+// per queue, graphcut at a low working resolution (the measurement, not the decoder, is under test).
+const DECODER = { name: "graphcut", params: { maxSide: 64, iterations: 1 } };
 const options = (out: string, extra: Partial<PointValueOptions> = {}): PointValueOptions => ({
   ...POINT_VALUE_DEFAULTS,
+  decoder: DECODER,
   sources: [{ name: "synthref", split: "refcoco/val", options: { count: 8 } }],
   out,
   samples: 2,
@@ -25,7 +28,7 @@ const options = (out: string, extra: Partial<PointValueOptions> = {}): PointValu
 const lines = async (dir: string) => (await readFile(join(dir, "records.jsonl"), "utf8")).split("\n").filter(Boolean);
 
 describe("gen-point-value", () => {
-  it("measures each candidate as a positive and as a negative with the decoder, once per object, deterministically", async () => {
+  it("measures each candidate as a positive and as a negative with the decoder, once per object, deterministically", { timeout: 240_000 }, async () => {
     const a = await tmp("pv");
     const s = await generatePointValue(options(a));
     expect(s.samples).toBe(2);
@@ -40,7 +43,7 @@ describe("gen-point-value", () => {
     const ds = await openDataset("synthref", { split: "refcoco/val", count: 8 });
     const sample = (await Promise.all(ds.ids().map((_, i) => ds.get(i)))).find((x) => x.id === r.sampleId)!;
     const image = await readImage(r.imagePath);
-    const dec = new GraphCutDecoder();
+    const dec = new GraphCutDecoder(DECODER.params);
     const [x1, y1, x2, y2] = r.box;
     const box = { x1, y1, x2, y2 };
     const iou0 = maskIoU((await dec.segment({ image }, { box, positives: [], negatives: [] })).mask, sample.goldMask!);
@@ -66,7 +69,7 @@ describe("gen-point-value", () => {
     expect(stats.headroom).toHaveLength(4);
   });
 
-  it("resumes a killed run to the same file, extends with a larger --samples, and refuses other options", async () => {
+  it("resumes a killed run to the same file, extends with a larger --samples, and refuses other options", { timeout: 240_000 }, async () => {
     const full = await tmp("pv");
     await generatePointValue(options(full, { samples: 3 }));
     const cut = await tmp("pv");
@@ -82,7 +85,7 @@ describe("gen-point-value", () => {
     await expect(generatePointValue(options(await tmp("pv"), { spiral: 0, random: 0 }))).rejects.toThrow(/--spiral: expected a pool/);
   });
 
-  it("with --context, measures each candidate again on top of the spiral's first points labelled from gold", async () => {
+  it("with --context, measures each candidate again on top of the spiral's first points labelled from gold", { timeout: 240_000 }, async () => {
     const dir = await tmp("pv");
     const s = await generatePointValue(options(dir, { samples: 1, context: 1 }));
     const r = s.records[0]!;

@@ -91,9 +91,10 @@ export interface PointValueSummary {
   values: Record<string, { n: number; mean: number; positive: number; p50: number; p90: number; max: number }>;
   /**
    * What ranking could gain, per queue, at k = 1..4: mean teacher value of the spiral's own first
-   * k, of the best k of each pool (the oracle), and of k random picks of the pool (its mean).
+   * k, of the best k of each pool (the oracle), and of k random picks of the pool (its mean); each
+   * over the pools with more than k candidates (a smaller pool leaves no choice), null without any.
    */
-  headroom: { k: number; spiralFirst: number; spiralOracle: number; randomPoolOracle: number; randomPoolMean: number }[];
+  headroom: { k: number; spiralFirst: number | null; spiralOracle: number | null; randomPoolOracle: number | null; randomPoolMean: number | null }[];
   seconds: { cpu: number; wall: number };
 }
 
@@ -286,17 +287,18 @@ function summarise(records: readonly PointValueRecord[], decodes: number, second
         const sp = poolOf(r, "spiral", queue).map(v);
         const rp = poolOf(r, "random", queue).map(v);
         const best = (x: number[]) => mean([...x].sort((a, b) => b - a).slice(0, k));
-        if (sp.length) {
+        if (sp.length > k) {
           per.spiralFirst.push(mean(sp.slice(0, k)));
           per.spiralOracle.push(best(sp));
         }
-        if (rp.length) {
+        if (rp.length > k) {
           per.randomPoolOracle.push(best(rp));
           per.randomPoolMean.push(mean(rp));
         }
       }
     }
-    headroom.push({ k, spiralFirst: r6(mean(per.spiralFirst)), spiralOracle: r6(mean(per.spiralOracle)), randomPoolOracle: r6(mean(per.randomPoolOracle)), randomPoolMean: r6(mean(per.randomPoolMean)) });
+    const m = (v: number[]) => (v.length ? r6(mean(v)) : null);
+    headroom.push({ k, spiralFirst: m(per.spiralFirst), spiralOracle: m(per.spiralOracle), randomPoolOracle: m(per.randomPoolOracle), randomPoolMean: m(per.randomPoolMean) });
   }
   return {
     samples: records.length,
@@ -326,7 +328,7 @@ export function paintValueMap(image: RgbImage, r: PointValueRecord): RgbImage {
   const out: RgbImage = { width: image.width, height: image.height, data: new Uint8Array(image.data) };
   const values = candidateValues(r);
   const top = Math.max(0, ...values);
-  const radius = Math.max(3, Math.round(Math.min(image.width, image.height) / 90));
+  const radius = Math.max(3, Math.round(Math.min(image.width, image.height) / 60));
   const set = (x: number, y: number, c: readonly [number, number, number]) => {
     if (x < 0 || y < 0 || x >= out.width || y >= out.height) return;
     out.data.set(c, (y * out.width + x) * 3);

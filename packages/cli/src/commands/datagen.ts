@@ -157,7 +157,8 @@ export const genPointValueCommand: CommandModule<object, PointValueArgs> = {
     const all = s.values.all!;
     console.log(`${s.samples} objects, ${s.candidates} candidates (${s.decodes} decodes, ${s.seconds.cpu.toFixed(0)} s CPU this run); box-only IoU ${s.meanBoxOnlyIoU.toFixed(3)}; value > 0 for ${(100 * all.positive).toFixed(1)}% of candidates, mean ${all.mean.toFixed(4)}, max ${all.max.toFixed(3)}`);
     if (s.samples < args.samples) console.log(`the sources hold only ${s.samples} distinct objects`);
-    for (const h of s.headroom) console.log(`k=${h.k}: spiral's first ${h.spiralFirst.toFixed(4)} · best of spiral pool ${h.spiralOracle.toFixed(4)} · best of random pool ${h.randomPoolOracle.toFixed(4)} · random pick ${h.randomPoolMean.toFixed(4)} (mean teacher value)`);
+    const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(4));
+    for (const h of s.headroom) console.log(`k=${h.k}: spiral's first ${f(h.spiralFirst)} · best of spiral pool ${f(h.spiralOracle)} · best of random pool ${f(h.randomPoolOracle)} · random pick ${f(h.randomPoolMean)} (mean teacher value; pools of more than k)`);
     if (args.sheet > 0 && s.records.length) {
       const step = Math.max(1, Math.floor(s.records.length / args.sheet));
       const tiles: SheetTile[] = [];
@@ -177,7 +178,7 @@ export const genPointValueCommand: CommandModule<object, PointValueArgs> = {
       const stamp = vbrStamp(sources);
       await writeFileAtomic(
         join(out, "sheet.png"),
-        await contactSheet(tiles, { columns: 4, tileWidth: 300, title: `Point value (${decoder.name}): candidates grey = no gain, yellow -> red = IoU gain of the better answer; ring white = in gold; magenta = box-only mask${stamp ? ` — ${stamp}` : ""}` }),
+        await contactSheet(tiles, { columns: 4, tileWidth: 340, title: `Point value (${decoder.name}): grey no gain, yellow→red IoU gain, white ring in gold, magenta box-only mask${stamp ? ` — ${stamp}` : ""}` }),
       );
     }
     console.log(`written ${join(out, "records.jsonl")}, options.json, stats.json${args.sheet > 0 ? ", sheet.png" : ""}`);
