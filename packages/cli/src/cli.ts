@@ -7,7 +7,7 @@ import { benchCommand } from "./commands/bench.js";
 import { dataCommand } from "./commands/data.js";
 import { makeDocsCommand, publishCommand } from "./commands/docs.js";
 import { doctorCommand } from "./commands/doctor.js";
-import { genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
+import { genPointValueCommand, genVbrCommand, toSa1bCommand } from "./commands/datagen.js";
 import { expCommand } from "./commands/exp.js";
 import { fig4Command } from "./commands/fig4.js";
 import { lsCommand } from "./commands/ls.js";
@@ -16,6 +16,7 @@ import { schemaCommand } from "./commands/schema.js";
 import { compareCommand, reportCommand, runsCommand } from "./commands/report.js";
 import { segmentCommand } from "./commands/segment.js";
 import { synthrefCommand } from "./commands/synthref.js";
+import { trainPointValueCommand } from "./commands/train-point-value.js";
 import { trainVerifierCommand } from "./commands/train-verifier.js";
 import { validateCommand } from "./commands/validate.js";
 import { ExitStatus } from "./exit-status.js";
@@ -33,12 +34,14 @@ export const COMMANDS: readonly CommandModule<object, never>[] = [
   segmentCommand,
   dataCommand,
   genVbrCommand,
+  genPointValueCommand,
   toSa1bCommand,
   synthrefCommand,
   benchCommand,
   fig4Command,
   schemaCommand,
   trainVerifierCommand,
+  trainPointValueCommand,
   publishCommand,
   makeDocsCommand({
     commands: () => COMMANDS.map((c) => ({ name: commandName(c), describe: String(c.describe ?? "") })),

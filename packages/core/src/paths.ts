@@ -159,7 +159,7 @@ export function runFolderPath(root: string, experiment: string, runId: string, w
 // What a folder holds
 
 /** The kinds of folder the harness writes. */
-export type OutputKind = "results" | "experiment" | "run" | "vbr-data" | "sa1b" | "verifier-model" | "segment";
+export type OutputKind = "results" | "experiment" | "run" | "vbr-data" | "point-value-data" | "sa1b" | "verifier-model" | "ranker-model" | "segment";
 
 /** The part of a run's run.json that says who made it. */
 export interface RunOwner {
@@ -282,6 +282,12 @@ export function identifyFolder(path: string): FolderInfo {
   const run = readRunOwner(dir);
   if (run || looksLikeOldRun(names)) return { ...base, kind: "run", what: describeRun(run), foreign: foreignInRun(dir), ...(run ? { run } : {}) };
 
+  const options = names.has("options.json") ? readJson(join(dir, "options.json")) : undefined;
+  if (names.has("records.jsonl") && isObj(options) && "draw" in options) {
+    // gen-point-value's options carry the candidate draw; gen-vbr's do not.
+    const known = new Set(["options.json", "records.jsonl", "stats.json", "sheet.png"]);
+    return { ...base, kind: "point-value-data", what: "a gen-point-value teacher set", foreign: es.filter((e) => !known.has(e.name) && !TEMP.test(e.name)).map((e) => e.name) };
+  }
   if (names.has("options.json") && (names.has("records.jsonl") || names.has("data.json"))) {
     const known = new Set(["options.json", "records.jsonl", "data.json", "dataset_info.json", "stats.json", "sizes.png", "sheet.png", "images"]);
     return { ...base, kind: "vbr-data", what: "a gen-vbr training set", foreign: es.filter((e) => !known.has(e.name) && !TEMP.test(e.name)).map((e) => e.name) };
@@ -290,6 +296,11 @@ export function identifyFolder(path: string): FolderInfo {
   if (isObj(summary) && typeof summary.imagesWritten === "number" && typeof summary.annotationsWritten === "number") {
     // One JSON per image and the images themselves, under the COCO file names.
     return { ...base, kind: "sa1b", what: "a to-sa1b conversion", foreign: es.filter((e) => !(e.name.endsWith(".json") || IMAGE.test(e.name) || TEMP.test(e.name))).map((e) => e.name) };
+  }
+  const modelMeta = names.has("model.json") ? readJson(join(dir, "model.json")) : undefined;
+  if (isObj(modelMeta) && isObj(modelMeta.userDefinedMetadata) && isObj(modelMeta.userDefinedMetadata.resagent) && modelMeta.userDefinedMetadata.resagent.kind === "point-value") {
+    const known = new Set(["model.json", "weights.bin", "metrics.json", "provenance.json", ...["curves", "ranking-spiral", "ranking-random"].flatMap((n) => [`${n}.svg`, `${n}.png`])]);
+    return { ...base, kind: "ranker-model", what: "a trained point-value ranker", foreign: es.filter((e) => !known.has(e.name) && !TEMP.test(e.name)).map((e) => e.name) };
   }
   if (names.has("model.json") && (names.has("provenance.json") || names.has("weights.bin"))) {
     const known = new Set(["model.json", "weights.bin", "metrics.json", "provenance.json", "reliability.svg", "reliability.png", "curves.svg", "curves.png"]);
@@ -350,8 +361,10 @@ const KIND_WORDS: Record<OutputKind, string> = {
   experiment: "an experiment's results folder",
   run: "a run folder",
   "vbr-data": "a gen-vbr output folder",
+  "point-value-data": "a gen-point-value output folder",
   sa1b: "a to-sa1b output folder",
   "verifier-model": "a train-verifier output folder",
+  "ranker-model": "a train-point-value output folder",
   segment: "a segment output folder",
 };
 

@@ -27,7 +27,7 @@ describe("experiment configs", () => {
     expect(names).toEqual(expect.arrayContaining(["table1", "table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11", "fig1", "fig5", "grounding", "ensemble"]));
     for (const n of names) {
       const emb = loadExperiment(n, { root });
-      expect(emb.config.title).toMatch(/^(Table|Fig|Decoders|Authors|Grounding|Ensemble)/);
+      expect(emb.config.title).toMatch(/^(Table|Fig|Decoders|Authors|Grounding|Ensemble|Point value)/);
       buildPipelines(emb);
       const real = loadExperiment(n, { root, profile: "real" });
       expect(Object.values(real.config.resolvedDatasets).every((d) => d.name !== "synthref")).toBe(true);

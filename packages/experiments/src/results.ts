@@ -76,12 +76,14 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const mark = simulated ? "SIMULATED · " : "";
   const partial = options.partial ? `PARTIAL: ${options.partial.shards.length} of ${options.partial.of} shards · ` : "";
   const standIns = exp.cells.some((c) => c.standIns.length) ? "STAND-INS (see notes) · " : "";
-  const upper = exp.cells.some((c) => isUpperBound(c.pipeline)) ? "UPPER-BOUND ROWS (oracle-best looks at gold; not methods) · " : "";
+  const upper = exp.cells.some((c) => isUpperBound(c.pipeline)) ? "UPPER-BOUND ROWS (oracle-best / oracle-value look at gold; not methods) · " : "";
   const provenance = `${mark}${partial}${standIns}${upper}${exp.config.name} · profile ${exp.config.profile} · seed ${exp.config.seed} · ≤${exp.config.limit} samples/dataset (${records.length} records) · commit ${shortCommit} · ${createdAt.slice(0, 16)}Z`;
   const table = buildTable(exp, metrics, title, provenance, boot);
   // Which candidate and selection rules made the numbers (issue 19: a table says which it used).
   const rules = new Set([...pipelines.values()].filter((p) => p.config.k > 0).map((p) => `${p.sampler.describe?.() ?? p.sampler.name}, ${p.verifier.params.select === "roles" ? "points by queue roles" : "points interleaved"}`));
   if (rules.size) table.notes = [...table.notes, `Candidates and point selection: ${[...rules].join(" | ")}.`];
+  const rankings = new Set([...pipelines.values()].filter((p) => p.config.k > 0 && p.scorer).map((p) => p.describeRanking()));
+  if (rankings.size) table.notes = [...table.notes, `Candidate ranking (sampler.rank): ${[...rankings].join(" | ")}.`];
   // Which confidence rule and decoding made them (issue 20: say which aggregation each table used).
   const verified = [...pipelines.values()].filter((p) => p.config.k > 0);
   const AGG = { absolute: "absolute (the decoded answer's summed top-k probability, the authors' rule)", pa: "absolute (the decoded answer's summed top-k probability, the authors' rule)", normalised: "normalised (P(yes) over yes + no of the top-k)", decoded: "decoded answer only" } as const;
@@ -143,6 +145,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     // Every invocation's model-call accounting (model-calls.jsonl) and their sum.
     modelCalls: readModelCalls([...new Set(sampleFiles.map((f) => dirname(f)))]),
     decoders: run?.decoderStats ?? [],
+    ...(run?.rankingStats ? { rankings: run.rankingStats } : {}),
     skippedSamples: run?.skipped ?? [],
     intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, where: "metrics.<cell>.<dataset>.ci95.<metric> = [low, high], in the metric's units" },
     metrics,

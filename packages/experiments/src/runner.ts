@@ -47,6 +47,8 @@ export interface RunResult {
   resumedRecords: number;
   backendStats: { description: string; simulated: boolean; stats: Record<string, number> }[];
   decoderStats: { description: string; stats: Record<string, number> }[];
+  /** sampler.rank's scorers of the last invocation (oracle-value's decodes, learned-value's points). */
+  rankingStats?: { description: string; upperBound: boolean; stats: Record<string, number> }[];
   skipped: { id: string; dataset: string; error: string }[];
 }
 
@@ -283,6 +285,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
     resumedRecords: resumed,
     backendStats: pool.allBackends().map((b) => ({ description: b.describe(), simulated: b.simulated, stats: b.stats?.() ?? {} })),
     decoderStats: pool.allDecoders().map((d) => ({ description: d.describe(), stats: d.stats?.() ?? {} })),
+    ...(pool.allScorers().length ? { rankingStats: pool.allScorers().map((s) => ({ description: s.describe(), upperBound: s.upperBound, stats: s.stats?.() ?? {} })) } : {}),
     skipped,
   };
   await pool.dispose();

@@ -6,9 +6,9 @@ import { BOOTSTRAP_SETTINGS, type CellMetrics, type SampleBootstrap } from "./su
 import type { PipelineConfig } from "@resagent/pipeline";
 import { describeUnit } from "@resagent/data";
 
-/** A cell whose grounding router looks at the gold box (oracle-best): an upper bound, not a method. */
+/** A cell that looks at gold (the oracle-best router, the oracle-value ranking): an upper bound, not a method. */
 export function isUpperBound(pipeline: PipelineConfig): boolean {
-  return pipeline.grounding?.router === "oracle-best";
+  return pipeline.grounding?.router === "oracle-best" || pipeline.sampler.rank === "oracle-value";
 }
 
 export interface TableData {

@@ -4,7 +4,7 @@ import { InputError, decodeImage, sha256 } from "@resagent/core";
 import { registerBackend, type BackendConfig, type ChatBackend, type ChatCompletion, type ChatRequest, type QueryContext } from "@resagent/mllm";
 import type * as tfjs from "@tensorflow/tfjs";
 import type { Box, Point, RgbImage } from "@resagent/core";
-import { allocEncoded, encodeView, encodedSizes, pictureOrigin, transformEncoded, type EncodedBuffers, type FeatureSpec } from "./features.js";
+import { allocEncoded, encodeView, encodedSizes, pictureOrigin, transformEncoded, type EncodedBuffers, type FeatureSpec, type VbrView } from "./features.js";
 import { inputTensors, loadModel } from "./model.js";
 import { loadTf, type Tf, type TfInfo } from "./tf.js";
 import { LEARNED_MODEL_VERSION } from "./train.js";
@@ -30,22 +30,31 @@ export interface LearnedModelMeta {
   gitCommit: string;
 }
 
-/** Read a model folder's metadata and a hash of its files (the backend's identity), or undefined when absent. */
-export function readModelMeta(dir: string): { meta: LearnedModelMeta; hash: string } | undefined {
+/** A model folder's model.json (parsed) and a hash of its files (a model's identity), or undefined when it has none. */
+export function readModelFolder(dir: string): { file: string; userDefinedMetadata: Record<string, unknown> | undefined; hash: string } | undefined {
   const file = join(dir, "model.json");
   if (!existsSync(file)) return undefined;
   const text = readFileSync(file, "utf8");
-  let json: { userDefinedMetadata?: { resagent?: LearnedModelMeta } };
+  let json: { userDefinedMetadata?: Record<string, unknown> };
   try {
     json = JSON.parse(text) as typeof json;
   } catch (err) {
     throw new InputError(`not JSON: ${(err as Error).message}`, { file });
   }
-  const meta = json.userDefinedMetadata?.resagent;
+  const weights = existsSync(join(dir, "weights.bin")) ? readFileSync(join(dir, "weights.bin")) : Buffer.alloc(0);
+  return { file, userDefinedMetadata: json.userDefinedMetadata, hash: sha256(Buffer.concat([Buffer.from(text), weights])).slice(0, 16) };
+}
+
+/** Read a model folder's metadata and a hash of its files (the backend's identity), or undefined when absent. */
+export function readModelMeta(dir: string): { meta: LearnedModelMeta; hash: string } | undefined {
+  const folder = readModelFolder(dir);
+  if (!folder) return undefined;
+  const { file } = folder;
+  const meta = folder.userDefinedMetadata?.resagent as (LearnedModelMeta & { kind?: string }) | undefined;
+  if (meta?.kind === "point-value") throw new InputError("this is a point-value ranker (sampler.rank learned-value), not a verifier; train a verifier with `pnpm train-verifier`", { file });
   if (!meta || typeof meta.features?.size !== "number") throw new InputError("not a learned verifier model (no userDefinedMetadata.resagent); train one with `pnpm train-verifier`", { file });
   if (meta.version !== LEARNED_MODEL_VERSION) throw new InputError(`model version ${meta.version}, this harness reads ${LEARNED_MODEL_VERSION}; retrain with \`pnpm train-verifier --out ${dir}\``, { file });
-  const weights = existsSync(join(dir, "weights.bin")) ? readFileSync(join(dir, "weights.bin")) : Buffer.alloc(0);
-  return { meta, hash: sha256(Buffer.concat([Buffer.from(text), weights])).slice(0, 16) };
+  return { meta, hash: folder.hash };
 }
 
 /** Trains the default model when the default folder has none (set by the CLI: it owns the progress bar). */
@@ -145,16 +154,24 @@ export class LearnedVerifierBackend implements ChatBackend {
 export function encodeQuery(q: { picture: RgbImage; width: number; height: number; box: Box; point: Point; expression?: string }, spec: FeatureSpec, symmetries = 1): EncodedBuffers {
   const origin = pictureOrigin(q.picture.width, q.picture.height, q.width, q.height, q.box, q.point);
   const buf = allocEncoded(spec, symmetries);
-  encodeView({ ...q, origin }, spec, buf, 0);
+  encodeSymmetric({ ...q, origin }, spec, symmetries, buf, 0);
+  return buf;
+}
+
+/**
+ * Encode a view as examples `index` .. `index + symmetries - 1` of `buf`: the view itself, then
+ * the view under symmetries 1 .. symmetries - 1 of the square (what a model averages over).
+ */
+export function encodeSymmetric(view: VbrView, spec: FeatureSpec, symmetries: number, buf: EncodedBuffers, index: number): void {
+  encodeView(view, spec, buf, index);
   const z = encodedSizes(spec);
   for (let t = 1; t < symmetries; t++) {
-    buf.grid.copyWithin(t * z.grid, 0, z.grid);
-    buf.patch.copyWithin(t * z.patch, 0, z.patch);
-    buf.scalars.copyWithin(t * z.scalars, 0, z.scalars);
-    buf.phrase.copyWithin(t * z.phrase, 0, z.phrase);
-    transformEncoded(buf, spec, t, t);
+    buf.grid.copyWithin((index + t) * z.grid, index * z.grid, (index + 1) * z.grid);
+    buf.patch.copyWithin((index + t) * z.patch, index * z.patch, (index + 1) * z.patch);
+    buf.scalars.copyWithin((index + t) * z.scalars, index * z.scalars, (index + 1) * z.scalars);
+    buf.phrase.copyWithin((index + t) * z.phrase, index * z.phrase, (index + 1) * z.phrase);
+    transformEncoded(buf, spec, t, index + t);
   }
-  return buf;
 }
 
 /** Register `learned` with the MLLM backend registry (done when this package is imported). */

@@ -105,7 +105,7 @@ export function describeProblems(p: VbrFolderProblems): string {
 }
 
 /** Split by source image (no image has points on both sides), seeded: about `heldOut` of the images go to the held-out side. */
-export function splitByImage(examples: readonly VbrExample[], heldOut: number, seed: number): { train: number[]; test: number[] } {
+export function splitByImage(examples: readonly { imageHash: string }[], heldOut: number, seed: number): { train: number[]; test: number[] } {
   const hashes = [...new Set(examples.map((e) => e.imageHash))].sort();
   const shuffled = randomStream(seed, "learned/split").shuffle(hashes);
   const nTest = Math.max(1, Math.round(heldOut * hashes.length));

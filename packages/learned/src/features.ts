@@ -1,4 +1,4 @@
-import { InputError, type Box, type Point, type RgbImage } from "@resagent/core";
+import { InputError, type Box, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { markerCrop } from "@resagent/verifier";
 
 /**
@@ -19,6 +19,8 @@ export interface VbrView {
   point: Point;
   /** The referring expression (read as a bag of hashed words when the spec has phraseBins). */
   expression?: string;
+  /** The decoder's mask from the box alone, in source pixels (read when the spec has baseMask). */
+  mask?: Mask;
 }
 
 export interface FeatureSpec {
@@ -37,6 +39,11 @@ export interface FeatureSpec {
   patchSpan: number;
   /** Bins the phrase's words are hashed into (0: the phrase is not read). */
   phraseBins: number;
+  /**
+   * A fifth channel in the grid and the patch: the share of each cell the decoder's box-only mask
+   * covers (the point-value ranker: where the mask already is decides which answer could change it).
+   */
+  baseMask?: boolean;
 }
 
 // 128 bins: synthref's phrases use 56 distinct words, so few share a bin; a real vocabulary
@@ -72,6 +79,10 @@ function wordBin(word: string, bins: number): number {
 
 /** Image channels per grid cell: RGB + marker position (box grid), RGB + inside-the-box share (patch). */
 export const CHANNELS = 4;
+/** Channels per cell for a spec: CHANNELS, plus the box-only mask's share with baseMask. */
+export function channelsOf(spec: FeatureSpec): number {
+  return spec.baseMask ? CHANNELS + 1 : CHANNELS;
+}
 export const SCALARS = 4;
 
 /** Sub-samples per grid-cell side: a cheap box filter, so small boxes and big ones look alike. */
@@ -93,7 +104,8 @@ export interface EncodedBuffers {
 
 /** Numbers per example in each buffer. */
 export function encodedSizes(spec: FeatureSpec): { grid: number; patch: number; scalars: number; phrase: number } {
-  return { grid: spec.size * spec.size * CHANNELS, patch: spec.patchSize * spec.patchSize * CHANNELS, scalars: SCALARS, phrase: spec.phraseBins };
+  const c = channelsOf(spec);
+  return { grid: spec.size * spec.size * c, patch: spec.patchSize * spec.patchSize * c, scalars: SCALARS, phrase: spec.phraseBins };
 }
 
 /** Buffers for n encoded examples. */
@@ -131,19 +143,22 @@ export function encodeView(v: VbrView, spec: FeatureSpec, out: EncodedBuffers, i
   const my = (point.y - vy) / ch;
   const inv2s2 = 1 / (2 * spec.markerSigma * spec.markerSigma);
   const grid = out.grid;
-  resample(v, vx, vy, cw, ch, S, SUB, grid, index * z.grid, () => 0);
+  const C = channelsOf(spec);
+  if (spec.baseMask && !v.mask) throw new InputError("this model reads the decoder's box-only mask, but the view has none", { field: "mask" });
+  const mask = spec.baseMask ? v.mask : undefined;
+  resample(v, vx, vy, cw, ch, S, SUB, grid, index * z.grid, () => 0, C, mask);
   for (let i = 0; i < S; i++) {
     for (let j = 0; j < S; j++) {
       const dx = j + 0.5 - mx;
       const dy = i + 0.5 - my;
-      grid[index * z.grid + (i * S + j) * CHANNELS + 3] = Math.exp(-(dx * dx + dy * dy) * inv2s2);
+      grid[index * z.grid + (i * S + j) * C + 3] = Math.exp(-(dx * dx + dy * dy) * inv2s2);
     }
   }
   if (spec.patchSize > 0) {
     const P = spec.patchSize;
     const c = spec.patchSpan / P;
     const inBox = (x: number, y: number) => (x >= box.x1 && x < box.x2 && y >= box.y1 && y < box.y2 ? 1 : 0);
-    resample(v, point.x - spec.patchSpan / 2, point.y - spec.patchSpan / 2, c, c, P, PATCH_SUB, out.patch, index * z.patch, inBox);
+    resample(v, point.x - spec.patchSpan / 2, point.y - spec.patchSpan / 2, c, c, P, PATCH_SUB, out.patch, index * z.patch, inBox, C, mask);
   }
   const s = index * z.scalars;
   out.scalars[s] = (point.x - box.x1) / bw;
@@ -160,10 +175,11 @@ export function encodeView(v: VbrView, spec: FeatureSpec, out: EncodedBuffers, i
 
 /**
  * Resample the source region with top-left (x0, y0) and cells cw × ch source pixels into an
- * n × n grid at `offset` (channels last): RGB as the mean of sub × sub samples (outside the
- * picture: 0), channel 3 the mean of `extra` over the same samples (in source coordinates).
+ * n × n grid at `offset` (`channels` per cell, channels last): RGB as the mean of sub × sub
+ * samples (outside the picture: 0), channel 3 the mean of `extra` over the same samples (in
+ * source coordinates), and with a `mask` channel 4 the share of the samples it covers.
  */
-function resample(v: VbrView, x0: number, y0: number, cw: number, ch: number, n: number, sub: number, out: Float32Array, offset: number, extra: (x: number, y: number) => number): void {
+function resample(v: VbrView, x0: number, y0: number, cw: number, ch: number, n: number, sub: number, out: Float32Array, offset: number, extra: (x: number, y: number) => number, channels = CHANNELS, mask?: Mask): void {
   const { picture, origin } = v;
   const pw = picture.width;
   const ph = picture.height;
@@ -175,12 +191,18 @@ function resample(v: VbrView, x0: number, y0: number, cw: number, ch: number, n:
       let g = 0;
       let b = 0;
       let e = 0;
+      let m = 0;
       for (let si = 0; si < sub; si++) {
         const sy = y0 + (i + (si + 0.5) / sub) * ch;
         const py = Math.floor(sy - origin.y);
         for (let sj = 0; sj < sub; sj++) {
           const sx = x0 + (j + (sj + 0.5) / sub) * cw;
           e += extra(sx, sy);
+          if (mask) {
+            const mx = Math.floor(sx);
+            const my = Math.floor(sy);
+            if (mx >= 0 && my >= 0 && mx < mask.width && my < mask.height && mask.data[my * mask.width + mx] === 1) m++;
+          }
           if (py < 0 || py >= ph) continue;
           const px = Math.floor(sx - origin.x);
           if (px < 0 || px >= pw) continue;
@@ -191,18 +213,19 @@ function resample(v: VbrView, x0: number, y0: number, cw: number, ch: number, n:
           b += data[k + 2]! / 127.5 - 1;
         }
       }
-      const o = offset + (i * n + j) * CHANNELS;
+      const o = offset + (i * n + j) * channels;
       out[o] = r / k2;
       out[o + 1] = g / k2;
       out[o + 2] = b / k2;
       out[o + 3] = e / k2;
+      if (mask) out[o + 4] = m / k2;
     }
   }
 }
 
-/** Apply symmetry t (see transformEncoded) to one n × n × CHANNELS grid at `offset`, in place. */
-function transformGrid(grid: Float32Array, n: number, t: number, offset: number): void {
-  const per = n * n * CHANNELS;
+/** Apply symmetry t (see transformEncoded) to one n × n × channels grid at `offset`, in place. */
+function transformGrid(grid: Float32Array, n: number, t: number, offset: number, channels: number): void {
+  const per = n * n * channels;
   const src = grid.slice(offset, offset + per);
   const mirror = (t & 1) !== 0;
   const flip = (t & 2) !== 0;
@@ -214,9 +237,9 @@ function transformGrid(grid: Float32Array, n: number, t: number, offset: number)
       let sj = transpose ? i : j;
       if (flip) si = n - 1 - si;
       if (mirror) sj = n - 1 - sj;
-      const o = offset + (i * n + j) * CHANNELS;
-      const k = (si * n + sj) * CHANNELS;
-      for (let c = 0; c < CHANNELS; c++) grid[o + c] = src[k + c]!;
+      const o = offset + (i * n + j) * channels;
+      const k = (si * n + sj) * channels;
+      for (let c = 0; c < channels; c++) grid[o + c] = src[k + c]!;
     }
   }
 }
@@ -230,8 +253,8 @@ function transformGrid(grid: Float32Array, n: number, t: number, offset: number)
 export function transformEncoded(buf: EncodedBuffers, spec: FeatureSpec, t: number, index = 0): void {
   if (t === 0) return;
   const z = encodedSizes(spec);
-  transformGrid(buf.grid, spec.size, t, index * z.grid);
-  if (spec.patchSize > 0) transformGrid(buf.patch, spec.patchSize, t, index * z.patch);
+  transformGrid(buf.grid, spec.size, t, index * z.grid, channelsOf(spec));
+  if (spec.patchSize > 0) transformGrid(buf.patch, spec.patchSize, t, index * z.patch, channelsOf(spec));
   const s = index * z.scalars;
   const scalars = buf.scalars;
   let u = scalars[s]!;

@@ -55,12 +55,33 @@ export function wilsonInterval(k: number, n: number, z = 1.96): [number, number]
 }
 
 /**
+ * Percentile bootstrap over groups (images): resample whole groups with replacement and compute
+ * `stat` of the picked groups (their indices into the sorted group keys; a group picked twice
+ * appears twice). Seeded; 95% by default.
+ */
+export function clusterBootstrap(groupKeys: readonly string[], stat: (picked: readonly number[]) => number, options: { resamples?: number; seed?: number; level?: number } = {}): [number, number] {
+  const { resamples = 1000, seed = 0, level = 0.95 } = options;
+  const n = groupKeys.length;
+  if (n === 0) return [0, 1];
+  const rng = randomStream(seed, "learned/bootstrap");
+  const stats: number[] = [];
+  const picked = new Array<number>(n);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) picked[i] = rng.int(n);
+    stats.push(stat(picked));
+  }
+  stats.sort((a, b) => a - b);
+  const lo = stats[Math.floor(((1 - level) / 2) * (resamples - 1))]!;
+  const hi = stats[Math.ceil((1 - (1 - level) / 2) * (resamples - 1))]!;
+  return [lo, hi];
+}
+
+/**
  * Percentile bootstrap of accuracy, resampling whole groups (images): answers about points of one
  * image are not independent, so this interval is the honest one (wider than Wilson's when they
  * are correlated). Seeded; 95% by default.
  */
 export function clusterBootstrapAccuracy(correct: ArrayLike<boolean>, groups: ArrayLike<string>, options: { resamples?: number; seed?: number; level?: number } = {}): [number, number] {
-  const { resamples = 1000, seed = 0, level = 0.95 } = options;
   const byGroup = new Map<string, { k: number; n: number }>();
   for (let i = 0; i < correct.length; i++) {
     const g = byGroup.get(groups[i]!) ?? { k: 0, n: 0 };
@@ -68,24 +89,42 @@ export function clusterBootstrapAccuracy(correct: ArrayLike<boolean>, groups: Ar
     g.n++;
     byGroup.set(groups[i]!, g);
   }
-  const cells = [...byGroup.keys()].sort().map((k) => byGroup.get(k)!);
-  if (cells.length === 0) return [0, 1];
-  const rng = randomStream(seed, "learned/bootstrap");
-  const stats: number[] = [];
-  for (let r = 0; r < resamples; r++) {
-    let k = 0;
-    let n = 0;
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[rng.int(cells.length)]!;
-      k += c.k;
-      n += c.n;
-    }
-    stats.push(n ? k / n : 0);
-  }
-  stats.sort((a, b) => a - b);
-  const lo = stats[Math.floor(((1 - level) / 2) * (resamples - 1))]!;
-  const hi = stats[Math.ceil((1 - (1 - level) / 2) * (resamples - 1))]!;
-  return [lo, hi];
+  const keys = [...byGroup.keys()].sort();
+  const cells = keys.map((k) => byGroup.get(k)!);
+  return clusterBootstrap(
+    keys,
+    (picked) => {
+      let k = 0;
+      let n = 0;
+      for (const g of picked) {
+        k += cells[g]!.k;
+        n += cells[g]!.n;
+      }
+      return n ? k / n : 0;
+    },
+    options,
+  );
+}
+
+/** Mean of the first k values (all of them when fewer). */
+export function meanOfFirst(values: readonly number[], k: number): number {
+  const v = values.slice(0, k);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
+}
+
+/** Indices of `scores` from highest to lowest (ties: lower index first). */
+export function rankOrder(scores: ArrayLike<number>): number[] {
+  return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
+/**
+ * NDCG@k of the order `scores` gives, with the teacher's values as gains (linear gains, discount
+ * 1/log2(rank + 1)); undefined when no point has value (every order is as good).
+ */
+export function ndcgAtK(values: readonly number[], scores: ArrayLike<number>, k: number): number | undefined {
+  const dcg = (order: readonly number[]) => order.slice(0, k).reduce((a, i, r) => a + values[i]! / Math.log2(r + 2), 0);
+  const ideal = dcg(rankOrder(values));
+  return ideal > 0 ? dcg(rankOrder(scores)) / ideal : undefined;
 }
 
 export interface ReliabilityBin {

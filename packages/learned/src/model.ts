@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { InputError, randomStream, writeFileAtomic } from "@resagent/core";
 import type * as tfjs from "@tensorflow/tfjs";
 import type { EncodedSet } from "./data.js";
-import { CHANNELS, SCALARS, encodedSizes, transformEncoded, type EncodedBuffers, type FeatureSpec } from "./features.js";
+import { SCALARS, channelsOf, encodedSizes, transformEncoded, type EncodedBuffers, type FeatureSpec } from "./features.js";
 import type { Tf } from "./tf.js";
 
 export interface ModelSpec {
@@ -29,17 +29,26 @@ export interface TrainSpec {
   seed: number;
 }
 
+/** The model's output and name: the verifier's sigmoid P(yes) by default. */
+export interface ModelHead {
+  output: string;
+  name: string;
+}
+export const VERIFIER_HEAD: ModelHead = { output: "p_yes", name: "vbr_verifier" };
+
 /**
  * A small two-view CNN: the box-region grid and the marker patch each through their own strided
  * 3×3 convolutions, flattened, joined with the scalar features, one hidden dense layer, and a
- * sigmoid P(yes). Every initialiser is seeded, and there is no dropout (tfjs re-uses a seeded
- * dropout mask on every batch), so a seed fixes it. Inputs, in order: grid, patch (when the
- * features have one), scalars, phrase (when the features read it: its word bins join the rest
- * before the hidden layer, which can then weigh what it sees by what the phrase names).
+ * sigmoid output (the verifier's P(yes); the point-value ranker's scaled value). Every initialiser
+ * is seeded, and there is no dropout (tfjs re-uses a seeded dropout mask on every batch), so a
+ * seed fixes it. Inputs, in order: grid, patch (when the features have one), scalars, phrase (when
+ * the features read it: its word bins join the rest before the hidden layer, which can then weigh
+ * what it sees by what the phrase names).
  */
-export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersModel {
+export function buildModel(tf: Tf, spec: ModelSpec, seed: number, head: ModelHead = VERIFIER_HEAD): tfjs.LayersModel {
   const S = spec.features.size;
   const P = spec.features.patchSize;
+  const C = channelsOf(spec.features);
   let k = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed * 1000 + k++ });
   const branch = (input: tfjs.SymbolicTensor, filters: number[], prefix: string) => {
@@ -49,11 +58,11 @@ export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersMo
     }
     return tf.layers.flatten({ name: `${prefix}_flatten` }).apply(x) as tfjs.SymbolicTensor;
   };
-  const grid = tf.input({ shape: [S, S, CHANNELS], name: "grid" });
+  const grid = tf.input({ shape: [S, S, C], name: "grid" });
   const inputs = [grid];
   const parts = [branch(grid, spec.filters, "conv")];
   if (P > 0) {
-    const patch = tf.input({ shape: [P, P, CHANNELS], name: "patch" });
+    const patch = tf.input({ shape: [P, P, C], name: "patch" });
     inputs.push(patch);
     parts.push(branch(patch, spec.patchFilters, "patch_conv"));
   }
@@ -68,29 +77,20 @@ export function buildModel(tf: Tf, spec: ModelSpec, seed: number): tfjs.LayersMo
   const joined = tf.layers.concatenate({ name: "join" }).apply(parts) as tfjs.SymbolicTensor;
   const reg = spec.l2 > 0 ? { kernelRegularizer: tf.regularizers.l2({ l2: spec.l2 }) } : {};
   const hidden = tf.layers.dense({ name: "hidden", units: spec.dense, activation: "relu", kernelInitializer: init(), ...reg }).apply(joined) as tfjs.SymbolicTensor;
-  const out = tf.layers.dense({ name: "p_yes", units: 1, activation: "sigmoid", kernelInitializer: init(), ...reg }).apply(hidden) as tfjs.SymbolicTensor;
-  return tf.model({ inputs, outputs: out, name: "vbr_verifier" });
+  const out = tf.layers.dense({ name: head.output, units: 1, activation: "sigmoid", kernelInitializer: init(), ...reg }).apply(hidden) as tfjs.SymbolicTensor;
+  return tf.model({ inputs, outputs: out, name: head.name });
 }
 
 /** The model's input tensors for n encoded examples (see buildModel for the order). */
 export function inputTensors(tf: Tf, buf: EncodedBuffers, spec: FeatureSpec, n: number): tfjs.Tensor[] {
   const S = spec.size;
   const P = spec.patchSize;
-  const xs: tfjs.Tensor[] = [tf.tensor4d(buf.grid, [n, S, S, CHANNELS])];
-  if (P > 0) xs.push(tf.tensor4d(buf.patch, [n, P, P, CHANNELS]));
+  const C = channelsOf(spec);
+  const xs: tfjs.Tensor[] = [tf.tensor4d(buf.grid, [n, S, S, C])];
+  if (P > 0) xs.push(tf.tensor4d(buf.patch, [n, P, P, C]));
   xs.push(tf.tensor2d(buf.scalars, [n, SCALARS]));
   if (spec.phraseBins > 0) xs.push(tf.tensor2d(buf.phrase, [n, spec.phraseBins]));
   return xs;
-}
-
-export interface EpochLog {
-  epoch: number;
-  /** Running means over the epoch's batches (augmented, each measured before its update), as Keras reports them. */
-  trainLoss: number;
-  trainAccuracy: number;
-  heldOutLoss: number;
-  heldOutAccuracy: number;
-  seconds: number;
 }
 
 /** Copy examples `idx` into batch buffers, transformed where `transforms` says so (see transformEncoded). */
@@ -132,7 +132,8 @@ export function predict(tf: Tf, model: tfjs.LayersModel, set: EncodedSet, idx?: 
   return out;
 }
 
-function lossAndAccuracy(p: Float32Array, set: EncodedSet, idx: readonly number[]): { loss: number; accuracy: number } {
+/** Mean binary cross-entropy and accuracy at 0.5 of P(yes) `p` for examples `idx` (labels 0/1). */
+function lossAndAccuracy(p: Float32Array, set: EncodedSet, idx: readonly number[]): { loss: number; metric: number } {
   let loss = 0;
   let right = 0;
   idx.forEach((i, k) => {
@@ -141,13 +142,94 @@ function lossAndAccuracy(p: Float32Array, set: EncodedSet, idx: readonly number[
     loss -= y ? Math.log(q) : Math.log(1 - q);
     if (q >= 0.5 === y) right++;
   });
-  return { loss: loss / Math.max(1, idx.length), accuracy: right / Math.max(1, idx.length) };
+  return { loss: loss / Math.max(1, idx.length), metric: right / Math.max(1, idx.length) };
 }
 
 /**
- * Mini-batch Adam on binary cross-entropy. The order of examples and their symmetries come from
- * seeded streams per epoch; on the CPU backend the whole run is bit-reproducible for a seed.
+ * What a model is fitted to: its Keras loss over the sigmoid output (binary cross-entropy also
+ * takes soft targets in [0, 1]), the Keras metric shown while training (if any), and the held-out
+ * figures of an epoch, measured on one view of each held-out example.
  */
+export interface LearningTask {
+  loss: "binaryCrossentropy" | "meanSquaredError";
+  metric?: "accuracy";
+  heldOut(p: Float32Array, set: EncodedSet, idx: readonly number[]): { loss: number; metric: number };
+}
+
+/** The verifier's task: P(yes) against 0/1 labels, accuracy at 0.5. */
+export const BINARY_TASK: LearningTask = { loss: "binaryCrossentropy", metric: "accuracy", heldOut: lossAndAccuracy };
+
+/** One epoch of fitModel: the running training loss (and metric), the held-out ones. */
+export interface FitEpoch {
+  epoch: number;
+  trainLoss: number;
+  /** Running mean of the task's Keras metric (null without one). */
+  trainMetric: number | null;
+  heldOutLoss: number;
+  heldOutMetric: number;
+  seconds: number;
+}
+
+/**
+ * Mini-batch Adam on the task's loss. The order of examples and their symmetries come from seeded
+ * streams per epoch; on the CPU backend the whole run is bit-reproducible for a seed.
+ */
+export async function fitModel(
+  tf: Tf,
+  model: tfjs.LayersModel,
+  set: EncodedSet,
+  split: { train: number[]; test: number[] },
+  spec: TrainSpec,
+  task: LearningTask,
+  onBatch?: (done: number, total: number) => void,
+  onEpoch?: (log: FitEpoch) => void,
+): Promise<FitEpoch[]> {
+  const optimizer = tf.train.adam(spec.learningRate);
+  model.compile({ optimizer, loss: task.loss, metrics: task.metric ? [task.metric] : [] });
+  const logs: FitEpoch[] = [];
+  const batchesPerEpoch = Math.ceil(split.train.length / spec.batchSize);
+  let done = 0;
+  for (let epoch = 1; epoch <= spec.epochs; epoch++) {
+    const t0 = performance.now();
+    if (epoch > Math.ceil((2 * spec.epochs) / 3)) (optimizer as unknown as { learningRate: number }).learningRate = spec.learningRate * spec.finalDecay;
+    const rng = randomStream(spec.seed, "learned/epoch", String(epoch));
+    const order = rng.shuffle(split.train);
+    let lossSum = 0;
+    let metricSum = 0;
+    for (let s = 0; s < order.length; s += spec.batchSize) {
+      const idx = order.slice(s, s + spec.batchSize);
+      const transforms = spec.augment ? idx.map(() => rng.int(8)) : undefined;
+      const b = gather(set, idx, transforms);
+      const xs = inputTensors(tf, b, set.spec, idx.length);
+      const ys = tf.tensor2d(b.labels, [idx.length, 1]);
+      const out = await model.trainOnBatch(xs, ys);
+      const [loss, metric] = Array.isArray(out) ? out : [out];
+      lossSum += loss! * idx.length;
+      metricSum += (metric ?? 0) * idx.length;
+      tf.dispose([...xs, ys]);
+      onBatch?.(++done, batchesPerEpoch * spec.epochs);
+    }
+    // The held-out side in one view only: the per-epoch curve, not the reported figure.
+    const te = task.heldOut(predict(tf, model, set, split.test), set, split.test);
+    const n = Math.max(1, order.length);
+    const log: FitEpoch = { epoch, trainLoss: lossSum / n, trainMetric: task.metric ? metricSum / n : null, heldOutLoss: te.loss, heldOutMetric: te.metric, seconds: (performance.now() - t0) / 1000 };
+    logs.push(log);
+    onEpoch?.(log);
+  }
+  return logs;
+}
+
+export interface EpochLog {
+  epoch: number;
+  /** Running means over the epoch's batches (augmented, each measured before its update), as Keras reports them. */
+  trainLoss: number;
+  trainAccuracy: number;
+  heldOutLoss: number;
+  heldOutAccuracy: number;
+  seconds: number;
+}
+
+/** The verifier's training: fitModel on BINARY_TASK, its epochs as accuracy curves. */
 export async function trainModel(
   tf: Tf,
   model: tfjs.LayersModel,
@@ -157,38 +239,8 @@ export async function trainModel(
   onBatch?: (done: number, total: number) => void,
   onEpoch?: (log: EpochLog) => void,
 ): Promise<EpochLog[]> {
-  const optimizer = tf.train.adam(spec.learningRate);
-  model.compile({ optimizer, loss: "binaryCrossentropy", metrics: ["accuracy"] });
-  const logs: EpochLog[] = [];
-  const batchesPerEpoch = Math.ceil(split.train.length / spec.batchSize);
-  let done = 0;
-  for (let epoch = 1; epoch <= spec.epochs; epoch++) {
-    const t0 = performance.now();
-    if (epoch > Math.ceil((2 * spec.epochs) / 3)) (optimizer as unknown as { learningRate: number }).learningRate = spec.learningRate * spec.finalDecay;
-    const rng = randomStream(spec.seed, "learned/epoch", String(epoch));
-    const order = rng.shuffle(split.train);
-    let lossSum = 0;
-    let accSum = 0;
-    for (let s = 0; s < order.length; s += spec.batchSize) {
-      const idx = order.slice(s, s + spec.batchSize);
-      const transforms = spec.augment ? idx.map(() => rng.int(8)) : undefined;
-      const b = gather(set, idx, transforms);
-      const xs = inputTensors(tf, b, set.spec, idx.length);
-      const ys = tf.tensor2d(b.labels, [idx.length, 1]);
-      const [loss, acc] = (await model.trainOnBatch(xs, ys)) as number[];
-      lossSum += loss! * idx.length;
-      accSum += acc! * idx.length;
-      tf.dispose([...xs, ys]);
-      onBatch?.(++done, batchesPerEpoch * spec.epochs);
-    }
-    // The held-out side in one view only: the per-epoch curve, not the reported figure.
-    const te = lossAndAccuracy(predict(tf, model, set, split.test), set, split.test);
-    const n = Math.max(1, order.length);
-    const log: EpochLog = { epoch, trainLoss: lossSum / n, trainAccuracy: accSum / n, heldOutLoss: te.loss, heldOutAccuracy: te.accuracy, seconds: (performance.now() - t0) / 1000 };
-    logs.push(log);
-    onEpoch?.(log);
-  }
-  return logs;
+  const asAccuracy = (l: FitEpoch): EpochLog => ({ epoch: l.epoch, trainLoss: l.trainLoss, trainAccuracy: l.trainMetric ?? 0, heldOutLoss: l.heldOutLoss, heldOutAccuracy: l.heldOutMetric, seconds: l.seconds });
+  return (await fitModel(tf, model, set, split, spec, BINARY_TASK, onBatch, onEpoch && ((l) => onEpoch(asAccuracy(l))))).map(asAccuracy);
 }
 
 /**

@@ -43,27 +43,74 @@ export function reliabilitySvg(bins: readonly ReliabilityBin[], ece: number, tit
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.W}" height="${f.H}">${f.parts.join("")}${bars}${diag}${legend}</svg>`;
 }
 
-/** Training curves: loss and accuracy per epoch, train and held-out. */
-export function curvesSvg(logs: readonly EpochLog[], title: string, footer: string): string {
+/** One line of a curves plot: which field of the epoch log, its colour, dash and legend label. */
+export type CurveSeries<T> = [keyof T & string, string, string, string];
+
+const VERIFIER_CURVES: CurveSeries<EpochLog>[] = [
+  ["trainLoss", "#1f6fd1", "", "train loss"],
+  ["heldOutLoss", "#1f6fd1", 'stroke-dasharray="5 3"', "held-out loss"],
+  ["trainAccuracy", "#d1461f", "", "train accuracy"],
+  ["heldOutAccuracy", "#d1461f", 'stroke-dasharray="5 3"', "held-out accuracy"],
+];
+
+/**
+ * Training curves per epoch: by default the verifier's loss and accuracy, train and held-out;
+ * other models name their series and y label (the y axis then runs to their largest value).
+ */
+export function curvesSvg<T extends { epoch: number }>(logs: readonly T[], title: string, footer: string, options?: { series: CurveSeries<T>[]; yLabel: string }): string {
+  const series = (options?.series ?? VERIFIER_CURVES) as CurveSeries<T>[];
+  const value = (l: T, k: keyof T & string) => l[k] as unknown as number;
   const n = Math.max(1, logs.length);
-  const maxLoss = Math.max(0.8, ...logs.map((l) => Math.max(l.trainLoss, l.heldOutLoss)));
-  const yMax = Math.ceil(maxLoss * 5) / 5;
+  const yMax = options
+    ? niceMax(Math.max(1e-9, ...logs.flatMap((l) => series.map(([k]) => value(l, k)))))
+    : Math.ceil(Math.max(0.8, ...logs.map((l) => Math.max(value(l, "trainLoss" as keyof T & string), value(l, "heldOutLoss" as keyof T & string)))) * 5) / 5;
+  const step = options ? yMax / 5 : 0.2;
   const xTicks = Array.from({ length: n + 1 }, (_, i) => i).filter((i) => n <= 12 || i % Math.ceil(n / 12) === 0);
-  const yTicks = Array.from({ length: Math.round(yMax / 0.2) + 1 }, (_, i) => Math.round(i * 0.2 * 10) / 10);
-  const f = frame(title, footer, "epoch", "loss (BCE) / accuracy", n, yMax, xTicks, yTicks);
-  const series: [keyof EpochLog, string, string, string][] = [
-    ["trainLoss", "#1f6fd1", "", "train loss"],
-    ["heldOutLoss", "#1f6fd1", 'stroke-dasharray="5 3"', "held-out loss"],
-    ["trainAccuracy", "#d1461f", "", "train accuracy"],
-    ["heldOutAccuracy", "#d1461f", 'stroke-dasharray="5 3"', "held-out accuracy"],
-  ];
+  const yTicks = Array.from({ length: Math.round(yMax / step) + 1 }, (_, i) => Number((i * step).toPrecision(3)));
+  const f = frame(title, footer, "epoch", options?.yLabel ?? "loss (BCE) / accuracy", n, yMax, xTicks, yTicks);
   // Losses and accuracies live above 0.4 in practice: the legend goes low, clear of the curves.
-  const legendTop = f.y(0.3);
+  const legendTop = options ? f.y(yMax) + 8 : f.y(0.3);
   const lines = series
     .map(([k, colour, dash, label], i) => {
-      const pts = logs.map((l) => `${f.x(l.epoch).toFixed(1)},${f.y(l[k]).toFixed(1)}`).join(" ");
-      return `<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="2" ${dash}/>${logs.map((l) => `<circle cx="${f.x(l.epoch)}" cy="${f.y(l[k])}" r="2.5" fill="${colour}"/>`).join("")}<line x1="${f.x(0) + 12}" y1="${legendTop + i * 16}" x2="${f.x(0) + 40}" y2="${legendTop + i * 16}" stroke="${colour}" stroke-width="2" ${dash}/><text x="${f.x(0) + 46}" y="${legendTop + 4 + i * 16}" font-size="11" ${FONT}>${label}</text>`;
+      const pts = logs.map((l) => `${f.x(l.epoch).toFixed(1)},${f.y(value(l, k)).toFixed(1)}`).join(" ");
+      return `<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="2" ${dash}/>${logs.map((l) => `<circle cx="${f.x(l.epoch)}" cy="${f.y(value(l, k))}" r="2.5" fill="${colour}"/>`).join("")}<line x1="${f.x(0) + 12}" y1="${legendTop + i * 16}" x2="${f.x(0) + 40}" y2="${legendTop + i * 16}" stroke="${colour}" stroke-width="2" ${dash}/><text x="${f.x(0) + 46}" y="${legendTop + 4 + i * 16}" font-size="11" ${FONT}>${label}</text>`;
     })
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.W}" height="${f.H}">${f.parts.join("")}${lines}</svg>`;
+}
+
+/** A round axis maximum at or above v: 1, 2, 2.5 or 5 times a power of ten. */
+function niceMax(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((c) => c >= v) ?? 10 * p;
+}
+
+/**
+ * Grouped bars: for each group (e.g. k = 1..4) one bar per series (e.g. random, spiral, learned,
+ * oracle), labelled with its value; `upperBound` names the series drawn hatched-grey as an upper bound.
+ */
+export function groupedBarsSvg(groups: readonly { label: string; values: Record<string, number> }[], series: readonly { key: string; label: string; colour: string }[], title: string, footer: string, yLabel: string): string {
+  const W = 640;
+  const maxV = niceMax(Math.max(1e-9, ...groups.flatMap((g) => series.map((s) => g.values[s.key] ?? 0))));
+  const ticks = Array.from({ length: 6 }, (_, i) => Number(((i * maxV) / 5).toPrecision(3)));
+  const f = frame(title, footer, "", yLabel, groups.length, maxV, [], ticks);
+  const slot = (f.x(1) - f.x(0)) * 0.8;
+  const bw = slot / series.length;
+  const parts: string[] = [];
+  groups.forEach((g, gi) => {
+    const x0 = f.x(gi) + (f.x(1) - f.x(0)) * 0.1;
+    parts.push(`<text x="${f.x(gi + 0.5)}" y="${f.y(0) + 16}" font-size="11" text-anchor="middle" ${FONT}>${escapeMarkup(g.label)}</text>`);
+    series.forEach((s, si) => {
+      const v = g.values[s.key] ?? 0;
+      const x = x0 + si * bw;
+      parts.push(`<rect x="${x.toFixed(1)}" y="${f.y(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(f.y(0) - f.y(v)).toFixed(1)}" fill="${s.colour}"/>`);
+      parts.push(`<text x="${(x + bw / 2 - 1).toFixed(1)}" y="${(f.y(v) - 3).toFixed(1)}" font-size="8" text-anchor="middle" ${FONT}>${v.toPrecision(2)}</text>`);
+    });
+  });
+  series.forEach((s, si) => {
+    const y = 36;
+    const x = f.x(0) + 8 + si * 140;
+    parts.push(`<rect x="${x}" y="${y - 9}" width="10" height="10" fill="${s.colour}"/><text x="${x + 14}" y="${y}" font-size="11" ${FONT}>${escapeMarkup(s.label)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${f.H}">${f.parts.join("")}${parts.join("")}</svg>`;
 }

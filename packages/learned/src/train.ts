@@ -1,14 +1,12 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { cpus } from "node:os";
 import { join, resolve } from "node:path";
-import { InputError, gitCommit, sha256, stableStringify, svgToPng, writeFileAtomic } from "@resagent/core";
+import { InputError, gitCommit, sha256, stableStringify } from "@resagent/core";
 import { VBR_DEFAULTS, generateVbr, type VbrSource } from "@resagent/datagen";
 import { describeProblems, encodeExamples, readVbrFolder, splitByImage } from "./data.js";
 import { FEATURE_DEFAULTS } from "./features.js";
 import { binaryMetrics, clusterBootstrapAccuracy, reliability, wilsonInterval, type BinaryMetrics, type ReliabilityBin } from "./metrics.js";
 import { buildModel, predict, saveModel, trainModel, type EpochLog, type ModelSpec, type TrainSpec } from "./model.js";
 import { curvesSvg, reliabilitySvg } from "./plots.js";
+import { trainingProvenance, writeTrainingReports } from "./provenance.js";
 import { loadTf, type TfInfo } from "./tf.js";
 
 /** Bumped when the model's inputs or format change: a backend refuses models of another version. */
@@ -73,15 +71,6 @@ export interface TrainReport {
   backend: TfInfo;
   seconds: { wall: number; cpu: number; data: number; training: number };
   files: string[];
-}
-
-const require = createRequire(import.meta.url);
-function versionOf(pkg: string): string {
-  try {
-    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
 }
 
 /** The folder the embedded set is generated into: named by a hash of everything that shapes it. */
@@ -162,16 +151,7 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
 
   const trainedOn = o.data ? `gen-vbr data ${dataDir}` : `synthref (simulated scenes, seed ${DEFAULT_TRAINING_SET.sceneSeed})`;
   const config = { data: o.data ? dataDir : "embedded (synthref)", max: o.max ?? null, heldOut: o.heldOut, seed: o.seed, model: o.model, train: o.train };
-  const provenance = {
-    config,
-    seed: o.seed,
-    data: { folder: dataDir, recordsHash, records: examples.length, images, train: split.train.length, heldOut: split.test.length, generatedWith: generated ?? null },
-    backend: info,
-    versions: { node: process.version, "@resagent/learned": versionOf("@resagent/learned"), "@resagent/datagen": versionOf("@resagent/datagen"), [info.package]: info.version },
-    gitCommit: commit,
-    machine: `${cpus().length} x ${cpus()[0]?.model ?? "unknown cpu"}, ${process.platform}-${process.arch}`,
-    date: new Date().toISOString(),
-  };
+  const provenance = trainingProvenance(config, o.seed, { folder: dataDir, recordsHash, records: examples.length, images, train: split.train.length, heldOut: split.test.length, generatedWith: generated ?? null }, info, commit);
   const cpu = process.cpuUsage(cpu0);
   const seconds = { wall: (performance.now() - wall0) / 1000, cpu: (cpu.user + cpu.system) / 1e6, data: dataSeconds, training: trainingSeconds };
 
@@ -189,20 +169,14 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
     backend: info,
     trainedOn,
   };
-  await writeFileAtomic(join(out, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
-  await writeFileAtomic(join(out, "provenance.json"), `${JSON.stringify(provenance, null, 2)}\n`);
-  files.push("metrics.json", "provenance.json");
   const footer = `${trainedOn} · seed ${o.seed} · ${info.package}@${info.version} (${info.backend}) · ${provenance.gitCommit.slice(0, 12)}`;
   const [lo, hi] = heldOut.accuracyBootstrap95ByImage;
-  const svgs: [string, string][] = [
-    ["reliability", reliabilitySvg(rel.bins, rel.ece, `Learned verifier (tfjs): reliability on ${test.n} held-out queries`, footer)],
-    ["curves", curvesSvg(epochs, `Learned verifier (tfjs): held-out acc ${test.accuracy.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`, footer)],
-  ];
-  for (const [name, svg] of svgs) {
-    await writeFileAtomic(join(out, `${name}.svg`), svg);
-    await writeFileAtomic(join(out, `${name}.png`), await svgToPng(svg));
-    files.push(`${name}.svg`, `${name}.png`);
-  }
+  files.push(
+    ...(await writeTrainingReports(out, metrics, provenance, [
+      ["reliability", reliabilitySvg(rel.bins, rel.ece, `Learned verifier (tfjs): reliability on ${test.n} held-out queries`, footer)],
+      ["curves", curvesSvg(epochs, `Learned verifier (tfjs): held-out acc ${test.accuracy.toFixed(3)} [${lo.toFixed(3)}, ${hi.toFixed(3)}]`, footer)],
+    ])),
+  );
   model.dispose();
   return { dir: out, train, heldOut, epochs, backend: info, seconds, files };
 }

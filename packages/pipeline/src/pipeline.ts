@@ -1,11 +1,11 @@
 import { InputError, parseParams, stableStringify } from "@resagent/core";
-import { DecoderConfigSchema, buildDecoder, type Decoder, type DecoderInput } from "@resagent/decoder";
+import { DecoderConfigSchema, buildDecoder, type DecodeResult, type Decoder, type DecoderInput } from "@resagent/decoder";
 import { BackendConfigSchema, CachedBackend, buildBackend, type BackendConfig, type BackendInput, type ChatBackend, type GrounderConfig, type GrounderInput, type SmartResizeOptions } from "@resagent/mllm";
-import { buildSampler, samplerStandIn, type Candidates, type Sampler } from "@resagent/sampler";
+import { DEFAULT_POOL_SCALE, buildSampler, createValueScorer, samplerStandIn, type Candidates, type PointValueScorer, type Sampler } from "@resagent/sampler";
 import { Verifier, type VerifyResult } from "@resagent/verifier";
 import type { DecodeConfig, PipelineConfig } from "./config.js";
 import { ROUTER_DESCRIPTIONS } from "./routers.js";
-import { decodeStage, groundStage, pixelsOf, recordStage, sampleStage, verifyStage, type GroundingExpert, type LoadedSample, type SampleRecord } from "./stages.js";
+import { decodeStage, groundStage, pixelsOf, rankedSampleStage, recordStage, sampleStage, verifyStage, type Ranking, type GroundingExpert, type LoadedSample, type SampleRecord } from "./stages.js";
 
 /** A readable name for an expert: the model (or simulated preset) and the convention it is read in. */
 function expertName(cfg: GrounderConfig): string {
@@ -25,6 +25,7 @@ export class ComponentPool {
   private readonly backends = new Map<string, ChatBackend>();
   private readonly decoders = new Map<string, Decoder>();
   private readonly samplers = new Map<string, Sampler>();
+  private readonly scorers = new Map<string, PointValueScorer>();
 
   /** The backend part of a grounder or verifier config (a grounder's reading keys aside), its seed filled in, and its key. */
   private backendKey(cfg: GrounderConfig | BackendConfig, seed: number): { key: string; b: BackendConfig } {
@@ -69,6 +70,18 @@ export class ComponentPool {
     return [...this.backends.values()];
   }
 
+  /** The point-value scorer of sampler.rank, shared by cells that rank alike (oracle-value's memo serves every K). */
+  scorer(cfg: PipelineConfig["sampler"]): PointValueScorer {
+    const key = stableStringify({ rank: cfg.rank, modelDir: cfg.modelDir ?? null });
+    let s = this.scorers.get(key);
+    if (!s) this.scorers.set(key, (s = createValueScorer(cfg.rank!, cfg.modelDir === undefined ? {} : { modelDir: cfg.modelDir })));
+    return s;
+  }
+
+  allScorers(): PointValueScorer[] {
+    return [...this.scorers.values()];
+  }
+
   allSamplers(): Sampler[] {
     return [...this.samplers.values()];
   }
@@ -101,6 +114,8 @@ export class Pipeline {
   readonly grounder: ChatBackend;
   readonly verifierBackend: ChatBackend;
   readonly sampler: Sampler;
+  /** sampler.rank's scorer; undefined: the sampler's own order. */
+  readonly scorer: PointValueScorer | undefined;
   readonly verifier: Verifier;
   readonly decoder: Decoder;
   readonly decode: DecodeConfig;
@@ -136,6 +151,7 @@ export class Pipeline {
     }
     this.verifierBackend = config.verifierMllm ? pool.backend(config.verifierMllm, seed) : this.grounder;
     this.sampler = pool.sampler(config.sampler);
+    this.scorer = config.sampler.rank ? pool.scorer(config.sampler) : undefined;
     this.verifier = new Verifier(this.verifierBackend, config.verifier);
     this.decoder = pool.decoder(config.decoder);
   }
@@ -159,9 +175,18 @@ export class Pipeline {
       grounding: this.describeGrounding(),
       verification: this.config.k > 0 ? `${this.verifierBackend.describe()}; ${this.verifier.describe()}` : "none (K = 0)",
       sampler: `${this.sampler.describe?.() ?? this.sampler.name} K=${this.config.k}${(this.config.kExternal ?? this.config.k) !== this.config.k ? ` (external queue ${this.config.kExternal})` : ""}${this.config.dedupe === "pixel" ? ", queues de-duplicated by pixel" : ""}`,
+      ...(this.scorer ? { ranking: this.describeRanking() } : {}),
       decoder: this.decoder.describe(),
       ...(this.config.k > 0 ? { decoding: describeDecode(this.decode) } : {}),
     };
+  }
+
+  /** sampler.rank in words: the scorer (its model, or UPPER BOUND for one that reads gold) and the pool. */
+  describeRanking(): string {
+    if (!this.scorer) return "the sampler's own order";
+    const head = this.scorer.upperBound ? "UPPER BOUND (the ranking reads gold): " : "";
+    const scale = this.config.sampler.pool ?? DEFAULT_POOL_SCALE;
+    return `${head}${this.scorer.describe()}; each queue keeps its K best of a pool of ${scale} x K (${this.sampler.pool ? `${this.sampler.name} pool` : `${this.sampler.name} with ${scale} x K`})`;
   }
 
   /** One sample through the five stages (stages.ts); `cell` labels the record. */
@@ -192,8 +217,15 @@ export class Pipeline {
     }
     let candidates: Candidates | undefined;
     let verified: VerifyResult | undefined;
+    const image = { image: pixelsOf(loaded), key: imageHash };
+    // The box alone is decoded at most once per sample: a ranking may read it, the fallback does.
+    let boxOnlyResult: Promise<DecodeResult> | undefined;
+    const boxOnly = () => (boxOnlyResult ??= this.decoder.segment(image, { box, positives: [], negatives: [] }));
+    let ranking: Ranking | undefined;
     if (config.k > 0) {
-      candidates = sampleStage({ sampler: this.sampler, box, k: config.k, kExternal: config.kExternal, dedupe: config.dedupe, seed: this.seed, sampleId: sample.id, width: sample.width, height: sample.height });
+      const drawn = { sampler: this.sampler, box, k: config.k, kExternal: config.kExternal, dedupe: config.dedupe, seed: this.seed, width: sample.width, height: sample.height };
+      if (this.scorer) ({ candidates, ranking } = await rankedSampleStage({ ...drawn, scorer: this.scorer, poolScale: config.sampler.pool, loaded, image, decoder: this.decoder, boxOnly }));
+      else candidates = sampleStage({ ...drawn, sampleId: sample.id });
       lap("sample");
       const needPixels = this.groundingBackends.some((b) => b.needsImages) || this.verifierBackend.needsImages;
       verified = await verifyStage({ verifier: this.verifier, loaded, needPixels, box, candidates, seed: this.seed });
@@ -201,10 +233,10 @@ export class Pipeline {
       timing.cacheHits += verified.queries.filter((q) => q.cached).length;
       lap("verify");
     }
-    const decoded = await decodeStage({ decoder: this.decoder, image: { image: pixelsOf(loaded), key: imageHash }, box, ...(verified ? { points: verified } : {}), decode: this.decode });
+    const decoded = await decodeStage({ decoder: this.decoder, image, box, ...(verified ? { points: verified } : {}), decode: this.decode, boxOnly });
     lap("decode");
     // Scoring against gold and serialising are part of the record, not of the decode time.
-    const record = recordStage({ sample, cell, grounded, ...(candidates ? { candidates } : {}), ...(verified ? { verified } : {}), decoded, timing });
+    const record = recordStage({ sample, cell, grounded, ...(candidates ? { candidates } : {}), ...(ranking ? { ranking } : {}), ...(verified ? { verified } : {}), decoded, timing });
     timing.total = performance.now() - t0;
     return record;
   }

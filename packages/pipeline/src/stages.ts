@@ -2,7 +2,7 @@ import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, typ
 import type { DecodeResult, Decoder, DecoderImage } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
 import { boxPrompt, parseGrounding, type ChatBackend, type GrounderConfig, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
-import { dedupePixels, mergeQueues, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
+import { DEFAULT_POOL_SCALE, dedupePixels, mergeQueues, rankPool, type PointValueScorer, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
 import type { QueryRecord, Verifier, VerifyResult } from "@resagent/verifier";
 import type { DecodeConfig, EnsembleGroundingConfig } from "./config.js";
 import { routeBoxes, type RouterName } from "./routers.js";
@@ -161,6 +161,55 @@ export function sampleStage({ sampler, box, k, kExternal, dedupe, seed, sampleId
   return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
 }
 
+/** What sampler.rank did: the scorer, and every pooled point with its queue and score (external queue first). */
+export interface Ranking {
+  by: string;
+  upperBound: boolean;
+  pool: { x: number; y: number; queue: "external" | "internal"; score: number }[];
+}
+
+export interface RankedSampleInput extends Omit<SampleInput, "sampleId"> {
+  scorer: PointValueScorer;
+  /** Pool size per queue as a multiple of the larger K (sampler.pool). */
+  poolScale: number | undefined;
+  loaded: LoadedSample;
+  image: { image: RgbImage; key: string };
+  decoder: Decoder;
+  /** The box alone, decoded once per sample and shared with the decode stage's fallback. */
+  boxOnly: () => Promise<DecodeResult>;
+}
+
+/**
+ * Stage 2 with sampler.rank: a pool of `poolScale` x K per queue (the larger K when the queues
+ * differ), scored by the ranking (which sees the image, the box, the phrase and the box-only mask;
+ * gold only when it is an upper bound), each queue's K best kept, best first, merged as the
+ * sampler merges.
+ */
+export async function rankedSampleStage({ sampler, scorer, box, k, kExternal, poolScale, dedupe, seed, loaded, image, decoder, boxOnly }: RankedSampleInput): Promise<{ candidates: Candidates; ranking: Ranking }> {
+  const { sample } = loaded;
+  const kExt = kExternal ?? k;
+  const n = (poolScale ?? DEFAULT_POOL_SCALE) * Math.max(k, kExt);
+  const rng = randomStream(seed, "sampler", sample.id);
+  const size = { width: sample.width, height: sample.height };
+  const drawn = sampler.pool ? sampler.pool(box, n, rng, size) : sampler.sample(box, n, rng, size);
+  // final 736-766: every strategy's queues go through dedupe_points (the pool's, here).
+  const pool = dedupe === "pixel" ? { ...drawn, external: dedupePixels(drawn.external, size.width, size.height), internal: dedupePixels(drawn.internal, size.width, size.height) } : drawn;
+  const points = [...pool.external, ...pool.internal];
+  const scores = await scorer.score(points, {
+    sampleId: sample.id,
+    image: image.image,
+    imageKey: image.key,
+    box,
+    expression: sample.expression,
+    boxOnlyMask: async () => (await boxOnly()).mask,
+    decode: async ({ positives, negatives }) => (await decoder.segment(image, { box, positives, negatives })).mask,
+    ...(scorer.upperBound && sample.goldMask ? { gold: sample.goldMask } : {}),
+  });
+  const ranking: Ranking = { by: scorer.name, upperBound: scorer.upperBound, pool: points.map((p, i) => ({ x: p.x, y: p.y, queue: i < pool.external.length ? "external" : "internal", score: scores[i]! })) };
+  const params = sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
+  return { candidates: rankPool(pool, scores, { external: kExt, internal: k }, params.merge ?? "interleave", box, params.membership), ranking };
+}
+
 export interface VerifyStageInput {
   verifier: Verifier;
   loaded: LoadedSample;
@@ -195,6 +244,8 @@ export interface DecodeStageInput {
   /** The verified points; absent when verification did not run (K = 0): the box alone is decoded, with neither rule. */
   points?: { positives: Point[]; negatives: Point[] };
   decode: DecodeConfig;
+  /** The box alone, decoded at most once per sample (a ranking may have decoded it already); default: decode it here. */
+  boxOnly?: () => Promise<DecodeResult>;
 }
 
 export interface Decoded {
@@ -209,8 +260,9 @@ export interface Decoded {
  * box + points branch is kept only when its decoder score beats the box alone by more than the
  * margin (fallback sam-score).
  */
-export async function decodeStage({ decoder, image, box, points, decode }: DecodeStageInput): Promise<Decoded> {
-  if (!points) return { result: await decoder.segment(image, { box, positives: [], negatives: [] }) };
+export async function decodeStage({ decoder, image, box, points, decode, boxOnly: shared }: DecodeStageInput): Promise<Decoded> {
+  const decodeBox = shared ?? (() => decoder.segment(image, { box, positives: [], negatives: [] }));
+  if (!points) return { result: await decodeBox() };
   const { negatives } = points;
   let positives = points.positives;
   let centre: Point | undefined;
@@ -218,12 +270,12 @@ export async function decodeStage({ decoder, image, box, points, decode }: Decod
     centre = { x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 };
     positives = [centre];
   }
-  const withPoints = await decoder.segment(image, { box, positives, negatives });
+  const withPoints = positives.length + negatives.length === 0 ? await decodeBox() : await decoder.segment(image, { box, positives, negatives });
   const pointsScore = withPoints.score;
   // Without any point the points branch is the box branch: one decode serves both.
   if (positives.length + negatives.length === 0) return { result: withPoints, decode: { branch: "box", pointsScore } };
   if (decode.fallback === "none") return { result: withPoints, decode: { branch: "points", pointsScore, ...(centre ? { centre } : {}) } };
-  const boxOnly = await decoder.segment(image, { box, positives: [], negatives: [] });
+  const boxOnly = await decodeBox();
   // final 1882: the points branch only when it beats the box by more than the margin.
   const kept = pointsScore > boxOnly.score + decode.margin;
   return { result: kept ? withPoints : boxOnly, decode: { branch: kept ? "points" : "box", pointsScore, boxScore: boxOnly.score, ...(centre ? { centre } : {}) } };
@@ -251,6 +303,11 @@ export interface SampleRecord {
     from: number[];
   };
   candidates: { x: number; y: number; queue: string; rank: number }[];
+  /**
+   * With sampler.rank: what ordered the candidates, and the pool it chose them from (each point's
+   * queue and score, external queue first); `upperBound`: the ranking read gold (oracle-value).
+   */
+  ranking?: { by: string; upperBound?: true; pool: { x: number; y: number; queue: string; score: number }[] };
   queries: Omit<QueryRecord, "latencyMs" | "cached">[];
   positives: [number, number][];
   negatives: [number, number][];
@@ -274,8 +331,9 @@ export interface RecordInput {
   sample: Sample;
   cell: string;
   grounded: Grounded;
-  /** Stages 2 and 3, when they ran (a box and K > 0). */
+  /** Stages 2 and 3, when they ran (a box and K > 0); `ranking` when sampler.rank ordered the candidates. */
   candidates?: Candidates;
+  ranking?: Ranking;
   verified?: VerifyResult;
   /** Stage 4; absent when there was no box (the prediction is then the empty mask). */
   decoded?: Decoded;
@@ -298,7 +356,7 @@ const boxIoUOf = (b: Box, gold: Box) => r2(boxIoU(b, gold) * 100) / 100;
  * rounded and laid out as one samples.jsonl line (pixels to 0.01, probabilities to 1e-6,
  * decoder scores to 1e-4, the mask as COCO RLE).
  */
-export function recordStage({ sample, cell, grounded, candidates, verified, decoded, timing }: RecordInput): SampleRecord {
+export function recordStage({ sample, cell, grounded, candidates, ranking, verified, decoded, timing }: RecordInput): SampleRecord {
   const { box, ensemble } = grounded;
   const mask = decoded ? decoded.result.mask : (emptyMask(sample.width, sample.height) as Mask);
   const scored = sample.goldMask ? sampleIoU(mask, sample.goldMask) : undefined;
@@ -339,6 +397,15 @@ export function recordStage({ sample, cell, grounded, candidates, verified, deco
     intersection: scored?.intersection ?? 0,
     union: scored?.union ?? 0,
     timing,
+    ...(ranking
+      ? {
+          ranking: {
+            by: ranking.by,
+            ...(ranking.upperBound ? { upperBound: true as const } : {}),
+            pool: ranking.pool.map((p) => ({ x: r2(p.x), y: r2(p.y), queue: p.queue, score: r6(p.score) })),
+          },
+        }
+      : {}),
   };
   // Last in the line, after timing, where records have always had it.
   const d = decoded?.decode;

@@ -52,6 +52,34 @@ export class RandomSampler implements Sampler {
     const internal = Array.from({ length: k }, draw);
     return { external, internal, ordered: mergeQueues(external, internal, this.params.merge, b), info: { samples: 2 * k } };
   }
+
+  /**
+   * placement box: 2n uniform points, the centre-nearer half as the external queue, the rest
+   * internal (each in draw order). placement final: its own queues of n (inside, outside the box).
+   */
+  pool(box: Box, n: number, rng: RandomStream, image?: ImageSize): Candidates {
+    if (this.params.placement === "final") return this.sample(box, n, rng, image);
+    checkK(n);
+    const b = prepareBox(box, image);
+    const pts = Array.from({ length: 2 * n }, () => insideBox({ x: rng.uniform(b.x1, b.x2), y: rng.uniform(b.y1, b.y2) }, b));
+    return splitByRadius(pts, b, n, this.params.merge);
+  }
+}
+
+/**
+ * Split points into the two queues by distance from the box centre: the nearer half external, the
+ * farther half internal, each in the order drawn (at most n each).
+ */
+function splitByRadius(points: Point[], box: Box, n: number, merge: MergeOrder): Candidates {
+  const r = points.map((p) => {
+    const q = normalise(p, box);
+    return Math.max(Math.abs(q.x), Math.abs(q.y));
+  });
+  const order = points.map((_, i) => i).sort((a, b) => r[a]! - r[b]! || a - b);
+  const near = new Set(order.slice(0, Math.ceil(points.length / 2)));
+  const external = points.filter((_, i) => near.has(i)).slice(0, n);
+  const internal = points.filter((_, i) => !near.has(i)).slice(0, n);
+  return { external, internal, ordered: mergeQueues(external, internal, merge, box), info: { samples: points.length } };
 }
 
 /** A uniform lattice of ⌈√(2K)⌉² cell centres; queues split by distance from the centre. */

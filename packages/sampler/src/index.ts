@@ -7,3 +7,19 @@ export { RandomSampler, GridSampler, CenterSampler, AuthorsLearnedSampler, sampl
 export { dedupePixels, finalRandomCandidates, gridOutsideBox, AUTHORS_LEARNED_MISSING } from "./authors.js";
 export { mergeQueues } from "./merge.js";
 export { createSampler, buildSampler, samplerNames, describeSamplers, samplers } from "./registry.js";
+export {
+  pointValue,
+  measureTeacher,
+  teacherValues,
+  OracleValueScorer,
+  registerValueScorer,
+  valueScorerNames,
+  describeValueScorers,
+  createValueScorer,
+  rankPool,
+  type ValueContext,
+  type PointValueScorer,
+  type TeacherMeasurement,
+  type IoUOf,
+  type ValueScorerEntry,
+} from "./value.js";

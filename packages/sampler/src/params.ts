@@ -120,14 +120,41 @@ export const SPIRAL_DEFAULTS: SpiralParams = SpiralParamsSchema.parse({});
 
 export const parseSpiralParams = (input: SpiralParamsInput = {}): SpiralParams => parseParams(SpiralParamsSchema, input, "sampler.params");
 export const parseBaselineParams = (input: z.input<typeof BaselineParamsSchema> = {}): BaselineParams => parseParams(BaselineParamsSchema, input, "sampler.params");
+export const parseRandomParams = (input: z.input<typeof RandomParamsSchema> = {}): RandomParams => parseParams(RandomParamsSchema, input, "sampler.params");
 
-/** A sampler as configs name it: `{ name, params }`, each name with its own parameters. */
-export const SamplerConfigSchema = z.discriminatedUnion("name", [
-  z.strictObject({ name: z.literal("ebd-spiral"), params: SpiralParamsSchema.prefault({}) }),
-  z.strictObject({ name: z.literal("random"), params: RandomParamsSchema.prefault({}) }),
-  z.strictObject({ name: z.literal("grid"), params: BaselineParamsSchema.prefault({}) }),
-  z.strictObject({ name: z.literal("center"), params: BaselineParamsSchema.prefault({}) }),
-  z.strictObject({ name: z.literal("authors-learned"), params: AuthorsLearnedParamsSchema.prefault({}) }),
-]);
+/** Orders a pool of candidates by each point's value (registered scorers: value.ts; learned-value in @resagent/learned). */
+export const POINT_RANKINGS = ["learned-value", "oracle-value"] as const;
+export type PointRanking = (typeof POINT_RANKINGS)[number];
+/** Pool per queue as a multiple of K when sampler.rank is set (the authors' --learned_pool_scale). */
+export const DEFAULT_POOL_SCALE = 4;
+
+/**
+ * sampler.rank and its options, the same for every sampler (the ranking reorders a pool the sampler
+ * draws): the sampler draws `pool` x K candidates per queue (Sampler.pool), the ranking scores them,
+ * each queue keeps its K best. Absent: the sampler's own order. pool and modelDir apply to a ranking
+ * only, so they have no default of their own (an unranked sampler's config stays as it was).
+ */
+const rankKeys = {
+  rank: zEnum(POINT_RANKINGS)
+    .nullable()
+    .optional()
+    .describe("order each queue by point value from a pool of `pool` x K: learned-value (the tfjs ranker of `pnpm train-point-value`), oracle-value (UPPER BOUND: the teacher itself, measured with the decoder and gold); absent or null: the sampler's own order"),
+  pool: zInt(1, 64).optional().describe(`with rank: pool per queue as a multiple of K (default ${DEFAULT_POOL_SCALE}, the authors' --learned_pool_scale)`),
+  modelDir: z.string().min(1).optional().describe("with rank learned-value: the ranker's folder (default $RESAGENT_POINT_VALUE_MODEL, else results/train-point-value)"),
+};
+
+/** A sampler as configs name it: `{ name, params }`, each name with its own parameters, and optionally a ranking. */
+export const SamplerConfigSchema = z
+  .discriminatedUnion("name", [
+    z.strictObject({ name: z.literal("ebd-spiral"), params: SpiralParamsSchema.prefault({}), ...rankKeys }),
+    z.strictObject({ name: z.literal("random"), params: RandomParamsSchema.prefault({}), ...rankKeys }),
+    z.strictObject({ name: z.literal("grid"), params: BaselineParamsSchema.prefault({}), ...rankKeys }),
+    z.strictObject({ name: z.literal("center"), params: BaselineParamsSchema.prefault({}), ...rankKeys }),
+    z.strictObject({ name: z.literal("authors-learned"), params: AuthorsLearnedParamsSchema.prefault({}), ...rankKeys }),
+  ])
+  .superRefine((c, ctx) => {
+    if (c.rank) return;
+    for (const key of ["pool", "modelDir"] as const) if (c[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "applies to a ranking: set sampler.rank (learned-value or oracle-value)" });
+  });
 export type SamplerConfig = z.output<typeof SamplerConfigSchema>;
 export type SamplerInput = z.input<typeof SamplerConfigSchema>;

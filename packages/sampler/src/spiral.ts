@@ -226,6 +226,35 @@ export class SpiralSampler implements Sampler {
   }
 
   /**
+   * The pool a ranking picks from: each queue's half of its draw (external: the centre half in
+   * spiral order; internal: the boundary half from the end), so a ranking keeps the queue roles.
+   * One draw gives about half its samples to each queue, fewer than a pool of several K; further
+   * draws (own configuration, start and jitter, from forks of the stream) add theirs until each
+   * queue has n. The first draw is the one `sample` makes, so a pool starts with the spiral's own
+   * queue (while K is at most the half).
+   */
+  pool(box: Box, n: number, rng: RandomStream, image?: ImageSize): Candidates {
+    checkK(n);
+    const external: Point[] = [];
+    const internal: Point[] = [];
+    let first: SpiralDraw | undefined;
+    let firstInternal: SpiralDraw | undefined;
+    // Each draw adds at least one point to each queue, so n draws always fill the pool.
+    for (let d = 0; d < n && (external.length < n || internal.length < n); d++) {
+      const tag = d === 0 ? "" : `/pool${d}`;
+      const e = this.params.queues === "split" ? this.draw(box, d === 0 ? rng : rng.fork(`pool${d}`), image) : this.draw(box, rng.fork(`external${tag}`), image);
+      const i = this.params.queues === "split" ? e : this.draw(box, rng.fork(`internal${tag}`), image);
+      first ??= e;
+      firstInternal ??= i;
+      external.push(...e.samples.slice(0, Math.ceil(e.samples.length / 2)));
+      internal.push(...i.samples.slice(Math.ceil(i.samples.length / 2)).reverse());
+    }
+    const b = first?.box ?? prepareBox(box, image);
+    const info: Record<string, string | number> = first ? { direction: first.direction, end: first.end, samples: first.samples.length, internalDirection: firstInternal!.direction, internalEnd: firstInternal!.end } : { samples: 0 };
+    return this.queues(b, external.slice(0, n), internal.slice(0, n), info);
+  }
+
+  /**
    * A queue's K points from a draw (samples ordered centre -> boundary). `half` is where the
    * boundary half starts (entropy-topk draws from the queue's half only, so a split draw's two
    * queues stay disjoint).

@@ -38,6 +38,12 @@ export interface Sampler {
    * (box, K, params, random stream). K = 0 gives no candidates (the box-only baseline).
    */
   sample(box: Box, k: number, rng: RandomStream, image?: ImageSize): Candidates;
+  /**
+   * Up to n candidates per queue for a ranking to choose from (sampler.rank), each queue's drawn
+   * from its own part of the box (external: centre-proximal, internal: boundary-proximal), in the
+   * sampler's own order. Absent: `sample(box, n)` is the pool.
+   */
+  pool?(box: Box, n: number, rng: RandomStream, image?: ImageSize): Candidates;
   /** What ran, in words (tables say which queue and ranking rules made their numbers). */
   describe?(): string;
   /** Fails (InputError, one line) before any work when the sampler cannot run here. */

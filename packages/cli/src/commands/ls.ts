@@ -2,7 +2,7 @@ import { datasetNames, getDatasetFactory } from "@resagent/data";
 import { describeDecoders } from "@resagent/decoder";
 import { experimentNames, findRoot, loadExperiment, profileNames } from "@resagent/experiments";
 import { SIMULATED_PRESETS, backendNames } from "@resagent/mllm";
-import { describeSamplers } from "@resagent/sampler";
+import { describeSamplers, describeValueScorers } from "@resagent/sampler";
 import type { ParamDoc } from "@resagent/core";
 import type { CommandModule } from "yargs";
 
@@ -38,6 +38,8 @@ export const lsCommand: CommandModule<object, { what?: string }> = {
     if (show("samplers")) {
       console.log("samplers (pipeline.sampler.name):");
       for (const s of describeSamplers()) console.log(`  ${s.name.padEnd(11)} ${s.description}\n${params(s.params)}`);
+      console.log("point rankings (pipeline.sampler.rank, with sampler.pool and sampler.modelDir):");
+      for (const r of describeValueScorers()) console.log(`  ${r.name.padEnd(13)} ${r.description}`);
     }
     if (show("decoders")) {
       console.log("decoders (pipeline.decoder.name):");

@@ -14,10 +14,28 @@ interface TrainArgs {
   phrase: boolean;
 }
 
-/** Train with progress bars per stage (generation, encoding, training) on stderr. */
-export async function trainWithProgress(options: { data?: string; out: string; epochs?: number; max?: number; seed?: number; heldOut?: number; phrase?: boolean }): Promise<TrainReport> {
+/** One progress bar per training stage, each started where its first report says it starts (a resumed generation: what was already done). */
+export function stageProgress(): { update: (stage: string, done: number, total: number) => void; finish: () => void } {
   const bars = new Map<string, { bar: Progress; done: number }>();
   let last = "";
+  return {
+    update: (stage, done, total) => {
+      let b = bars.get(stage);
+      if (!b) {
+        bars.get(last)?.bar.finish();
+        bars.set(stage, (b = { bar: new Progress(stage, total, { start: done }), done }));
+        last = stage;
+      }
+      b.bar.tick(done - b.done);
+      b.done = done;
+    },
+    finish: () => bars.get(last)?.bar.finish(),
+  };
+}
+
+/** Train with progress bars per stage (generation, encoding, training) on stderr. */
+export async function trainWithProgress(options: { data?: string; out: string; epochs?: number; max?: number; seed?: number; heldOut?: number; phrase?: boolean }): Promise<TrainReport> {
+  const progress = stageProgress();
   const report = await trainVerifier({
     data: options.data,
     out: options.out,
@@ -26,19 +44,9 @@ export async function trainWithProgress(options: { data?: string; out: string; e
     heldOut: options.heldOut ?? 0.2,
     model: options.phrase === false ? { ...MODEL_DEFAULTS, features: { ...MODEL_DEFAULTS.features, phraseBins: 0 } } : MODEL_DEFAULTS,
     train: { ...TRAIN_DEFAULTS, epochs: options.epochs ?? TRAIN_DEFAULTS.epochs },
-    progress: (stage, done, total) => {
-      let b = bars.get(stage);
-      if (!b) {
-        bars.get(last)?.bar.finish();
-        // A stage's first report is where it starts (a resumed gen-vbr: what was already done).
-        bars.set(stage, (b = { bar: new Progress(stage, total, { start: done }), done }));
-        last = stage;
-      }
-      b.bar.tick(done - b.done);
-      b.done = done;
-    },
+    progress: progress.update,
   });
-  bars.get(last)?.bar.finish();
+  progress.finish();
   return report;
 }
 
