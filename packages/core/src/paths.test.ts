@@ -92,6 +92,31 @@ describe("what a folder holds", () => {
   });
 });
 
+describe("teacher sets and models of the two learned components are told apart", () => {
+  it("gen-vbr vs gen-point-value by the draw in options.json; a verifier model vs a ranker by model.json's metadata", () => {
+    const vbr = join(tmp, "vbr");
+    const pv = join(tmp, "pv");
+    for (const [dir, draw] of [[vbr, "vbr-v2"], [pv, "point-value-v1"]] as const) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, "options.json"), JSON.stringify({ draw }));
+      writeFileSync(join(dir, "records.jsonl"), "");
+    }
+    expect(identifyFolder(vbr).kind).toBe("vbr-data");
+    expect(identifyFolder(pv).kind).toBe("point-value-data");
+    expect(() => claimFolder(pv, { origin: "--out", kind: "vbr-data" })).toThrow(/holds a gen-point-value teacher set; expected a new or empty folder, or a gen-vbr output folder/);
+    const verifier = join(tmp, "verifier");
+    const ranker = join(tmp, "ranker");
+    for (const [dir, meta] of [[verifier, { kind: "verifier" }], [ranker, { kind: "point-value" }]] as const) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, "model.json"), JSON.stringify({ userDefinedMetadata: { resagent: meta } }));
+      writeFileSync(join(dir, "weights.bin"), "");
+    }
+    expect(identifyFolder(verifier).kind).toBe("verifier-model");
+    expect(identifyFolder(ranker).kind).toBe("ranker-model");
+    expect(() => claimFolder(ranker, { origin: "--out", kind: "verifier-model" })).toThrow(/holds a trained point-value ranker/);
+  });
+});
+
 describe("claimFolder: a command writes only into a new or empty folder, or one of its own kind", () => {
   it("refuses a file, another kind of output, a dataset and foreign files, naming the flag and what is there", () => {
     const run = makeRun(join(tmp, "results", "table4", "r1"), "table4");

@@ -283,8 +283,8 @@ export function identifyFolder(path: string): FolderInfo {
   if (run || looksLikeOldRun(names)) return { ...base, kind: "run", what: describeRun(run), foreign: foreignInRun(dir), ...(run ? { run } : {}) };
 
   const options = names.has("options.json") ? readJson(join(dir, "options.json")) : undefined;
-  if (names.has("records.jsonl") && isObj(options) && "draw" in options) {
-    // gen-point-value's options carry the candidate draw; gen-vbr's do not.
+  if (names.has("records.jsonl") && isObj(options) && typeof options.draw === "string" && options.draw.startsWith("point-value")) {
+    // Both generators write options.json and records.jsonl; the draw names which one did.
     const known = new Set(["options.json", "records.jsonl", "stats.json", "sheet.png"]);
     return { ...base, kind: "point-value-data", what: "a gen-point-value teacher set", foreign: es.filter((e) => !known.has(e.name) && !TEMP.test(e.name)).map((e) => e.name) };
   }
