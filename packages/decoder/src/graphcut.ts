@@ -1,4 +1,4 @@
-import { cropRgb, resizeRgbFloat, type Mask, type Point, type RgbImage } from "@resagent/core";
+import { cropRgb, resizeRgbFloat, sha256, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { ColourGmm } from "./gmm.js";
 import { colourAffinity, geodesicDistance, patchColour, type GridPoint, type WorkGrid } from "./local.js";
 import { MaxflowGraph } from "./maxflow.js";
@@ -19,8 +19,27 @@ export class GraphCutDecoder implements Decoder {
     return `graphcut (GrabCut-style colour GMMs + Boykov–Kolmogorov min-cut; embedded, no weights; maxSide ${this.params.maxSide}, ${this.params.iterations} iterations)`;
   }
 
-  async segment({ image }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
+  /**
+   * Decodes are pure in (image, prompt), and the cells of an experiment ask the same ones again:
+   * every box + points decode starts with the box-only cut that the box-only branch computes
+   * too, and cells that verified the same points ask for the same mask. Recent results and
+   * working crops are kept by the image's content key, so repeats cost a lookup.
+   */
+  private readonly results = new Lru<string, DecodeResult>(32);
+  private readonly crops = new Lru<string, CropState>(4);
+
+  async segment({ image, key }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
     const p = validatePrompt(image, prompt);
+    const imageKey = key ?? `${image.width}x${image.height}:${sha256(image.data)}`;
+    const pts = (q: Point[]) => q.map((t) => `${t.x},${t.y}`).join(";");
+    const resultKey = `${imageKey}|${p.box.x1},${p.box.y1},${p.box.x2},${p.box.y2}|${pts(p.positives)}|${pts(p.negatives)}`;
+    let out = this.results.get(resultKey);
+    if (!out) this.results.set(resultKey, (out = this.decode(image, imageKey, p)));
+    // Callers own what they get: a copy, so the kept result cannot be changed through it.
+    return { mask: { width: out.mask.width, height: out.mask.height, data: out.mask.data.slice() }, score: out.score };
+  }
+
+  private decode(image: RgbImage, imageKey: string, p: Prompt): DecodeResult {
     const P = this.params;
     const W = image.width;
     const H = image.height;
@@ -45,42 +64,13 @@ export class GraphCutDecoder implements Decoder {
     ry0 = Math.max(0, Math.floor(ry0));
     rx1 = Math.min(W, Math.ceil(rx1));
     ry1 = Math.min(H, Math.ceil(ry1));
-    const ring = Math.max(P.ringMin, P.ringFraction * Math.max(rx1 - rx0, ry1 - ry0));
-    const cx0 = Math.max(0, Math.floor(rx0 - ring));
-    const cy0 = Math.max(0, Math.floor(ry0 - ring));
-    const cx1 = Math.min(W, Math.ceil(rx1 + ring));
-    const cy1 = Math.min(H, Math.ceil(ry1 + ring));
-    const s = Math.min(1, P.maxSide / Math.max(cx1 - cx0, cy1 - cy0));
-    const cw = Math.max(1, Math.round((cx1 - cx0) * s));
-    const ch = Math.max(1, Math.round((cy1 - cy0) * s));
-    const sx = cw / (cx1 - cx0);
-    const sy = ch / (cy1 - cy0);
-
-    const px = P.sampling === "nearest" ? sampleNearest(image, cx0, cy0, cx1, cy1, cw, ch) : resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
-    // Working-grid ROI and where each pixel lies: 0 inside the box, 3 in the slack around it
-    // (background-leaning but free), 2 outside (fixed background; only without slack).
-    const wx0 = Math.max(0, Math.floor((rx0 - cx0) * sx));
-    const wy0 = Math.max(0, Math.floor((ry0 - cy0) * sy));
-    const wx1 = Math.min(cw, Math.max(wx0 + 1, Math.ceil((rx1 - cx0) * sx)));
-    const wy1 = Math.min(ch, Math.max(wy0 + 1, Math.ceil((ry1 - cy0) * sy)));
-    const rw = wx1 - wx0;
-    const rh = wy1 - wy0;
-    const n = rw * rh;
-    const grid: WorkGrid = { px, cw, wx0, wy0, rw, rh };
-    const hard = new Uint8Array(n);
-    // Which sides of the box each ROI pixel lies beyond (bits: 1 left, 2 right, 4 top, 8 bottom).
-    const beyond = new Uint8Array(n);
-    const toImgX = (u: number) => cx0 + (u + 0.5) / sx;
-    const toImgY = (v: number) => cy0 + (v + 0.5) / sy;
-    for (let v = 0; v < rh; v++) {
-      for (let u = 0; u < rw; u++) {
-        const x = toImgX(u + wx0);
-        const y = toImgY(v + wy0);
-        const b = (x < box.x1 ? 1 : 0) | (x >= box.x2 ? 2 : 0) | (y < box.y1 ? 4 : 0) | (y >= box.y2 ? 8 : 0);
-        beyond[v * rw + u] = b;
-        if (b) hard[v * rw + u] = P.boxSlack > 0 && P.slack === "always" ? 3 : 2;
-      }
-    }
+    // Everything up to the box-only cut depends on the image, the box and the region alone.
+    const cropKey = `${imageKey}|${box.x1},${box.y1},${box.x2},${box.y2}|${rx0},${ry0},${rx1},${ry1}`;
+    let state = this.crops.get(cropKey);
+    if (!state) this.crops.set(cropKey, (state = this.crop(image, box, rx0, ry0, rx1, ry1)));
+    const { px, cx0, cy0, cw, ch, s, sx, sy, wx0, wy0, rw, rh, n, grid, beyond, cropIdx, ringIdx, beta, smooth } = state;
+    // `openSides` frees slack in this decode only.
+    const hard = state.hard.slice();
     /** Free the slack beyond the given sides (a corner pixel opens when all its sides are open). */
     const openSides = (sides: number) => {
       for (let k = 0; k < n; k++) if (beyond[k] && (beyond[k]! & ~sides) === 0) hard[k] = 3;
@@ -117,18 +107,6 @@ export class GraphCutDecoder implements Decoder {
       for (const q of pos) for (const k of discOf(q)) seed[k] = 1;
       return seed;
     };
-
-    // Crop index of ROI node k, and the background ring (crop pixels outside the ROI).
-    const cropIdx = new Int32Array(n);
-    for (let v = 0; v < rh; v++) for (let u = 0; u < rw; u++) cropIdx[v * rw + u] = (v + wy0) * cw + (u + wx0);
-    const ringIdx: number[] = [];
-    for (let v = 0; v < ch; v++) for (let u = 0; u < cw; u++) if (u < wx0 || u >= wx1 || v < wy0 || v >= wy1) ringIdx.push(v * cw + u);
-
-    const beta = contrastBeta(px, cw, ch);
-    // Pairwise terms do not change across iterations or passes: compute them once. On a crop
-    // downsampled by s, a region has s² times the pixels but its outline only s times the edges:
-    // γ·s keeps the balance between colour and smoothness that GrabCut has at full size.
-    const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma * s);
     const dfg = new Float64Array(n);
     const dbg = new Float64Array(n);
     const soft = P.seeds === "soft";
@@ -352,7 +330,12 @@ export class GraphCutDecoder implements Decoder {
       return mask;
     };
     // Quality score (comparable between masks of one image and box: the sam-score fallback).
-    const finish = (cut: Cut, mask = fullMask(cut)): DecodeResult => ({ mask, score: colourSeparation(px, cropIdx, ringIdx, cut.labels, P.components) });
+    let boxOnly: CropState["boxOnly"];
+    const finish = (cut: Cut, mask?: Mask): DecodeResult => {
+      const score = () => colourSeparation(px, cropIdx, ringIdx, cut.labels, P.components);
+      if (cut !== boxOnly?.cut) return { mask: mask ?? fullMask(cut), score: score() };
+      return { mask: mask ?? (boxOnly.base ??= fullMask(cut)), score: (boxOnly.score ??= score()) };
+    };
     const boxInit = Uint8Array.from(hard, (h) => (h === 2 || h === 3 ? 0 : 1));
     const noSeeds = new Uint8Array(n);
     let result: Cut;
@@ -373,15 +356,22 @@ export class GraphCutDecoder implements Decoder {
       // Corrective, as an interactive user clicks: segment from the box alone, then let the points
       // that disagree with that mask correct it. Points that agree confirm it and change nothing;
       // a hard seed where the cut already put that label leaves the optimum where it was.
-      result = cut(noSeeds, boxInit, undefined);
-      // Empty: either nothing in the box stands out from its surroundings, or the box cuts through
-      // a uniform object and the box edge's smoothness cost outweighs it. Try the box edge as a
-      // free border (no cost for a mask that runs into it); the slack test below then sees the cut.
-      let freeBorder = false;
-      if (count(result.labels) === 0 && result.fitted) {
-        const retry = cut(noSeeds, boxInit, undefined, true);
-        if (count(retry.labels) > 0) [result, freeBorder] = [retry, true];
-      }
+      // The box-only stage runs before any slack opens, so it is the same for every decode of this
+      // crop: computed once.
+      boxOnly = state.boxOnly ??= (() => {
+        let first = cut(noSeeds, boxInit, undefined);
+        // Empty: either nothing in the box stands out from its surroundings, or the box cuts through
+        // a uniform object and the box edge's smoothness cost outweighs it. Try the box edge as a
+        // free border (no cost for a mask that runs into it); the slack test below then sees the cut.
+        let free = false;
+        if (count(first.labels) === 0 && first.fitted) {
+          const retry = cut(noSeeds, boxInit, undefined, true);
+          if (count(retry.labels) > 0) [first, free] = [retry, true];
+        }
+        return { cut: first, freeBorder: free };
+      })();
+      result = boxOnly.cut;
+      const freeBorder = boxOnly.freeBorder;
       if (P.boxSlack > 0 && P.slack === "cut") {
         const sides = cutSides(result) | sidesOf(p.positives);
         if (sides) {
@@ -404,7 +394,7 @@ export class GraphCutDecoder implements Decoder {
         // outside a thin part can sit in a grid cell the mask covers. Agreeing points return
         // exactly the box-only result.
         // The score is computed only for the mask that is returned.
-        const base = fullMask(result);
+        const base = result === boxOnly.cut ? (boxOnly.base ??= fullMask(result)) : fullMask(result);
         const at = (q: Point) => base.data[Math.min(H - 1, Math.floor(q.y)) * W + Math.min(W - 1, Math.floor(q.x))] === 1;
         const wrongPos = p.positives.filter((q) => !at(q));
         const wrongNeg = p.negatives.filter(at);
@@ -432,6 +422,110 @@ export class GraphCutDecoder implements Decoder {
       }
     }
     return finish(result);
+  }
+
+  /** The working crop of a region and what the cuts on it share: colours, box geometry, pairwise terms. */
+  private crop(image: RgbImage, box: Prompt["box"], rx0: number, ry0: number, rx1: number, ry1: number): CropState {
+    const P = this.params;
+    const W = image.width;
+    const H = image.height;
+    const ring = Math.max(P.ringMin, P.ringFraction * Math.max(rx1 - rx0, ry1 - ry0));
+    const cx0 = Math.max(0, Math.floor(rx0 - ring));
+    const cy0 = Math.max(0, Math.floor(ry0 - ring));
+    const cx1 = Math.min(W, Math.ceil(rx1 + ring));
+    const cy1 = Math.min(H, Math.ceil(ry1 + ring));
+    const s = Math.min(1, P.maxSide / Math.max(cx1 - cx0, cy1 - cy0));
+    const cw = Math.max(1, Math.round((cx1 - cx0) * s));
+    const ch = Math.max(1, Math.round((cy1 - cy0) * s));
+    const sx = cw / (cx1 - cx0);
+    const sy = ch / (cy1 - cy0);
+
+    const px = P.sampling === "nearest" ? sampleNearest(image, cx0, cy0, cx1, cy1, cw, ch) : resizeRgbFloat(cropRgb(image, cx0, cy0, cx1, cy1), cw, ch);
+    // Working-grid ROI and where each pixel lies: 0 inside the box, 3 in the slack around it
+    // (background-leaning but free), 2 outside (fixed background; only without slack).
+    const wx0 = Math.max(0, Math.floor((rx0 - cx0) * sx));
+    const wy0 = Math.max(0, Math.floor((ry0 - cy0) * sy));
+    const wx1 = Math.min(cw, Math.max(wx0 + 1, Math.ceil((rx1 - cx0) * sx)));
+    const wy1 = Math.min(ch, Math.max(wy0 + 1, Math.ceil((ry1 - cy0) * sy)));
+    const rw = wx1 - wx0;
+    const rh = wy1 - wy0;
+    const n = rw * rh;
+    const grid: WorkGrid = { px, cw, wx0, wy0, rw, rh };
+    const hard = new Uint8Array(n);
+    // Which sides of the box each ROI pixel lies beyond (bits: 1 left, 2 right, 4 top, 8 bottom).
+    const beyond = new Uint8Array(n);
+    const toImgX = (u: number) => cx0 + (u + 0.5) / sx;
+    const toImgY = (v: number) => cy0 + (v + 0.5) / sy;
+    for (let v = 0; v < rh; v++) {
+      for (let u = 0; u < rw; u++) {
+        const x = toImgX(u + wx0);
+        const y = toImgY(v + wy0);
+        const b = (x < box.x1 ? 1 : 0) | (x >= box.x2 ? 2 : 0) | (y < box.y1 ? 4 : 0) | (y >= box.y2 ? 8 : 0);
+        beyond[v * rw + u] = b;
+        if (b) hard[v * rw + u] = P.boxSlack > 0 && P.slack === "always" ? 3 : 2;
+      }
+    }
+
+    // Crop index of ROI node k, and the background ring (crop pixels outside the ROI).
+    const cropIdx = new Int32Array(n);
+    for (let v = 0; v < rh; v++) for (let u = 0; u < rw; u++) cropIdx[v * rw + u] = (v + wy0) * cw + (u + wx0);
+    const ringIdx: number[] = [];
+    for (let v = 0; v < ch; v++) for (let u = 0; u < cw; u++) if (u < wx0 || u >= wx1 || v < wy0 || v >= wy1) ringIdx.push(v * cw + u);
+
+    const beta = contrastBeta(px, cw, ch);
+    // Pairwise terms do not change across iterations or passes: compute them once. On a crop
+    // downsampled by s, a region has s² times the pixels but its outline only s times the edges:
+    // γ·s keeps the balance between colour and smoothness that GrabCut has at full size.
+    const smooth = smoothnessTerms(px, cw, ch, wx0, wy0, rw, rh, beta, P.gamma * s);
+    return { px, cx0, cy0, cw, ch, s, sx, sy, wx0, wy0, wx1, wy1, rw, rh, n, grid, hard, beyond, cropIdx, ringIdx, beta, smooth };
+  }
+}
+
+/** A decoder's working crop for one image, box and region (see GraphCutDecoder.crop), and the box-only stage on it. */
+interface CropState {
+  px: Float32Array;
+  cx0: number;
+  cy0: number;
+  cw: number;
+  ch: number;
+  s: number;
+  sx: number;
+  sy: number;
+  wx0: number;
+  wy0: number;
+  wx1: number;
+  wy1: number;
+  rw: number;
+  rh: number;
+  n: number;
+  grid: WorkGrid;
+  /** Before any slack opens; each decode works on a copy. */
+  hard: Uint8Array;
+  beyond: Uint8Array;
+  cropIdx: Int32Array;
+  ringIdx: number[];
+  beta: number;
+  smooth: ReturnType<typeof smoothnessTerms>;
+  /** The cut from the box alone (with the free-border retry), and its full-resolution mask and score. */
+  boxOnly?: { cut: Cut; freeBorder: boolean; base?: Mask; score?: number };
+}
+
+/** A small least-recently-used map. */
+class Lru<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(k: K): V | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: K, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
   }
 }
 
