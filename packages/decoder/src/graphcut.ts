@@ -138,7 +138,7 @@ export class GraphCutDecoder implements Decoder {
           // A strided subsample of at most MAX_FIT_SAMPLES pixels estimates 3-D colour Gaussians as
           // well as all of them, at a fraction of the cost on large boxes.
           const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
-          const sub = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
+          const sub = stride === 1 ? all : strided(all, stride);
           const extra = votes?.idx.length ?? 0;
           const idx = new Int32Array(sub.length + extra);
           idx.set(sub);
@@ -147,13 +147,18 @@ export class GraphCutDecoder implements Decoder {
             idx[sub.length + t] = votes!.idx[t]!;
             weights[sub.length + t] = votes!.share[t]! * Math.max(1, sub.length);
           }
-          const labels = it === 0 ? ColourGmm.kmeansLabels(px, idx, P.components) : Uint8Array.from(idx, (i) => g.assign(px[3 * i]!, px[3 * i + 1]!, px[3 * i + 2]!));
+          let labels: Uint8Array;
+          if (it === 0) labels = ColourGmm.kmeansLabels(px, idx, P.components);
+          else {
+            labels = new Uint8Array(idx.length);
+            for (let t = 0; t < idx.length; t++) labels[t] = g.assign(px[3 * idx[t]!]!, px[3 * idx[t]! + 1]!, px[3 * idx[t]! + 2]!);
+          }
           g.fit(px, idx, labels, weights);
         };
         fit(fg, fgIdx, terms?.posVotes);
         fit(bg, bgIdx, terms?.negVotes);
         fitted = true;
-        const graph = new MaxflowGraph(n, smooth.edgeCount);
+        const graph = (state.graph ??= new MaxflowGraph(n, smooth.edgeCount)).reset();
         for (let k = 0; k < n; k++) {
           const i = 3 * cropIdx[k]!;
           if (seed[k] === 1 && !soft) graph.addTweights(k, HARD, 0);
@@ -506,8 +511,18 @@ interface CropState {
   ringIdx: number[];
   beta: number;
   smooth: ReturnType<typeof smoothnessTerms>;
+  /** The graph every cut on this crop reuses (reset before each). */
+  graph?: MaxflowGraph;
   /** The cut from the box alone (with the free-border retry), and its full-resolution mask and score. */
   boxOnly?: { cut: Cut; freeBorder: boolean; base?: Mask; score?: number };
+}
+
+/** Every `stride`-th element of `all`, from the first (as `all.filter((_, t) => t % stride === 0)`, without a call per element). */
+function strided<T extends Int32Array | number[]>(all: T, stride: number): T {
+  const m = Math.ceil(all.length / stride);
+  const out = (Array.isArray(all) ? new Array<number>(m) : new Int32Array(m)) as T;
+  for (let t = 0, j = 0; t < all.length; t += stride) out[j++] = all[t]!;
+  return out;
 }
 
 /** A small least-recently-used map. */
@@ -615,7 +630,7 @@ function colourSeparation(px: Float32Array, roi: Int32Array, ring: readonly numb
   if (fgIdx.length === 0 || bgIdx.length === 0) return 0;
   const fit = (all: number[]) => {
     const stride = Math.max(1, Math.floor(all.length / MAX_FIT_SAMPLES));
-    const idx = stride === 1 ? all : all.filter((_, t) => t % stride === 0);
+    const idx = stride === 1 ? all : strided(all, stride);
     const g = new ColourGmm(components);
     g.fit(px, idx, ColourGmm.kmeansLabels(px, idx, components));
     return g;
