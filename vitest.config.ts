@@ -1,4 +1,5 @@
 import { readdirSync, existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { configDefaults, defineConfig } from "vitest/config";
 
@@ -21,10 +22,9 @@ const alias = packages.flatMap((d) => {
   });
 });
 
-// Slow test files get a project of their own, `<package>-slow` (its own turbo task `test:slow`,
-// run by `pnpm test` and CI, skipped by `pnpm test:fast`): the experiments runner and the smoke
-// run of every experiment take most of the suite's time.
-const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts"] };
+// Slow test files get a project of their own, `<package>-slow` (run by `pnpm test` and CI,
+// skipped by `pnpm test:fast`): the smoke run of every experiment takes much of the suite's time.
+const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts", "src/decoders-experiment.test.ts"] };
 // Tests that run experiments with a "learned (tfjs)" row need the learned backend registered and a
 // model to load: an untrained fixture (see packages/learned/src/test-setup.ts).
 const learnedSetup = [`${root}packages/learned/src/test-setup.ts`];
@@ -42,8 +42,8 @@ const project = (d: string, name: string, include: string[], exclude: string[] =
   },
 });
 
-// A JSON report per turbo task when RESAGENT_TEST_REPORT names a folder (CI): each package's
-// script runs its own vitest, so the file is named after the package and the script.
+// A JSON report per vitest run when RESAGENT_TEST_REPORT names a folder (CI), named after the
+// package and the script that ran it (`pnpm test` runs one vitest over every project).
 const reportDir = process.env.RESAGENT_TEST_REPORT;
 const reportName = `${(process.env.npm_package_name ?? "resagent").replace("@resagent/", "")}-${(process.env.npm_lifecycle_event ?? "test").replace(":", "-")}`;
 
@@ -52,6 +52,11 @@ export default defineConfig({
   test: {
     // pipeline has no test files of its own; its workflow is tested through experiments and cli.
     passWithNoTests: true,
+    // One scene folder for the whole run (see vitest.global-setup.ts).
+    globalSetup: [`${root}vitest.global-setup.ts`],
+    // Vitest's default keeps a core free for its main process; on a 2-core machine that is one
+    // worker for everything, and test files mostly compute or wait on sockets, not on the main process.
+    maxWorkers: availableParallelism(),
     ...(reportDir ? { reporters: ["default", "json"], outputFile: { json: `${reportDir}/${reportName}.json` } } : {}),
     projects: packages.flatMap((d) => [
       project(d, d, ["src/**/*.test.ts"], slow[d] ?? []),

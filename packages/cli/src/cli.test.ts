@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { decodeImage } from "@resagent/core";
-import { makeReferFixture, pythonAvailable } from "@resagent/data/testing";
+import { linkTestScenes, makeReferFixture, pythonAvailable } from "@resagent/data/testing";
 import { tinyDecoder, tinyEncoder } from "@resagent/decoder/testing";
 import { startTestServer } from "@resagent/mllm/testing";
 import { runCli } from "./cli.js";
@@ -28,8 +28,10 @@ async function cli(...argv: string[]): Promise<number> {
 let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "resagent-cli-"));
-  process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
+  process.env.RESAGENT_CACHE_DIR = await linkTestScenes(join(tmp, "cache"));
 });
+/** The command line is under test, not the decoder (graphcut has its own tests): masks are the boxes. */
+const BOX = ["--set", 'decoder={"name":"box"}'];
 
 describe("resagent CLI", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -143,7 +145,7 @@ describe("resagent CLI", () => {
 
   it("a --run-id made by another config is refused; --fresh starts it over", async () => {
     const root = join(tmp, "runid");
-    const args = ["exp", "table5", "--limit", "1", "--out", root, "--run-id", "mine"];
+    const args = ["exp", "table5", "--limit", "1", "--out", root, "--run-id", "mine", ...BOX];
     expect(await cli(...args)).toBe(0);
     expect(await cli(...args, "--set", "pipeline.verifier.tau=0.6")).toBe(2);
     expect(err.join("\n")).toMatch(/runid\/table5\/mine: this run folder was made by a different configuration .*pass --fresh to discard it, or choose another --run-id/);
@@ -155,7 +157,7 @@ describe("resagent CLI", () => {
   it("exp runs, prints the table with its provenance, writes the files, and a rerun resumes", async () => {
     const root = join(tmp, "results");
     // --no-share: this test counts model calls, which records copied from the run-id test's table5 would avoid.
-    expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share")).toBe(0);
+    expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share", ...BOX)).toBe(0);
     const printed = out.join("\n");
     expect(printed).toMatch(/Table 5: .*SIMULATED/);
     expect(printed).toMatch(/<sub>SIMULATED · table5 · profile embedded · seed 0 · ≤1 samples\/dataset/);
@@ -163,7 +165,7 @@ describe("resagent CLI", () => {
     for (const f of ["samples.jsonl", "summary.json", "table.md", "table.csv", "config.resolved.yaml"]) expect(existsSync(join(root, "table5", run!, f))).toBe(true);
     const first = await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8");
     expect(err.at(-1)).toMatch(/^model calls: [1-9]\d* queries, \d+ cache hits, 0 requests sent, 0 retries, 0 gave up; failed attempts: 0 HTTP status, 0 timeout, 0 socket, 0 malformed body, 0 missing logprobs; \d+ abstentions, 0 grounding parse failures, 0 unreadable cache lines skipped$/);
-    expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share")).toBe(0);
+    expect(await cli("exp", "table5", "--limit", "1", "--out", root, "--no-share", ...BOX)).toBe(0);
     expect(err.join("\n")).toMatch(/resumed: \d+ records were already done/);
     expect(err.at(-1)).toMatch(/^model calls: 0 queries/);
     expect(await readFile(join(root, "table5", run!, "samples.jsonl"), "utf8")).toBe(first);
@@ -176,7 +178,7 @@ describe("resagent CLI", () => {
 
   it("a resumed exp says so before its bar, which starts from what was done; without a terminal every line has the elapsed time", async () => {
     const root = join(tmp, "progress");
-    const args = ["exp", "table2", "--limit", "2", "--out", root, "--run-id", "p"];
+    const args = ["exp", "table2", "--limit", "2", "--out", root, "--run-id", "p", ...BOX];
     expect(await cli(...args)).toBe(0);
     const file = join(root, "table2", "p", "samples.jsonl");
     const lines = (await readFile(file, "utf8")).split("\n").filter(Boolean);
@@ -211,7 +213,7 @@ describe("resagent CLI", () => {
 
   it("shards merge into the same numbers as one run", async () => {
     const root = join(tmp, "shards");
-    const args = ["exp", "table2", "--limit", "2", "--out", root];
+    const args = ["exp", "table2", "--limit", "2", "--out", root, ...BOX];
     expect(await cli(...args, "--run-id", "whole")).toBe(0);
     expect(await cli(...args, "--shard", "0/2", "--run-id", "s0")).toBe(0);
     expect(await cli(...args, "--shard", "1/2", "--run-id", "s1")).toBe(0);

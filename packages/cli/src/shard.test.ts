@@ -6,6 +6,7 @@ import { readFile, readdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "@resagent/core";
+import { linkTestScenes } from "@resagent/data/testing";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { captureCli } from "./testing.js";
 import { parseShard } from "./commands/exp.js";
@@ -78,7 +79,7 @@ describe("exp --shard auto", () => {
   const saved: Record<string, string | undefined> = {};
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), "resagent-shard-auto-"));
-    process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
+    process.env.RESAGENT_CACHE_DIR = await linkTestScenes(join(tmp, "cache"));
   });
   afterEach(() => {
     for (const k of SCHEDULER_VARS) {
@@ -103,7 +104,8 @@ describe("exp --shard auto", () => {
 
   it("under SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 runs shard 1 of 2, recorded like --shard 1/2; the shards merge", async () => {
     const root = join(tmp, "out");
-    const args = ["exp", "table2", "--limit", "3", "--out", root];
+    // The shards are under test, not the decoder (graphcut has its own tests): masks are the boxes.
+    const args = ["exp", "table2", "--limit", "3", "--out", root, "--set", 'decoder={"name":"box"}'];
     withEnv({ SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "2" });
     expect(await cli(...args, "--shard", "auto"), err.join("\n")).toBe(0);
     expect(err).toContain("--shard auto: shard 1/2 from the SLURM job array (SLURM_ARRAY_TASK_ID=1, count 2)");

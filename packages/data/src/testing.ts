@@ -3,7 +3,7 @@
  * way Python 2 wrote REFER's files (by `test/make_refer_fixture.py`, which needs python3).
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,4 +47,22 @@ export function referImageDir(root: string): string {
  */
 export function writeReferFiles(root: string, refs?: number): void {
   execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), root, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
+}
+
+/**
+ * A new cache folder for a test file (its RESAGENT_CACHE_DIR): records and response caches of its
+ * own, and the test run's shared synthref scenes (`RESAGENT_TEST_SCENES`, set by the vitest global
+ * setup) linked in as its `synthref/`, so each scene is generated once per run. Outside such a run
+ * the folder is simply new.
+ */
+export async function testCacheDir(prefix = "resagent-cache-"): Promise<string> {
+  return linkTestScenes(await mkdtemp(join(tmpdir(), prefix)));
+}
+
+/** Make `dir` (created when missing) use the test run's shared synthref scenes; returns `dir`. */
+export async function linkTestScenes(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const shared = process.env.RESAGENT_TEST_SCENES;
+  if (shared) await symlink(shared, join(dir, "synthref"), "dir");
+  return dir;
 }

@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { decodeImage, encodePng, maskToCounts, polygonsToMask, rleDecode, rleEncode, segmentationToMask } from "@resagent/core";
 import { openDataset } from "@resagent/data";
+import { testCacheDir } from "@resagent/data/testing";
 import { cocoToSa1b, generateVbr, histogramSvg, streamTopLevelArrays, vbrStamp, type VbrRecord } from "./index.js";
 
 const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
-process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-datagen-cache");
+process.env.RESAGENT_CACHE_DIR ??= await testCacheDir("resagent-datagen-cache-");
 
 const options = (out: string) => ({
   sources: [{ name: "synthref", split: "refcoco/val", options: { count: 24 } }],

@@ -300,9 +300,42 @@ describe("graphcut decoder", () => {
     const dec = new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 }));
     const p = { box: { x1: 30, y1: 20, x2: 210, y2: 180 }, positives: [{ x: 120, y: 100 }], negatives: [] };
     const a = await dec.segment({ image }, p);
-    const b = await dec.segment({ image }, p);
+    // A second decoder: the first keeps its recent results, and the computation itself is what must repeat.
+    const b = await new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 })).segment({ image }, p);
     expect(a.mask.data).toEqual(b.mask.data);
     expect(maskIoU(a.mask, gold)).toBeGreaterThan(0.9);
+  });
+
+  it("a decoder that keeps recent crops and results returns what a fresh one does, in any order, and callers own their masks", async () => {
+    const { image } = scene([
+      { x0: 60, y0: 60, x1: 120, y1: 140, rgb: red },
+      { x0: 120, y0: 70, x1: 180, y1: 130, rgb: red },
+    ]);
+    const box = { x1: 55, y1: 55, x2: 185, y2: 145 };
+    const prompts = [
+      { box, positives: [], negatives: [] },
+      { box, positives: [{ x: 90, y: 100 }], negatives: [] },
+      { box, positives: [{ x: 90, y: 100 }], negatives: [{ x: 150, y: 100 }] },
+      { box, positives: [], negatives: [{ x: 150, y: 100 }] },
+      // a positive beyond the box grows the region: another crop
+      { box, positives: [{ x: 90, y: 100 }, { x: 190, y: 100 }], negatives: [] },
+      { box: { x1: 50, y1: 50, x2: 130, y2: 150 }, positives: [], negatives: [] },
+    ];
+    const fresh = await Promise.all(prompts.map((q) => new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 })).segment({ image }, q)));
+    const dec = new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 }));
+    // Byte comparison: a deep equality over every mask pixel would cost more than the decodes.
+    const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+    for (const order of [[0, 1, 2, 3, 4, 5], [5, 3, 2, 1, 0, 4], [2, 2, 0, 0]]) {
+      for (const i of order) {
+        const got = await dec.segment({ image, key: "img" }, prompts[i]!);
+        expect(got.score).toBe(fresh[i]!.score);
+        expect(same(got.mask.data, fresh[i]!.mask.data), `prompt ${i}`).toBe(true);
+        got.mask.data.fill(1);
+      }
+    }
+    // The same key for other pixels would be the caller's error; without a key the pixels are hashed.
+    const other = scene([{ x0: 60, y0: 60, x1: 120, y1: 140, rgb: [40, 40, 200] }]).image;
+    expect(same((await dec.segment({ image: other }, prompts[0]!)).mask.data, (await new GraphCutDecoder(parseGraphcutParams({ maxSide: 64 })).segment({ image: other }, prompts[0]!)).mask.data)).toBe(true);
   });
 });
 

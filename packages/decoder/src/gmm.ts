@@ -144,7 +144,8 @@ export class ColourGmm {
       keys[t] = Math.round((px[i]! * 0.299 + px[i + 1]! * 0.587 + px[i + 2]! * 0.114) * 1024) * 8192 + t;
     }
     keys.sort();
-    const order = Int32Array.from(keys, (key) => key % 8192);
+    const order = new Int32Array(m);
+    for (let t = 0; t < m; t++) order[t] = keys[t]! % 8192;
     const centres = new Float64Array(3 * k);
     for (let c = 0; c < k; c++) {
       const t = order[Math.min(m - 1, Math.floor(((c + 0.5) * m) / k))]!;

@@ -1,4 +1,4 @@
-import type { Mask, Point } from "@resagent/core";
+import { Lru, sha256, type Mask, type Point, type RgbImage } from "@resagent/core";
 import { colourSeparation } from "./graphcut/colour.js";
 import { openSides, paintSeeds, sidesOf, toWork, workingCrop, type WorkingCrop } from "./graphcut/crop.js";
 import { cutSides, grabCut, type Cut } from "./graphcut/cut.js";
@@ -25,8 +25,25 @@ export class GraphCutDecoder implements Decoder {
     return `graphcut (GrabCut-style colour GMMs + Boykov–Kolmogorov min-cut; embedded, no weights; maxSide ${this.params.maxSide}, ${this.params.iterations} iterations)`;
   }
 
-  async segment({ image }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
+  /**
+   * Decodes are pure in (image, prompt), and the cells of an experiment ask the same ones again:
+   * the box-only branch of every cell with the same box, and the points branch of cells that
+   * verified the same points. Recent results are kept by the image's content key and the prompt.
+   */
+  private readonly results = new Lru<DecodeResult>(32);
+
+  async segment({ image, key }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
     const p = validatePrompt(image, prompt);
+    const imageKey = key ?? `${image.width}x${image.height}:${sha256(image.data)}`;
+    const pts = (q: readonly Point[]) => q.map((t) => `${t.x},${t.y}`).join(";");
+    const resultKey = `${imageKey}|${p.box.x1},${p.box.y1},${p.box.x2},${p.box.y2}|${pts(p.positives)}|${pts(p.negatives)}`;
+    let out = this.results.get(resultKey);
+    if (!out) this.results.set(resultKey, (out = this.decode(image, p)));
+    // Callers own what they get: a copy, so the kept result cannot be changed through it.
+    return { mask: { width: out.mask.width, height: out.mask.height, data: out.mask.data.slice() }, score: out.score };
+  }
+
+  private decode(image: RgbImage, p: Prompt): DecodeResult {
     const P = this.params;
     let crop = workingCrop(image, p, P);
     const slackCut = P.boxSlack > 0 && P.slack === "cut";

@@ -53,7 +53,12 @@ export function geodesicDistance(g: WorkGrid, sources: readonly GridPoint[], kap
         const idx = v * rw + u;
         let best = d[idx]!;
         const i = 3 * ((v + wy0) * cw + (u + wx0));
-        for (const [du, dv, len] of nbrs) {
+        // Indexed, not destructured: this loop runs eight times per pixel per pass.
+        for (let q = 0; q < nbrs.length; q++) {
+          const nb = nbrs[q]!;
+          const du = nb[0];
+          const dv = nb[1];
+          const len = nb[2];
           const U = u + du;
           const V = v + dv;
           if (U < 0 || U >= rw || V < 0 || V >= rh) continue;

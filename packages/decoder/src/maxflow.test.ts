@@ -84,4 +84,25 @@ describe("Boykov–Kolmogorov max-flow", () => {
     expect(G.maxflow()).toBeCloseTo(h * 1, 9);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) expect(G.inSource(y * w + x)).toBe(x <= 11);
   });
+
+  it("a graph reset and filled again cuts exactly as a new one (flow and every node's side)", () => {
+    const n = 40;
+    const fill = (G: MaxflowGraph, seed: number) => {
+      const r = randomStream(0, "maxflow-reset", String(seed));
+      for (let i = 0; i < n; i++) G.addTweights(i, r.bernoulli(0.5) ? r.uniform(0, 10) : 0, r.bernoulli(0.5) ? r.uniform(0, 10) : 0);
+      for (let e = 0; e < 3 * n; e++) {
+        const i = r.int(n);
+        const j = r.int(n);
+        if (i !== j) G.addEdge(i, j, r.uniform(0, 8), r.uniform(0, 8));
+      }
+      return G;
+    };
+    const reused = new MaxflowGraph(n, 3 * n);
+    for (let seed = 0; seed < 20; seed++) {
+      const fresh = fill(new MaxflowGraph(n, 3 * n), seed);
+      const again = fill(reused.reset(), seed);
+      expect(again.maxflow()).toBe(fresh.maxflow());
+      for (let i = 0; i < n; i++) expect(again.inSource(i)).toBe(fresh.inSource(i));
+    }
+  });
 });

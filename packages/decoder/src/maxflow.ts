@@ -32,7 +32,7 @@ export class MaxflowGraph {
   private time = 0;
   private qFirst = NONE;
   private qLast = NONE;
-  private orphans: number[] = [];
+  private readonly orphans: number[] = [];
   private orphanHead = 0;
 
   constructor(nodes: number, maxEdges: number) {
@@ -47,6 +47,29 @@ export class MaxflowGraph {
     this.dist = new Int32Array(nodes);
     this.isSink = new Uint8Array(nodes);
     this.trcap = new Float64Array(nodes);
+  }
+
+  /**
+   * Forget every capacity and the last cut: the graph is as new (same nodes and edge capacity),
+   * without allocating its arrays again. Iterated cuts on one grid reuse one graph.
+   */
+  reset(): this {
+    this.arcCount = 0;
+    // Arc arrays are written before they are read (only the first arcCount arcs are reachable).
+    this.first.fill(NONE);
+    this.parent.fill(NONE);
+    this.nextActive.fill(NONE);
+    this.ts.fill(0);
+    this.dist.fill(0);
+    this.isSink.fill(0);
+    this.trcap.fill(0);
+    this.flow = 0;
+    this.time = 0;
+    this.qFirst = NONE;
+    this.qLast = NONE;
+    this.orphans.length = 0;
+    this.orphanHead = 0;
+    return this;
   }
 
   /** Add capacities from the source and to the sink of node i (accumulates). */
@@ -240,7 +263,7 @@ export class MaxflowGraph {
       const i = this.orphans[this.orphanHead++]!;
       this.processOrphan(i);
     }
-    this.orphans = [];
+    this.orphans.length = 0;
     this.orphanHead = 0;
   }
 

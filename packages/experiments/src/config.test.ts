@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { InputError } from "@resagent/core";
-import { makeReferFixture, pythonAvailable, referImageDir } from "@resagent/data/testing";
+import { makeReferFixture, pythonAvailable, referImageDir, testCacheDir } from "@resagent/data/testing";
 import { GRAPHCUT_DEFAULTS, GraphcutParamsSchema, SAM2_DEFAULTS, Sam2ParamsSchema, describeDecoders } from "@resagent/decoder";
 import { HttpOptionsSchema } from "@resagent/mllm";
 import { SpiralParamsSchema, describeSamplers } from "@resagent/sampler";
@@ -18,8 +18,10 @@ import { VerifierParamsSchema } from "@resagent/verifier";
 import { buildTable, writeResults, acquireRunLock, checkResumable, codeHash, defaultRunId, describeCells, experimentNames, findRoot, jsonSchemaFiles, loadExperiment, runExperiment, type LoadOptions } from "./index.js";
 
 const root = findRoot();
-const cacheDir = await mkdtemp(join(tmpdir(), "resagent-cfg-cache-"));
+const cacheDir = await testCacheDir("resagent-cfg-cache-");
 process.env.RESAGENT_CACHE_DIR = cacheDir;
+/** Where runs are under test, not the decoder (graphcut has its own tests): masks are the boxes. */
+const BOX = 'decoder={"name":"box"}';
 
 function error(name: string, opts: LoadOptions = {}): string {
   try {
@@ -201,7 +203,7 @@ describe("presets, overrides and sweeps", () => {
   });
 
   it("writes tables and plots for a --sweep run: a plot per column group, the paper's numbers beside the paper's setting only", async () => {
-    const exp = loadExperiment("table4", { root, set: ["limit=1"], sweep: ["verifier.tau=0.5,0.7"] });
+    const exp = loadExperiment("table4", { root, set: ["limit=1", BOX], sweep: ["verifier.tau=0.5,0.7"] });
     exp.cells.splice(4); // K=0 and K=2, both taus
     const dir = await mkdtemp(join(tmpdir(), "resagent-sweep-"));
     await runExperiment(exp, { runDir: dir });
@@ -288,10 +290,10 @@ describe("run identity and safety", () => {
 
   it("refuses to resume a folder made by another config, and a second process on a live folder", async () => {
     const dir = await mkdtemp(join(tmpdir(), "resagent-id-"));
-    const small = loadExperiment("table5", { root, set: ["limit=1"] });
+    const small = loadExperiment("table5", { root, set: ["limit=1", BOX] });
     await runExperiment(small, { runDir: dir, stopAfter: 1 });
     expect(() => checkResumable(dir, small)).not.toThrow();
-    const other = loadExperiment("table5", { root, set: ["limit=1", "pipeline.verifier.tau=0.6"] });
+    const other = loadExperiment("table5", { root, set: ["limit=1", BOX, "pipeline.verifier.tau=0.6"] });
     await expect(runExperiment(other, { runDir: dir })).rejects.toThrow(/made by a different configuration .*pass --fresh to discard it, or choose another --run-id/);
     // A lock held by a live process (this one) stops a second run on the folder.
     const release = await acquireRunLock(dir);
@@ -307,7 +309,7 @@ describe("run identity and safety", () => {
 
   it("two concurrent runs on one folder never duplicate a record", async () => {
     const dir = await mkdtemp(join(tmpdir(), "resagent-id-"));
-    const exp = loadExperiment("table5", { root, set: ["limit=1"] });
+    const exp = loadExperiment("table5", { root, set: ["limit=1", BOX] });
     const results = await Promise.allSettled([runExperiment(exp, { runDir: dir }), runExperiment(exp, { runDir: dir })]);
     expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
     const lines = readFileSync(join(dir, "samples.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { id: string; cell: string });

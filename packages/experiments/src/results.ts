@@ -47,6 +47,8 @@ function sweptPlots(exp: LoadedExperiment): PlotSpec[] {
 export interface WriteOptions {
   /** A merge of some shards only (--allow-partial): said in the provenance line and the summary. */
   partial?: { shards: number[]; of: number; problems?: string[] };
+  /** The report's cap on overlay pictures (see ReportOptions.maxOverlays); default the report's. */
+  maxOverlays?: number;
 }
 
 /**
@@ -176,7 +178,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   }
   // report.html (+ table.tex) is drawn from the files just written, as `resagent report` would.
   // It reads <runDir>/samples.jsonl; a merge writes its combined samples there first.
-  if (sampleFiles.some((f) => f === join(runDir, "samples.jsonl"))) files.push(...(await writeReport(runDir)).files);
+  if (sampleFiles.some((f) => f === join(runDir, "samples.jsonl"))) files.push(...(await writeReport(runDir, options.maxOverlays !== undefined ? { maxOverlays: options.maxOverlays } : {})).files);
   return { table, metrics, files };
 }
 

@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeImage, randomStream, readImage, sha256 } from "@resagent/core";
 import { openDataset } from "@resagent/data";
+import { testCacheDir } from "@resagent/data/testing";
 import { generateVbr, VBR_DEFAULTS } from "@resagent/datagen";
 import { createBackend, type ChatBackend } from "@resagent/mllm";
 import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
@@ -41,7 +42,7 @@ import {
   type TrainOptions,
 } from "./index.js";
 
-process.env.RESAGENT_CACHE_DIR ??= join(tmpdir(), "resagent-learned-cache");
+process.env.RESAGENT_CACHE_DIR ??= await testCacheDir("resagent-learned-cache-");
 const tmp = (p: string) => mkdtemp(join(tmpdir(), `resagent-${p}-`));
 
 describe("metrics arithmetic", () => {
@@ -400,6 +401,14 @@ describe("training and the learned backend", () => {
     log: () => {},
   });
 
+  /** One model trained (seed 3) for the tests that need a trained model but not a particular one; the first caller trains it. */
+  let shared: Promise<{ dir: string; result: Awaited<ReturnType<typeof trainVerifier>> }> | undefined;
+  const trained = () =>
+    (shared ??= (async () => {
+      const dir = await tmp("learned-a");
+      return { dir, result: await trainVerifier(tiny(dir, 3)) };
+    })());
+
   beforeAll(async () => {
     data = await tmp("learned-vbr");
     await generateVbr({ ...VBR_DEFAULTS, sources: [{ name: "synthref", split: "refcoco/val", options: { count: 12 } }], out: data, fraction: 1, candidates: 3 });
@@ -433,8 +442,8 @@ describe("training and the learned backend", () => {
   }, 120_000);
 
   it("is deterministic for a seed on the CPU backend: same weights, same metrics; another seed differs", async () => {
-    const [a, b, c] = [await tmp("learned-a"), await tmp("learned-b"), await tmp("learned-c")];
-    const ra = await trainVerifier(tiny(a, 3));
+    const { dir: a, result: ra } = await trained();
+    const [b, c] = [await tmp("learned-b"), await tmp("learned-c")];
     await trainVerifier(tiny(b, 3));
     await trainVerifier(tiny(c, 4));
     const weights = async (d: string) => sha256(await readFile(join(d, "weights.bin")));
@@ -452,8 +461,7 @@ describe("training and the learned backend", () => {
   }, 120_000);
 
   it("encodes a query at inference exactly as training encoded its gen-vbr record, and answers with the P(yes) the held-out metrics measured", async () => {
-    const dir = await tmp("learned-same");
-    await trainVerifier(tiny(dir, 5));
+    const { dir } = await trained();
     const { examples } = await readVbrFolder(data);
     const meta = readModelMeta(dir)!.meta;
     const spec = meta.features;
@@ -497,8 +505,7 @@ describe("training and the learned backend", () => {
   }, 120_000);
 
   it("answers a VBR query from the pipeline's verifier with yes/no top-logprobs, and refuses other formats", async () => {
-    const dir = await tmp("learned-model");
-    await trainVerifier(tiny(dir, 1));
+    const { dir } = await trained();
     const backend = createBackend({ backend: "learned", modelDir: dir, cache: "memory" }) as ChatBackend;
     expect(backend).toBeInstanceOf(LearnedVerifierBackend); // never behind the request-keyed cache
     expect(backend.simulated).toBe(false);
@@ -526,16 +533,17 @@ describe("training and the learned backend", () => {
     const saved = process.env.RESAGENT_LEARNED_MODEL;
     process.env.RESAGENT_LEARNED_MODEL = join(await tmp("learned-default"), "model");
     try {
-      const trained: string[] = [];
+      const trainedInto: string[] = [];
       setAutoTrain(async (d) => {
-        trained.push(d);
-        await trainVerifier(tiny(d, 2));
+        trainedInto.push(d);
+        // What training leaves in the folder: a trained model's files.
+        await cp((await trained()).dir, d, { recursive: true });
       });
       const fresh = createBackend({ backend: "learned" });
       expect(fresh.describe()).toMatch(/not trained yet/);
       const res = await new Verifier(fresh, parseVerifierParams({ format: "vbr", tau: 0, earlyStop: false })).verify(input);
       expect(res.queries.every((q) => q.pYes !== null)).toBe(true);
-      expect(trained).toEqual([process.env.RESAGENT_LEARNED_MODEL]);
+      expect(trainedInto).toEqual([process.env.RESAGENT_LEARNED_MODEL]);
       expect(fresh.describe()).toMatch(/trained on gen-vbr data/);
     } finally {
       setAutoTrain(undefined);

@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError, boxIoU, rleEncode, type Mask, type Sample } from "@resagent/core";
 import { openDataset } from "@resagent/data";
+import { linkTestScenes } from "@resagent/data/testing";
 import { ASSET_DIR, compareRuns, pickSamples, comparisonHtml, comparisonText, listRuns, readRunFolder, runsText, tableLatex, updateLatest, writeReport, type GalleryData, type RunRecord, type SummaryTable } from "./index.js";
 
 const tmp = await mkdtemp(join(tmpdir(), "resagent-report-"));
-process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
+process.env.RESAGENT_CACHE_DIR = await linkTestScenes(join(tmp, "cache"));
 
 const DATASETS = { val: { name: "synthref", split: "refcoco/val" } };
 let samples: Sample[] = [];

@@ -13,6 +13,8 @@ export interface BenchRow {
 export interface BenchSuite {
   name: string;
   description: string;
+  /** Run only by `pnpm bench --only <name>`, not by a plain `pnpm bench`. */
+  onlyWhenNamed?: boolean;
   run(): Promise<BenchRow[]>;
 }
 

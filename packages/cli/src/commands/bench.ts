@@ -9,11 +9,12 @@ import { opencvBench } from "../bench/opencv.js";
 import { pipelineBench } from "../bench/pipeline.js";
 import { referBench } from "../bench/refer.js";
 import { samplerBench } from "../bench/sampler.js";
+import { suiteBench } from "../bench/suite.js";
 import { throughputBench } from "../bench/throughput.js";
 import type { BenchRow, BenchSuite } from "../bench/index.js";
 import { versions } from "@resagent/experiments";
 
-export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench, throughputBench];
+export const BENCH_SUITES: BenchSuite[] = [coreBench, samplerBench, dataBench, referBench, decoderBench, opencvBench, mllmBench, pipelineBench, datagenBench, throughputBench, suiteBench];
 
 interface Args {
   only?: string[];
@@ -25,10 +26,11 @@ export const benchCommand: CommandModule<object, Args> = {
   describe: "Run the benchmarks (speed targets live here, not in tests) and write results/bench/latest.json",
   builder: (y) =>
     y
-      .option("only", { type: "string", array: true, describe: `suites to run (${BENCH_SUITES.map((s) => s.name).join(", ")})` })
+      .option("only", { type: "string", array: true, describe: `suites to run (${BENCH_SUITES.map((s) => s.name).join(", ")}; ${BENCH_SUITES.filter((s) => s.onlyWhenNamed).map((s) => s.name).join(", ")} only when named)` })
       .option("out", { type: "string", default: "results/bench/latest.json", describe: "where to write the results JSON (machine, commit, versions, every timing)" }) as never,
   handler: async (args) => {
-    const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES;
+    // Suites that run the whole quick start (minutes) run only when named.
+    const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES.filter((s) => !s.onlyWhenNamed);
     const rows: BenchRow[] = [];
     console.log(`machine: ${machine()}; commit ${gitCommit()}`);
     for (const s of suites) {

@@ -1,9 +1,15 @@
-import { D3Node, type Selection } from "d3-node";
+import { createRequire } from "node:module";
+import type { D3Node as D3NodeClass, Selection } from "d3-node";
 import { svgToPng, writeFileAtomic } from "@resagent/core";
+
+// d3-node brings jsdom, whose loading costs more CPU than most runs spend drawing: it is loaded
+// on the first plot, not by every program that imports this package.
+const require = createRequire(import.meta.url);
+let d3node: { D3Node: typeof D3NodeClass } | undefined;
 
 /** A blank SVG canvas built with d3-node; plots draw on `root` and call `save`. */
 export class Plot {
-  private readonly node = new D3Node();
+  private readonly node = new (d3node ??= require("d3-node") as { D3Node: typeof D3NodeClass }).D3Node();
   readonly root: Selection;
 
   constructor(
