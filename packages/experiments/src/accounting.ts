@@ -78,7 +78,7 @@ export async function runExperimentAccounted(exp: LoadedExperiment, opts: RunOpt
   const startedAt = new Date().toISOString();
   let status: InvocationAccounting["status"] = "failed";
   let run: RunResult | undefined;
-  let accounting = emptyAccounting();
+  let accounting: ModelCallAccounting;
   try {
     run = await runExperiment(exp, {
       ...opts,

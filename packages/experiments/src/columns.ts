@@ -50,6 +50,3 @@ export const COLUMN_VALUES = {
 export type ColumnValueName = keyof typeof COLUMN_VALUES;
 export const COLUMN_VALUE_NAMES = Object.keys(COLUMN_VALUES) as ColumnValueName[];
 
-export function isColumnValueName(name: unknown): name is ColumnValueName {
-  return typeof name === "string" && Object.hasOwn(COLUMN_VALUES, name);
-}

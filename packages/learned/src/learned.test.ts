@@ -85,7 +85,10 @@ describe("metrics arithmetic", () => {
   it("bootstraps accuracy over images: deterministic, and wider than Wilson when an image's answers agree", () => {
     const correct: boolean[] = [];
     const groups: string[] = [];
-    for (let g = 0; g < 40; g++) for (let j = 0; j < 10; j++) (correct.push(g % 4 !== 0), groups.push(`img${g}`));
+    for (let g = 0; g < 40; g++) for (let j = 0; j < 10; j++) {
+      correct.push(g % 4 !== 0);
+      groups.push(`img${g}`);
+    }
     const a = clusterBootstrapAccuracy(correct, groups, { seed: 1 });
     expect(clusterBootstrapAccuracy(correct, groups, { seed: 1 })).toEqual(a);
     expect(a[0]).toBeLessThan(0.75);

@@ -90,10 +90,14 @@ function marksSvg(r: RunRecord, s: number, ox: number, oy: number, width: number
 export function overlayRegion(r: RunRecord, goldBox: Sample["goldBox"], W: number, H: number): { x0: number; y0: number; x1: number; y1: number } {
   const xs: number[] = [];
   const ys: number[] = [];
-  if (goldBox) xs.push(goldBox.x1, goldBox.x2), ys.push(goldBox.y1, goldBox.y2);
-  if (r.box) xs.push(r.box[0], r.box[2]), ys.push(r.box[1], r.box[3]);
-  for (const q of r.queries ?? []) xs.push(q.point.x), ys.push(q.point.y);
-  for (const p of [...(r.positives ?? []), ...(r.negatives ?? [])]) xs.push(p[0]), ys.push(p[1]);
+  const add = (x1: number, y1: number, x2 = x1, y2 = y1) => {
+    xs.push(x1, x2);
+    ys.push(y1, y2);
+  };
+  if (goldBox) add(goldBox.x1, goldBox.y1, goldBox.x2, goldBox.y2);
+  if (r.box) add(r.box[0], r.box[1], r.box[2], r.box[3]);
+  for (const q of r.queries ?? []) add(q.point.x, q.point.y);
+  for (const p of [...(r.positives ?? []), ...(r.negatives ?? [])]) add(p[0], p[1]);
   if (!xs.length) return { x0: 0, y0: 0, x1: W, y1: H };
   const [a, b, c, d] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const mx = Math.max(24, 0.3 * (b - a));

@@ -4,7 +4,7 @@ import { InputError, claimFolder, removeRunFolder, userPath } from "@resagent/co
 import { datasetSource } from "@resagent/data";
 import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, runFolderFor, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
-import type { CommandModule } from "yargs";
+import type { Argv, CommandModule } from "yargs";
 import { Progress, progressIntervalSeconds } from "../progress.js";
 import { resolveAutoShard } from "./shard.js";
 
@@ -54,7 +54,7 @@ export function loadFromArgs(args: LoadArgs): LoadedExperiment {
 }
 
 /** Options shared by `exp` and `validate`: which experiment, on which profile, with which overrides. */
-export function configOptions<T>(y: import("yargs").Argv<T>) {
+export function configOptions<T>(y: Argv<T>) {
   return y
     .positional("name", { type: "string", demandOption: true, describe: "experiments/<name>.yaml (see `pnpm resagent ls`)" })
     .option("profile", { type: "string", describe: "configs/profiles/<profile>.yaml: embedded (default) or real" })

@@ -140,14 +140,6 @@ function rasterWindow(o: SceneObject, width: number, height: number): Raster {
   return { x0, y0, w, h, data, area };
 }
 
-/** Pixel mask of one object alone (no occlusion), as a full-image 0/1 array. */
-export function rasteriseObject(o: SceneObject, width: number, height: number): Uint8Array {
-  const r = rasterWindow(o, width, height);
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < r.h; y++) out.set(r.data.subarray(y * r.w, (y + 1) * r.w), (y + r.y0) * width + r.x0);
-  return out;
-}
-
 /** Which object owns each pixel (-1 = background), and every object's full raster. */
 function ownership(scene: Scene): { owner: Int16Array; rasters: Raster[] } {
   const { width, height } = scene;
