@@ -1,6 +1,6 @@
 import { InputError, formatPath, issueError, parseParams } from "@resagent/core";
 import type { z } from "zod";
-import { RECORD_VERSION, RunManifestSchema, RunSummarySchema, SampleRecordHeadSchema, SampleRecordSchema, type PartialSampleRecord, type RunManifest, type RunSummary, type SampleRecord } from "./schemas.js";
+import { CandidateRecordSchema, QueryRecordSchema, RECORD_VERSION, RunManifestSchema, RunSummarySchema, SampleRecordHeadSchema, SampleRecordSchema, type PartialSampleRecord, type RunManifest, type RunSummary, type SampleRecord } from "./schemas.js";
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -43,7 +43,7 @@ export function recordProblem(value: unknown, whole = true): string | undefined 
  * Keep only the fields of an object that its schema's shape accepts: a known field of the wrong
  * type is left out, an unknown one kept as it is. Key order is kept.
  */
-function tolerantFields(shape: Record<string, z.ZodType>, raw: Record<string, unknown>): Record<string, unknown> {
+function tolerantFields(shape: Record<string, z.ZodType>, raw: Record<string, unknown>, elementwise: Record<string, Record<string, z.ZodType>> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     const s = Object.hasOwn(shape, k) ? shape[k] : undefined;
@@ -53,6 +53,7 @@ function tolerantFields(shape: Record<string, z.ZodType>, raw: Record<string, un
     }
     const r = s.safeParse(v);
     if (r.success && r.data !== undefined) out[k] = r.data;
+    else if (Object.hasOwn(elementwise, k) && Array.isArray(v)) out[k] = v.filter(isObj).map((e) => tolerantFields(elementwise[k]!, e));
   }
   return out;
 }
@@ -64,7 +65,7 @@ function tolerantFields(shape: Record<string, z.ZodType>, raw: Record<string, un
  */
 export function readSampleRecordTolerant(value: unknown): PartialSampleRecord | undefined {
   if (!isObj(value) || !SampleRecordHeadSchema.safeParse(value).success) return undefined;
-  return tolerantFields(SampleRecordSchema.shape, value) as PartialSampleRecord;
+  return tolerantFields(SampleRecordSchema.shape, value, { queries: QueryRecordSchema.shape, candidates: CandidateRecordSchema.shape }) as PartialSampleRecord;
 }
 
 /**

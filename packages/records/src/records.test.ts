@@ -60,6 +60,10 @@ describe("SampleRecordSchema", () => {
     expect(r.extra).toEqual([1]);
     expect(r.iou).toBe(records[0]!.iou);
     expect(Object.keys(r)).toEqual(Object.keys(records[0]!).filter((k) => k !== "box" && k !== "timing").concat("extra"));
+    // Queries and candidates element by element: a query with a mistyped rank keeps its other fields.
+    const q = (records[1]!.queries as Record<string, unknown>[])[0]!;
+    const withBadQuery = readSampleRecordTolerant({ ...records[1]!, queries: [{ ...q, rank: "first" }, "no query"] })!;
+    expect(withBadQuery.queries).toEqual([Object.fromEntries(Object.entries(q).filter(([k]) => k !== "rank"))]);
   });
 });
 

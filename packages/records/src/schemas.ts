@@ -32,6 +32,9 @@ export const QueryRecordSchema = z.looseObject({
   rule: z.string().optional(),
 });
 
+/** One candidate point of a record, in the order the verifier was asked. */
+export const CandidateRecordSchema = z.looseObject({ x: z.number(), y: z.number(), queue: z.string(), rank: z.number() });
+
 /**
  * The fields of one samples.jsonl line, in the order the pipeline writes them. Nested maps are
  * loose (a newer writer's extra key passes through); enumerations are plain strings, so a reader
@@ -59,7 +62,7 @@ const sampleRecordShape = {
       from: z.array(z.number()),
     })
     .optional(),
-  candidates: z.array(z.looseObject({ x: z.number(), y: z.number(), queue: z.string(), rank: z.number() })),
+  candidates: z.array(CandidateRecordSchema),
   queries: z.array(QueryRecordSchema),
   positives: z.array(pair),
   negatives: z.array(pair),
@@ -103,12 +106,18 @@ const exactRecord = z.object(sampleRecordShape);
 /** One line of samples.jsonl, as the pipeline writes it (the type has no index signature: a misspelt key is a type error). */
 export type SampleRecord = z.output<typeof exactRecord>;
 export type QueryRecordLine = z.output<typeof QueryRecordSchema>;
+export type CandidateRecordLine = z.output<typeof CandidateRecordSchema>;
+
+/** Fields a tolerant reader takes element by element: each element a map, its mistyped fields left out. */
+export const ELEMENTWISE_RECORD_FIELDS = ["queries", "candidates"] as const;
 
 /**
  * A record as a tolerant reader sees it (the report): the required fields, each other field of the
- * pipeline's when it has the pipeline's type (left out when not), unknown keys as they are.
+ * pipeline's when it has the pipeline's type (left out when not; queries and candidates element
+ * by element), unknown keys as they are.
  */
-export type PartialSampleRecord = Pick<SampleRecord, (typeof REQUIRED_RECORD_FIELDS)[number]> & Partial<SampleRecord> & { [key: string]: unknown };
+export type PartialSampleRecord = Pick<SampleRecord, (typeof REQUIRED_RECORD_FIELDS)[number]> &
+  Partial<Omit<SampleRecord, (typeof ELEMENTWISE_RECORD_FIELDS)[number]>> & { queries?: Partial<QueryRecordLine>[]; candidates?: Partial<CandidateRecordLine>[] } & { [key: string]: unknown };
 
 /** A dataset reference as configs resolve them: registry name, split and loader options. */
 export const DatasetRefSchema = z.looseObject({ name: z.string(), split: z.string() });
@@ -163,7 +172,8 @@ export const RunSummarySchema = z.looseObject({
   sharedRecords: z.number().optional(),
   cells: z.record(z.string(), z.looseObject({ components: z.record(z.string(), z.string()).optional(), note: z.string().optional(), pipeline: z.unknown().optional() })).optional(),
   mllmRequests: z.unknown().optional(),
-  metrics: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.unknown()))).optional(),
+  /** Per cell and dataset column, experiments' CellMetrics (typed as any map, so writers' interfaces satisfy it). */
+  metrics: z.record(z.string(), z.record(z.string(), z.custom<object>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "expected a map"))).optional(),
   table: SummaryTableSchema.optional(),
 });
 export type RunSummary = z.output<typeof RunSummarySchema>;
