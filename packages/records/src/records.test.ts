@@ -1,13 +1,19 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { InputError } from "@resagent/core";
-import { RECORD_VERSION, RunManifestSchema, checkRecordVersion, isSampleRecord, parseRunManifest, parseSampleRecord, readRunSummary, readSampleRecordTolerant, recordProblem } from "./index.js";
+import { RECORD_VERSION, RunManifestSchema, type RunManifest, type SampleRecord, checkRecordVersion, isSampleRecord, parseRunManifest, parseSampleRecord, readRunSummary, readSampleRecordTolerant, recordProblem } from "./index.js";
 
 /** Two lines of samples.jsonl as the pipeline wrote them (`exp table4 --limit 5`: a K=0 record and a K=4 one with queries and a decode record). */
 const FIXTURE = new URL("./fixtures/table4-smoke.jsonl", import.meta.url);
 const lines = readFileSync(FIXTURE, "utf8").split("\n").filter(Boolean);
 const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 const FILE = "results/x/run/samples.jsonl";
+
+// The writers' types have no index signature: a key the schema does not name is a type error.
+// @ts-expect-error: not a field of a record
+type _NotARecordField = SampleRecord["notAField"];
+// @ts-expect-error: not a field of run.json
+type _NotAManifestField = RunManifest["notAField"];
 
 describe("SampleRecordSchema", () => {
   it("parses the records a run of the pipeline wrote, keys and values unchanged", () => {

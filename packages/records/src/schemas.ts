@@ -102,9 +102,8 @@ export const SampleRecordSchema = z.looseObject(sampleRecordShape);
 /** The fields of a record every reader needs (REQUIRED_RECORD_FIELDS); the rest passed through unchecked. */
 export const SampleRecordHeadSchema = SampleRecordSchema.pick({ id: true, cell: true, dataset: true, iou: true, intersection: true, union: true });
 
-const exactRecord = z.object(sampleRecordShape);
 /** One line of samples.jsonl, as the pipeline writes it (the type has no index signature: a misspelt key is a type error). */
-export type SampleRecord = z.output<typeof exactRecord>;
+export type SampleRecord = z.output<z.ZodObject<typeof sampleRecordShape>>;
 export type QueryRecordLine = z.output<typeof QueryRecordSchema>;
 export type CandidateRecordLine = z.output<typeof CandidateRecordSchema>;
 
@@ -204,5 +203,5 @@ const runManifestShape = {
 };
 /** run.json, read: the fields merge, resume and runs use; unknown keys passed through. */
 export const RunManifestSchema = z.looseObject(runManifestShape);
-const exactManifest = z.object(runManifestShape);
-export type RunManifest = z.output<typeof exactManifest>;
+/** run.json as exp and merge write it (no index signature). */
+export type RunManifest = z.output<z.ZodObject<typeof runManifestShape>>;
