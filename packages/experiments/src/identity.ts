@@ -3,6 +3,7 @@ import { readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { InputError, identifyFolder, runFolderPath, sha256, stableStringify, writeFileAtomic } from "@resagent/core";
+import { parseRunManifest, type RunManifest } from "@resagent/records";
 import { findRoot, type LoadedExperiment } from "./config/load.js";
 
 /**
@@ -81,28 +82,8 @@ export function defaultRunId(exp: LoadedExperiment): string {
   return `${config.profile}-seed${config.seed}-n${config.limit}-${key}`;
 }
 
-/** run.json: what made a run folder, so a resume can refuse a folder made by something else. */
-export interface RunManifest {
-  experiment: string;
-  profile: string;
-  configHash: string;
-  codeHash: string;
-  shard?: { index: number; count: number };
-  /** How the experiment was loaded (name, profile, --set, --sweep, --allow-stand-ins), so `merge` can reload it. */
-  source?: { experiment: string; profile: string; set: string[]; sweep: string[]; allowStandIns?: boolean };
-  createdAt: string;
-  /** True once every sample of every cell (of this shard) has a record. */
-  complete: boolean;
-  /**
-   * Samples of this run (or shard) per dataset ("name/split"): every cell has one record per
-   * sample once complete, less the samples skipped. `merge` holds each shard to it.
-   */
-  expectedSamples?: Record<string, number>;
-  /** Samples the last invocation skipped (--skip-bad): they have no records. */
-  skipped?: { dataset: string; id: string }[];
-  /** Set on a merged run: the shards it was made from ("i/n"). */
-  mergedFrom?: string[];
-}
+/** run.json: what made a run folder, so a resume can refuse a folder made by something else (its shape is @resagent/records'). */
+export type { RunManifest } from "@resagent/records";
 
 /** The experiment an experiment file defines: its file name without .yaml (what `exp <name>` is given). */
 function experimentOfSource(source: string): string {
@@ -132,14 +113,17 @@ export function runFolderFor(root: string, exp: LoadedExperiment, runId: string,
   return dir;
 }
 
+/** A run folder's run.json, held to RunManifestSchema (a newer recordVersion or a missing field: one line naming file and field); undefined when there is none. */
 export function readManifest(runDir: string): RunManifest | undefined {
   const f = join(runDir, "run.json");
   if (!existsSync(f)) return undefined;
+  let raw: unknown;
   try {
-    return JSON.parse(readFileSync(f, "utf8")) as RunManifest;
+    raw = JSON.parse(readFileSync(f, "utf8"));
   } catch {
     throw new InputError("unreadable run manifest (not JSON)", { file: f });
   }
+  return parseRunManifest(raw, f);
 }
 
 export async function writeManifest(runDir: string, m: RunManifest): Promise<void> {

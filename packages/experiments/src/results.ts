@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import { writeFileAtomic, gitCommit, machine } from "@resagent/core";
 import { ComponentPool, type Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { RECORD_VERSION, type RunSummary } from "@resagent/records";
 import { writeReport } from "@resagent/report";
 import type { LoadedExperiment } from "./config/load.js";
 import { comparisonChart, confusionChart } from "./plots/charts.js";
@@ -118,6 +119,8 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
   const summary = {
     experiment: exp.config.name,
     version: exp.config.version,
+    // The shape of this file, run.json and samples.jsonl (`version` above is the experiment config's).
+    recordVersion: RECORD_VERSION,
     title,
     simulated,
     profile: exp.config.profile,
@@ -152,7 +155,7 @@ export async function writeResults(exp: LoadedExperiment, runDir: string, sample
     intervals: { ...BOOTSTRAP_SETTINGS, seed: exp.config.seed, where: "metrics.<cell>.<dataset>.ci95.<metric> = [low, high], in the metric's units" },
     metrics,
     table,
-  };
+  } satisfies RunSummary;
   const files: string[] = [];
   const put = async (name: string, data: string | Buffer) => {
     const f = join(runDir, name);

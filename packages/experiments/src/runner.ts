@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { InputError, claimFolder, decodeImage, readJsonLinesTolerant, repairJsonLines, sha256, writeFileAtomic, type Sample } from "@resagent/core";
 import { datasetSource, openDataset, type Dataset } from "@resagent/data";
 import { ComponentPool, Pipeline, type SampleRecord } from "@resagent/pipeline";
+import { RECORD_VERSION } from "@resagent/records";
 import { stringify } from "yaml";
 import type { LoadedExperiment } from "./config/load.js";
 import { findRoot } from "./config/load.js";
@@ -139,6 +140,7 @@ async function runLocked(exp: LoadedExperiment, opts: RunOptions): Promise<RunRe
     profile: config.profile,
     configHash: configHash(exp),
     codeHash: codeHash(),
+    recordVersion: RECORD_VERSION,
     ...(opts.shard ? { shard: opts.shard } : {}),
     ...(opts.source ? { source: opts.source } : {}),
     createdAt: previous?.createdAt ?? new Date().toISOString(),

@@ -3,6 +3,7 @@
  * inputs and outputs (the whole workflow is covered by decode.test, ensemble.test and legacy.test).
  */
 import { describe, expect, it } from "vitest";
+import { SampleRecordSchema } from "@resagent/records";
 import { InputError, boxIoU, boxToMask, emptyMask, randomStream, rleDecode, sha256, type Box, type RgbImage, type Sample } from "@resagent/core";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "@resagent/decoder";
 import { createBackend, parseGrounding, type ChatBackend, type ChatCompletion, type ChatRequest, type GrounderConfig, type QueryContext } from "@resagent/mllm";
@@ -204,6 +205,8 @@ describe("recordStage", () => {
     expect([r.iou, r.intersection, r.union]).toEqual([1, 1600, 1600]);
     // The line's key order: the decode record last, after timing.
     expect(Object.keys(r)).toEqual(["id", "cell", "dataset", "expression", "box", "boxIoU", "candidates", "queries", "positives", "negatives", "mask", "score", "iou", "intersection", "union", "timing", "decode"]);
+    // The line is what @resagent/records says a record is; reading it back changes nothing.
+    expect(SampleRecordSchema.parse(JSON.parse(JSON.stringify(r)))).toEqual(r);
   });
 
   it("without a box: no candidates or points, the empty mask scored against gold", () => {
@@ -211,6 +214,7 @@ describe("recordStage", () => {
     expect(r).toMatchObject({ box: null, groundingFailure: "no box in answer", candidates: [], queries: [], positives: [], negatives: [], score: 0, iou: 0, intersection: 0, union: 1600 });
     expect(r).not.toHaveProperty("boxIoU");
     expect(rleDecode(r.mask).data.every((v) => v === 0)).toBe(true);
+    expect(SampleRecordSchema.safeParse(JSON.parse(JSON.stringify(r))).success).toBe(true);
   });
 
   // Box IoUs are percentages rounded to 0.01 and divided by 100, as records have always held them.
@@ -218,6 +222,7 @@ describe("recordStage", () => {
     const grounded = { box: GOLD, queries: 2, cacheHits: 0, ensemble: { router: "oracle-best" as const, experts: [{ name: "a", box: { x1: 20.004, y1: 10, x2: 60, y2: 50 } }, { name: "b", box: null, failure: "no box" }], from: [0] } };
     const r = recordStage({ sample, cell: "c", grounded, decoded: { result: { mask: emptyMask(W, H), score: 0 } }, timing: {} });
     expect(r.ensemble).toEqual({ router: "oracle-best", upperBound: true, experts: [{ name: "a", box: [20, 10, 60, 50], boxIoU: 99.99 / 100 }, { name: "b", box: null, failure: "no box" }], from: [0] });
+    expect(SampleRecordSchema.safeParse(JSON.parse(JSON.stringify(r))).success).toBe(true);
   });
 });
 

@@ -1,9 +1,10 @@
-import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, type Box, type CompressedRle, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
+import { InputError, boxIoU, emptyMask, encodeJpeg, randomStream, rleEncode, type Box, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
 import type { DecodeResult, Decoder, DecoderImage } from "@resagent/decoder";
 import { sampleIoU } from "@resagent/metrics";
 import { boxPrompt, parseGrounding, type ChatBackend, type GrounderConfig, type GroundingResult, type QueryContext, type SmartResizeOptions } from "@resagent/mllm";
 import { DEFAULT_POOL_SCALE, dedupePixels, mergeQueues, rankPool, type PointValueScorer, type Candidates, type MergeOrder, type Sampler } from "@resagent/sampler";
-import type { QueryRecord, Verifier, VerifyResult } from "@resagent/verifier";
+import type { SampleRecord } from "@resagent/records";
+import type { Verifier, VerifyResult } from "@resagent/verifier";
 import type { DecodeConfig, EnsembleGroundingConfig } from "./config.js";
 import { routeBoxes, type RouterName } from "./routers.js";
 
@@ -282,50 +283,8 @@ export async function decodeStage({ decoder, image, box, points, decode, boxOnly
 }
 
 /** One line of samples.jsonl: everything but `timing` is deterministic for a given seed. */
-export interface SampleRecord {
-  id: string;
-  cell: string;
-  dataset: string;
-  expression: string;
-  /** Predicted (or oracle) box in pixels, rounded to 0.01; null when grounding failed. */
-  box: [number, number, number, number] | null;
-  groundingFailure?: string;
-  boxIoU?: number;
-  /**
-   * Ensemble grounding (pipeline.grounding): every expert's box in pixels (null when its answer
-   * held no usable box, with the parse failure) and its IoU to gold, the router, and which
-   * experts the chosen box (`box`) was made from. `upperBound`: the router looked at gold.
-   */
-  ensemble?: {
-    router: RouterName;
-    upperBound?: true;
-    experts: { name: string; box: [number, number, number, number] | null; failure?: string; boxIoU?: number }[];
-    from: number[];
-  };
-  candidates: { x: number; y: number; queue: string; rank: number }[];
-  /**
-   * With sampler.rank: what ordered the candidates, and the pool it chose them from (each point's
-   * queue and score, external queue first); `upperBound`: the ranking read gold (oracle-value).
-   */
-  ranking?: { by: string; upperBound?: true; pool: { x: number; y: number; queue: string; score: number }[] };
-  queries: Omit<QueryRecord, "latencyMs" | "cached">[];
-  positives: [number, number][];
-  negatives: [number, number][];
-  mask: CompressedRle;
-  /** The decoder's score of the mask kept (SAM2: predicted IoU; graphcut: colour-model separation). */
-  score: number;
-  /**
-   * How the mask was decoded, when verification ran (K > 0): which branch was kept ("points": box
-   * + points, "box": the box alone) and each branch's decoder score; `centre`: the box centre was
-   * the positive because no point survived (decode.emptyPoints centre).
-   */
-  decode?: { branch: "points" | "box"; pointsScore: number; boxScore?: number; centre?: [number, number] };
-  iou: number;
-  intersection: number;
-  union: number;
-  /** Wall-clock milliseconds per stage, MLLM queries and cache hits: the only non-deterministic fields. */
-  timing: Record<string, number>;
-}
+/** One samples.jsonl line: its shape is @resagent/records' (the report, compare and merge read the same). */
+export type { SampleRecord } from "@resagent/records";
 
 export interface RecordInput {
   sample: Sample;

@@ -70,6 +70,7 @@ function marksSvg(r: RunRecord, s: number, ox: number, oy: number, width: number
     parts.push(`<rect x="${fx(x1)}" y="${fy(y1)}" width="${fl(x2 - x1)}" height="${fl(y2 - y1)}" fill="none" stroke="${COLOURS.predicted}" stroke-width="2"/>`);
   }
   for (const q of r.queries ?? []) {
+    if (!q.point) continue;
     const x = (q.point.x - ox) * s;
     const y = (q.point.y - oy) * s;
     const fill = pYesColour(q.pYes);
@@ -96,7 +97,7 @@ export function overlayRegion(r: RunRecord, goldBox: Sample["goldBox"], W: numbe
   };
   if (goldBox) add(goldBox.x1, goldBox.y1, goldBox.x2, goldBox.y2);
   if (r.box) add(r.box[0], r.box[1], r.box[2], r.box[3]);
-  for (const q of r.queries ?? []) add(q.point.x, q.point.y);
+  for (const q of r.queries ?? []) if (q.point) add(q.point.x, q.point.y);
   for (const p of [...(r.positives ?? []), ...(r.negatives ?? [])]) add(p[0], p[1]);
   if (!xs.length) return { x0: 0, y0: 0, x1: W, y1: H };
   const [a, b, c, d] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -269,7 +270,7 @@ const isPair = (p: unknown): p is [number, number] => Array.isArray(p) && p.leng
 /** The record's geometry with everything that is not finite numbers where numbers belong left out (run files are untrusted). */
 function drawable(r: RunRecord): RunRecord {
   const box = Array.isArray(r.box) && r.box.length === 4 && r.box.every(finite) ? r.box : r.box === null ? null : undefined;
-  const queries = (Array.isArray(r.queries) ? r.queries : []).filter((q) => q && typeof q === "object" && q.point && finite(q.point.x) && finite(q.point.y)).map((q) => ({ ...q, queue: typeof q.queue === "string" ? q.queue : undefined, pYes: finite(q.pYes) ? q.pYes : null }));
+  const queries = (Array.isArray(r.queries) ? r.queries : []).filter((q) => q && typeof q === "object" && q.point && finite(q.point.x) && finite(q.point.y)).map((q) => ({ ...q, pYes: finite(q.pYes) ? q.pYes : null }));
   const size = r.mask?.size;
   const mask = r.mask && typeof r.mask === "object" && Array.isArray(size) && size.length === 2 && size.every((x) => Number.isInteger(x) && x >= 0) ? r.mask : undefined;
   const { mask: _m, box: _b, ...rest } = r;

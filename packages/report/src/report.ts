@@ -153,7 +153,8 @@ function metricsHtml(run: RunFolder): string {
   };
   const rows: string[] = [];
   for (const cell of cellOrder(run)) {
-    for (const [col, x] of Object.entries(m[cell] ?? {})) {
+    for (const [col, metrics] of Object.entries(m[cell] ?? {})) {
+      const x = metrics as Record<string, unknown>;
       const ci = (x.ci95 ?? {}) as Record<string, [number, number]>;
       rows.push(`<tr><td>${esc(cell)}</td><td>${esc(col)}</td><td>${esc(x.samples ?? "–")}</td>${METRIC_COLUMNS.map(([k, , pct]) => `<td>${fmt(read(x, k), pct, ci[k])}</td>`).join("")}</tr>`);
     }

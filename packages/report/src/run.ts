@@ -1,83 +1,17 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { InputError, readJsonLinesTolerant, type CompressedRle } from "@resagent/core";
+import { InputError, readJsonLinesTolerant } from "@resagent/core";
+import { checkRecordVersion, readRunSummary, readSampleRecordTolerant, type DatasetRef, type PartialSampleRecord, type RunSummary, type SummaryTable } from "@resagent/records";
 import { parse } from "yaml";
 
 /**
- * One line of samples.jsonl as the report reads it: the fields it uses, each optional where a
- * record may lack it (failed grounding, no gold, older or newer writers). Unknown keys are kept
- * and ignored.
+ * One line of samples.jsonl as the report reads it (@resagent/records' PartialSampleRecord): the
+ * required fields (id, cell, dataset, iou, intersection, union), every other field of the
+ * pipeline's when it has its type (a record may lack it: failed grounding, no gold, older
+ * writers), and unknown keys kept and ignored.
  */
-export interface RunRecord {
-  id: string;
-  cell: string;
-  dataset: string;
-  expression?: string;
-  box?: [number, number, number, number] | null;
-  groundingFailure?: string;
-  boxIoU?: number;
-  candidates?: { x: number; y: number; queue?: string; rank?: number }[];
-  queries?: { point: { x: number; y: number }; queue?: string; rank?: number; pYes?: number | null; decision?: string; used?: boolean; gold?: boolean }[];
-  positives?: [number, number][];
-  negatives?: [number, number][];
-  mask?: CompressedRle;
-  score?: number;
-  iou: number;
-  intersection: number;
-  union: number;
-  timing?: Record<string, number>;
-  [key: string]: unknown;
-}
-
-/** A dataset reference as configs resolve them: registry name, split and loader options. */
-export interface DatasetRef {
-  name: string;
-  split: string;
-  [key: string]: unknown;
-}
-
-/** The table as summary.json stores it (experiments' TableData; every newer field optional). */
-export interface SummaryTable {
-  title: string;
-  headers: string[];
-  rows: {
-    label: string;
-    ours: (number | null)[];
-    paper: (number | string | null)[];
-    ci?: ([number, number] | null)[];
-    n?: (number | null)[];
-    paperOnly?: boolean;
-    note?: string;
-  }[];
-  percent: boolean[];
-  metrics?: string[];
-  notes?: string[];
-  provenance?: string;
-  intervals?: { replicates: number; level: number; seed: number; method: string };
-}
-
-/** summary.json, read tolerantly: what the report shows by name, everything else shown generically. */
-export interface RunSummary {
-  experiment?: string;
-  version?: number;
-  title?: string;
-  simulated?: boolean;
-  profile?: string;
-  seed?: number;
-  limitPerDataset?: number;
-  configHash?: string;
-  gitCommit?: string;
-  versions?: Record<string, string>;
-  machine?: string;
-  createdAt?: string;
-  datasets?: Record<string, DatasetRef>;
-  records?: number;
-  cells?: Record<string, { components?: Record<string, string>; note?: string; pipeline?: unknown }>;
-  mllmRequests?: unknown;
-  metrics?: Record<string, Record<string, Record<string, unknown>>>;
-  table?: SummaryTable;
-  [key: string]: unknown;
-}
+export type RunRecord = PartialSampleRecord;
+export type { DatasetRef, RunSummary, SummaryTable };
 
 export interface RunFolder {
   dir: string;
@@ -91,10 +25,15 @@ export interface RunFolder {
   datasets: Record<string, DatasetRef>;
 }
 
-function isRecord(v: unknown): v is RunRecord {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return typeof r.id === "string" && typeof r.cell === "string" && typeof r.dataset === "string" && typeof r.iou === "number";
+/** A samples.jsonl line read through the record schema (readSampleRecordTolerant): undefined when it is not a record. */
+function readRecords(file: string): { values: RunRecord[]; skipped: number } {
+  const { values, skipped } = readJsonLinesTolerant(file);
+  const records: RunRecord[] = [];
+  for (const v of values) {
+    const r = readSampleRecordTolerant(v);
+    if (r) records.push(r);
+  }
+  return { values: records, skipped: skipped + values.length - records.length };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -141,23 +80,31 @@ function readTable(v: unknown): SummaryTable | undefined {
   };
 }
 
-/** summary.json as the pages read it: the fields shown by name take their types; the rest is shown generically, escaped. */
-function readSummary(raw: Record<string, unknown>): RunSummary {
+/**
+ * summary.json as the pages read it: the fields shown by name take their types (coerced where the
+ * pages can use them, else left out: RunSummarySchema); the rest is shown generically, escaped.
+ * A summary of a newer recordVersion is refused with one line naming the file and field.
+ */
+function readSummary(raw: Record<string, unknown>, file: string): RunSummary {
+  checkRecordVersion(raw, file);
   const cells = isObj(raw.cells)
     ? Object.fromEntries(Object.entries(raw.cells).map(([id, c]) => [id, isObj(c) ? { ...(isObj(c.components) ? { components: Object.fromEntries(Object.entries(c.components).map(([k, x]) => [k, String(x)])) } : {}), ...(c.note !== undefined && c.note !== null ? { note: String(c.note) } : {}) } : {}]))
     : undefined;
   const metrics = isObj(raw.metrics) ? Object.fromEntries(Object.entries(raw.metrics).filter((e) => isObj(e[1])).map(([cell, m]) => [cell, Object.fromEntries(Object.entries(m as Record<string, unknown>).filter((e): e is [string, Record<string, unknown>] => isObj(e[1])))])) : undefined;
   const table = readTable(raw.table);
   const { cells: _c, metrics: _m, table: _t, datasets: _d, ...rest } = raw;
-  return {
-    ...rest,
-    ...(cells ? { cells } : {}),
-    ...(metrics ? { metrics } : {}),
-    ...(table ? { table } : {}),
-    ...(raw.datasets !== undefined ? { datasets: datasetRefs(raw.datasets) } : {}),
-    ...(raw.simulated !== undefined ? { simulated: raw.simulated === true } : {}),
-    ...(raw.records !== undefined ? { records: typeof raw.records === "number" ? raw.records : undefined } : {}),
-  } as RunSummary;
+  return readRunSummary(
+    {
+      ...rest,
+      ...(cells ? { cells } : {}),
+      ...(metrics ? { metrics } : {}),
+      ...(table ? { table } : {}),
+      ...(raw.datasets !== undefined ? { datasets: datasetRefs(raw.datasets) } : {}),
+      ...(raw.simulated !== undefined ? { simulated: raw.simulated === true } : {}),
+      ...(raw.records !== undefined ? { records: typeof raw.records === "number" ? raw.records : undefined } : {}),
+    },
+    file,
+  );
 }
 
 /** Read a run folder: summary.json, config.resolved.yaml and samples.jsonl (each optional, but not all). */
@@ -179,7 +126,7 @@ export function readRunFolder(dir: string, options: { records?: boolean } = {}):
       throw new InputError(`cannot parse JSON (${(err as Error).message})`, { file: summaryFile });
     }
     if (!isObj(raw)) throw new InputError("expected a JSON object", { file: summaryFile });
-    summary = readSummary(raw);
+    summary = readSummary(raw, summaryFile);
   }
   let config: Record<string, unknown> | undefined;
   if (existsSync(configFile)) {
@@ -190,7 +137,7 @@ export function readRunFolder(dir: string, options: { records?: boolean } = {}):
     }
     if (!isObj(config)) throw new InputError("expected a YAML map", { file: configFile });
   }
-  const { values: records, skipped } = options.records === false || !existsSync(samplesFile) ? { values: [], skipped: 0 } : readJsonLinesTolerant(samplesFile, isRecord);
+  const { values: records, skipped } = options.records === false || !existsSync(samplesFile) ? { values: [], skipped: 0 } : readRecords(samplesFile);
   const datasets = datasetRefs(summary?.datasets ?? config?.resolvedDatasets);
   const cols = new Map(Object.entries(datasets).map(([col, ref]) => [`${ref.name}/${ref.split}`, col]));
   return { dir: abs, summary, config, records, badLines: skipped, columnOf: (d) => cols.get(d) ?? d, datasets };

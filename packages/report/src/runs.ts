@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { join, relative } from "node:path";
-import { writeFileAtomic } from "@resagent/core";
+import { InputError, writeFileAtomic } from "@resagent/core";
 import { esc, page } from "./html.js";
 import { readRunFolder, type RunFolder } from "./run.js";
 
@@ -53,8 +53,12 @@ function entry(experiment: string, run: string, dir: string): RunEntry | null {
   let folder: RunFolder;
   try {
     folder = readRunFolder(dir, { records: false });
-  } catch {
-    return null;
+  } catch (err) {
+    // A run written by a newer resagent is listed, with why it cannot be read; anything else is not a run.
+    if (!(err instanceof InputError) || err.field !== "recordVersion") return null;
+    const lines = countLines(join(dir, "samples.jsonl"));
+    const when = existsSync(join(dir, "samples.jsonl")) ? statSync(join(dir, "samples.jsonl")).mtime : statSync(dir).mtime;
+    return { experiment, run, dir, profile: null, seed: null, limit: null, records: lines, gitCommit: null, configHash: null, date: when.toISOString(), simulated: null, headline: null, complete: false, status: err.message, hasReport: existsSync(join(dir, "report.html")) };
   }
   const s = folder.summary;
   const cfg = folder.config ?? {};

@@ -5,6 +5,7 @@ import { InputError, claimFolder, readJsonLinesTolerant, userPath, writeFileAtom
 import { MODEL_CALLS_FILE, expectedSamples, recordKey, loadExperiment, readManifest, readModelCalls, writeResults, type LoadedExperiment, type RunManifest } from "@resagent/experiments";
 import { datasetSource } from "@resagent/data";
 import type { SampleRecord } from "@resagent/pipeline";
+import { RECORD_VERSION, recordProblem } from "@resagent/records";
 import type { CommandModule } from "yargs";
 
 interface MergeArgs {
@@ -82,7 +83,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
     const expectedSamples: Record<string, number> = {};
     for (const m of manifests) for (const [d, n] of Object.entries(m.expectedSamples ?? {})) expectedSamples[d] = (expectedSamples[d] ?? 0) + n;
     const skipped = manifests.flatMap((m) => m.skipped ?? []);
-    const merged: RunManifest = { ...whole, complete, ...(Object.keys(expectedSamples).length ? { expectedSamples } : {}), ...(skipped.length ? { skipped } : {}), mergedFrom: [...present.keys()].sort((a, b) => a - b).map((i) => `${i}/${count}`) };
+    const merged: RunManifest = { ...whole, recordVersion: RECORD_VERSION, complete, ...(Object.keys(expectedSamples).length ? { expectedSamples } : {}), ...(skipped.length ? { skipped } : {}), mergedFrom: [...present.keys()].sort((a, b) => a - b).map((i) => `${i}/${count}`) };
     await writeFileAtomic(join(out, "run.json"), `${JSON.stringify(merged, null, 2)}\n`);
     // Each shard's model-call accounting, one line per invocation, tagged with its run.
     const calls = readModelCalls(args.runs);
@@ -96,10 +97,6 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
   },
 };
 
-const isRecord = (v: unknown): v is SampleRecord => {
-  const r = v as Partial<SampleRecord> | null;
-  return typeof r === "object" && r !== null && typeof r.id === "string" && typeof r.cell === "string" && typeof r.dataset === "string";
-};
 
 /**
  * Read every shard's records and hold each to its run.json: a complete shard has one record per
@@ -122,8 +119,15 @@ async function checkShards(exp: LoadedExperiment, dirs: string[], manifests: Run
     const name = `shard ${m.shard ? `${m.shard.index}/${m.shard.count}` : "0/1"} (${dir})`;
     const before = problems.length;
     const file = join(dir, "samples.jsonl");
+    // Each line held to the record schema; the lines kept are written out as they were read.
+    let firstProblem: string | undefined;
+    const isRecord = (v: unknown): v is SampleRecord => {
+      const problem = recordProblem(v);
+      firstProblem ??= problem;
+      return problem === undefined;
+    };
     const { values, skipped: torn } = readJsonLinesTolerant(file, isRecord);
-    if (torn) problems.push(`${name}: ${torn} torn or unreadable line(s) in samples.jsonl`);
+    if (torn) problems.push(`${name}: ${torn} torn or unreadable line(s) in samples.jsonl${firstProblem ? ` (first not a record: ${firstProblem})` : ""}`);
     const have = new Map<string, number>();
     let foreign = 0;
     let others = 0;
