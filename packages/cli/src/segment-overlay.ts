@@ -1,6 +1,7 @@
 import { basename, extname } from "node:path";
 import { escapeMarkup, type Mask, type RgbImage } from "@resagent/core";
 import type { SampleRecord } from "@resagent/pipeline";
+import { pYesColour } from "@resagent/report";
 
 /** Lower-case words joined by "-", at most `max` characters, cut at a word: "the man on the left" -> "the-man-on-the-left". */
 export function slug(text: string, max = 40): string {
@@ -43,14 +44,6 @@ export const OVERLAY_COLOURS = {
   positive: "#00ff66",
   negative: "#ff2040",
 };
-
-/** P(yes) as a colour from red (0) through yellow to green (1). */
-export function pYesColour(p: number | null): string {
-  if (p === null) return "#9a9a9a";
-  const r = p < 0.5 ? 230 : Math.round(230 * (1 - p) * 2);
-  const g = p < 0.5 ? Math.round(200 * p * 2) : 200;
-  return `rgb(${r},${g},40)`;
-}
 
 /**
  * The image with the predicted mask as a 2-pixel outline over a light (12%) fill, so the colours a

@@ -15,3 +15,4 @@ export * from "./registry.js";
 export * from "./params.js";
 export * from "./provenance.js";
 export * from "./lru.js";
+export { niceTicks } from "./ticks.js";

@@ -128,7 +128,7 @@ describe("gen-vbr sizes.png", () => {
     const svg = histogramSvg({ "12": 3, "13": 7, "20": 11 }, 12, 32, vbrStamp([{ name: "synthref", split: "refcoco/val" }]));
     expect(svg).toContain(">samples</text>");
     expect(svg).toContain(">marker radius (px)</text>");
-    for (const t of [0, 5, 10, 15]) expect(svg).toContain(`text-anchor="end" font-family="DejaVu Sans, sans-serif">${t}</text>`);
+    for (const t of [0, 2, 4, 6, 8, 10, 12]) expect(svg).toContain(`text-anchor="end" font-family="DejaVu Sans, sans-serif">${t}</text>`);
     expect(svg).toContain("SIMULATED data: synthetic synthref scenes");
     expect(vbrStamp([{ name: "refcoco", split: "train" }])).toBeUndefined();
     expect(vbrStamp([{ name: "refcoco", split: "train" }, { name: "synthref", split: "refcoco/val" }])).toMatch(/^SIMULATED in part: 1 of 2 sources/);

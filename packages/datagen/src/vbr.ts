@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { InputError, escapeMarkup, maskValueAt, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
+import { InputError, escapeMarkup, maskValueAt, niceTicks, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
@@ -273,14 +273,6 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
   return { ...summary, records: all };
 }
 
-/** A round step for about `n` ticks up to `max`: 1, 2, 5 × 10^k. */
-function niceStep(max: number, n = 5): number {
-  const raw = Math.max(1, max / n);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  return ([1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p);
-}
-
-
 /** Marker-size histogram: samples per radius, with both axes labelled; `stamp` (SIMULATED) under the title. */
 export function histogramSvg(h: Record<string, number>, lo: number, hi: number, stamp?: string): string {
   const W = 560;
@@ -291,14 +283,15 @@ export function histogramSvg(h: Record<string, number>, lo: number, hi: number, 
   const bottom = 44;
   const n = hi - lo + 1;
   const peak = Math.max(1, ...Object.values(h));
-  const step = niceStep(peak);
-  const yMax = Math.ceil(peak / step) * step;
+  // Counts: whole-number ticks (no more ticks than the peak has units).
+  const axis = niceTicks(0, peak, Math.min(5, peak));
+  const yMax = axis.hi;
   const plotH = H - top - bottom;
   const bw = (W - left - right) / n;
   const y = (v: number) => top + plotH - (plotH * v) / yMax;
   const font = `font-family="DejaVu Sans, sans-serif"`;
   const parts: string[] = [];
-  for (let v = 0; v <= yMax; v += step) {
+  for (const v of axis.ticks) {
     parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e4e4e4"/>`);
     parts.push(`<line x1="${left - 4}" x2="${left}" y1="${y(v)}" y2="${y(v)}" stroke="#333"/><text x="${left - 7}" y="${y(v) + 4}" font-size="10" text-anchor="end" ${font}>${v}</text>`);
   }

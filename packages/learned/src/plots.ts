@@ -1,4 +1,4 @@
-import { escapeMarkup } from "@resagent/core";
+import { escapeMarkup, niceTicks } from "@resagent/core";
 import type { ReliabilityBin } from "./metrics.js";
 import type { EpochLog } from "./model.js";
 
@@ -61,12 +61,12 @@ export function curvesSvg<T extends { epoch: number }>(logs: readonly T[], title
   const series = (options?.series ?? VERIFIER_CURVES) as CurveSeries<T>[];
   const value = (l: T, k: keyof T & string) => l[k] as unknown as number;
   const n = Math.max(1, logs.length);
-  const yMax = options
-    ? niceMax(Math.max(1e-9, ...logs.flatMap((l) => series.map(([k]) => value(l, k)))))
-    : Math.ceil(Math.max(0.8, ...logs.map((l) => Math.max(value(l, "trainLoss" as keyof T & string), value(l, "heldOutLoss" as keyof T & string)))) * 5) / 5;
-  const step = options ? yMax / 5 : 0.2;
+  // The verifier's losses and accuracies on a fixed 0.2 grid from 0; other curves on d3's nice axis.
+  const fixedMax = Math.ceil(Math.max(0.8, ...logs.map((l) => Math.max(value(l, "trainLoss" as keyof T & string), value(l, "heldOutLoss" as keyof T & string)))) * 5) / 5;
+  const axis = options ? niceTicks(0, Math.max(1e-9, ...logs.flatMap((l) => series.map(([k]) => value(l, k))))) : undefined;
+  const yMax = axis ? axis.hi : fixedMax;
   const xTicks = Array.from({ length: n + 1 }, (_, i) => i).filter((i) => n <= 12 || i % Math.ceil(n / 12) === 0);
-  const yTicks = Array.from({ length: Math.round(yMax / step) + 1 }, (_, i) => Number((i * step).toPrecision(3)));
+  const yTicks = axis ? axis.ticks : Array.from({ length: Math.round(yMax / 0.2) + 1 }, (_, i) => Number((i * 0.2).toPrecision(3)));
   const f = frame(title, footer, "epoch", options?.yLabel ?? "loss (BCE) / accuracy", n, yMax, xTicks, yTicks);
   // Losses and accuracies live above 0.4 in practice: the legend goes low, clear of the curves.
   const legendTop = options ? f.y(yMax) + 8 : f.y(0.3);
@@ -79,20 +79,15 @@ export function curvesSvg<T extends { epoch: number }>(logs: readonly T[], title
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.W}" height="${f.H}">${f.parts.join("")}${lines}</svg>`;
 }
 
-/** A round axis maximum at or above v: 1, 2, 2.5 or 5 times a power of ten. */
-function niceMax(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((c) => c >= v) ?? 10 * p;
-}
-
 /**
  * Grouped bars: for each group (e.g. k = 1..4) one bar per series (e.g. random, spiral, learned,
  * oracle), labelled with its value; `upperBound` names the series drawn hatched-grey as an upper bound.
  */
 export function groupedBarsSvg(groups: readonly { label: string; values: Record<string, number> }[], series: readonly { key: string; label: string; colour: string }[], title: string, footer: string, yLabel: string): string {
   const W = 640;
-  const maxV = niceMax(Math.max(1e-9, ...groups.flatMap((g) => series.map((s) => g.values[s.key] ?? 0))));
-  const ticks = Array.from({ length: 6 }, (_, i) => Number(((i * maxV) / 5).toPrecision(3)));
+  const axis = niceTicks(0, Math.max(1e-9, ...groups.flatMap((g) => series.map((s) => g.values[s.key] ?? 0))));
+  const maxV = axis.hi;
+  const ticks = axis.ticks;
   const f = frame(title, footer, "", yLabel, groups.length, maxV, [], ticks);
   const slot = (f.x(1) - f.x(0)) * 0.8;
   const bw = slot / series.length;

@@ -1,3 +1,4 @@
+import { niceTicks } from "@resagent/core";
 import type { PlotSpec } from "../config/schema.js";
 import type { CellMetrics } from "../summary.js";
 import type { TableData } from "../table.js";
@@ -76,15 +77,6 @@ function tableColumns(t: TableData, header: string): Column[] {
       paper: rows.map((r) => (typeof r.paper[i] === "number" ? (r.paper[i] as number) : null)),
     };
   });
-}
-
-/** Round step (1, 2 or 5 × 10^k) giving about `count` intervals over `span`. */
-function niceStep(span: number, count = 5): number {
-  const raw = span / count;
-  if (!(raw > 0) || !Number.isFinite(raw)) return 1;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
 function yAxisLabel(cols: Column[]): string {
@@ -238,12 +230,12 @@ function yScale(values: number[], percent: boolean, fromZero: boolean): YScale {
     lo = Math.max(range[0], dataLo - pad);
     hi = Math.min(range[1], dataHi + pad);
   }
-  const step = niceStep(hi - lo);
-  lo = Math.max(range[0], Math.floor(lo / step + 1e-9) * step);
-  hi = Math.min(range[1], Math.ceil(hi / step - 1e-9) * step);
+  const nice = niceTicks(lo, hi);
+  const { step } = nice;
+  lo = Math.max(range[0], nice.lo);
+  hi = Math.min(range[1], nice.hi);
   if (hi <= lo) hi = lo + step;
-  const ticks: number[] = [];
-  for (let v = lo; v <= hi + step * 1e-6; v += step) ticks.push(Math.round(v / step) * step);
+  const ticks = nice.ticks.filter((v) => v >= lo - step * 1e-6 && v <= hi + step * 1e-6);
   return { lo, hi, step, ticks, range };
 }
 
