@@ -75,6 +75,19 @@ describe("published results", () => {
     expect(text).toContain("results/published/quickstart.json`: 2 x cpu, commit feedbeef00");
   });
 
+  it("publishes a point-value ranker's held-out rankings per pool and k, only where lists had a choice", () => {
+    const root = fixtureRoot();
+    const dir = join(root, "ranker");
+    mkdirSync(dir);
+    const at = (k: number, lists: number) => ({ k, lists, learned: 0.0026, spiral: 0.0002, oracle: 0.0051, random: 0.0025, gapClosed: 0.5, gapClosedBootstrap95ByImage: [0.07, 0.93] });
+    writeFileSync(join(dir, "metrics.json"), JSON.stringify({ heldOut: { spiral: [at(2, 60), at(4, 0)], random: [at(1, 60)] }, seconds: { cpu: 465, wall: 811 }, trainedOn: "synthref", backend: { package: "@tensorflow/tfjs", version: "4.22.0", backend: "cpu" } }));
+    writeFileSync(join(dir, "provenance.json"), JSON.stringify({ gitCommit: "feedbeef00", date: "2026-12-07T15:24:27Z", machine: "2 x cpu" }));
+    const text = renderPublished(publishedFrom(root, dir, { name: "train-point-value" }));
+    expect(text).toContain("| spiral pool, k = 2: mean teacher value of the first k, learned / spiral / oracle (UPPER BOUND) / random | 0.0026 / 0.0002 / 0.0051 / 0.0025 | share of the spiral-to-oracle gap closed 0.50, bootstrap over held-out images [0.07, 0.93]; 60 lists |");
+    expect(text).toContain("random pool, k = 1");
+    expect(text).not.toContain("k = 4");
+  });
+
   it("rewrites result and package blocks, leaves the rest, and reports stale docs in check mode without writing", async () => {
     const root = fixtureRoot();
     await writePublished(root, publishedFrom(root, runFolder(root)));

@@ -140,7 +140,7 @@ const interval = (v: unknown) => {
   return isNumber(lo) && isNumber(hi) ? `${(100 * lo).toFixed(1)}–${(100 * hi).toFixed(1)}%` : "–";
 };
 
-/** A model folder written by `train-verifier` (metrics.json + provenance.json): its held-out figures. */
+/** A model folder written by `train-verifier` or `train-point-value` (metrics.json + provenance.json): its held-out figures. */
 function trainedModelFigures(dir: string, source: string, options: { name?: string; allowDirty?: boolean }): PublishedFigures {
   const mFile = join(dir, "metrics.json");
   const pFile = join(dir, "provenance.json");
@@ -149,27 +149,43 @@ function trainedModelFigures(dir: string, source: string, options: { name?: stri
   const gitCommit = field(prov, "gitCommit", pFile, isString, "a commit");
   requireClean(gitCommit, pFile, options.allowDirty ?? false);
   const held = field(m, "heldOut", mFile, isObject, "held-out metrics");
-  const train = field(m, "train", mFile, isObject, "train metrics");
   const secs = isObject(m.seconds) ? m.seconds : {};
   const data = isObject(prov.data) ? prov.data : {};
   const backend = isObject(m.backend) ? `${String(m.backend.package ?? "?")}@${String(m.backend.version ?? "?")} (${String(m.backend.backend ?? "?")})` : "–";
   const s = (v: unknown) => (isNumber(v) ? `${v.toFixed(0)} s` : "–");
-  return {
-    format: FORMAT,
-    kind: "figures",
+  const time = { name: "time: CPU / wall", value: `${s(secs.cpu)} / ${s(secs.wall)}`, note: `data ${s(secs.data)}, training ${s(secs.training)}` };
+  const head = {
+    format: FORMAT as typeof FORMAT,
+    kind: "figures" as const,
     name: options.name ?? basename(dir),
     source,
     title: `${basename(dir)}: held-out figures of the trained model (${typeof m.trainedOn === "string" ? m.trainedOn : "unknown data"})`,
     ...(typeof prov.machine === "string" ? { machine: prov.machine } : {}),
     gitCommit,
     createdAt: field(prov, "date", pFile, isString, "a date"),
+  };
+  // train-point-value: per candidate pool, the held-out rankings at each k (lists with more than k candidates only).
+  if (Array.isArray(held.spiral) || Array.isArray(held.random)) {
+    const v = (x: unknown) => (isNumber(x) ? x.toFixed(4) : "–");
+    const rows = (["spiral", "random"] as const).flatMap((pool) =>
+      (Array.isArray(held[pool]) ? (held[pool] as unknown[]) : []).filter(isObject).filter((r) => isNumber(r.lists) && r.lists > 0).map((r) => ({
+        name: `${pool} pool, k = ${String(r.k)}: mean teacher value of the first k, learned / spiral / oracle (UPPER BOUND) / random`,
+        value: `${v(r.learned)} / ${v(r.spiral)} / ${v(r.oracle)} / ${v(r.random)}`,
+        note: `share of the spiral-to-oracle gap closed ${isNumber(r.gapClosed) ? r.gapClosed.toFixed(2) : "n/a"}, bootstrap over held-out images ${Array.isArray(r.gapClosedBootstrap95ByImage) ? `[${(r.gapClosedBootstrap95ByImage as unknown[]).map((x) => (isNumber(x) ? x.toFixed(2) : "?")).join(", ")}]` : "–"}; ${String(r.lists)} lists`,
+      })),
+    );
+    return { ...head, rows: [...rows, time, { name: "backend", value: backend }] };
+  }
+  const train = field(m, "train", mFile, isObject, "train metrics");
+  return {
+    ...head,
     rows: [
       { name: "held-out accuracy", value: pct(held.accuracy), note: `Wilson 95% ${interval(held.accuracyWilson95)}; bootstrap over held-out images ${interval(held.accuracyBootstrap95ByImage)}` },
       { name: "held-out precision / recall / F1", value: `${pct(held.precision)} / ${pct(held.recall)} / ${pct(held.f1)}` },
       { name: "held-out ECE / log loss", value: `${isNumber(held.ece) ? held.ece.toFixed(3) : "–"} / ${isNumber(held.logLoss) ? held.logLoss.toFixed(3) : "–"}` },
       { name: "held-out queries (n)", value: String(held.n ?? "–"), note: `${String(data.heldOut ?? "?")} held-out of ${String(data.records ?? "?")} records; split by source image` },
       { name: "train accuracy", value: pct(train.accuracy), note: `n = ${String(train.n ?? "?")}` },
-      { name: "time: CPU / wall", value: `${s(secs.cpu)} / ${s(secs.wall)}`, note: `data ${s(secs.data)}, training ${s(secs.training)}` },
+      time,
       { name: "backend", value: backend },
     ],
   };
