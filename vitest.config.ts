@@ -50,8 +50,6 @@ const reportName = `${(process.env.npm_package_name ?? "resagent").replace("@res
 export default defineConfig({
   resolve: { alias },
   test: {
-    // pipeline has no test files of its own; its workflow is tested through experiments and cli.
-    passWithNoTests: true,
     // One scene folder for the whole run (see vitest.global-setup.ts).
     globalSetup: [`${root}vitest.global-setup.ts`],
     // Vitest's default keeps a core free for its main process; on a 2-core machine that is one

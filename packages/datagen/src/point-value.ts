@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, maskIoU, maskValueAt, randomStream, readImage, readJsonLinesRepairing, rleEncode, sha256, writeFileAtomic, type Box, type CompressedRle, type Point, type RgbImage } from "@resagent/core";
 import { openDataset } from "@resagent/data";
@@ -7,6 +6,7 @@ import { createDecoder } from "@resagent/decoder";
 import { perturbBox, type Perturbation } from "@resagent/mllm";
 import { RandomSampler, SpiralSampler, parseRandomParams, parseSpiralParams, measureTeacher, pointValue, type Candidates, type IoUOf, type Queue } from "@resagent/sampler";
 import { vbrStamp, type VbrSource } from "./vbr.js";
+import { claimGeneration } from "./generation.js";
 
 export interface PointValueOptions {
   sources: VbrSource[];
@@ -163,17 +163,7 @@ export async function generatePointValue(o: PointValueOptions): Promise<PointVal
   const decoder = createDecoder(o.decoder.name, o.decoder.params ?? {});
   decoder.check?.();
   const identity = { sources: o.sources, decoder: o.decoder, spiral: o.spiral, random: o.random, box: o.box, context: o.context, seed: o.seed, draw: POINT_VALUE_DRAW };
-  const optionsFile = join(o.out, "options.json");
-  if (existsSync(optionsFile)) {
-    const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
-    const changed = Object.keys(identity).filter((k) => JSON.stringify(before[k]) !== JSON.stringify((identity as Record<string, unknown>)[k]));
-    if (changed.length) throw new InputError(`this folder was generated with other options (${changed.map((k) => `${k}: ${JSON.stringify(before[k])} then, ${JSON.stringify((identity as Record<string, unknown>)[k])} now`).join("; ")}); use another --out or the same options`, { file: o.out });
-  } else if (existsSync(join(o.out, "records.jsonl"))) {
-    throw new InputError("this folder has records but no options.json; use another --out", { file: o.out });
-  }
-  await mkdir(o.out, { recursive: true });
-  await writeFileAtomic(optionsFile, `${JSON.stringify({ ...identity, decoderDescription: decoder.describe() }, null, 2)}\n`);
-  const recordsFile = join(o.out, "records.jsonl");
+  const recordsFile = await claimGeneration(o.out, identity, { decoderDescription: decoder.describe() });
   const written = new Map<string, PointValueRecord>();
   for (const r of await readJsonLinesRepairing<PointValueRecord>(recordsFile)) if (typeof r.sampleId === "string") written.set(r.sampleId, r);
   const items = await plan(o);

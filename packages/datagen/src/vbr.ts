@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { InputError, escapeMarkup, maskValueAt, niceTicks, randomStream, readImage, readJsonLinesRepairing, sha256, svgToPng, writeFileAtomic, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { SpiralSampler, parseSpiralParams } from "@resagent/sampler";
 import { MARKER_COLOUR_NAMES, MARKER_SHAPES, VBR_PROMPTS, markerCrop, renderMarkers, vbrPrompt, type Marker, type MarkerColour, type MarkerShape } from "@resagent/verifier";
+import { claimGeneration } from "./generation.js";
 
 export interface VbrSource {
   name: string;
@@ -152,17 +152,7 @@ export async function generateVbr(o: VbrOptions): Promise<VbrSummary & { records
   // `draw` names how samples are spread over instances (the folder of an older draw is refused);
   // --max is not part of it: raising it extends the same generation, lowering it keeps a prefix.
   const identity = { sources: o.sources, fraction: o.fraction, candidates: o.candidates, sizeMin: o.sizeMin, sizeMax: o.sizeMax, cropShare: o.cropShare, seed: o.seed, datasetName: o.datasetName, draw: VBR_DRAW };
-  const optionsFile = join(o.out, "options.json");
-  if (existsSync(optionsFile)) {
-    const before = JSON.parse(readFileSync(optionsFile, "utf8")) as Record<string, unknown>;
-    const changed = Object.keys(identity).filter((k) => JSON.stringify(before[k]) !== JSON.stringify((identity as Record<string, unknown>)[k]));
-    if (changed.length) throw new InputError(`this folder was generated with other options (${changed.map((k) => `${k}: ${JSON.stringify(before[k])} then, ${JSON.stringify((identity as Record<string, unknown>)[k])} now`).join("; ")}); use another --out or the same options`, { file: o.out });
-  } else if (existsSync(join(o.out, "records.jsonl"))) {
-    throw new InputError("this folder has records but no options.json (made by an older version); use another --out", { file: o.out });
-  }
-  await mkdir(o.out, { recursive: true });
-  await writeFileAtomic(optionsFile, `${JSON.stringify(identity, null, 2)}\n`);
-  const recordsFile = join(o.out, "records.jsonl");
+  const recordsFile = await claimGeneration(o.out, identity);
   // Everything written so far (a resumed run's records, possibly of another --max), by instance and candidate.
   const written = new Map<string, VbrRecord>();
   for (const r of await readJsonLinesRepairing<VbrRecord>(recordsFile)) if (typeof r.candidate === "number") written.set(`${r.sampleId}\u0000${r.candidate}`, r);

@@ -32,7 +32,9 @@ export const benchCommand: CommandModule<object, Args> = {
     // Suites that run the whole quick start (minutes) run only when named.
     const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES.filter((s) => !s.onlyWhenNamed);
     const rows: BenchRow[] = [];
-    console.log(`machine: ${machine()}; commit ${gitCommit()}`);
+    // The code measured is the code at the start: edits made while a long suite runs do not change it.
+    const commit = gitCommit();
+    console.log(`machine: ${machine()}; commit ${commit}`);
     for (const s of suites) {
       process.stderr.write(`running ${s.name}: ${s.description}\n`);
       const got = await s.run();
@@ -40,7 +42,7 @@ export const benchCommand: CommandModule<object, Args> = {
       rows.push(...got);
     }
     const out = userPath(args.out, "--out");
-    await writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), commit: gitCommit(), machine: machine(), versions: versions(), rows }, null, 2));
+    await writeFileAtomic(out, JSON.stringify({ date: new Date().toISOString(), commit, machine: machine(), versions: versions(), rows }, null, 2));
     console.log(`written ${out}`);
   },
 };
