@@ -57,7 +57,9 @@ grep -q '^GPU ' <<<"$gpus" || die "nvidia-smi lists no GPU (CUDA_VISIBLE_DEVICES
 have_lib() {
   local ldconfig dir dirs
   ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
-  if [ -x "$ldconfig" ] && "$ldconfig" -p 2>/dev/null | grep -q "[[:space:]]$1 "; then return 0; fi
+  # grep reads the whole list (not -q): under pipefail, a grep that stops at the first match can
+  # leave ldconfig writing into a closed pipe, and the SIGPIPE would read as "not found".
+  if [ -x "$ldconfig" ] && "$ldconfig" -p 2>/dev/null | grep "[[:space:]]$1 " >/dev/null; then return 0; fi
   IFS=: read -r -a dirs <<<"${LD_LIBRARY_PATH:-}"
   for dir in "${dirs[@]}" /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
     if [ -n "$dir" ] && [ -e "$dir/$1" ]; then return 0; fi

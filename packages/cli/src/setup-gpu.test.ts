@@ -96,6 +96,14 @@ describe("pnpm setup:gpu refuses clearly where it cannot work", { timeout: 180_0
     expect(r.out).toMatch(/no CUDA 11 runtime/);
   });
 
+  it("finds a library early in a long loader cache (the list is read whole: no SIGPIPE under pipefail)", () => {
+    // Far more than a pipe holds after the match: a reader that stopped at the match would leave ldconfig writing into a closed pipe.
+    const filler = Array.from({ length: 4000 }, (_, i) => `libfiller${i}.so.1`);
+    const r = setup({ smi: GPU, libs: [...CUDA, ...filler] }, "--dry-run");
+    expect(r.err).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   it("takes --dry-run and --help only", () => {
     expect(setup({}, "--force")).toMatchObject({ status: 2, err: "setup:gpu: unknown option --force (expected --dry-run)" });
     expect(setup({}, "--help").out).toMatch(/^pnpm setup:gpu/);
