@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { captureCli } from "./testing.js";
+import { captureCli, waitInPage } from "./testing.js";
 
 const CHROMIUM = process.env.RESAGENT_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -145,7 +145,7 @@ describe("a crafted run folder", () => {
       await report.page.locator(".card button.all-cells").last().click();
       await report.page.waitForSelector("dialog#compare[open]");
       // Images still load from beside the page under the policy.
-      await report.page.waitForFunction("[...document.querySelectorAll('#gallery img')].some((i) => i.complete && i.naturalWidth > 0)");
+      await waitInPage(report.page, "[...document.querySelectorAll('#gallery img')].some((i) => i.complete && i.naturalWidth > 0)");
       expect(await report.ran()).toEqual([]);
       expect(report.problems).toEqual([]);
 

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { linkTestScenes } from "@resagent/data/testing";
 import { checkPlotSvg } from "@resagent/experiments";
-import { captureCli } from "./testing.js";
+import { captureCli, waitInPage } from "./testing.js";
 
 const CHROMIUM = process.env.RESAGENT_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -136,7 +136,7 @@ describe("after `pnpm exp table4 --limit 4`", () => {
       await page.selectOption("#f-sort", "");
       // Images load from beside the report once scrolled to.
       await page.locator("#controls").scrollIntoViewIfNeeded();
-      await page.waitForFunction("[...document.querySelectorAll('#gallery img')].slice(0, 3).every((i) => i.complete && i.naturalWidth > 0)");
+      await waitInPage(page, "[...document.querySelectorAll('#gallery img')].slice(0, 3).every((i) => i.complete && i.naturalWidth > 0)");
       const shot = join(dir, "report-screenshot.png");
       await page.screenshot({ path: shot });
       expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");

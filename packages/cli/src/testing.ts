@@ -29,3 +29,18 @@ export async function captureCli(argv: string[], opts: { stdout?: boolean } = {}
     process.stdout.write = saved.stdout;
   }
 }
+
+/**
+ * Wait until `expression` is true in the page, asking it through the DevTools protocol (as
+ * `page.evaluate` does) every 100 ms. Playwright's own waitForFunction, when its first check fails,
+ * polls by evaluating the expression inside the page, which the report pages' Content-Security-
+ * Policy (no unsafe-eval) refuses: the test then failed or passed by timing.
+ */
+export async function waitInPage(page: { evaluate(expression: string): Promise<unknown> }, expression: string, timeoutMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await page.evaluate(expression)) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting in the page for: ${expression}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
