@@ -170,6 +170,12 @@ export interface FitEpoch {
   seconds: number;
 }
 
+/** What every training run checks before any work: the held-out share and the epoch count (the verifier's and the ranker's alike). */
+export function checkTrainingOptions(heldOut: number, epochs: number): void {
+  if (!(heldOut > 0 && heldOut < 1)) throw new InputError(`expected a share in (0, 1), got ${heldOut}`, { field: "heldOut" });
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new InputError(`expected an integer >= 1, got ${epochs}`, { field: "epochs" });
+}
+
 /**
  * Mini-batch Adam on the task's loss. The order of examples and their symmetries come from seeded
  * streams per epoch; on the CPU backend the whole run is bit-reproducible for a seed.

@@ -7,7 +7,7 @@ import type { Queue } from "@resagent/sampler";
 import { splitByImage, type EncodedSet } from "./data.js";
 import { FEATURE_DEFAULTS, allocEncoded, encodeView, type FeatureSpec } from "./features.js";
 import { clusterBootstrap, meanOfFirst, ndcgAtK, rankOrder } from "./metrics.js";
-import { buildModel, fitModel, predict, saveModel, type FitEpoch, type LearningTask, type ModelHead, type ModelSpec, type TrainSpec } from "./model.js";
+import { buildModel, checkTrainingOptions, fitModel, predict, saveModel, type FitEpoch, type LearningTask, type ModelHead, type ModelSpec, type TrainSpec } from "./model.js";
 import { curvesSvg, groupedBarsSvg } from "./plots.js";
 import { gitCommit } from "@resagent/core";
 import { trainingProvenance, writeTrainingReports } from "./provenance.js";
@@ -242,8 +242,7 @@ export async function trainPointValue(o: RankerTrainOptions): Promise<RankerRepo
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const commit = gitCommit();
-  if (!(o.heldOut > 0 && o.heldOut < 1)) throw new InputError(`expected a share in (0, 1), got ${o.heldOut}`, { field: "heldOut" });
-  if (!(Number.isInteger(o.train.epochs) && o.train.epochs >= 1)) throw new InputError(`expected an integer >= 1, got ${o.train.epochs}`, { field: "epochs" });
+  checkTrainingOptions(o.heldOut, o.train.epochs);
   if (!(o.targetScale > 0 && o.targetScale <= 1)) throw new InputError(`expected a scale in (0, 1], got ${o.targetScale}`, { field: "targetScale" });
   let dataDir: string;
   let generated: Record<string, unknown> | undefined;

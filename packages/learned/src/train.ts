@@ -4,7 +4,7 @@ import { VBR_DEFAULTS, generateVbr, type VbrSource } from "@resagent/datagen";
 import { describeProblems, encodeExamples, readVbrFolder, splitByImage } from "./data.js";
 import { FEATURE_DEFAULTS } from "./features.js";
 import { binaryMetrics, clusterBootstrapAccuracy, reliability, wilsonInterval, type BinaryMetrics, type ReliabilityBin } from "./metrics.js";
-import { buildModel, predict, saveModel, trainModel, type EpochLog, type ModelSpec, type TrainSpec } from "./model.js";
+import { buildModel, checkTrainingOptions, predict, saveModel, trainModel, type EpochLog, type ModelSpec, type TrainSpec } from "./model.js";
 import { curvesSvg, reliabilitySvg } from "./plots.js";
 import { trainingProvenance, writeTrainingReports } from "./provenance.js";
 import { loadTf, type TfInfo } from "./tf.js";
@@ -94,8 +94,7 @@ export async function trainVerifier(o: TrainOptions): Promise<TrainReport> {
   const cpu0 = process.cpuUsage();
   // The code that trains is the code at the start (a long run can outlive a commit).
   const commit = gitCommit();
-  if (!(o.heldOut > 0 && o.heldOut < 1)) throw new InputError(`expected a share in (0, 1), got ${o.heldOut}`, { field: "heldOut" });
-  if (!(Number.isInteger(o.train.epochs) && o.train.epochs >= 1)) throw new InputError(`expected an integer >= 1, got ${o.train.epochs}`, { field: "epochs" });
+  checkTrainingOptions(o.heldOut, o.train.epochs);
   if (o.max !== undefined && !(Number.isInteger(o.max) && o.max >= 2)) throw new InputError(`expected an integer >= 2, got ${o.max}`, { field: "max" });
 
   let dataDir: string;
