@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus } from "node:os";
 
 /** Where results came from, written beside them (summary.json, bench rows, trained models, --version). */
@@ -19,4 +21,17 @@ export function gitCommit(cwd?: string): string {
 export function machine(): string {
   const c = cpus();
   return `${c.length} x ${c[0]?.model ?? "unknown cpu"}, ${process.platform}-${process.arch}`;
+}
+
+/**
+ * The version of an installed package, resolved as the module at `from` (its import.meta.url)
+ * resolves it (pnpm gives each package only its own dependencies); undefined when it is not there.
+ */
+export function packageVersion(name: string, from: string): string | undefined {
+  try {
+    const file = createRequire(from).resolve(`${name}/package.json`);
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,17 +1,10 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { machine, svgToPng, writeFileAtomic } from "@resagent/core";
+import { machine, packageVersion, svgToPng, writeFileAtomic } from "@resagent/core";
 import type { TfInfo } from "./tf.js";
 
-const require = createRequire(import.meta.url);
-/** An installed package's version, or "unknown". */
+/** An installed package's version (as this package resolves it), or "unknown". */
 export function versionOf(pkg: string): string {
-  try {
-    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
+  return packageVersion(pkg, import.meta.url) ?? "unknown";
 }
 
 /**

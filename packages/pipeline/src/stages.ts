@@ -128,6 +128,11 @@ export async function groundStage({ loaded, grounders, ensemble, onGroundingFail
   };
 }
 
+/** final 736-766: with dedupe pixel, every strategy's queues go through dedupe_points (one candidate per pixel). */
+function dedupeQueues<Q extends { external: Point[]; internal: Point[] }>(q: Q, dedupe: SampleInput["dedupe"], width: number, height: number): { external: Point[]; internal: Point[] } {
+  return dedupe === "pixel" ? { external: dedupePixels(q.external, width, height), internal: dedupePixels(q.internal, width, height) } : { external: q.external, internal: q.internal };
+}
+
 export interface SampleInput {
   sampler: Sampler;
   box: Box;
@@ -156,9 +161,7 @@ export function sampleStage({ sampler, box, k, kExternal, dedupe, seed, sampleId
   const b = kExt === k ? a : draw(kExt);
   if (kExt === k && dedupe !== "pixel") return a;
   const params = sampler.params as { merge?: MergeOrder; membership?: Parameters<typeof mergeQueues>[4] };
-  // final 736-766: every strategy's queues go through dedupe_points.
-  const external = dedupe === "pixel" ? dedupePixels(b.external, width, height) : b.external;
-  const internal = dedupe === "pixel" ? dedupePixels(a.internal, width, height) : a.internal;
+  const { external, internal } = dedupeQueues({ external: b.external, internal: a.internal }, dedupe, width, height);
   return { external, internal, ordered: mergeQueues(external, internal, params.merge ?? "interleave", box, params.membership), info: a.info };
 }
 
@@ -193,8 +196,7 @@ export async function rankedSampleStage({ sampler, scorer, box, k, kExternal, po
   const rng = randomStream(seed, "sampler", sample.id);
   const size = { width: sample.width, height: sample.height };
   const drawn = sampler.pool ? sampler.pool(box, n, rng, size) : sampler.sample(box, n, rng, size);
-  // final 736-766: every strategy's queues go through dedupe_points (the pool's, here).
-  const pool = dedupe === "pixel" ? { ...drawn, external: dedupePixels(drawn.external, size.width, size.height), internal: dedupePixels(drawn.internal, size.width, size.height) } : drawn;
+  const pool = { ...drawn, ...dedupeQueues(drawn, dedupe, size.width, size.height) };
   const points = [...pool.external, ...pool.internal];
   const scores = await scorer.score(points, {
     sampleId: sample.id,
