@@ -26,7 +26,7 @@ const alias = packages.flatMap((d) => {
 // skipped by `pnpm test:fast`): the smoke run of every experiment takes much of the suite's time.
 const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts", "src/decoders-experiment.test.ts"] };
 // Tests that run experiments with a "learned (tfjs)" row need the learned backend registered and a
-// model to load: an untrained fixture (see packages/learned/src/test-setup.ts).
+// model to load: untrained fixtures written once by the global setup (see packages/learned/src/test-setup.ts).
 const learnedSetup = [`${root}packages/learned/src/test-setup.ts`];
 const setupFiles: Record<string, string[]> = { experiments: learnedSetup, cli: learnedSetup };
 

@@ -5,6 +5,7 @@ import { cutSides, grabCut, type Cut } from "./graphcut/cut.js";
 import { pointConstraints } from "./graphcut/points.js";
 import { fullResolutionMask } from "./graphcut/refine.js";
 import { geodesicDistance } from "./local.js";
+import { sharedGraphcutThreads } from "./graphcut/threads.js";
 import type { GraphCutParams } from "./params.js";
 import { validatePrompt } from "./prompt.js";
 import type { DecodeResult, Decoder, DecoderImage, Prompt } from "./types.js";
@@ -28,92 +29,110 @@ export class GraphCutDecoder implements Decoder {
   /**
    * Decodes are pure in (image, prompt), and the cells of an experiment ask the same ones again:
    * the box-only branch of every cell with the same box, and the points branch of cells that
-   * verified the same points. Recent results are kept by the image's content key and the prompt.
+   * verified the same points. Recent results are kept by the image's content key and the prompt
+   * (as promises, so a decode already running is not started twice).
    */
-  private readonly results = new Lru<DecodeResult>(32);
+  private readonly results = new Lru<Promise<DecodeResult>>(32);
+  private readonly threads = sharedGraphcutThreads();
+  private decodes = 0;
 
   async segment({ image, key }: DecoderImage, prompt: Prompt): Promise<DecodeResult> {
     const p = validatePrompt(image, prompt);
     const imageKey = key ?? `${image.width}x${image.height}:${sha256(image.data)}`;
     const pts = (q: readonly Point[]) => q.map((t) => `${t.x},${t.y}`).join(";");
     const resultKey = `${imageKey}|${p.box.x1},${p.box.y1},${p.box.x2},${p.box.y2}|${pts(p.positives)}|${pts(p.negatives)}`;
-    let out = this.results.get(resultKey);
-    if (!out) this.results.set(resultKey, (out = this.decode(image, p)));
+    let pending = this.results.get(resultKey);
+    if (!pending) {
+      this.decodes++;
+      pending = this.threads ? this.threads.decode(this.params, image, p) : Promise.resolve().then(() => decodeGraphcut(this.params, image, p));
+      this.results.set(resultKey, pending);
+      // A failed decode is not kept: the next ask tries again.
+      pending.catch(() => this.results.get(resultKey) === pending && this.results.delete(resultKey));
+    }
+    const out = await pending;
     // Callers own what they get: a copy, so the kept result cannot be changed through it.
     return { mask: { width: out.mask.width, height: out.mask.height, data: out.mask.data.slice() }, score: out.score };
   }
 
-  private decode(image: RgbImage, p: Prompt): DecodeResult {
-    const P = this.params;
-    let crop = workingCrop(image, p, P);
-    const slackCut = P.boxSlack > 0 && P.slack === "cut";
-    const cut = (seed: Uint8Array, init: Uint8Array, terms: Parameters<typeof grabCut>[3], freeBorder = false) => grabCut(crop, seed, init, terms, freeBorder, P);
-    // Quality score (comparable between masks of one image and box: the sam-score fallback), computed only for the mask returned.
-    const finish = (c: Cut, mask: Mask = fullResolutionMask(crop, c, P)): DecodeResult => ({ mask, score: colourSeparation(crop, c.labels, P.components) });
-    const boxInit = Uint8Array.from(crop.hard, (h) => (h === 2 || h === 3 ? 0 : 1));
-    const noSeeds = new Uint8Array(crop.n);
-    const all = { positives: p.positives, negatives: p.negatives };
-    const points = { pos: p.positives, neg: p.negatives };
-    let result: Cut;
-    if (P.points === "direct") {
-      // Every point is a hard seed, votes and sets its local prior from the start.
-      const seed = paintSeeds(crop, p.positives, p.negatives);
-      const terms = p.positives.length || p.negatives.length ? pointConstraints(crop, all, points, undefined, P) : undefined;
-      if (slackCut) crop = openSides(crop, sidesOf(p.box, p.positives));
-      result = cut(seed, boxInit, terms);
-      if (slackCut) {
-        const sides = cutSides(crop, result);
-        if (sides) {
-          crop = openSides(crop, sides);
-          result = cut(seed, result.labels, terms);
-        }
-      }
-      return finish(result);
-    }
-    // Corrective, as an interactive user clicks: segment from the box alone, then let the points
-    // that disagree with that mask correct it. Points that agree confirm it and change nothing;
-    // a hard seed where the cut already put that label leaves the optimum where it was.
-    result = cut(noSeeds, boxInit, undefined);
-    // Empty: either nothing in the box stands out from its surroundings, or the box cuts through
-    // a uniform object and the box edge's smoothness cost outweighs it. Try the box edge as a
-    // free border (no cost for a mask that runs into it); the slack test below then sees the cut.
-    let freeBorder = false;
-    if (count(result.labels) === 0 && result.models) {
-      const retry = cut(noSeeds, boxInit, undefined, true);
-      if (count(retry.labels) > 0) [result, freeBorder] = [retry, true];
-    }
+  /** Decodes run (cache hits aside), and the threads they ran on (0: in-process). */
+  stats(): Record<string, number> {
+    return { decodes: this.decodes, decodeThreads: this.threads?.started ?? 0 };
+  }
+}
+
+/**
+ * One graph-cut decode, pure in its inputs: what GraphCutDecoder runs in-process and what its
+ * decode threads run (graphcut/thread.ts). `p` is a prompt validatePrompt has checked.
+ */
+export function decodeGraphcut(P: GraphCutParams, image: RgbImage, p: Prompt): DecodeResult {
+  let crop = workingCrop(image, p, P);
+  const slackCut = P.boxSlack > 0 && P.slack === "cut";
+  const cut = (seed: Uint8Array, init: Uint8Array, terms: Parameters<typeof grabCut>[3], freeBorder = false) => grabCut(crop, seed, init, terms, freeBorder, P);
+  // Quality score (comparable between masks of one image and box: the sam-score fallback), computed only for the mask returned.
+  const finish = (c: Cut, mask: Mask = fullResolutionMask(crop, c, P)): DecodeResult => ({ mask, score: colourSeparation(crop, c.labels, P.components) });
+  const boxInit = Uint8Array.from(crop.hard, (h) => (h === 2 || h === 3 ? 0 : 1));
+  const noSeeds = new Uint8Array(crop.n);
+  const all = { positives: p.positives, negatives: p.negatives };
+  const points = { pos: p.positives, neg: p.negatives };
+  let result: Cut;
+  if (P.points === "direct") {
+    // Every point is a hard seed, votes and sets its local prior from the start.
+    const seed = paintSeeds(crop, p.positives, p.negatives);
+    const terms = p.positives.length || p.negatives.length ? pointConstraints(crop, all, points, undefined, P) : undefined;
+    if (slackCut) crop = openSides(crop, sidesOf(p.box, p.positives));
+    result = cut(seed, boxInit, terms);
     if (slackCut) {
-      const sides = cutSides(crop, result) | sidesOf(p.box, p.positives);
+      const sides = cutSides(crop, result);
       if (sides) {
         crop = openSides(crop, sides);
-        result = cut(noSeeds, result.labels, undefined, freeBorder);
+        result = cut(seed, result.labels, terms);
       }
-    }
-    const boxOnly = result.labels;
-    if (count(boxOnly) === 0 && p.positives.length) {
-      // The box alone found nothing (a camouflaged object): start again from the positives.
-      result = cut(paintSeeds(crop, p.positives, p.negatives), positivesInit(crop, boxInit, p.positives, P.geodesic), pointConstraints(crop, all, points, undefined, P));
-    } else if (p.positives.length || p.negatives.length) {
-      // Which points disagree is read off the mask the box alone gives at full resolution (what
-      // the box-only decoder returns), not off the downsampled working grid: a point just
-      // outside a thin part can sit in a grid cell the mask covers. Agreeing points return
-      // exactly the box-only result.
-      const base = fullResolutionMask(crop, result, P);
-      const at = (q: Point) => base.data[Math.min(image.height - 1, Math.floor(q.y)) * image.width + Math.min(image.width - 1, Math.floor(q.x))] === 1;
-      const wrongPos = p.positives.filter((q) => !at(q));
-      const wrongNeg = p.negatives.filter(at);
-      if (!wrongPos.length && !wrongNeg.length) return finish(result, base);
-      const seed = paintSeeds(crop, p.positives, p.negatives);
-      // A missed positive says the box-only colour models are wrong: refit them from the box.
-      // Otherwise start from the box-only mask, whose models only need the negatives' correction.
-      // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
-      // where colour cannot separate object from distractor, cutting the distractor must not
-      // take the object with it.
-      const corrected = cut(seed, wrongPos.length ? boxInit : boxOnly, pointConstraints(crop, all, { pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result.models, P));
-      result = keepUnlessCollapsed(result, corrected, seed);
     }
     return finish(result);
   }
+  // Corrective, as an interactive user clicks: segment from the box alone, then let the points
+  // that disagree with that mask correct it. Points that agree confirm it and change nothing;
+  // a hard seed where the cut already put that label leaves the optimum where it was.
+  result = cut(noSeeds, boxInit, undefined);
+  // Empty: either nothing in the box stands out from its surroundings, or the box cuts through
+  // a uniform object and the box edge's smoothness cost outweighs it. Try the box edge as a
+  // free border (no cost for a mask that runs into it); the slack test below then sees the cut.
+  let freeBorder = false;
+  if (count(result.labels) === 0 && result.models) {
+    const retry = cut(noSeeds, boxInit, undefined, true);
+    if (count(retry.labels) > 0) [result, freeBorder] = [retry, true];
+  }
+  if (slackCut) {
+    const sides = cutSides(crop, result) | sidesOf(p.box, p.positives);
+    if (sides) {
+      crop = openSides(crop, sides);
+      result = cut(noSeeds, result.labels, undefined, freeBorder);
+    }
+  }
+  const boxOnly = result.labels;
+  if (count(boxOnly) === 0 && p.positives.length) {
+    // The box alone found nothing (a camouflaged object): start again from the positives.
+    result = cut(paintSeeds(crop, p.positives, p.negatives), positivesInit(crop, boxInit, p.positives, P.geodesic), pointConstraints(crop, all, points, undefined, P));
+  } else if (p.positives.length || p.negatives.length) {
+    // Which points disagree is read off the mask the box alone gives at full resolution (what
+    // the box-only decoder returns), not off the downsampled working grid: a point just
+    // outside a thin part can sit in a grid cell the mask covers. Agreeing points return
+    // exactly the box-only result.
+    const base = fullResolutionMask(crop, result, P);
+    const at = (q: Point) => base.data[Math.min(image.height - 1, Math.floor(q.y)) * image.width + Math.min(image.width - 1, Math.floor(q.x))] === 1;
+    const wrongPos = p.positives.filter((q) => !at(q));
+    const wrongNeg = p.negatives.filter(at);
+    if (!wrongPos.length && !wrongNeg.length) return finish(result, base);
+    const seed = paintSeeds(crop, p.positives, p.negatives);
+    // A missed positive says the box-only colour models are wrong: refit them from the box.
+    // Otherwise start from the box-only mask, whose models only need the negatives' correction.
+    // While a negative corrects the mask, every positive holds its geodesic neighbourhood:
+    // where colour cannot separate object from distractor, cutting the distractor must not
+    // take the object with it.
+    const corrected = cut(seed, wrongPos.length ? boxInit : boxOnly, pointConstraints(crop, all, { pos: wrongNeg.length ? p.positives : wrongPos, neg: wrongNeg }, result.models, P));
+    result = keepUnlessCollapsed(result, corrected, seed);
+  }
+  return finish(result);
 }
 
 const count = (l: Uint8Array) => l.reduce((a, b) => a + b, 0);

@@ -3,7 +3,7 @@ export { MaxflowGraph } from "./maxflow.js";
 export { ColourGmm } from "./gmm.js";
 export { validatePrompt } from "./prompt.js";
 export { BoxDecoder } from "./box.js";
-export { GraphCutDecoder } from "./graphcut.js";
+export { GraphCutDecoder, decodeGraphcut } from "./graphcut.js";
 export * from "./params.js";
 export { createDecoder, buildDecoder, decoderNames, describeDecoders, decoders } from "./registry.js";
 export { Sam2OnnxDecoder, locateSam2Files, type Sam2Runtime } from "./sam2/decoder.js";
