@@ -161,6 +161,8 @@ interface LoadedImage {
   image: RgbImage | undefined;
   sample: Sample | undefined;
   note?: string;
+  /** The sample's cells mostly frame the same region: its resized pixels, drawn on copies. */
+  regions?: Map<string, Uint8Array>;
 }
 
 /**
@@ -293,9 +295,16 @@ async function drawOverlay(record: RunRecord, loaded: LoadedImage): Promise<Buff
   const h = Math.max(1, Math.round(ch * s));
   let base: Uint8Array;
   if (loaded.image) {
-    const f = resizeRgbFloat(cropRgb(loaded.image, x0, y0, x1, y1), w, h);
-    base = new Uint8Array(f.length);
-    for (let k = 0; k < f.length; k++) base[k] = Math.round(f[k]!);
+    const key = `${x0},${y0},${x1},${y1},${w},${h}`;
+    const regions = (loaded.regions ??= new Map());
+    let pixels = regions.get(key);
+    if (!pixels) {
+      const f = resizeRgbFloat(cropRgb(loaded.image, x0, y0, x1, y1), w, h);
+      pixels = new Uint8Array(f.length);
+      for (let k = 0; k < f.length; k++) pixels[k] = Math.round(f[k]!);
+      regions.set(key, pixels);
+    }
+    base = pixels.slice();
   } else base = new Uint8Array(w * h * 3).fill(70); // no image: draw the record's marks on grey
   const gold = loaded.sample?.goldMask;
   if (gold && gold.width === W && gold.height === H) outline(resizeMask(cropMask(gold, x0, y0, x1, y1), w, h), base, hex(COLOURS.gold), true);
