@@ -26,9 +26,14 @@ const alias = packages.flatMap((d) => {
 // skipped by `pnpm test:fast`): the smoke run of every experiment takes much of the suite's time.
 const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts", "src/decoders-experiment.test.ts"] };
 // Tests that run experiments with a "learned (tfjs)" row need the learned backend registered and a
-// model to load: untrained fixtures written once by the global setup (see packages/learned/src/test-setup.ts).
+// model to load: untrained fixtures written once per run (see packages/learned/src/test-setup.ts).
 const learnedSetup = [`${root}packages/learned/src/test-setup.ts`];
 const setupFiles: Record<string, string[]> = { experiments: learnedSetup, cli: learnedSetup };
+// A worker runs its test files one after another in one module graph (isolate: false): each file
+// would otherwise import and compile every module it uses afresh, a large share of the suite's
+// CPU. So a file leaves the process as it found it: vitest.file-setup.ts puts its environment
+// variables back, and a test that registers a stand-in (a fake scorer, a training hook) undoes it.
+const fileSetup = `${root}vitest.file-setup.ts`;
 
 const project = (d: string, name: string, include: string[], exclude: string[] = []) => ({
   resolve: { alias },
@@ -37,7 +42,8 @@ const project = (d: string, name: string, include: string[], exclude: string[] =
     root: `${root}packages/${d}`,
     include,
     exclude: [...configDefaults.exclude, ...exclude],
-    setupFiles: setupFiles[d] ?? [],
+    setupFiles: [fileSetup, ...(setupFiles[d] ?? [])],
+    isolate: false,
     testTimeout: 60_000,
   },
 });

@@ -1,7 +1,14 @@
 import { buildModel, saveModel } from "./model.js";
-import { POINT_VALUE_MODEL_VERSION, RANKER_HEAD, RANKER_MODEL_DEFAULTS, RANKER_SYMMETRIES, RANKER_TARGET_SCALE, type RankerModelMeta } from "./ranker.js";
+import { POINT_VALUE_MODEL_VERSION, RANKER_HEAD, RANKER_MODEL_DEFAULTS, RANKER_TARGET_SCALE, type RankerModelMeta } from "./ranker.js";
 import { loadTf } from "./tf.js";
 import { LEARNED_MODEL_VERSION, MODEL_DEFAULTS } from "./train.js";
+
+/**
+ * The fixtures' layers: the default inputs (what the backends check and encode) through a few
+ * filters each. Nothing is learned here, so width buys nothing, and the tests that run them
+ * pay for every convolution on the CPU backend.
+ */
+const FIXTURE_LAYERS = { filters: [4, 4, 4], patchFilters: [4, 4, 4], dense: 8 };
 
 /**
  * An initialised but untrained model in `dir`, labelled as such: for tests of other packages that
@@ -10,7 +17,7 @@ import { LEARNED_MODEL_VERSION, MODEL_DEFAULTS } from "./train.js";
  */
 export async function writeUntrainedModel(dir: string, seed = 0): Promise<void> {
   const { tf } = await loadTf(undefined, () => {});
-  const model = buildModel(tf, MODEL_DEFAULTS, seed);
+  const model = buildModel(tf, { ...MODEL_DEFAULTS, ...FIXTURE_LAYERS }, seed);
   await saveModel(tf, model, dir, {
     resagent: { version: LEARNED_MODEL_VERSION, features: MODEL_DEFAULTS.features, symmetries: 1, trainedOn: "nothing (untrained test fixture)", heldOutAccuracy: 0, heldOutN: 0, seed, backend: "test", gitCommit: "test" },
   });
@@ -20,12 +27,13 @@ export async function writeUntrainedModel(dir: string, seed = 0): Promise<void> 
 /** An initialised but untrained point-value ranker in `dir`, labelled as such (see writeUntrainedModel). */
 export async function writeUntrainedRanker(dir: string, seed = 0): Promise<void> {
   const { tf } = await loadTf(undefined, () => {});
-  const model = buildModel(tf, RANKER_MODEL_DEFAULTS, seed, RANKER_HEAD);
+  const model = buildModel(tf, { ...RANKER_MODEL_DEFAULTS, ...FIXTURE_LAYERS }, seed, RANKER_HEAD);
   const meta: RankerModelMeta = {
     kind: "point-value",
     version: POINT_VALUE_MODEL_VERSION,
     features: RANKER_MODEL_DEFAULTS.features,
-    symmetries: RANKER_SYMMETRIES,
+    // One view, not the trained ranker's eight: nothing to average for an untrained model.
+    symmetries: 1,
     targetScale: RANKER_TARGET_SCALE,
     trainedOn: "nothing (untrained test fixture)",
     decoder: "none",

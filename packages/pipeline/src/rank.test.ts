@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { InputError, emptyMask, sha256, type Mask, type Point, type RgbImage, type Sample } from "@resagent/core";
 import { type DecodeResult, type Decoder, type DecoderImage, type Prompt } from "@resagent/decoder";
 import type { ChatBackend, ChatCompletion, ChatRequest, QueryContext } from "@resagent/mllm";
@@ -53,7 +53,7 @@ class LeftFirst implements PointValueScorer {
     return points.map((p) => -p.x);
   }
 }
-registerValueScorer("learned-value", { description: "test", create: () => new LeftFirst() });
+afterAll(registerValueScorer("learned-value", { description: "test", create: () => new LeftFirst() }));
 
 function sample(): LoadedSample {
   const s: Sample = { id: "r0", source: "test/rank", imagePath: "r0.png", width: W, height: H, expression: "it", goldMask: cols(60), goldBox: { x1: 20, y1: 10, x2: 60, y2: 50 } };

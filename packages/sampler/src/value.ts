@@ -119,9 +119,17 @@ export interface ValueScorerEntry {
 
 const scorers = new Map<string, ValueScorerEntry>([["oracle-value", { description: "UPPER BOUND: the teacher itself (decoder IoU gain with gold, measured at ranking time)", create: () => new OracleValueScorer() }]]);
 
-/** Register a scorer by name (`learned-value` registers itself when @resagent/learned is imported). */
-export function registerValueScorer(name: string, entry: ValueScorerEntry): void {
+/**
+ * Register a scorer by name (`learned-value` registers itself when @resagent/learned is imported).
+ * Returns what puts the previous entry back (a test's stand-in must not outlive its file).
+ */
+export function registerValueScorer(name: string, entry: ValueScorerEntry): () => void {
+  const previous = scorers.get(name);
   scorers.set(name, entry);
+  return () => {
+    if (previous) scorers.set(name, previous);
+    else scorers.delete(name);
+  };
 }
 
 export function valueScorerNames(): string[] {

@@ -124,7 +124,7 @@ export class GraphcutThreads {
   }
 }
 
-let shared: GraphcutThreads | null | undefined;
+let shared: GraphcutThreads | undefined;
 
 /**
  * The process's decode threads, shared by every graphcut decoder (an experiment's cells have
@@ -132,10 +132,12 @@ let shared: GraphcutThreads | null | undefined;
  * thread script, or a limit of 0.
  */
 export function sharedGraphcutThreads(): GraphcutThreads | null {
-  if (shared === undefined) {
-    const limit = decodeThreadLimit();
-    const script = threadScript();
-    shared = limit > 0 && script ? new GraphcutThreads(script, limit) : null;
+  const limit = decodeThreadLimit();
+  const script = threadScript();
+  if (limit === 0 || !script) return null;
+  if (shared?.script !== script || shared.limit !== limit) {
+    void shared?.close();
+    shared = new GraphcutThreads(script, limit);
   }
   return shared;
 }
