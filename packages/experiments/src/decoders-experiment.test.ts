@@ -17,7 +17,8 @@ describe("decoders experiment (issue #4's check)", () => {
     exp.cells.splice(3); // the tight-box rows
     const dir = await mkdtemp(join(tmpdir(), "resagent-decoders-"));
     const run = await runExperiment(exp, { runDir: dir, concurrency: 2 });
-    const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run);
+    // The masks are under test, not the report (its own tests draw overlays): a few pictures.
+    const out = await writeResults(exp, dir, [join(dir, "samples.jsonl")], run, { maxOverlays: 4 });
     const avg = (id: string) => out.metrics[id]!.all!.segmentation.mIoU;
     const [box, boxOnly, points] = ["Tight | box decoder", "Tight | box only", "Tight | box + points"].map(avg) as [number, number, number];
     expect(boxOnly).toBeGreaterThan(box + 0.2);

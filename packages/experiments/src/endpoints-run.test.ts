@@ -1,8 +1,8 @@
 /**
  * A run against two endpoints of one model, one of them down or failing: it finishes with the same
  * records as with both up, the healthy endpoint takes the load, and the accounting says so.
- * Synthref data and the graphcut decoder; grounding and verification through the HTTP client
- * against local vLLM-shaped servers.
+ * Synthref data; grounding and verification through the HTTP client against local vLLM-shaped
+ * servers. The endpoints are under test here, not the decoder: masks are the boxes.
  */
 import { readFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,7 +40,7 @@ describe("a run against two endpoints, one down or failing", () => {
   };
 
   async function run(baseUrls: string[]) {
-    const exp = loadExperiment("table4", { root, set: ["limit=3", "concurrency=2"] });
+    const exp = loadExperiment("table4", { root, set: ["limit=3", "concurrency=2", 'decoder={"name":"box"}'] });
     exp.cells.splice(0, exp.cells.length, ...exp.cells.filter((c) => c.id === "K=4"));
     for (const k of Object.keys(exp.config.resolvedDatasets)) if (k !== "val") delete exp.config.resolvedDatasets[k];
     const http = { baseUrls, model: "Qwen/Qwen3-VL-8B-Instruct", timeoutMs: 30_000, backoffMs: 1, maxBackoffMs: 4, restAfterFailures: 2, restMs: 60_000 };
