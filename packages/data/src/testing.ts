@@ -3,20 +3,26 @@
  * way Python 2 wrote REFER's files (by `test/make_refer_fixture.py`, which needs python3).
  */
 import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync } from "node:fs";
 import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodePng, type RgbImage } from "@resagent/core";
 
-/** Whether python3 (with its pickle module) can run here: the REFER fixture needs it. */
+let python: boolean | undefined;
+
+/** Whether python3 (with its pickle module) can run here: the REFER fixture needs it. Asked once per process. */
 export function pythonAvailable(): boolean {
-  try {
-    execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+  if (python === undefined) {
+    try {
+      execFileSync("python3", ["-c", "import pickle"], { stdio: "ignore" });
+      python = true;
+    } catch {
+      python = false;
+    }
   }
+  return python;
 }
 
 /** COCO image ids the fixture's refs point at. */
@@ -46,8 +52,17 @@ export function referImageDir(root: string): string {
  * RefCOCO-sized one (train split, for benchmarks).
  */
 export function writeReferFiles(root: string, refs?: number): void {
-  execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), root, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
+  const write = (dir: string) => execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), dir, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
+  if (refs) return write(root);
+  // The small fixture is the same every time: python writes it once per process, later calls copy it.
+  if (!smallFixture) {
+    const dir = mkdtempSync(join(tmpdir(), "resagent-refer-files-"));
+    write(dir);
+    smallFixture = dir;
+  }
+  cpSync(smallFixture, root, { recursive: true });
 }
+let smallFixture: string | undefined;
 
 /**
  * A new cache folder for a test file (its RESAGENT_CACHE_DIR): records and response caches of its
