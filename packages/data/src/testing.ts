@@ -52,7 +52,7 @@ export function referImageDir(root: string): string {
  * RefCOCO-sized one (train split, for benchmarks).
  */
 export function writeReferFiles(root: string, refs?: number): void {
-  const write = (dir: string) => execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), dir, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
+  const write = (dir: string): void => void execFileSync("python3", [fileURLToPath(new URL("../test/make_refer_fixture.py", import.meta.url)), dir, ...(refs ? [String(refs)] : [])], { stdio: "ignore" });
   if (refs) return write(root);
   // The small fixture is the same every time: python writes it once per process, later calls copy it.
   if (!smallFixture) {
