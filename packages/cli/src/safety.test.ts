@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { captureCli } from "./testing.js";
 
 let err: string[] = [];
+/** The paths are under test, not the decoder (graphcut has its own tests): masks are the boxes. */
+const BOX = ["--set", 'decoder={"name":"box"}'];
 async function cli(...argv: string[]): Promise<number> {
   const run = await captureCli(argv, { stdout: true });
   err = run.err;
@@ -38,7 +40,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "resagent-safety-"));
   process.env.RESAGENT_CACHE_DIR = join(tmp, "cache");
   root = join(tmp, "results");
-  for (const i of [0, 1]) expect(await cli("exp", "table4", "--limit", "2", "--out", root, "--shard", `${i}/2`, "--run-id", `s${i}`)).toBe(0);
+  for (const i of [0, 1]) expect(await cli("exp", "table4", "--limit", "2", ...BOX, "--out", root, "--shard", `${i}/2`, "--run-id", `s${i}`)).toBe(0);
   s0 = join(root, "table4", "s0");
   s1 = join(root, "table4", "s1");
   afile = join(tmp, "afile");
@@ -95,10 +97,10 @@ describe("what a command may write or delete", () => {
 
   it("--fresh deletes only a run folder made for the same experiment that holds nothing else", async () => {
     const r = join(tmp, "fresh");
-    expect(await cli("exp", "table4", "--limit", "1", "--out", r, "--run-id", "mine")).toBe(0);
+    expect(await cli("exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "mine")).toBe(0);
     const mine = join(r, "table4", "mine");
     writeFileSync(join(mine, "notes.txt"), "mine");
-    await refused(["exp", "table4", "--limit", "1", "--out", r, "--run-id", "mine", "--fresh"], /^error: --fresh: --fresh deletes only a run folder made by the harness for experiment table4, and .*mine also holds 1 file\(s\) the harness did not write \(notes\.txt\)/);
+    await refused(["exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "mine", "--fresh"], /^error: --fresh: --fresh deletes only a run folder made by the harness for experiment table4, and .*mine also holds 1 file\(s\) the harness did not write \(notes\.txt\)/);
     expect(readFileSync(join(mine, "notes.txt"), "utf8")).toBe("mine");
     // Another experiment's run under this name: neither deleted nor written into.
     const theirs = join(r, "table4", "theirs");
@@ -106,20 +108,20 @@ describe("what a command may write or delete", () => {
     writeFileSync(join(theirs, "run.json"), JSON.stringify({ experiment: "table5", configHash: "x", codeHash: "y", complete: true }));
     writeFileSync(join(theirs, "samples.jsonl"), "");
     const before = listing(theirs);
-    await refused(["exp", "table4", "--limit", "1", "--out", r, "--run-id", "theirs", "--fresh"], /table4\.yaml: name: .*table4 holds runs of another experiment \(.*theirs: run\.json says table5\)/);
-    await refused(["exp", "table4", "--limit", "1", "--out", r, "--run-id", "other"], /holds runs of another experiment/);
+    await refused(["exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "theirs", "--fresh"], /table4\.yaml: name: .*table4 holds runs of another experiment \(.*theirs: run\.json says table5\)/);
+    await refused(["exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "other"], /holds runs of another experiment/);
     expect(listing(theirs)).toEqual(before);
     const { rmSync } = await import("node:fs");
     rmSync(theirs, { recursive: true });
     // A user's folder that happens to sit where a run would go.
     mkdirSync(join(r, "table4", "photos"));
     writeFileSync(join(r, "table4", "photos", "cat.jpg"), "jpg");
-    await refused(["exp", "table4", "--limit", "1", "--out", r, "--run-id", "photos", "--fresh"], /photos holds what looks like a dataset/);
+    await refused(["exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "photos", "--fresh"], /photos holds what looks like a dataset/);
     expect(existsSync(join(r, "table4", "photos", "cat.jpg"))).toBe(true);
     // Its own run, once the stranger's file is gone, is discarded and run anew.
     const { unlinkSync } = await import("node:fs");
     unlinkSync(join(mine, "notes.txt"));
-    expect(await cli("exp", "table4", "--limit", "1", "--out", r, "--run-id", "mine", "--fresh")).toBe(0);
+    expect(await cli("exp", "table4", "--limit", "1", ...BOX, "--out", r, "--run-id", "mine", "--fresh")).toBe(0);
     expect(existsSync(join(mine, "run.json"))).toBe(true);
   }, 300_000);
 

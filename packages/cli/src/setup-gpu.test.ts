@@ -1,6 +1,6 @@
 /**
  * tools/setup-gpu.sh (`pnpm setup:gpu`) cannot run here (no GPU, no nuget.org). What it checks
- * before installing can: it runs with a PATH of its own, where nvidia-smi, ldconfig and curl are
+ * before installing can: it runs with a PATH of its own, where nvidia-smi, ldconfig, curl and pnpm are
  * stand-ins answering as a machine without a driver, without CUDA or without internet would.
  */
 import { spawnSync } from "node:child_process";
@@ -30,7 +30,7 @@ interface Fakes {
 function setup(fakes: Fakes, ...args: string[]) {
   const bin = mkdtempSync(join(tmpdir(), "resagent-setup-gpu-"));
   sandboxes.push(bin);
-  for (const tool of ["bash", "dirname", "grep", "sed", "awk", "uname", "cat", "env", "pnpm"]) {
+  for (const tool of ["bash", "dirname", "grep", "sed", "awk", "uname", "cat", "env"]) {
     const path = which(tool);
     if (path) symlinkSync(path, join(bin, tool));
   }
@@ -41,6 +41,9 @@ function setup(fakes: Fakes, ...args: string[]) {
   };
   if (fakes.smi) script("nvidia-smi", `cat <<'OUT'\n${fakes.smi.out}\nOUT\nexit ${fakes.smi.status}`);
   script("ldconfig", (fakes.libs ?? []).map((l) => `printf '\\t%s (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/%s\\n' ${l} ${l}`).join("\n") || "true");
+  // pnpm is asked only for its registry (the installs are --dry-run here); a stand-in answers in
+  // milliseconds where pnpm itself takes most of a second to start.
+  script("pnpm", `if [ "$*" = "config get registry" ]; then echo https://registry.npmjs.org/; else echo "pnpm stand-in: $*" >&2; exit 1; fi`);
   script("curl", fakes.offline ? `for a; do u=$a; done; host=$(echo "$u" | sed 's#https://##; s#/.*##'); echo "curl: (6) Could not resolve host: $host" >&2; exit 6` : "exit 0");
   const r = spawnSync("bash", [SCRIPT, ...args], { cwd: ROOT, encoding: "utf8", env: { PATH: bin, HOME: process.env.HOME ?? "/root", LD_LIBRARY_PATH: "" } });
   return { status: r.status, out: r.stdout, err: r.stderr.trim() };
