@@ -30,8 +30,11 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "resagent-cli-"));
   process.env.RESAGENT_CACHE_DIR = await linkTestScenes(join(tmp, "cache"));
 });
-/** The command line is under test, not the decoder (graphcut has its own tests): masks are the boxes. */
-const BOX = ["--set", 'decoder={"name":"box"}'];
+/**
+ * The command line is under test, not the decoder (graphcut has its own tests): masks are the
+ * boxes. Nor the report's pictures (the report tests draw them): a few overlays.
+ */
+const BOX = ["--set", 'decoder={"name":"box"}', "--max-overlays", "4"];
 
 describe("resagent CLI", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -215,6 +218,14 @@ describe("resagent CLI", () => {
     const root = join(tmp, "shards");
     const args = ["exp", "table2", "--limit", "2", "--out", root, ...BOX];
     expect(await cli(...args, "--run-id", "whole")).toBe(0);
+    // --max-overlays: the first samples' pictures, whole samples, and the rest of the cards say why they have none.
+    const drawn = (await readdir(join(root, "table2", "whole", "report-assets"))).filter((f) => /^ov-.*\.jpg$/.test(f)).length;
+    const records = (await readFile(join(root, "table2", "whole", "samples.jsonl"), "utf8")).trim().split("\n").length;
+    expect(drawn).toBeGreaterThan(0);
+    expect(drawn).toBeLessThan(records);
+    expect(await readFile(join(root, "table2", "whole", "report.html"), "utf8")).toContain("overlays are drawn for the first samples of each dataset up to 4");
+    expect(await cli("exp", "table2", "--limit", "2", "--out", root, "--run-id", "whole", "--max-overlays", "-1")).toBe(2);
+    expect(err).toEqual(["error: --max-overlays: expected a whole number >= 0 (0 = every overlay), got -1"]);
     expect(await cli(...args, "--shard", "0/2", "--run-id", "s0")).toBe(0);
     expect(await cli(...args, "--shard", "1/2", "--run-id", "s1")).toBe(0);
     // Half the shards is refused, naming what is missing, unless asked for; then the table says so.

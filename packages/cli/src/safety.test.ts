@@ -12,8 +12,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { captureCli } from "./testing.js";
 
 let err: string[] = [];
-/** The paths are under test, not the decoder (graphcut has its own tests): masks are the boxes. */
-const BOX = ["--set", 'decoder={"name":"box"}'];
+/** The paths are under test, not the decoder (graphcut has its own tests) nor the pictures: masks are the boxes, a few overlays. */
+const BOX = ["--set", 'decoder={"name":"box"}', "--max-overlays", "4"];
 async function cli(...argv: string[]): Promise<number> {
   const run = await captureCli(argv, { stdout: true });
   err = run.err;

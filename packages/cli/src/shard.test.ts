@@ -104,8 +104,8 @@ describe("exp --shard auto", () => {
 
   it("under SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 runs shard 1 of 2, recorded like --shard 1/2; the shards merge", async () => {
     const root = join(tmp, "out");
-    // The shards are under test, not the decoder (graphcut has its own tests): masks are the boxes.
-    const args = ["exp", "table2", "--limit", "3", "--out", root, "--set", 'decoder={"name":"box"}'];
+    // The shards are under test, not the decoder (graphcut has its own tests) nor the report's pictures: masks are the boxes, a few overlays.
+    const args = ["exp", "table2", "--limit", "3", "--out", root, "--set", 'decoder={"name":"box"}', "--max-overlays", "4"];
     withEnv({ SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "2" });
     expect(await cli(...args, "--shard", "auto"), err.join("\n")).toBe(0);
     expect(err).toContain("--shard auto: shard 1/2 from the SLURM job array (SLURM_ARRAY_TASK_ID=1, count 2)");

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, claimFolder, removeRunFolder, userPath } from "@resagent/core";
 import { datasetSource } from "@resagent/data";
+import { MAX_OVERLAYS_OPTION, maxOverlays } from "./report.js";
 import { acquireRunLock, buildPipelines, defaultRunId, describeCells, findRoot, loadExperiment, runExperimentAccounted, runFolderFor, writeResults, type LoadedExperiment } from "@resagent/experiments";
 import { listRuns, updateLatest } from "@resagent/report";
 import type { Argv, CommandModule } from "yargs";
@@ -22,6 +23,7 @@ export interface ExpArgs {
   out?: string;
   "skip-bad": boolean;
   "dry-run": boolean;
+  "max-overlays": number;
   share: boolean;
   "allow-stand-ins": boolean;
 }
@@ -93,8 +95,10 @@ export const expCommand: CommandModule<object, ExpArgs> = {
       .option("out", { type: "string", describe: "results root (default <repo>/results)" })
       .option("skip-bad", { type: "boolean", default: false, describe: "record samples that fail to load (missing image, bad annotation) and go on" })
       .option("share", { type: "boolean", default: true, describe: "copy records of identical cells (same resolved pipeline, seed, dataset and code) from the shared record store instead of recomputing them; --no-share recomputes" })
-      .option("dry-run", { type: "boolean", default: false, describe: "print every cell's resolved config and the run folder; run nothing" }) as never,
+      .option("dry-run", { type: "boolean", default: false, describe: "print every cell's resolved config and the run folder; run nothing" })
+      .option("max-overlays", MAX_OVERLAYS_OPTION) as never,
   handler: async (args) => {
+    const overlays = maxOverlays(args["max-overlays"]);
     const exp = loadFromArgs(args);
     buildPipelines(exp); // every component resolves before any work
     const auto = parseShard(args.shard);
@@ -152,7 +156,7 @@ export const expCommand: CommandModule<object, ExpArgs> = {
     });
     bar?.finish();
     if (run.sharedRecords) console.error(`shared: ${run.sharedRecords} of ${run.newRecords} new records were copied from identical cells (same pipeline, seed, dataset and code) instead of recomputed`);
-    const out = await writeResults(exp, runDir, [join(runDir, "samples.jsonl")], run);
+    const out = await writeResults(exp, runDir, [join(runDir, "samples.jsonl")], run, { maxOverlays: overlays });
     // results/<exp>/latest follows the newest complete run.
     await updateLatest(root, listRuns(root).filter((e) => e.experiment === exp.config.name));
     const md = out.files.find((f) => f.endsWith("table.md"))!;

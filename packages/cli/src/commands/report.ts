@@ -5,6 +5,15 @@ import { findRoot } from "@resagent/experiments";
 import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, generatorMeta, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
 import type { CommandModule } from "yargs";
 
+/** `--max-overlays`, as `report` and `exp` take it. */
+export const MAX_OVERLAYS_OPTION = { type: "number", default: DEFAULT_MAX_OVERLAYS, describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" } as const;
+
+/** The `--max-overlays` value, checked: a whole number >= 0. */
+export function maxOverlays(max: number): number {
+  if (!Number.isInteger(max) || max < 0) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got ${String(max)}`, { field: "--max-overlays" });
+  return max;
+}
+
 export const reportCommand: CommandModule<object, { run: string; concurrency: number; "max-overlays": number }> = {
   command: "report <run>",
   describe: "(Re)write report.html and table.tex of a run folder from its files (samples.jsonl, summary.json, plots); `exp` and `merge` do this already",
@@ -12,15 +21,14 @@ export const reportCommand: CommandModule<object, { run: string; concurrency: nu
     y
       .positional("run", { type: "string", demandOption: true, describe: "run folder (results/<experiment>/<run>)" })
       .option("concurrency", { type: "number", default: 4, describe: "overlay images drawn at once" })
-      .option("max-overlays", { type: "number", default: DEFAULT_MAX_OVERLAYS, describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" }) as never,
+      .option("max-overlays", MAX_OVERLAYS_OPTION) as never,
   handler: async (args) => {
-    const max = args["max-overlays"];
-    if (!Number.isInteger(max) || max < 0) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got ${String(max)}`, { field: "--max-overlays" });
+    const max = maxOverlays(args["max-overlays"]);
     const t0 = performance.now();
     const dir = userPath(args.run, "report <run>");
     // report.html, table.tex and report-assets/ go into a run folder, beside whatever else is there.
     claimFolder(dir, { origin: "report <run>", kind: "run", allowForeign: true });
-    const out = await writeReport(dir, { concurrency: args.concurrency, maxOverlays: args["max-overlays"] });
+    const out = await writeReport(dir, { concurrency: args.concurrency, maxOverlays: max });
     console.log(`${out.records} records, ${out.overlays} overlays${out.missingImages ? ` (${out.missingImages} without their image: the cards say why)` : ""} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n${out.files.map((f) => `  ${f}`).join("\n")}`);
   },
 };
