@@ -55,7 +55,7 @@ describe("graph-cut decode threads", () => {
 
   it("run under `pnpm exp`, and the run's summary says on how many", { timeout: 180_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), "resagent-threads-run-"));
-    const run = spawnSync(process.execPath, [join(cliDir, "bin", "from-source.js"), "exp", "table4", "--limit", "1", "--set", "decoder.params.maxSide=48", "--out", out, "--run-id", "t"], {
+    const run = spawnSync(process.execPath, [join(cliDir, "bin", "from-source.js"), "exp", "table4", "--limit", "1", "--set", "decoder.params.maxSide=48", "--max-overlays", "4", "--out", out, "--run-id", "t"], {
       cwd: root,
       encoding: "utf8",
       env: { ...process.env, RESAGENT_CACHE_DIR: await testCacheDir(), RESAGENT_DECODE_THREADS: "2" },
