@@ -5,7 +5,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "results/**", ".cache/**", ".turbo/**", "coverage/**", "packages/*/scratch/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "results/**", ".cache/**", ".turbo/**", "coverage/**", "packages/*/scratch/**", "packages/*/bundle/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
