@@ -17,7 +17,8 @@ afterAll(() => {
  * `toEqual` on integer typed arrays (masks, images) compares their bytes. Its generic walk lists a
  * typed array's keys, one string per element: seconds for a few full-size masks. Same verdict:
  * equal when both are of one integer array type and hold the same elements. Other values, float
- * arrays included (NaN and -0 have rules of their own), go the generic way.
+ * arrays included (NaN and -0 have rules of their own), go the generic way. Not compared: a
+ * property set on a typed array beside its elements (listing them would cost what this saves).
  */
 const INTEGER_ARRAYS = [Uint8Array, Uint8ClampedArray, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array] as const;
 function integerArrayEquality(a: unknown, b: unknown): boolean | undefined {

@@ -1,7 +1,7 @@
 // The CLI bundled from the TypeScript sources (rolldown), for `pnpm resagent` and its shortcuts
 // (from-source.js). Rebuilt only when a source changed since the last bundle.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -105,9 +105,29 @@ async function bundle(outDir, files, stamp) {
  * file of their own (the CLI's process names it under GRAPHCUT_THREAD_KEY before loading the CLI).
  */
 export async function ensureBundle(outDir = join(cliDir, "bundle")) {
-  const files = { cli: join(outDir, "resagent.mjs"), graphcutThread: join(outDir, "graphcut-thread.mjs") };
-  const stampFile = join(outDir, "inputs.sha256");
   const stamp = inputsStamp();
-  if (!existsSync(files.cli) || !existsSync(files.graphcutThread) || !existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) await bundle(outDir, files, stamp);
+  // The thread script is named by the sources it was built from: a run that is still going loads
+  // it when it starts a thread, perhaps long after a later build replaced the CLI file, and must
+  // get the code its own process runs (its records carry that code's hash).
+  const files = { cli: join(outDir, "resagent.mjs"), graphcutThread: join(outDir, `graphcut-thread-${stamp.slice(0, 16)}.mjs`) };
+  const stampFile = join(outDir, "inputs.sha256");
+  if (!existsSync(files.cli) || !existsSync(files.graphcutThread) || !existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp) {
+    await bundle(outDir, files, stamp);
+    pruneThreadScripts(outDir, files.graphcutThread);
+  }
   return { cli: pathToFileURL(files.cli).href, graphcutThread: pathToFileURL(files.graphcutThread).href };
+}
+
+/** Thread scripts of earlier builds, a week after they were written: no run still needs them by then. */
+function pruneThreadScripts(outDir, current) {
+  const weekAgo = Date.now() - 7 * 24 * 3600 * 1000;
+  for (const f of readdirSync(outDir)) {
+    const p = join(outDir, f);
+    if (!/^graphcut-thread-[0-9a-f]+\.mjs(\.map)?$/.test(f) || p.startsWith(current)) continue;
+    try {
+      if (statSync(p).mtimeMs < weekAgo) rmSync(p, { force: true });
+    } catch {
+      // gone already (another build pruned it)
+    }
+  }
 }

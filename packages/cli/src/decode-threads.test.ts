@@ -7,7 +7,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { readImage, type Point } from "@resagent/core";
 import { openDataset } from "@resagent/data";
 import { testCacheDir } from "@resagent/data/testing";
@@ -25,7 +25,13 @@ describe("graph-cut decode threads", () => {
   it("give the in-process decoder's masks and scores, byte for byte, from the bundled thread script", { timeout: 120_000 }, async () => {
     // The bundle `pnpm exp` runs (built here when stale, as `pnpm exp` would; the next test's run finds it current).
     const bundle = await ensureBundle();
-    (globalThis as Record<symbol, unknown>)[GRAPHCUT_THREAD_KEY] = bundle.graphcutThread;
+    // Named for this test's decoders only: the next test file in this worker decodes in-process again.
+    const globals = globalThis as Record<symbol, unknown>;
+    const before = globals[GRAPHCUT_THREAD_KEY];
+    onTestFinished(() => {
+      globals[GRAPHCUT_THREAD_KEY] = before;
+    });
+    globals[GRAPHCUT_THREAD_KEY] = bundle.graphcutThread;
     process.env.RESAGENT_CACHE_DIR = await testCacheDir();
     const params = parseGraphcutParams({});
     const decoder = new GraphCutDecoder(params);
@@ -46,6 +52,7 @@ describe("graph-cut decode threads", () => {
     const threaded = await Promise.all(asks.map((a) => decoder.segment({ image: a.image, key: a.key }, a.prompt)));
     expect(decoder.stats()).toMatchObject({ decodes: asks.length });
     expect(decoder.stats().decodeThreads).toBeGreaterThan(0);
+    expect(bundle.graphcutThread).toMatch(/\/graphcut-thread-[0-9a-f]{16}\.mjs$/);
     asks.forEach((a, i) => {
       const inProcess = decodeGraphcut(params, a.image, a.prompt);
       expect(threaded[i]!.score).toBe(inProcess.score);

@@ -42,10 +42,24 @@ describe("graph-cut decode threads", () => {
     await pool.close();
     const dies = await script(`parentPort.on("message", () => process.exit(3));`);
     const dying = new GraphcutThreads(dies, 1);
-    await expect(dying.decode(params, image, prompt)).rejects.toThrow(/graphcut decode thread \(.*thread\.mjs\) stopped: exit code 3/);
+    await expect(dying.decode(params, image, prompt)).rejects.toThrow(/graphcut decode thread \(.*thread\.mjs\) stopped: exit code 3 \(RESAGENT_DECODE_THREADS=0 decodes in-process\)$/);
     expect(dying.started).toBe(0);
     await expect(dying.decode(params, image, prompt)).rejects.toThrow(/exit code 3/);
     await dying.close();
+  });
+
+  it("a request that cannot be sent fails alone and holds no thread open: the process still exits", async () => {
+    const echo = await script(`parentPort.on("message", (m) => parentPort.postMessage({ id: m.id, mask: { width: 1, height: 1, data: new Uint8Array([1]) }, score: 1 }));`);
+    const pool = new GraphcutThreads(echo, 1);
+    // Points carry only what a decode reads across: a stray property does not stop the request.
+    await expect(pool.decode(params, image, { ...prompt, positives: [{ x: 1, y: 1, note: () => 1 } as { x: number; y: number }] })).resolves.toMatchObject({ score: 1 });
+    const detached = new Uint8Array(new ArrayBuffer(36));
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await expect(pool.decode(params, { ...image, data: detached }, prompt)).rejects.toThrow();
+    // The failed send left nothing pending, so nothing holds the thread (and the process) open.
+    expect(pool.pendingDecodes).toBe(0);
+    await expect(pool.decode(params, image, prompt)).resolves.toMatchObject({ score: 1 });
+    await pool.close();
   });
 
   it("RESAGENT_DECODE_THREADS sets the limit (0: in-process); anything but a whole number fails naming it", () => {

@@ -70,15 +70,24 @@ export class GraphcutThreads {
     return this.slots.length;
   }
 
+  /** Decodes sent and not yet answered: while any is, the process stays open. */
+  get pendingDecodes(): number {
+    return this.slots.reduce((n, s) => n + s.pending.size, 0);
+  }
+
   decode(params: GraphCutParams, image: RgbImage, prompt: Prompt): Promise<DecodeResult> {
     const slot = this.pick();
     const id = this.nextId++;
     this.decodes++;
     return new Promise<DecodeResult>((resolve, reject) => {
+      // Only what a decode reads crosses to the thread (a point may carry more than x and y).
+      const xy = (q: readonly { x: number; y: number }[]) => q.map(({ x, y }) => ({ x, y }));
+      const { x1, y1, x2, y2 } = prompt.box;
+      const req: ThreadRequest = { id, params, image: { width: image.width, height: image.height, data: image.data }, prompt: { box: { x1, y1, x2, y2 }, positives: xy(prompt.positives), negatives: xy(prompt.negatives) } };
+      // Sent first, then counted as pending: a request that cannot be sent holds no thread open.
+      slot.worker.postMessage(req);
       if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(id, { resolve, reject });
-      const req: ThreadRequest = { id, params, image: { width: image.width, height: image.height, data: image.data }, prompt };
-      slot.worker.postMessage(req);
     });
   }
 
@@ -109,11 +118,16 @@ export class GraphcutThreads {
     const fail = (err: Error) => {
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots.splice(i, 1);
-      for (const p of slot.pending.values()) p.reject(new Error(`graphcut decode thread (${this.script}) stopped: ${err.message}`));
+      for (const p of slot.pending.values()) p.reject(new Error(`graphcut decode thread (${this.script}) stopped: ${err.message} (RESAGENT_DECODE_THREADS=0 decodes in-process)`));
       slot.pending.clear();
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`exit code ${code}`)));
+    // An answer that cannot be read back leaves no decode waiting forever: the thread is given up.
+    worker.on("messageerror", (err) => {
+      fail(err);
+      void worker.terminate();
+    });
     this.slots.push(slot);
     return slot;
   }
@@ -135,9 +149,9 @@ export function sharedGraphcutThreads(): GraphcutThreads | null {
   const limit = decodeThreadLimit();
   const script = threadScript();
   if (limit === 0 || !script) return null;
-  if (shared?.script !== script || shared.limit !== limit) {
-    void shared?.close();
-    shared = new GraphcutThreads(script, limit);
-  }
+  // Another script or limit (a test, a library user changing them): a new pool. The old one is not
+  // closed: decoders made before still hold it and may have decodes in flight; its idle threads
+  // do not hold the process open.
+  if (shared?.script !== script || shared.limit !== limit) shared = new GraphcutThreads(script, limit);
   return shared;
 }
