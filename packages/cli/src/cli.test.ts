@@ -225,7 +225,12 @@ describe("resagent CLI", () => {
     expect(drawn).toBeLessThan(records);
     expect(await readFile(join(root, "table2", "whole", "report.html"), "utf8")).toContain("overlays are drawn for the first samples of each dataset up to 4");
     expect(await cli("exp", "table2", "--limit", "2", "--out", root, "--run-id", "whole", "--max-overlays", "-1")).toBe(2);
-    expect(err).toEqual(["error: --max-overlays: expected a whole number >= 0 (0 = every overlay), got -1"]);
+    expect(err).toEqual(['error: --max-overlays: expected a whole number >= 0 (0 = every overlay), got "-1"']);
+    // An empty value (an unset shell variable) is refused, not read as 0 (every overlay); so is the flag given twice.
+    expect(await cli("exp", "table2", "--limit", "2", "--out", root, "--run-id", "whole", "--max-overlays=")).toBe(2);
+    expect(err).toEqual(['error: --max-overlays: expected a whole number >= 0 (0 = every overlay), got ""']);
+    expect(await cli(...args, "--run-id", "whole", "--max-overlays", "9")).toBe(2);
+    expect(err).toEqual(["error: --max-overlays: given 2 times (4, 9); give it once"]);
     expect(await cli(...args, "--shard", "0/2", "--run-id", "s0")).toBe(0);
     expect(await cli(...args, "--shard", "1/2", "--run-id", "s1")).toBe(0);
     // Half the shards is refused, naming what is missing, unless asked for; then the table says so.

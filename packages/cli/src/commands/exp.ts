@@ -23,7 +23,7 @@ export interface ExpArgs {
   out?: string;
   "skip-bad": boolean;
   "dry-run": boolean;
-  "max-overlays": number;
+  "max-overlays": string;
   share: boolean;
   "allow-stand-ins": boolean;
 }

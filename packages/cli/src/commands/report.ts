@@ -5,16 +5,20 @@ import { findRoot } from "@resagent/experiments";
 import { DEFAULT_MAX_OVERLAYS, compareRuns, comparisonHtml, comparisonText, generatorMeta, listRuns, runsHtml, runsText, updateLatest, writeReport } from "@resagent/report";
 import type { CommandModule } from "yargs";
 
-/** `--max-overlays`, as `report` and `exp` take it. */
-export const MAX_OVERLAYS_OPTION = { type: "number", default: DEFAULT_MAX_OVERLAYS, describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" } as const;
+/**
+ * `--max-overlays`, as `report` and `exp` take it. Read as text and parsed here: yargs reads an
+ * empty value as the number 0, which would lift the cap instead of refusing.
+ */
+export const MAX_OVERLAYS_OPTION = { type: "string", default: String(DEFAULT_MAX_OVERLAYS), describe: "draw overlay pictures for at most this many records (whole samples, round-robin over datasets); 0 = all" } as const;
 
-/** The `--max-overlays` value, checked: a whole number >= 0. */
-export function maxOverlays(max: number): number {
-  if (!Number.isInteger(max) || max < 0) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got ${String(max)}`, { field: "--max-overlays" });
-  return max;
+/** The `--max-overlays` value, checked: one whole number >= 0. */
+export function maxOverlays(raw: string | string[]): number {
+  if (Array.isArray(raw)) throw new InputError(`given ${raw.length} times (${raw.join(", ")}); give it once`, { field: "--max-overlays" });
+  if (!/^\d+$/.test(raw.trim())) throw new InputError(`expected a whole number >= 0 (0 = every overlay), got "${raw}"`, { field: "--max-overlays" });
+  return Number(raw);
 }
 
-export const reportCommand: CommandModule<object, { run: string; concurrency: number; "max-overlays": number }> = {
+export const reportCommand: CommandModule<object, { run: string; concurrency: number; "max-overlays": string }> = {
   command: "report <run>",
   describe: "(Re)write report.html and table.tex of a run folder from its files (samples.jsonl, summary.json, plots); `exp` and `merge` do this already",
   builder: (y) =>
