@@ -48,6 +48,20 @@ const project = (d: string, name: string, include: string[], exclude: string[] =
   },
 });
 
+// Vitest gives each project workers of its own, and each compiles every module its files use. A
+// run over everything (`pnpm test`: no --project) is therefore one project, so that both workers'
+// module graphs serve every package's files; `--project <package>` (the packages' own test
+// scripts, `pnpm test:fast`) picks from the per-package projects.
+// Files that check what a fresh process has registered (no learned backend before
+// @resagent/learned is imported) keep a project and module graph of their own.
+const everything = !process.argv.some((a) => a === "--project" || a.startsWith("--project="));
+const freshProcess = ["packages/mllm/src/mllm.test.ts"];
+const together = (name: string, include: string[], exclude: string[], isolate: boolean, setup: string[]) => ({
+  resolve: { alias },
+  test: { name, root, include, exclude: [...configDefaults.exclude, ...exclude], setupFiles: [fileSetup, ...setup], isolate, testTimeout: 60_000 },
+});
+const allPackages = [together("all", ["packages/*/src/**/*.test.ts"], freshProcess, false, learnedSetup), together("fresh-process", freshProcess, [], true, [])];
+
 // A JSON report per vitest run when RESAGENT_TEST_REPORT names a folder (CI), named after the
 // package and the script that ran it (`pnpm test` runs one vitest over every project).
 const reportDir = process.env.RESAGENT_TEST_REPORT;
@@ -62,9 +76,11 @@ export default defineConfig({
     // worker for everything, and test files mostly compute or wait on sockets, not on the main process.
     maxWorkers: availableParallelism(),
     ...(reportDir ? { reporters: ["default", "json"], outputFile: { json: `${reportDir}/${reportName}.json` } } : {}),
-    projects: packages.flatMap((d) => [
-      project(d, d, ["src/**/*.test.ts"], slow[d] ?? []),
-      ...(slow[d] ? [project(d, `${d}-slow`, slow[d])] : []),
-    ]),
+    projects: everything
+      ? allPackages
+      : packages.flatMap((d) => [
+          project(d, d, ["src/**/*.test.ts"], slow[d] ?? []),
+          ...(slow[d] ? [project(d, `${d}-slow`, slow[d])] : []),
+        ]),
   },
 });
