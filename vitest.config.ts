@@ -35,17 +35,9 @@ const setupFiles: Record<string, string[]> = { experiments: learnedSetup, cli: l
 // variables back, and a test that registers a stand-in (a fake scorer, a training hook) undoes it.
 const fileSetup = `${root}vitest.file-setup.ts`;
 
-const project = (d: string, name: string, include: string[], exclude: string[] = []) => ({
+const project = (name: string, dir: string, include: string[], exclude: string[], setup: string[], isolate = false) => ({
   resolve: { alias },
-  test: {
-    name,
-    root: `${root}packages/${d}`,
-    include,
-    exclude: [...configDefaults.exclude, ...exclude],
-    setupFiles: [fileSetup, ...(setupFiles[d] ?? [])],
-    isolate: false,
-    testTimeout: 60_000,
-  },
+  test: { name, root: dir, include, exclude: [...configDefaults.exclude, ...exclude], setupFiles: [fileSetup, ...setup], isolate, testTimeout: 60_000 },
 });
 
 // Vitest gives each project workers of its own, and each compiles every module its files use. A
@@ -56,11 +48,7 @@ const project = (d: string, name: string, include: string[], exclude: string[] =
 // @resagent/learned is imported) keep a project and module graph of their own.
 const everything = !process.argv.some((a) => a === "--project" || a.startsWith("--project="));
 const freshProcess = ["packages/mllm/src/mllm.test.ts"];
-const together = (name: string, include: string[], exclude: string[], isolate: boolean, setup: string[]) => ({
-  resolve: { alias },
-  test: { name, root, include, exclude: [...configDefaults.exclude, ...exclude], setupFiles: [fileSetup, ...setup], isolate, testTimeout: 60_000 },
-});
-const allPackages = [together("all", ["packages/*/src/**/*.test.ts"], freshProcess, false, learnedSetup), together("fresh-process", freshProcess, [], true, [])];
+const allPackages = [project("all", root, ["packages/*/src/**/*.test.ts"], freshProcess, learnedSetup), project("fresh-process", root, freshProcess, [], [], true)];
 
 // A JSON report per vitest run when RESAGENT_TEST_REPORT names a folder (CI), named after the
 // package and the script that ran it (`pnpm test` runs one vitest over every project).
@@ -79,8 +67,8 @@ export default defineConfig({
     projects: everything
       ? allPackages
       : packages.flatMap((d) => [
-          project(d, d, ["src/**/*.test.ts"], slow[d] ?? []),
-          ...(slow[d] ? [project(d, `${d}-slow`, slow[d])] : []),
+          project(d, `${root}packages/${d}`, ["src/**/*.test.ts"], slow[d] ?? [], setupFiles[d] ?? []),
+          ...(slow[d] ? [project(`${d}-slow`, `${root}packages/${d}`, slow[d], [], setupFiles[d] ?? [])] : []),
         ]),
   },
 });

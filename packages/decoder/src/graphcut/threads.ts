@@ -57,8 +57,6 @@ interface Slot {
 export class GraphcutThreads {
   private readonly slots: Slot[] = [];
   private nextId = 0;
-  /** Decodes sent to threads (for the decoder's stats). */
-  decodes = 0;
 
   constructor(
     readonly script: string,
@@ -78,7 +76,6 @@ export class GraphcutThreads {
   decode(params: GraphCutParams, image: RgbImage, prompt: Prompt): Promise<DecodeResult> {
     const slot = this.pick();
     const id = this.nextId++;
-    this.decodes++;
     return new Promise<DecodeResult>((resolve, reject) => {
       // Only what a decode reads crosses to the thread (a point may carry more than x and y).
       const xy = (q: readonly { x: number; y: number }[]) => q.map(({ x, y }) => ({ x, y }));
