@@ -51,8 +51,43 @@ function inputsStamp() {
   return h.digest("hex");
 }
 
-async function bundle(outDir, files, stamp) {
+/**
+ * One module of the workspace bundled from its TypeScript sources into `file` (ESM, with a source
+ * map): every @resagent package inlined from its sources, every other package left outside.
+ */
+export async function bundleModule(input, file, alias = aliases()) {
   const { rolldown } = await import("rolldown");
+  const build = await rolldown({
+    input,
+    platform: "node",
+    resolve: { alias },
+    logLevel: "warn",
+    plugins: [
+      {
+        name: "resagent-from-source",
+        // Other packages' modules stay outside the bundle, loaded from where the package that
+        // imports them resolves them (pnpm gives each package only its own dependencies).
+        async resolveId(source, importer) {
+          if (!importer || source.startsWith("@resagent/") || source.startsWith(".") || source.startsWith("/") || source.startsWith("node:")) return null;
+          const r = await this.resolve(source, importer, { skipSelf: true });
+          return r ? { id: r.id, external: true } : null;
+        },
+        // A module's own location (files beside it, createRequire) is its source file's, as under vitest.
+        transform(code, id) {
+          if (!code.includes("import.meta.url")) return null;
+          return { code: code.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href)), map: null };
+        },
+      },
+    ],
+  });
+  try {
+    await build.write({ file, format: "esm", sourcemap: true });
+  } finally {
+    await build.close();
+  }
+}
+
+async function bundle(outDir, files, stamp) {
   const { mkdir, rename, rm, writeFile } = await import("node:fs/promises");
   const alias = aliases();
   // Written beside, then renamed (maps first, the CLI last): a concurrent run never imports half a bundle.
@@ -62,34 +97,7 @@ async function bundle(outDir, files, stamp) {
     [join(root, "packages", "decoder", "src", "graphcut", "thread.ts"), files.graphcutThread],
     [join(cliDir, "src", "main.ts"), files.cli],
   ];
-  for (const [input, file] of entries) {
-    const build = await rolldown({
-      input,
-      platform: "node",
-      resolve: { alias },
-      logLevel: "warn",
-      plugins: [
-        {
-          name: "resagent-from-source",
-          // Other packages' modules stay outside the bundle, loaded from where the package that
-          // imports them resolves them (pnpm gives each package only its own dependencies).
-          async resolveId(source, importer) {
-            if (!importer || source.startsWith("@resagent/") || source.startsWith(".") || source.startsWith("/") || source.startsWith("node:")) return null;
-            const r = await this.resolve(source, importer, { skipSelf: true });
-            return r ? { id: r.id, external: true } : null;
-          },
-          // A module's own location (files beside it, createRequire) is its source file's, as under vitest.
-          transform(code, id) {
-            if (!code.includes("import.meta.url")) return null;
-            return { code: code.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(id).href)), map: null };
-          },
-        },
-      ],
-    });
-    const name = file.slice(outDir.length + 1);
-    await build.write({ file: join(tmp, name), format: "esm", sourcemap: true });
-    await build.close();
-  }
+  for (const [input, file] of entries) await bundleModule(input, join(tmp, file.slice(outDir.length + 1)), alias);
   for (const [, file] of entries) {
     const name = file.slice(outDir.length + 1);
     await rename(join(tmp, `${name}.map`), `${file}.map`);

@@ -33,7 +33,8 @@ describe("graph-cut decode threads", () => {
     });
     globals[GRAPHCUT_THREAD_KEY] = bundle.graphcutThread;
     process.env.RESAGENT_CACHE_DIR = await testCacheDir();
-    const params = parseGraphcutParams({});
+    // A coarse working crop: what crosses to the thread and back is the same at any size.
+    const params = parseGraphcutParams({ maxSide: 96 });
     const decoder = new GraphCutDecoder(params);
     const ds = await openDataset("synthref", { split: "refcoco/val" });
     const asks = [];

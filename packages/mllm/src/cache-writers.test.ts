@@ -3,13 +3,13 @@
  * array or a Kubernetes Job share it on a network filesystem: no entry lost, none corrupted,
  * readers that load while others append see only whole, correct entries.
  *
- * The children run the real cache.ts (transpiled on the fly by a tiny module loader), so what is
- * tested is the code a run uses. Set RESAGENT_SHARED_FS_DIRS to two or more mounts of one network
- * directory (e.g. two sshfs or NFS mounts of the same export) to run the same test across them.
+ * The children run the real cache.ts, bundled from the sources as `pnpm exp` bundles the CLI
+ * (packages/cli/bin/bundle.js), so what is tested is the code a run uses. Set
+ * RESAGENT_SHARED_FS_DIRS to two or more mounts of one network directory (e.g. two sshfs or NFS
+ * mounts of the same export) to run the same test across them.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -17,44 +17,7 @@ import { describe, expect, it } from "vitest";
 import { ResponseCache } from "./cache.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const packagesDir = join(here, "..", "..");
-
-/**
- * An ESM loader hook: `@resagent/<pkg>` -> packages/<pkg>/src/index.ts, `./x.js` -> `./x.ts`, and .ts
- * transpiled, the output kept in `outDir` so only the first process pays for loading TypeScript.
- */
-function loaderSource(outDir: string): string {
-  const typescript = createRequire(import.meta.url).resolve("typescript");
-  return `
-import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
-const PACKAGES = ${JSON.stringify(packagesDir)};
-const OUT = ${JSON.stringify(outDir)};
-export async function resolve(spec, ctx, next) {
-  const m = spec.match(/^@resagent\\/([\\w-]+)$/);
-  if (m) return { url: pathToFileURL(PACKAGES + "/" + m[1] + "/src/index.ts").href, shortCircuit: true };
-  if (spec.startsWith(".") && spec.endsWith(".js") && ctx.parentURL && ctx.parentURL.endsWith(".ts")) {
-    const u = new URL(spec.slice(0, -3) + ".ts", ctx.parentURL);
-    if (existsSync(fileURLToPath(u))) return { url: u.href, shortCircuit: true };
-  }
-  return next(spec, ctx);
-}
-export async function load(url, ctx, next) {
-  if (!url.endsWith(".ts")) return next(url, ctx);
-  const file = fileURLToPath(url);
-  const out = OUT + "/" + createHash("sha256").update(file + ":" + statSync(file).mtimeMs).digest("hex").slice(0, 20) + ".js";
-  if (existsSync(out)) return { format: "module", source: await readFile(out, "utf8"), shortCircuit: true };
-  const ts = (await import(${JSON.stringify(pathToFileURL(typescript).href)})).default;
-  const js = ts.transpileModule(await readFile(file, "utf8"), { fileName: file, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-  const tmp = out + "." + process.pid + ".tmp";
-  await writeFile(tmp, js);
-  await rename(tmp, out);
-  return { format: "module", source: js, shortCircuit: true };
-}
-`;
-}
+const { bundleModule } = (await import(pathToFileURL(join(here, "..", "..", "cli", "bin", "bundle.js")).href)) as { bundleModule(input: string, file: string): Promise<void> };
 
 /**
  * The value every writer stores for a key: a pure function of the key, so a reader can tell a
@@ -76,12 +39,16 @@ function value(key) {
 function workerSource(): string {
   return `${VALUE_FN}
 import { pathToFileURL } from "node:url";
-const [cacheTs, file, writer, writers, own, shared] = process.argv.slice(2);
-const { ResponseCache } = await import(pathToFileURL(cacheTs).href);
+const [cacheJs, file, writer, writers, own, shared] = process.argv.slice(2);
+const { ResponseCache } = await import(pathToFileURL(cacheJs).href);
 const keys = [];
 for (let w = 0; w < Number(writers); w++) for (let j = 0; j < Number(own); j++) keys.push("w" + w + "-" + j);
 for (let j = 0; j < Number(shared); j++) keys.push("shared-" + j);
 const stats = { loads: 0, bad: 0, extra: 0, seen: 0, sawOthers: 0 };
+// Each key's value as JSON, made once: the loads below compare every entry they find (as JSON: a
+// logprob of -0 comes back as 0).
+const expected = new Map();
+const want = (k) => expected.get(k) ?? expected.set(k, JSON.stringify(value(k))).get(k);
 function check(written) {
   const c = new ResponseCache(file);
   stats.loads++;
@@ -90,7 +57,7 @@ function check(written) {
     const v = c.get(k);
     if (v === undefined) continue;
     found++;
-    if (JSON.stringify(v) !== JSON.stringify(value(k))) stats.bad++;
+    if (JSON.stringify(v) !== want(k)) stats.bad++;
   }
   if (c.size !== found) stats.extra += c.size - found;
   stats.seen = Math.max(stats.seen, found);
@@ -112,13 +79,12 @@ process.stdout.write(JSON.stringify(stats));
 `;
 }
 
-async function setup(): Promise<{ dir: string; register: string; worker: string }> {
+async function setup(): Promise<{ dir: string; cache: string; worker: string }> {
   const dir = await mkdtemp(join(tmpdir(), "resagent-writers-"));
-  await mkdir(join(dir, "js"));
-  await writeFile(join(dir, "loader.mjs"), loaderSource(join(dir, "js")));
-  await writeFile(join(dir, "register.mjs"), `import { register } from "node:module";\nregister("./loader.mjs", import.meta.url);\n`);
+  const cache = join(dir, "cache.mjs");
+  await bundleModule(join(here, "cache.ts"), cache);
   await writeFile(join(dir, "worker.mjs"), workerSource());
-  return { dir, register: join(dir, "register.mjs"), worker: join(dir, "worker.mjs") };
+  return { dir, cache, worker: join(dir, "worker.mjs") };
 }
 
 interface WorkerStats {
@@ -129,9 +95,9 @@ interface WorkerStats {
   sawOthers: number;
 }
 
-function runWorker(s: { register: string; worker: string }, args: (string | number)[]): Promise<WorkerStats> {
+function runWorker(s: { cache: string; worker: string }, args: (string | number)[]): Promise<WorkerStats> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", s.register, s.worker, join(here, "cache.ts"), ...args.map(String)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [s.worker, s.cache, ...args.map(String)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
@@ -146,7 +112,6 @@ const value = new Function(`${VALUE_FN}; return value;`)() as (key: string) => {
 
 async function writers(files: string[], n: number, own: number, shared: number) {
   const s = await setup();
-  await runWorker(s, [join(s.dir, "warm-up.jsonl"), 0, 1, 1, 0]); // transpiles once for all
   const stats = await Promise.all(Array.from({ length: n }, (_, w) => runWorker(s, [files[w % files.length]!, w, n, own, shared])));
   const expected = [...Array.from({ length: n }, (_, w) => Array.from({ length: own }, (_, j) => `w${w}-${j}`)).flat(), ...Array.from({ length: shared }, (_, j) => `shared-${j}`)];
   return { stats, expected };
