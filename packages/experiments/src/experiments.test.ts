@@ -184,7 +184,7 @@ describe("every experiment runs on the embedded profile (smoke size) and its plo
  * the graphcut stage tests').
  */
 function smallGraphcut(exp: ReturnType<typeof loadExperiment>): ReturnType<typeof loadExperiment> {
-  for (const c of exp.cells) if (c.pipeline.decoder.name === "graphcut") c.pipeline.decoder = { ...c.pipeline.decoder, params: { ...c.pipeline.decoder.params, maxSide: 48, iterations: 2, refine: false } };
+  for (const c of exp.cells) if (c.pipeline.decoder.name === "graphcut") c.pipeline.decoder = { ...c.pipeline.decoder, params: { ...c.pipeline.decoder.params, maxSide: 32, iterations: 1, refine: false } };
   return exp;
 }
 
