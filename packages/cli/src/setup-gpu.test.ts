@@ -4,7 +4,7 @@
  * stand-ins answering as a machine without a driver, without CUDA or without internet would.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,23 @@ const SCRIPT = join(ROOT, "tools", "setup-gpu.sh");
 const sandboxes: string[] = [];
 afterAll(() => sandboxes.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const which = (cmd: string) => spawnSync("bash", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).stdout.trim();
+/**
+ * Where `cmd` is on our PATH ("" when nowhere), looked up here rather than by a shell per tool: every
+ * setup needs eight tools, and in full suite runs from a fresh clone these setups were seen taking
+ * seconds each, most of it before the script ran.
+ */
+function which(cmd: string): string {
+  for (const dir of (process.env.PATH ?? "").split(":").filter(Boolean)) {
+    const path = join(dir, cmd);
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return path;
+    } catch {
+      // not here
+    }
+  }
+  return "";
+}
 
 interface Fakes {
   /** nvidia-smi's output and status; absent: no nvidia-smi at all. */
