@@ -2,19 +2,23 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
+import { resolve } from "node:path";
 
 /** Where results came from, written beside them (summary.json, bench rows, trained models, --version). */
 
 /**
  * The git commit of the working tree (of `cwd`, default the current directory), with "-dirty" when
- * it has uncommitted changes; asked of git once per folder and process. A process goes on running
- * the code it loaded whatever is committed meanwhile, and one that writes many results (a sweep,
- * the test suite) then pays for git once.
+ * it has uncommitted changes; asked of git once per folder and process (a run that writes many
+ * results, a sweep or the test suite, pays for git once). A process goes on running the code it
+ * loaded whatever is committed meanwhile, so the first answer stays its answer; "unknown" (no git,
+ * no repository) is asked again.
  */
 export function gitCommit(cwd?: string): string {
-  const dir = cwd ?? process.cwd();
-  let commit = commits.get(dir);
-  if (commit === undefined) commits.set(dir, (commit = askGit(dir)));
+  const dir = resolve(cwd ?? ".");
+  const known = commits.get(dir);
+  if (known !== undefined) return known;
+  const commit = askGit(dir);
+  if (commit !== "unknown") commits.set(dir, commit);
   return commit;
 }
 const commits = new Map<string, string>();
