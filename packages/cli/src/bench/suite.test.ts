@@ -15,7 +15,7 @@ describe("bench suite: the quick start, timed", () => {
     expect(childCpuSeconds(() => "1 (x) S")).toBeNull();
   });
 
-  it("clones the commit, then times install, exp table4 and two test runs without our cache folder, and counts the tests", async () => {
+  it("clones the commit, then times install and exp table4, and in another clone two test runs, without our cache folder, and counts the tests", async () => {
     const work = await mkdtemp(join(tmpdir(), "resagent-bench-suite-"));
     const calls: { cmd: string; args: string[]; cwd: string; env: Record<string, string | undefined> }[] = [];
     const exec: Exec = (cmd, args, cwd, env = {}) => {
@@ -35,15 +35,17 @@ describe("bench suite: the quick start, timed", () => {
       expect.stringMatching(/^git checkout --quiet --detach [0-9a-f]{40}$/),
       "pnpm install --frozen-lockfile",
       "pnpm exp table4",
+      `git clone --quiet ${findRoot()} ${join(work, "repo-test")}`,
+      expect.stringMatching(/^git checkout --quiet --detach [0-9a-f]{40}$/),
+      "pnpm install --frozen-lockfile",
       "pnpm test",
       "pnpm test",
     ]);
-    for (const c of calls.slice(2)) {
-      expect(c.cwd).toBe(join(work, "repo"));
-      expect("RESAGENT_CACHE_DIR" in c.env && c.env.RESAGENT_CACHE_DIR === undefined).toBe(true);
-    }
+    // The tests run in a clone of their own: nothing the first command left is there.
+    expect(calls.map((c) => c.cwd)).toEqual([work, ...Array(3).fill(join(work, "repo")), work, ...Array(4).fill(join(work, "repo-test"))]);
+    for (const c of calls.filter((x) => x.cmd === "pnpm")) expect("RESAGENT_CACHE_DIR" in c.env && c.env.RESAGENT_CACHE_DIR === undefined).toBe(true);
     // Both test runs hash alike for turbo: the same report folder.
-    expect(calls[4]!.env.RESAGENT_TEST_REPORT).toBe(calls[5]!.env.RESAGENT_TEST_REPORT);
+    expect(calls[7]!.env.RESAGENT_TEST_REPORT).toBe(calls[8]!.env.RESAGENT_TEST_REPORT);
     const got = rows;
     expect(got.map((r) => [r.name, r.value])).toEqual([
       ["fresh clone: pnpm install", 20],

@@ -57,37 +57,44 @@ export function countTests(dir: string): { passed: number; failed: number; skipp
 const load = () => loadavg().map((l) => l.toFixed(1)).join("/");
 
 /**
- * The README's quick start, timed as a newcomer meets it: the current commit cloned into a
- * temporary folder, then `pnpm install` and `pnpm exp table4` (build and scene generation
- * included), `pnpm test` with turbo's cache empty, and `pnpm test` again with nothing changed
- * (turbo replays). Each row notes the CPU time (user + sys) and the load average before and after:
- * on a shared machine, compare CPU.
+ * The README's quick start, timed as a newcomer meets it. Its two commands each start from a
+ * fresh clone of the current commit: `pnpm install` and `pnpm exp table4` (build and scene
+ * generation included) in one; `pnpm install`, then `pnpm test` with turbo's cache empty and
+ * `pnpm test` again with nothing changed (turbo replays), in another, so the tests find nothing
+ * the first command left (its CLI bundle, its run folders). Each row notes the CPU time (user +
+ * sys) and the load average before and after: on a shared machine, compare CPU.
  */
 export async function measureSuite(exec: Exec, root: string, work: string): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const git = (args: string[], cwd = root) => spawnSync("git", args, { cwd, encoding: "utf8" });
   const commit = git(["rev-parse", "HEAD"]).stdout.trim();
-  const repo = join(work, "repo");
-  const must = (what: string, t: Timed) => {
+  const must = (what: string, t: Timed, repo: string) => {
     if (t.status !== 0) throw new Error(`bench suite: ${what} exited with status ${t.status} (in ${repo})`);
     return t;
   };
-  must("git clone", exec("git", ["clone", "--quiet", root, repo], work));
-  must("git checkout", exec("git", ["checkout", "--quiet", "--detach", commit], repo));
+  const clone = (name: string) => {
+    const repo = join(work, name);
+    must("git clone", exec("git", ["clone", "--quiet", root, repo], work), repo);
+    must("git checkout", exec("git", ["checkout", "--quiet", "--detach", commit], repo), repo);
+    return repo;
+  };
   const note = (t: Timed, before: string, extra = "") => `${extra}${t.cpu === null ? "" : `CPU ${t.cpu.toFixed(0)} s; `}load ${before} before, ${load()} after; commit ${commit.slice(0, 10)}`;
   // A newcomer has no cache folder of ours: scenes are generated, records computed.
   const fresh = { RESAGENT_CACHE_DIR: undefined };
+  const repo = clone("repo");
   let before = load();
-  const install = must("pnpm install", exec("pnpm", ["install", "--frozen-lockfile"], repo, fresh));
+  const install = must("pnpm install", exec("pnpm", ["install", "--frozen-lockfile"], repo, fresh), repo);
   rows.push({ suite: "suite", name: "fresh clone: pnpm install", value: install.wall, unit: "s", note: note(install, before) });
   before = load();
-  const exp = must("pnpm exp table4", exec("pnpm", ["exp", "table4"], repo, fresh));
+  const exp = must("pnpm exp table4", exec("pnpm", ["exp", "table4"], repo, fresh), repo);
   rows.push({ suite: "suite", name: "fresh clone: pnpm install && pnpm exp table4", value: install.wall + exp.wall, unit: "s", note: note({ ...exp, cpu: exp.cpu === null || install.cpu === null ? null : exp.cpu + install.cpu }, before, `exp alone ${exp.wall.toFixed(0)} s; `) });
+  const tests = clone("repo-test");
+  must("pnpm install", exec("pnpm", ["install", "--frozen-lockfile"], tests, fresh), tests);
   // One report folder for both runs: RESAGENT_* variables are part of turbo's task hashes.
   const reports = join(work, "reports");
   for (const [name, kind] of [["pnpm test, cold (turbo cache empty)", "cold"], ["pnpm test, warm (nothing changed: turbo replays)", "warm"]] as const) {
     before = load();
-    const t = exec("pnpm", ["test"], repo, { ...fresh, RESAGENT_TEST_REPORT: reports });
+    const t = exec("pnpm", ["test"], tests, { ...fresh, RESAGENT_TEST_REPORT: reports });
     const n = countTests(reports);
     const counts = kind === "cold" ? `${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped; ` : "";
     rows.push({ suite: "suite", name, value: t.wall, unit: "s", note: note(t, before, `${t.status === 0 ? "" : `FAILED (status ${t.status}); `}${counts}`) });
