@@ -5,9 +5,12 @@ import { describe, expect, it, vi } from "vitest";
 import { maskArea, maskBox, randomStream, readImage, type Sample } from "@resagent/core";
 import { SHAPES, SYNTHREF_DEFAULTS, datasetNames, openDataset } from "./index.js";
 import { describeTarget } from "./synthref/language.js";
+import { testCacheDir } from "./testing.js";
 import { COLOURS, generateScene, visibleMasks } from "./synthref/scene.js";
 
 const tmp = () => mkdtemp(join(tmpdir(), "resagent-synthref-"));
+/** A cache folder on the test run's shared scenes: for tests of what the scenes hold, not of how they are cached. */
+const shared = () => testCacheDir("resagent-synthref-");
 
 async function load(split: string, count: number, cacheDir: string, extra: Record<string, unknown> = {}): Promise<Sample[]> {
   const ds = await openDataset("synthref", { split, count, cacheDir, ...extra });
@@ -76,7 +79,7 @@ describe("synthref", () => {
   });
 
   it("gold box is the tight box of the gold mask, the image matches the stated size", async () => {
-    const samples = await load("refcoco/val", 10, await tmp());
+    const samples = await load("refcoco/val", 10, await shared());
     for (const s of samples) {
       expect(maskArea(s.goldMask!)).toBeGreaterThanOrEqual(120);
       expect(maskBox(s.goldMask!)).toEqual(s.goldBox);
@@ -86,7 +89,7 @@ describe("synthref", () => {
   });
 
   it("mirrors RefCOCO's testA (people) / testB (objects) and refcoco+'s ban on location words", async () => {
-    const dir = await tmp();
+    const dir = await shared();
     const a = await load("refcoco/testA", 16, dir);
     const b = await load("refcoco/testB", 16, dir);
     expect(a.every((s) => s.meta?.category === "person")).toBe(true);
@@ -101,7 +104,7 @@ describe("synthref", () => {
   });
 
   it("makes the hard cases appear at the documented rates", async () => {
-    const s = await load("refcocog/test", 120, await tmp());
+    const s = await load("refcocog/test", 120, await shared());
     const rate = (k: string) => s.filter((x) => x.meta?.[k] === true).length / s.length;
     expect(rate("occluded")).toBeGreaterThan(0.15);
     expect(rate("touching")).toBeGreaterThan(0.3);
@@ -115,7 +118,7 @@ describe("synthref", () => {
     // RefCOCO/+/g chose images with several instances of the target's category.
     expect(s.filter((x) => (x.distractorBoxes?.length ?? 0) > 0).length / s.length).toBeGreaterThan(0.8);
     // RefCOCO's val mixes testA's people with testB's objects.
-    const val = await load("refcoco/val", 80, await tmp());
+    const val = await load("refcoco/val", 80, await shared());
     const people = val.filter((x) => x.meta?.category === "person").length / val.length;
     expect(people).toBeGreaterThan(0.3);
     expect(people).toBeLessThan(0.7);
