@@ -2,6 +2,7 @@ import { readdirSync, existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { configDefaults, defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 // Tests run against the TypeScript sources, not dist/, so `pnpm test` never sees a stale build.
 // Every entry of a package's exports map (".", "./testing") gets an alias from its public name to
@@ -25,6 +26,20 @@ const alias = packages.flatMap((d) => {
 // Slow test files get a project of their own, `<package>-slow` (run by `pnpm test` and CI,
 // skipped by `pnpm test:fast`): the smoke run of every experiment takes much of the suite's time.
 const slow: Record<string, string[]> = { experiments: ["src/experiments.test.ts", "src/decoders-experiment.test.ts"] };
+const slowFiles = Object.entries(slow).flatMap(([d, files]) => files.map((f) => `${root}packages/${d}/${f}`));
+
+/**
+ * Vitest orders files by their last durations, and files it has not timed yet (a fresh clone) by
+ * size, largest first; the slow files are short files that run long, so a first run started them
+ * last and ended on one worker while the other idled. They go first (the rest keep vitest's order).
+ */
+class SlowFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const first = (f: TestSpecification) => slowFiles.includes(f.moduleId);
+    return [...sorted.filter(first), ...sorted.filter((f) => !first(f))];
+  }
+}
 // Tests that run experiments with a "learned (tfjs)" row need the learned backend registered and a
 // model to load: untrained fixtures written once per run (see packages/learned/src/test-setup.ts).
 const learnedSetup = [`${root}packages/learned/src/test-setup.ts`];
@@ -63,6 +78,7 @@ export default defineConfig({
     // Vitest's default keeps a core free for its main process; on a 2-core machine that is one
     // worker for everything, and test files mostly compute or wait on sockets, not on the main process.
     maxWorkers: availableParallelism(),
+    sequence: { sequencer: SlowFirst },
     ...(reportDir ? { reporters: ["default", "json"], outputFile: { json: `${reportDir}/${reportName}.json` } } : {}),
     projects: everything
       ? allPackages
