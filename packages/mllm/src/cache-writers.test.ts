@@ -71,7 +71,7 @@ for (let j = 0; j < Number(shared); j++) mine.push("shared-" + ((j * 7 + Number(
 for (let i = 0; i < mine.length; i++) {
   // Not awaited one by one: a run keeps many answers in flight.
   const p = cache.set(mine[i], value(mine[i]));
-  if (i % 60 === 59) { await p; check(i + 1); }
+  if (i % 30 === 29) { await p; check(i + 1); }
 }
 await cache.close();
 check(Infinity);
@@ -128,7 +128,7 @@ describe("response cache with concurrent writer processes", () => {
   it("8 processes appending to one cache: no entry lost, none corrupted, loads in between see only correct entries", async () => {
     const dir = await mkdtemp(join(tmpdir(), "resagent-shared-cache-"));
     const file = join(dir, "mllm", "0123456789abcdef.jsonl");
-    const { stats, expected } = await writers([file], 8, 120, 60);
+    const { stats, expected } = await writers([file], 8, 60, 30);
     expect(checkFinal(file, expected)).toEqual({ size: expected.length, missing: 0, wrong: 0, skipped: 0 });
     for (const s of stats) expect(s).toMatchObject({ bad: 0, extra: 0 });
     // Loads happened while others were appending (more keys than the loader had written itself).
