@@ -59,6 +59,12 @@ describe("resagent CLI", () => {
     expect(err.join("\n")).toMatch(/--shard: expected i\/n with 0 <= i < n, got "3\/2"/);
     expect(await cli("frobnicate")).toBe(2);
     expect(err.join("\n")).toMatch(/Unknown argument: frobnicate/);
+    // A misspelt bench suite runs nothing and writes nothing.
+    const benchOut = join(tmp, "bench.json");
+    expect(await cli("bench", "--only", "suit", "--out", benchOut)).toBe(2);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(/^error: --only: unknown suite "suit"; did you mean "suite"\? \(known: /);
+    expect(existsSync(benchOut)).toBe(false);
   });
 
   it("compare refuses --cell-a or --cell-b alone, naming the missing flag, before reading the runs", async () => {

@@ -1,4 +1,4 @@
-import { gitCommit, machine, userPath, writeFileAtomic } from "@resagent/core";
+import { InputError, gitCommit, machine, suggest, userPath, writeFileAtomic } from "@resagent/core";
 import type { CommandModule } from "yargs";
 import { coreBench } from "../bench/core.js";
 import { dataBench } from "../bench/data.js";
@@ -29,6 +29,9 @@ export const benchCommand: CommandModule<object, Args> = {
       .option("only", { type: "string", array: true, describe: `suites to run (${BENCH_SUITES.map((s) => s.name).join(", ")}; ${BENCH_SUITES.filter((s) => s.onlyWhenNamed).map((s) => s.name).join(", ")} only when named)` })
       .option("out", { type: "string", default: "results/bench/latest.json", describe: "where to write the results JSON (machine, commit, versions, every timing)" }) as never,
   handler: async (args) => {
+    // A misspelt suite would run nothing and still overwrite --out: refused before anything runs.
+    const names = BENCH_SUITES.map((s) => s.name);
+    for (const n of args.only ?? []) if (!names.includes(n)) throw new InputError(`unknown suite "${n}"; ${suggest(n, names)}`, { field: "--only" });
     // Suites that run the whole quick start (minutes) run only when named.
     const suites = args.only?.length ? BENCH_SUITES.filter((s) => args.only!.includes(s.name)) : BENCH_SUITES.filter((s) => !s.onlyWhenNamed);
     const rows: BenchRow[] = [];
